@@ -1,0 +1,14 @@
+# The entry points. CI runs .ci/run, which calls `make test`.
+.PHONY: setup run test check
+
+setup:
+	scripts/setup
+
+run: setup
+	.venv/bin/casedesk run
+
+test: setup
+	scripts/test
+
+check: setup
+	.venv/bin/ruff check handoff knowledge_index bot connectors tests

@@ -1,0 +1,104 @@
+"""Training and running Rasa (its own Python 3.10 environment) as a child process.
+
+A model is named by the fingerprint of its inputs (config.yml, bot/domain.yml, training_data/bot and
+the Rasa version), so an unchanged bot is never retrained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_VERSION = "3.6.21"
+INPUTS = ("config.yml", "bot/domain.yml", "training_data/bot")
+
+
+class RasaError(RuntimeError):
+    pass
+
+
+def rasa_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"})
+    return env
+
+
+def model_fingerprint(root: Path = ROOT) -> str:
+    digest = hashlib.sha256(RASA_VERSION.encode())
+    for name in INPUTS:
+        path = root / name
+        files = sorted(path.rglob("*.yml")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def model_path(root: Path = ROOT) -> Path:
+    return root / "models" / f"casedesk-{model_fingerprint(root)}.tar.gz"
+
+
+def ensure_model(root: Path = ROOT, log_path: Path | None = None) -> tuple[Path, bool]:
+    """The trained model for the current inputs, training it first when it does not exist yet."""
+    target = model_path(root)
+    if target.exists():
+        return target, False
+    log_path = log_path or root / "var" / "rasa-train.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(RASA_BIN), "train", "--config", "config.yml", "--domain", "bot/domain.yml",
+        "--data", "training_data/bot", "--out", "models", "--fixed-model-name", target.name[:-7],
+    ]
+    with log_path.open("wb") as log:
+        result = subprocess.run(command, cwd=root, env=rasa_env(), stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0 or not target.exists():
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise RasaError(f"rasa train failed (exit {result.returncode}); see {log_path}:\n{tail}")
+    for old in (root / "models").glob("casedesk-*.tar.gz"):
+        if old != target:
+            old.unlink()
+    return target, True
+
+
+def start_rasa(model: Path, port: int, action_url: str, log_path: Path, root: Path = ROOT) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = rasa_env()
+    env["CASEDESK_ACTION_URL"] = action_url
+    command = [
+        str(RASA_BIN), "run", "--model", str(model), "--endpoints", "bot/endpoints.yml",
+        "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(port),
+    ]
+    with log_path.open("ab") as log:
+        return subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_until_ready(process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise RasaError(f"Rasa exited with {process.returncode}; see {log_path}:\n{tail}")
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RasaError(f"Rasa was not ready after {timeout:.0f} s; see {log_path}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

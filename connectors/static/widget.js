@@ -1,0 +1,355 @@
+/* casedesk customer chat widget. Plain JS, no build step. Text is only ever inserted with textContent. */
+(function () {
+  "use strict";
+  if (window.__casedeskWidget) return;
+  window.__casedeskWidget = true;
+
+  var script = document.currentScript || document.querySelector("script[src*='widget.js']");
+  var cfg = (script && script.dataset) || {};
+  var SERVER = (cfg.server || "").replace(/\/+$/, "");
+  var STORE_KEY = "casedesk.conversation";
+  var I18N = {
+    en: { open: "Open chat", close: "Close chat", title: "Help", input: "Your message", send: "Send", you: "You",
+      bot: "Assistant", agent: "Agent", queued: "You are number {n} in the queue. An agent will be with you shortly.",
+      queuedNoPos: "An agent will be with you shortly.", withAgent: "You are chatting with {name}", anAgent: "an agent",
+      ended: "This conversation has ended", newConv: "Start a new conversation", rate: "{n} out of 5",
+      rateLegend: "How was your experience?", comment: "Comment (optional)", submit: "Submit",
+      thanks: "Thank you for your feedback", readMore: "Read the article:", offline: "Connecting…",
+      timeout: "The server did not answer. Please try again.", pickRating: "Please choose a rating." },
+    de: { open: "Chat öffnen", close: "Chat schließen", title: "Hilfe", input: "Ihre Nachricht", send: "Senden", you: "Sie",
+      bot: "Assistent", agent: "Mitarbeiter", queued: "Sie sind Nummer {n} in der Warteschlange. Gleich ist jemand für Sie da.",
+      queuedNoPos: "Gleich ist jemand für Sie da.", withAgent: "Sie chatten mit {name}", anAgent: "einem Mitarbeiter",
+      ended: "Diese Unterhaltung ist beendet", newConv: "Neue Unterhaltung beginnen", rate: "{n} von 5",
+      rateLegend: "Wie zufrieden waren Sie?", comment: "Kommentar (optional)", submit: "Absenden",
+      thanks: "Vielen Dank für Ihr Feedback", readMore: "Zum Artikel:", offline: "Verbindung wird hergestellt…",
+      timeout: "Der Server antwortet nicht. Bitte versuchen Sie es erneut.", pickRating: "Bitte wählen Sie eine Bewertung." },
+    ar: { open: "افتح المحادثة", close: "أغلق المحادثة", title: "المساعدة", input: "رسالتك", send: "إرسال", you: "أنت",
+      bot: "المساعد", agent: "موظف", queued: "ترتيبك {n} في قائمة الانتظار. سينضم إليك موظف قريبًا.",
+      queuedNoPos: "سينضم إليك موظف قريبًا.", withAgent: "أنت تتحدث مع {name}", anAgent: "موظف",
+      ended: "انتهت هذه المحادثة", newConv: "ابدأ محادثة جديدة", rate: "{n} من 5",
+      rateLegend: "كيف كانت تجربتك؟", comment: "تعليق (اختياري)", submit: "إرسال",
+      thanks: "شكرًا لك على ملاحظاتك", readMore: "اقرأ المقال:", offline: "جارٍ الاتصال…",
+      timeout: "لم يستجب الخادم. حاول مرة أخرى.", pickRating: "يرجى اختيار تقييم." }
+  };
+  var locale = (cfg.locale || document.documentElement.lang || "en").slice(0, 2).toLowerCase();
+  if (!I18N[locale]) locale = "en";
+  function t(key, vars) {
+    var s = I18N[locale][key] || I18N.en[key] || key;
+    Object.keys(vars || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(vars[k])); });
+    return s;
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "className") node.className = attrs[k];
+      else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) node.setAttribute(k, attrs[k] === true ? "" : attrs[k]);
+    });
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function safeUrl(url) {
+    try {
+      var u = new URL(String(url), SERVER || window.location.href);
+      return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+    } catch (e) { return null; }
+  }
+  function load() { try { var v = JSON.parse(localStorage.getItem(STORE_KEY)); return v && v.token ? v : null; } catch (e) { return null; } }
+  function save() { try { if (stored) localStorage.setItem(STORE_KEY, JSON.stringify(stored)); else localStorage.removeItem(STORE_KEY); } catch (e) { /* private mode */ } }
+
+  // ---- state ----
+  var stored = load();     // {token, id, lastSeq}
+  var shown = {};          // seq -> element, for the conversation on screen
+  var shownSeq = 0;        // highest seq with no gap below it that is on screen
+  var conv = null;         // latest Conversation
+  var socket = null, ready = false, pending = [], starting = null, early = [];
+  var ui = {};
+
+  // ---- DOM ----
+  function build() {
+    var root = el("div", { className: "cdw-root", lang: locale, dir: locale === "ar" ? "rtl" : "ltr", "data-testid": "cdw-root" });
+    ui.launcher = el("button", { type: "button", className: "cdw-launcher", "aria-expanded": "false", "aria-controls": "casedesk-panel",
+      "aria-label": t("open"), "data-testid": "cdw-launcher" });
+    ui.launcher.appendChild(el("span", { "aria-hidden": "true" }, "💬"));
+    ui.panel = el("section", { id: "casedesk-panel", className: "cdw-panel", role: "dialog", "aria-modal": "false",
+      "aria-labelledby": "casedesk-title", hidden: true, "data-testid": "cdw-panel" });
+    var header = el("header", { className: "cdw-header" });
+    header.appendChild(el("h2", { id: "casedesk-title", className: "cdw-title" }, cfg.title || t("title")));
+    ui.close = el("button", { type: "button", className: "cdw-close", "aria-label": t("close"), "data-testid": "cdw-close" }, "×");
+    header.appendChild(ui.close);
+    ui.status = el("div", { className: "cdw-status", role: "status", "data-testid": "cdw-status" });
+    ui.statusText = el("span", { "data-testid": "cdw-status-text" });
+    ui.newConv = el("button", { type: "button", className: "cdw-new", hidden: true, "data-testid": "cdw-new-conversation" }, t("newConv"));
+    ui.status.appendChild(ui.statusText);
+    ui.status.appendChild(ui.newConv);
+    ui.list = el("ol", { className: "cdw-messages", role: "log", "aria-live": "polite", "aria-relevant": "additions",
+      "aria-label": cfg.title || t("title"), "data-testid": "cdw-messages" });
+    ui.error = el("div", { className: "cdw-error", role: "alert", "data-testid": "cdw-error" });
+    ui.form = el("form", { className: "cdw-form", "data-testid": "cdw-form" });
+    ui.form.appendChild(el("label", { for: "casedesk-input", className: "cdw-sr" }, t("input")));
+    ui.input = el("textarea", { id: "casedesk-input", className: "cdw-input", rows: "1", maxlength: "2000",
+      placeholder: t("input"), autocomplete: "off", "data-testid": "cdw-input" });
+    ui.send = el("button", { type: "submit", className: "cdw-send", "data-testid": "cdw-send" }, t("send"));
+    ui.form.appendChild(ui.input);
+    ui.form.appendChild(ui.send);
+    [header, ui.status, ui.list, ui.error, ui.form].forEach(function (n) { ui.panel.appendChild(n); });
+    root.appendChild(ui.panel);
+    root.appendChild(ui.launcher);
+    document.body.appendChild(root);
+    ui.root = root;
+
+    ui.launcher.addEventListener("click", function () { setOpen(ui.panel.hidden); });
+    ui.close.addEventListener("click", function () { setOpen(false); });
+    root.addEventListener("keydown", function (e) { if (e.key === "Escape" && !ui.panel.hidden) setOpen(false); });
+    ui.form.addEventListener("submit", function (e) { e.preventDefault(); submitText(); });
+    ui.input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitText(); }
+    });
+    ui.newConv.addEventListener("click", newConversation);
+    resetView();
+  }
+
+  function setOpen(open) {
+    ui.panel.hidden = !open;
+    ui.launcher.setAttribute("aria-expanded", String(open));
+    ui.launcher.setAttribute("aria-label", open ? t("close") : t("open"));
+    ui.root.classList.toggle("cdw-open", open);
+    if (open) { connect(); scrollDown(); (isEnded() ? ui.newConv : ui.input).focus(); } else ui.launcher.focus();
+  }
+
+  function resetView() {
+    shown = {}; shownSeq = 0; conv = null;
+    ui.list.textContent = "";
+    if (cfg.greeting) {
+      var g = el("li", { className: "cdw-msg cdw-bot cdw-greeting", "data-testid": "cdw-greeting" });
+      g.appendChild(el("p", { className: "cdw-text" }, cfg.greeting));
+      ui.list.appendChild(g);
+    }
+    setError("");
+    applyConversation(null);
+  }
+  function setError(msg) { ui.error.textContent = msg || ""; ui.error.hidden = !msg; }
+  function scrollDown() { ui.list.scrollTop = ui.list.scrollHeight; }
+
+  // ---- socket ----
+  function call(event, payload) {
+    return new Promise(function (resolve, reject) {
+      socket.timeout(15000).emit(event, payload, function (err, res) {
+        if (err) reject({ code: "timeout", message: t("timeout") });
+        else if (res && res.ok) resolve(res);
+        else reject((res && res.error) || { code: "internal", message: "Error" });
+      });
+    });
+  }
+  function whenReady(fn) { if (ready) fn(); else { pending.push(fn); connect(); } }
+  function setReady() { ready = true; var q = pending; pending = []; q.forEach(function (fn) { fn(); }); }
+
+  function connect() {
+    if (socket) return;
+    socket = window.io(SERVER + "/chat", { transports: ["websocket"] });
+    socket.on("connect", function () {
+      setError("");
+      if (!stored) { setReady(); return; }
+      var token = stored.token;
+      ui.list.setAttribute("aria-busy", "true");
+      call("resume_conversation", { token: token, after_seq: shownSeq }).then(function (res) {
+        ui.list.removeAttribute("aria-busy");
+        if (!stored || stored.token !== token) return;
+        applyConversation(res.conversation);
+        (res.messages || []).forEach(renderMessage);
+        setReady();
+      }, function (err) {
+        ui.list.removeAttribute("aria-busy");
+        if (err.code === "unauthorized" || err.code === "not_found") { stored = null; save(); resetView(); setReady(); }
+        else setError(err.message);
+      });
+    });
+    socket.on("disconnect", function () { ready = false; });
+    socket.on("connect_error", function () { ready = false; setError(t("offline")); });
+    socket.on("message_created", function (m) {
+      if (!m) return;
+      if (stored && m.conversation_id === stored.id) renderMessage(m);
+      else if (!stored && starting) early.push(m); // arrived before the start_conversation ack
+    });
+    socket.on("case_updated", function (c) { if (stored && c && c.id === stored.id) applyConversation(c); });
+  }
+
+  // ---- sending ----
+  function ensureConversation() {
+    if (stored) return Promise.resolve();
+    if (!starting) {
+      starting = call("start_conversation", { channel: "web", locale: locale }).then(function (res) {
+        stored = { token: res.token, id: res.conversation.id, lastSeq: 0 };
+        save();
+        applyConversation(res.conversation);
+        early.forEach(function (m) { if (m.conversation_id === stored.id) renderMessage(m); });
+      }).finally(function () { starting = null; early = []; });
+    }
+    return starting;
+  }
+  function sendMessage(text, payload) {
+    return new Promise(function (resolve, reject) {
+      whenReady(function () {
+        ensureConversation().then(function () {
+          return call("send_message", payload ? { text: text, payload: payload } : { text: text });
+        }).then(function (res) { renderMessage(res.message); resolve(); }, reject);
+      });
+    }).catch(function (err) { setError(err.message); throw err; });
+  }
+  function submitText() {
+    var text = ui.input.value.trim();
+    if (!text || ui.send.disabled) return;
+    setError("");
+    ui.send.disabled = true;
+    sendMessage(text).then(function () { ui.input.value = ""; }, function () {}).finally(function () {
+      ui.send.disabled = isEnded(); ui.input.focus();
+    });
+  }
+  function newConversation() {
+    stored = null; save(); resetView();
+    // a socket is bound to one conversation: open a fresh socket session for the next one
+    if (socket) { ready = false; socket.disconnect(); socket.connect(); }
+    ui.input.focus();
+  }
+
+  // ---- conversation state ----
+  function isEnded() { return !!conv && (conv.status === "resolved" || conv.status === "abandoned"); }
+  function applyConversation(c) {
+    conv = c;
+    var text = "";
+    if (c && c.status === "queued") text = c.queue_position ? t("queued", { n: c.queue_position }) : t("queuedNoPos");
+    else if (c && c.status === "with_agent") text = t("withAgent", { name: c.agent_name || t("anAgent") });
+    else if (isEnded()) text = t("ended");
+    ui.statusText.textContent = text;
+    ui.status.hidden = !text;
+    ui.status.setAttribute("data-status", c ? c.status : "none");
+    ui.newConv.hidden = !isEnded();
+    ui.input.disabled = ui.send.disabled = isEnded();
+    if (isEnded()) ui.list.querySelectorAll("[data-testid=cdw-quick-reply]").forEach(function (b) { b.disabled = true; });
+    if (c && c.survey_answered) ui.list.querySelectorAll(".cdw-survey form").forEach(surveyDone);
+  }
+
+  // ---- rendering ----
+  function renderMessage(m) {
+    if (!m || typeof m.seq !== "number" || m.seq <= shownSeq || shown[m.seq]) return;
+    var data = m.data || {};
+    var sender = ["customer", "bot", "agent", "system"].indexOf(m.sender) >= 0 ? m.sender : "system";
+    var li = el("li", { className: "cdw-msg cdw-" + sender, "data-testid": "cdw-message", "data-seq": m.seq,
+      "data-sender": sender, "data-kind": data.kind || null });
+    var who = sender === "customer" ? t("you") : sender === "system" ? null :
+      m.sender_name || (sender === "bot" ? t("bot") : t("agent"));
+    if (who) li.appendChild(el("span", { className: sender === "customer" ? "cdw-sr" : "cdw-name" }, who + (sender === "customer" ? ":" : "")));
+    if (m.text) li.appendChild(el("p", { className: "cdw-text" }, m.text));
+    if (data.kind === "answer" && data.article && data.article.title) {
+      var card = el("div", { className: "cdw-article", "data-testid": "cdw-article" });
+      card.appendChild(el("span", { className: "cdw-sr" }, t("readMore") + " "));
+      var href = safeUrl(data.article.url);
+      card.appendChild(href ? el("a", { href: href, target: "_blank", rel: "noopener noreferrer", "data-testid": "cdw-article-link" },
+        data.article.title) : el("span", null, data.article.title));
+      li.appendChild(card);
+    }
+    if (Array.isArray(data.buttons) && data.buttons.length) li.appendChild(quickReplies(data.buttons));
+    if (data.kind === "survey") li.appendChild(survey());
+    if (sender === "bot") Object.keys(shown).forEach(function (s) {
+      if (+s < m.seq) shown[s].querySelectorAll("[data-testid=cdw-quick-reply]").forEach(function (b) { b.disabled = true; });
+    });
+    // insert in seq order
+    var next = null;
+    Object.keys(shown).forEach(function (s) { if (+s > m.seq && (!next || +s < +next.getAttribute("data-seq"))) next = shown[s]; });
+    ui.list.insertBefore(li, next);
+    shown[m.seq] = li;
+    while (shown[shownSeq + 1]) shownSeq++;
+    if (stored && shownSeq > (stored.lastSeq || 0)) { stored.lastSeq = shownSeq; save(); }
+    scrollDown();
+  }
+
+  function quickReplies(buttons) {
+    var box = el("div", { className: "cdw-quick", role: "group" });
+    buttons.forEach(function (b) {
+      if (!b || !b.title) return;
+      var btn = el("button", { type: "button", className: "cdw-quick-btn", "data-testid": "cdw-quick-reply",
+        "data-payload": b.payload || null, disabled: isEnded() }, b.title);
+      btn.addEventListener("click", function () {
+        var all = box.querySelectorAll("button");
+        all.forEach(function (x) { x.disabled = true; });
+        btn.setAttribute("aria-pressed", "true");
+        setError("");
+        sendMessage(String(b.title), b.payload ? String(b.payload) : undefined).then(function () { ui.input.focus(); }, function () {
+          all.forEach(function (x) { x.disabled = isEnded(); });
+          btn.removeAttribute("aria-pressed");
+        });
+      });
+      box.appendChild(btn);
+    });
+    return box;
+  }
+
+  function survey() {
+    var wrap = el("div", { className: "cdw-survey", "data-testid": "cdw-survey" });
+    var lo = 1, hi = 5; // protocol: rating 1..5
+    var form = el("form", { className: "cdw-survey-form" });
+    var set = el("fieldset");
+    set.appendChild(el("legend", null, t("rateLegend")));
+    var rating = 0, btns = [];
+    var stars = el("div", { className: "cdw-stars", role: "group" });
+    for (var n = lo; n <= hi; n++) (function (n) {
+      var b = el("button", { type: "button", className: "cdw-star", "aria-pressed": "false", "aria-label": t("rate", { n: n }),
+        "data-testid": "cdw-survey-rating", "data-rating": n }, "★");
+      b.addEventListener("click", function () {
+        rating = n;
+        btns.forEach(function (x, i) { x.setAttribute("aria-pressed", String(lo + i === n)); x.classList.toggle("cdw-on", lo + i <= n); });
+      });
+      btns.push(b);
+      stars.appendChild(b);
+    })(n);
+    set.appendChild(stars);
+    var cid = "casedesk-survey-" + Math.random().toString(36).slice(2);
+    set.appendChild(el("label", { for: cid, className: "cdw-label" }, t("comment")));
+    var comment = el("textarea", { id: cid, rows: "2", maxlength: "2000", "data-testid": "cdw-survey-comment" });
+    set.appendChild(comment);
+    form.appendChild(set);
+    var submit = el("button", { type: "submit", className: "cdw-survey-submit", "data-testid": "cdw-survey-submit" }, t("submit"));
+    form.appendChild(submit);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!rating) { setError(t("pickRating")); return; }
+      setError("");
+      submit.disabled = true;
+      var payload = { rating: rating };
+      if (comment.value.trim()) payload.comment = comment.value.trim();
+      whenReady(function () {
+        call("answer_survey", payload).then(function () {
+          if (conv) conv.survey_answered = true;
+          surveyDone(form);
+          var thanks = wrap.querySelector(".cdw-thanks");
+          if (thanks) thanks.focus();
+        }, function (err) { submit.disabled = false; setError(err.message); });
+      });
+    });
+    wrap.appendChild(form);
+    if (conv && conv.survey_answered) surveyDone(form);
+    return wrap;
+  }
+  function surveyDone(form) {
+    var wrap = form.parentNode;
+    form.remove();
+    if (wrap && !wrap.querySelector(".cdw-thanks"))
+      wrap.appendChild(el("p", { className: "cdw-thanks", tabindex: "-1", "data-testid": "cdw-survey-thanks" }, t("thanks")));
+  }
+
+  // ---- boot ----
+  function boot() {
+    build();
+    if (stored) connect();
+  }
+  function start() {
+    var css = el("link", { rel: "stylesheet", href: script && script.src ? new URL("widget.css", script.src).href : SERVER + "/static/widget/widget.css" });
+    document.head.appendChild(css);
+    if (window.io) { boot(); return; }
+    var s = el("script", { src: SERVER + "/static/vendor/socket.io.min.js" });
+    s.onload = boot;
+    s.onerror = function () { if (window.console) console.error("casedesk: could not load the socket.io client"); };
+    document.head.appendChild(s);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
+})();

@@ -1,0 +1,86 @@
+"""The agent namespace ``/agent``: signed-in agents only; every event re-checks the sign-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from handoff import lifecycle, payloads
+from handoff.agents import AgentAuth
+from handoff.boundary import BoundaryNamespace
+from handoff.conversations import AGENT, AGENTS_ROOM, Conversations, room
+from handoff.errors import ApiError
+from handoff.settings import Settings
+from handoff.store import Agent
+from handoff.views import message_view
+
+
+class AgentNamespace(BoundaryNamespace):
+    def __init__(self, conversations: Conversations, auth: AgentAuth, settings: Settings) -> None:
+        super().__init__(AGENT)
+        self._conversations = conversations
+        self._auth = auth
+        self._settings = settings
+        self._tokens: dict[str, str] = {}  # sid -> token
+        self._agent_of: dict[str, str] = {}  # sid -> agent id
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            agent = await self._auth.authenticate(token)
+        except ApiError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()["error"]) from None
+        self._tokens[sid] = token  # type: ignore[assignment]
+        self._agent_of[sid] = agent.id
+        self._conversations.agent_sids.setdefault(agent.id, set()).add(sid)
+        await self.enter_room(sid, AGENTS_ROOM)
+        for conversation in await self._conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id):
+            await self.enter_room(sid, room(conversation.id))
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._tokens.pop(sid, None)
+        agent_id = self._agent_of.pop(sid, None)
+        sids = self._conversations.agent_sids.get(agent_id or "", set())
+        sids.discard(sid)
+        if not sids:
+            self._conversations.agent_sids.pop(agent_id or "", None)
+
+    async def _agent(self, sid: str) -> Agent:
+        return await self._auth.authenticate(self._tokens.get(sid))
+
+    def _conversation_id(self, payload: Any) -> str:
+        p = payloads.fields(payload, {"conversation_id"})
+        return payloads.text(p, "conversation_id", 64)
+
+    async def on_list_cases(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        payloads.fields(payload, set())
+        queued = await self._conversations.store.conversations_in([lifecycle.QUEUED])
+        mine = await self._conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id)
+        return {
+            "queued": [await self._conversations.summary(c) for c in queued],
+            "mine": [await self._conversations.summary(c) for c in mine],
+        }
+
+    async def on_accept_case(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        conversation = await self._conversations.accept(agent, self._conversation_id(payload))
+        messages = await self._conversations.store.messages_after(conversation.id)
+        return {
+            "case": await self._conversations.summary(await self._conversations.get(conversation.id)),
+            "messages": [message_view(m) for m in messages],
+        }
+
+    async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        p = payloads.fields(payload, {"conversation_id", "text"})
+        conversation_id = payloads.text(p, "conversation_id", 64)
+        text = payloads.text(p, "text", self._settings.max_message_length, code="message_too_long")
+        message = await self._conversations.agent_message(agent, conversation_id, text)
+        return {"message": message_view(message)}
+
+    async def on_resolve_case(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        conversation = await self._conversations.resolve(agent, self._conversation_id(payload))
+        return {"case": await self._conversations.summary(conversation)}

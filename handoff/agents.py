@@ -1,0 +1,94 @@
+"""Agent accounts and sign-in: scrypt password hashes, opaque session tokens stored as digests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from handoff.errors import ApiError
+from handoff.store import Agent, AlreadyExists, SqlCaseStore, utcnow
+
+_N, _R, _P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def token_digest(token: str) -> str:
+    """What the store keeps of a bearer token (agent session or conversation token)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def agent_view(agent: Agent) -> dict[str, str]:
+    return {"id": agent.id, "username": agent.username, "display_name": agent.display_name}
+
+
+class AgentAuth:
+    def __init__(self, store: SqlCaseStore, session_hours: float) -> None:
+        self._store = store
+        self._session_hours = session_hours
+
+    async def add(self, username: str, password: str, display_name: str | None = None) -> Agent:
+        if len(password) < 8:
+            raise ValueError("password: must be at least 8 characters")
+        try:
+            return await self._store.add_agent(
+                "a_" + secrets.token_hex(8), username, display_name or username, hash_password(password)
+            )
+        except AlreadyExists as exc:
+            raise ValueError(str(exc)) from None
+
+    async def ensure_first_agent(self, username: str, password: str | None) -> str | None:
+        """Create the first agent when there is none; return the password if we generated it."""
+        if await self._store.count_agents():
+            return None
+        generated = None if password else secrets.token_urlsafe(12)
+        await self.add(username, password or generated or "", display_name=username.capitalize())
+        return generated
+
+    async def login(self, username: str, password: str) -> tuple[str, Agent]:
+        agent = await self._store.agent_by_username(username)
+        # Verify against a dummy hash for unknown names, so timing does not reveal which names exist.
+        stored = agent.password_hash if agent else _DUMMY_HASH
+        if not verify_password(password, stored) or agent is None:
+            raise ApiError("unauthorized", "wrong username or password")
+        token = secrets.token_urlsafe(32)
+        expires = utcnow() + timedelta(hours=self._session_hours)
+        await self._store.add_session(token_digest(token), agent.id, expires)
+        return token, agent
+
+    async def authenticate(self, token: object) -> Agent:
+        if not isinstance(token, str) or not token:
+            raise ApiError("unauthorized", "sign in first: no agent token was given")
+        agent = await self._store.agent_for_session(token_digest(token))
+        if agent is None:
+            raise ApiError("unauthorized", "sign in again: the agent token is invalid or expired")
+        return agent
+
+    async def logout(self, token: str) -> None:
+        await self._store.delete_session(token_digest(token))
+
+
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))

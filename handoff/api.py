@@ -1,0 +1,113 @@
+"""REST endpoints (docs/protocol.md) and the error boundary that gives them one error shape."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot.actions import context as action_context
+from handoff import payloads
+from handoff.agents import agent_view
+from handoff.errors import ApiError
+from handoff.keys import AUTH, BRIDGE, CONVERSATIONS
+from handoff.store import Agent
+from handoff.views import event_view, message_view, survey_view
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+@web.middleware
+async def error_boundary(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return web.json_response(exc.body(), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status, "invalid_payload")
+        message = "no such route" if exc.status == 404 else exc.reason
+        return web.json_response({"error": {"code": code, "message": message}}, status=exc.status)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return web.json_response(ApiError("internal", "the server failed").body(), status=500)
+
+
+async def _json(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise ApiError("invalid_payload", "body: must be JSON") from None
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:] if header.startswith("Bearer ") else None
+
+
+async def signed_in(request: web.Request) -> Agent:
+    return await request.app[AUTH].authenticate(_bearer(request))
+
+
+@routes.post("/api/agent/login")
+async def login(request: web.Request) -> web.Response:
+    p = payloads.fields(await _json(request), {"username", "password"})
+    username = payloads.text(p, "username", 80)
+    password = payloads.text(p, "password", 200)
+    token, agent = await request.app[AUTH].login(username, password)
+    return web.json_response({"token": token, "agent": agent_view(agent)})
+
+
+@routes.post("/api/agent/logout")
+async def logout(request: web.Request) -> web.Response:
+    await signed_in(request)
+    await request.app[AUTH].logout(_bearer(request) or "")
+    return web.json_response({"ok": True})
+
+
+@routes.get("/api/cases/{conversation_id}")
+async def case_detail(request: web.Request) -> web.Response:
+    await signed_in(request)
+    conversations = request.app[CONVERSATIONS]
+    conversation = await conversations.get(request.match_info["conversation_id"])
+    store = conversations.store
+    survey = await store.survey(conversation.id)
+    case = {
+        **await conversations.summary(conversation),
+        "events": [event_view(e) for e in await store.events(conversation.id)],
+        "survey": survey_view(survey) if survey else None,
+    }
+    messages = [message_view(m) for m in await store.messages_after(conversation.id)]
+    return web.json_response({"case": case, "messages": messages})
+
+
+@routes.get("/api/kb/search")
+async def kb_search(request: web.Request) -> web.Response:
+    await signed_in(request)
+    query = payloads.text(dict(request.query), "q", 500)
+    try:
+        k = int(request.query.get("k", "3"))
+    except ValueError:
+        raise ApiError("invalid_payload", "k: must be an integer") from None
+    if not 1 <= k <= 20:
+        raise ApiError("invalid_payload", "k: must be between 1 and 20")
+    hits = await asyncio.to_thread(action_context.current().index.search, query, k)
+    return web.json_response({"hits": [
+        {"article_id": h.article_id, "title": h.title, "url": h.url, "score": h.score, "matched": h.matched}
+        for h in hits
+    ]})
+
+
+@routes.get("/healthz")
+async def health(request: web.Request) -> web.Response:
+    index = action_context.current().index
+    rasa_up = await request.app[BRIDGE].is_up()
+    return web.json_response({
+        "status": "ok",
+        "rasa": "up" if rasa_up else "down",
+        "index": {"articles": len(index.articles), "model": index.manifest["model"]},
+    })

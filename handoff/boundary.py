@@ -1,0 +1,38 @@
+"""The error boundary of the socket namespaces: every client event gets ``ok`` or the error shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+
+from handoff.errors import ApiError, ok
+
+log = logging.getLogger(__name__)
+
+LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+
+
+class BoundaryNamespace(socketio.AsyncNamespace):
+    """Dispatches ``on_<event>(sid, payload)`` handlers that return a result dict or raise ApiError."""
+
+    def handled_events(self) -> set[str]:
+        return {name[3:] for name in dir(self) if name.startswith("on_")} - LIFECYCLE_EVENTS
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in LIFECYCLE_EVENTS:
+            return await super().trigger_event(event, *args)
+        sid, data = args[0], args[1:]
+        try:
+            if event not in self.handled_events():
+                raise ApiError("unknown_event", f"{event}: no such event in {self.namespace}")
+            if len(data) > 1:
+                raise ApiError("invalid_payload", "send one JSON object as the event's payload")
+            result = await getattr(self, f"on_{event}")(sid, data[0] if data else None)
+            return ok(**result)
+        except ApiError as exc:
+            return exc.ack()
+        except Exception:
+            log.exception("%s %s failed", self.namespace, event)
+            return ApiError("internal", "the server failed to handle this event").ack()

@@ -1,0 +1,86 @@
+"""The customer namespace ``/chat``: a socket is bound to at most one conversation, by its token."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from handoff import payloads
+from handoff.boundary import BoundaryNamespace
+from handoff.conversations import CHAT, Conversations, room
+from handoff.errors import ApiError
+from handoff.settings import Settings
+from handoff.views import message_view, survey_view
+
+LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
+CHANNELS = ("web", "mobile")
+
+
+class ChatNamespace(BoundaryNamespace):
+    def __init__(self, conversations: Conversations, settings: Settings) -> None:
+        super().__init__(CHAT)
+        self._conversations = conversations
+        self._settings = settings
+        self._bound: dict[str, str] = {}  # sid -> conversation id
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        return None
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        conversation_id = self._bound.pop(sid, None)
+        if conversation_id:
+            self._conversations.customer_left(conversation_id, sid)
+
+    async def _bind(self, sid: str, conversation_id: str) -> None:
+        previous = self._bound.get(sid)
+        if previous and previous != conversation_id:
+            await self.leave_room(sid, room(previous))
+            self._conversations.customer_left(previous, sid)
+        self._bound[sid] = conversation_id
+        await self.enter_room(sid, room(conversation_id))
+        self._conversations.customer_joined(conversation_id, sid)
+
+    def _conversation_of(self, sid: str) -> str:
+        conversation_id = self._bound.get(sid)
+        if conversation_id is None:
+            raise ApiError("unauthorized", "start or resume a conversation first")
+        return conversation_id
+
+    async def on_start_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
+        p = payloads.fields(payload, set(), {"channel", "locale", "name"})
+        channel = payloads.choice(p, "channel", CHANNELS, "web")
+        locale = p.get("locale", "en")
+        if not isinstance(locale, str) or not LOCALE.match(locale):
+            raise ApiError("invalid_payload", "locale: must look like en or de-DE")
+        name = payloads.optional_text(p, "name", 80)
+        conversation, token = await self._conversations.start(channel, locale, name)
+        await self._bind(sid, conversation.id)
+        return {"conversation": await self._conversations.customer_view(conversation), "token": token}
+
+    async def on_resume_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
+        p = payloads.fields(payload, {"token"}, {"after_seq"})
+        token = payloads.text(p, "token", 200)
+        after_seq = payloads.integer(p, "after_seq", 0, 2**31) if "after_seq" in p else 0
+        conversation = await self._conversations.by_token(token)
+        await self._bind(sid, conversation.id)
+        messages = await self._conversations.store.messages_after(conversation.id, after_seq)
+        return {
+            "conversation": await self._conversations.customer_view(conversation),
+            "messages": [message_view(m) for m in messages],
+        }
+
+    async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
+        conversation_id = self._conversation_of(sid)
+        p = payloads.fields(payload, {"text"}, {"payload"})
+        text = payloads.text(p, "text", self._settings.max_message_length, code="message_too_long")
+        button = payloads.optional_text(p, "payload", 200)
+        message = await self._conversations.customer_message(conversation_id, text, button)
+        return {"message": message_view(message)}
+
+    async def on_answer_survey(self, sid: str, payload: Any) -> dict[str, Any]:
+        conversation_id = self._conversation_of(sid)
+        p = payloads.fields(payload, {"rating"}, {"comment"})
+        rating = payloads.integer(p, "rating", 1, 5)
+        comment = payloads.optional_text(p, "comment", self._settings.max_message_length)
+        survey = await self._conversations.answer_survey(conversation_id, rating, comment)
+        return {"survey": survey_view(survey)}

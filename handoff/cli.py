@@ -1,0 +1,142 @@
+"""The ``casedesk`` command: run the product, serve the app, manage agents, train, and the ``kb`` tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+from aiohttp import web
+
+from bot import rasa_runtime
+from handoff.app import create_app
+from handoff.keys import AUTH
+from handoff.settings import Settings, SettingsError, load_settings
+from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def _start_app(settings: Settings) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    generated = await runner.app[AUTH].ensure_first_agent(
+        settings.first_agent_username, settings.first_agent_password
+    )
+    if generated:
+        _say(f"created the first agent account: {settings.first_agent_username} / {generated}"
+             " (shown once; set CASEDESK_FIRST_AGENT_PASSWORD to choose it)")
+    return runner, port
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve(settings: Settings) -> None:
+    runner, port = await _start_app(settings)
+    _say(f"app listening on http://{settings.host}:{port}")
+    try:
+        await _wait_for_signal()
+    finally:
+        await runner.cleanup()
+
+
+async def run(settings: Settings) -> None:
+    """Everything: train Rasa if needed, start the app and Rasa, print the addresses."""
+    model, trained = await asyncio.to_thread(rasa_runtime.ensure_model)
+    _say(f"Rasa model {'trained' if trained else 'up to date'}: {model.name}")
+    runner, port = await _start_app(settings)
+    rasa_port = urlparse(settings.rasa_url).port or 5005
+    log_path = Path("var") / "rasa.log"
+    rasa = rasa_runtime.start_rasa(model, rasa_port, f"http://127.0.0.1:{port}/webhook", log_path)
+    try:
+        _say(f"starting Rasa on {settings.rasa_url} (log: {log_path}) ...")
+        await asyncio.to_thread(rasa_runtime.wait_until_ready, rasa, settings.rasa_url, log_path)
+        base = f"http://{settings.host}:{port}"
+        _say("")
+        _say(f"  Demo page with the chat widget: {base}/")
+        _say(f"  Agent panel:                    {base}/panel")
+        _say("")
+        _say("Press Ctrl+C to stop.")
+        await _wait_for_signal()
+    finally:
+        await asyncio.to_thread(rasa_runtime.stop, rasa)
+        await runner.cleanup()
+
+
+async def add_agent(settings: Settings, username: str, display_name: str | None, environ: Mapping[str, str]) -> None:
+    from handoff.agents import AgentAuth
+    from handoff.store import SqlCaseStore
+
+    password = environ.get("CASEDESK_NEW_AGENT_PASSWORD") or getpass.getpass(f"password for {username}: ")
+    store = await SqlCaseStore.open(settings.database_url)
+    try:
+        await AgentAuth(store, settings.agent_session_hours).add(username, password, display_name)
+    finally:
+        await store.close()
+    _say(f"agent {username} added")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="casedesk", description=__doc__)
+    parser.add_argument("--settings", help="settings file (default: casedesk.toml if present)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="train if needed, start Rasa and the app, print the addresses")
+    serve_parser = commands.add_parser("serve", help="start the app only (Rasa runs elsewhere)")
+    serve_parser.add_argument("--port", type=int, help="port (0: let the OS choose)")
+    commands.add_parser("train", help="train the Rasa model when its inputs changed")
+    agent = commands.add_parser("agent", help="manage agent accounts").add_subparsers(dest="agent_command", required=True)
+    add = agent.add_parser("add", help="add an agent (password from CASEDESK_NEW_AGENT_PASSWORD or a prompt)")
+    add.add_argument("username")
+    add.add_argument("--display-name")
+    add_kb_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if is_kb_command(args):
+        return run_kb_command(args)
+    try:
+        overrides = {"port": args.port} if getattr(args, "port", None) is not None else {}
+        settings = load_settings(args.settings, environ, **overrides)
+    except SettingsError as exc:
+        print(f"error: settings: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "run":
+            asyncio.run(run(settings))
+        elif args.command == "serve":
+            asyncio.run(serve(settings))
+        elif args.command == "train":
+            model, trained = rasa_runtime.ensure_model()
+            _say(f"{'trained' if trained else 'up to date'}: {model}")
+        elif args.command == "agent":
+            asyncio.run(add_agent(settings, args.username, args.display_name, environ))
+    except (rasa_runtime.RasaError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

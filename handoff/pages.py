@@ -1,0 +1,52 @@
+"""Pages and static files: the demo shop page with the widget, the agent panel, article pages."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.actions import context as action_context
+from handoff.errors import ApiError
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDGET_DIR = ROOT / "connectors" / "static"
+PANEL_DIR = ROOT / "handoff" / "static"
+VENDOR_DIR = ROOT / "node_modules" / "socket.io-client" / "dist"
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def demo_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WIDGET_DIR / "demo.html")
+
+
+@routes.get("/panel")
+async def panel_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(PANEL_DIR / "panel.html")
+
+
+@routes.get("/kb/{article_id}")
+async def article_page(request: web.Request) -> web.Response:
+    article = action_context.current().index.article(request.match_info["article_id"])
+    if article is None:
+        raise ApiError("not_found", "no such article")
+    paragraphs = "\n".join(
+        f"<p>{html.escape(block.strip())}</p>" for block in article.body.split("\n\n") if block.strip()
+    )
+    title = html.escape(article.title)
+    body = (
+        f'<!doctype html><html lang="{html.escape(article.locale)}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>'
+        f"</head><body><main><h1>{title}</h1>\n{paragraphs}\n</main></body></html>"
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
+def add_static(app: web.Application) -> None:
+    app.router.add_static("/static/widget/", WIDGET_DIR)
+    app.router.add_static("/static/panel/", PANEL_DIR)
+    if VENDOR_DIR.exists():
+        app.router.add_static("/static/vendor/", VENDOR_DIR)

@@ -1,0 +1,79 @@
+"""The bridge to Rasa's REST channel: send a customer's text, get the bot's replies back.
+
+Our custom actions (bot/actions) put structured replies into Rasa's ``custom`` payload:
+``{"text": str, "data": {...}, "handoff": reason?, "resolve": bool?}``. Plain responses from the
+domain arrive as ``text`` (and ``buttons``). Both become :class:`BotReply`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import aiohttp
+
+
+class BotUnavailable(Exception):
+    """Rasa did not answer in time, or answered with an error."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BotReply:
+    text: str
+    data: dict[str, Any]
+    handoff_reason: str | None = None
+    resolve: bool = False
+
+
+def parse_replies(entries: Any) -> list[BotReply]:
+    if not isinstance(entries, list):
+        raise BotUnavailable(f"unexpected reply from Rasa: {entries!r:.200}")
+    replies = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        custom = entry.get("custom")
+        if isinstance(custom, dict):
+            replies.append(BotReply(
+                text=str(custom.get("text") or ""),
+                data=dict(custom.get("data") or {}),
+                handoff_reason=custom.get("handoff"),
+                resolve=bool(custom.get("resolve")),
+            ))
+        elif entry.get("text"):
+            data: dict[str, Any] = {}
+            if entry.get("buttons"):
+                data["buttons"] = [
+                    {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                    for b in entry["buttons"] if isinstance(b, dict)
+                ]
+            replies.append(BotReply(text=str(entry["text"]), data=data))
+    return replies
+
+
+class RasaBridge:
+    def __init__(self, session: aiohttp.ClientSession, url: str, timeout: float) -> None:
+        self._session = session
+        self._url = url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotReply]:
+        body = {"sender": sender_id, "message": text, "metadata": metadata}
+        try:
+            async with self._session.post(
+                f"{self._url}/webhooks/rest/webhook", json=body, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise BotUnavailable(f"Rasa answered HTTP {response.status}")
+                return parse_replies(await response.json())
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            raise BotUnavailable(f"Rasa is not reachable: {exc!r}") from exc
+
+    async def is_up(self) -> bool:
+        try:
+            async with self._session.get(
+                f"{self._url}/", timeout=aiohttp.ClientTimeout(total=2)
+            ) as response:
+                return response.status == 200
+        except (TimeoutError, aiohttp.ClientError):
+            return False

@@ -1,0 +1,148 @@
+"""The app's settings: one frozen object, built once at the entry point and passed down.
+
+Values come from a TOML settings file (``casedesk.toml`` by default) and are overridden by environment
+variables named ``CASEDESK_<KEY>``. Secrets (the first agent's password) come from the environment
+only. Nothing here reads the environment at import time: callers pass the environment in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CASEDESK_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or has a bad value; the message names the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite+aiosqlite:///var/casedesk.db"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 15.0
+    articles_dir: str = "training_data/articles"
+    index_dir: str = ".cache/index"
+    answer_threshold: float = 0.55
+    max_message_length: int = 2000
+    bot_name: str = "Velora & Hearthwood assistant"
+    agent_session_hours: float = 12.0
+    first_agent_username: str = "agent"
+    abandon_after_seconds: float = 600.0
+    bot_idle_seconds: float = 1800.0
+    sweep_interval_seconds: float = 30.0
+    # Secret: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD), never from the file.
+    first_agent_password: str | None = dataclasses.field(default=None, repr=False)
+
+    SECRETS = frozenset({"first_agent_password"})
+
+    @property
+    def public_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def _fields() -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _coerce(key: str, value: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "0", "false", "no"}:
+            return value.lower() in {"1", "true", "yes"}
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+    elif kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    raise SettingsError(f"{key}: expected {kind.__name__}, got {value!r}")
+
+
+_KINDS = {"str": str, "int": int, "float": float, "bool": bool, "str | None": str}
+
+
+def load_settings(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from a TOML file, then ``CASEDESK_*`` variables, then keyword overrides."""
+    environ = environ or {}
+    fields = _fields()
+    values: dict[str, Any] = {}
+
+    if path is None:
+        path = environ.get(ENV_PREFIX + "SETTINGS", "casedesk.toml")
+        explicit = ENV_PREFIX + "SETTINGS" in environ
+    else:
+        explicit = True
+    path = Path(path)
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: {exc}") from exc
+        for key, value in data.items():
+            if key not in fields:
+                raise SettingsError(f"{path}: unknown setting {key!r}")
+            if key in Settings.SECRETS:
+                raise SettingsError(
+                    f"{path}: {key} is a secret; set {ENV_PREFIX}{key.upper()} in the environment"
+                )
+            values[key] = value
+    elif explicit:
+        raise SettingsError(f"settings file {path} does not exist")
+
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "SETTINGS":
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in fields:
+            raise SettingsError(f"{name}: unknown setting {key!r}")
+        values[key] = value
+
+    values.update(overrides)
+    typed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise SettingsError(f"unknown setting {key!r}")
+        kind = _KINDS[str(fields[key].type)]
+        typed[key] = None if value is None and key in Settings.SECRETS else _coerce(key, value, kind)
+    settings = Settings(**typed)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if not 0 <= s.port <= 65535:
+        raise SettingsError(f"port: must be 0..65535, got {s.port}")
+    if not -1.0 <= s.answer_threshold <= 1.0:
+        raise SettingsError(f"answer_threshold: must be a cosine similarity in -1..1, got {s.answer_threshold}")
+    if not 1 <= s.max_message_length <= 100_000:
+        raise SettingsError(f"max_message_length: must be 1..100000, got {s.max_message_length}")
+    for key in ("rasa_timeout_seconds", "agent_session_hours", "abandon_after_seconds",
+                "bot_idle_seconds", "sweep_interval_seconds"):
+        if getattr(s, key) <= 0:
+            raise SettingsError(f"{key}: must be positive")
+    if not s.rasa_url.startswith(("http://", "https://")):
+        raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
+    if not s.database_url.startswith("sqlite+aiosqlite://"):
+        raise SettingsError("database_url: must start with sqlite+aiosqlite://")

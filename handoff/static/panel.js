@@ -1,0 +1,380 @@
+/* casedesk agent panel. Plain JS, no build step. Data is only ever inserted with textContent. */
+(function () {
+  "use strict";
+  var STORE_KEY = "casedesk.agent";
+  var REASONS = {
+    low_confidence: "Bot was not confident",
+    customer_request: "Customer asked for a person",
+    answer_not_helpful: "Answer was not helpful",
+    bot_unavailable: "Bot unavailable"
+  };
+  var STATUS = { bot: "With bot", queued: "Waiting", with_agent: "With agent", resolved: "Resolved", abandoned: "Abandoned" };
+
+  var $ = function (id) { return document.getElementById(id); };
+  var session = null;      // {token, agent}
+  var socket = null;
+  var cases = {};          // id -> CaseSummary (latest)
+  var waiting = [];        // ids of queued cases
+  var mine = [];           // ids of my cases
+  var transcripts = {};    // id -> {messages: {seq: Message}, loaded: bool, unread: int}
+  var openId = null;
+  var everConnected = false;
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      var v = attrs[k];
+      if (k === "className") node.className = v;
+      else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+    });
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function safeUrl(url) {
+    try {
+      var u = new URL(String(url), window.location.href);
+      return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+    } catch (e) { return null; }
+  }
+  function fmtTime(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  function since(iso) {
+    var d = new Date(iso);
+    if (isNaN(d)) return "";
+    var min = Math.max(0, Math.floor((Date.now() - d) / 60000));
+    return "since " + fmtTime(iso) + " (" + (min < 1 ? "just now" : min + " min") + ")";
+  }
+  function reason(code) { return code ? REASONS[code] || String(code) : "-"; }
+  function setError(msg) { $("panel-error").textContent = msg || ""; }
+
+  // ---- session / REST ----
+  function loadSession() { try { var s = JSON.parse(sessionStorage.getItem(STORE_KEY)); return s && s.token ? s : null; } catch (e) { return null; } }
+  function saveSession() { if (session) sessionStorage.setItem(STORE_KEY, JSON.stringify(session)); else sessionStorage.removeItem(STORE_KEY); }
+
+  function api(method, path, body) {
+    var headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (session) headers.Authorization = "Bearer " + session.token;
+    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (data) {
+          if (r.ok) return data;
+          var err = (data && data.error) || { code: "internal", message: "Request failed (" + r.status + ")" };
+          err.status = r.status;
+          throw err;
+        });
+      });
+  }
+
+  function showLogin(message) {
+    $("app-view").hidden = true;
+    $("session").hidden = true;
+    $("login-view").hidden = false;
+    $("login-error").textContent = message || "";
+    $("login-username").focus();
+  }
+  function showApp() {
+    $("login-view").hidden = true;
+    $("app-view").hidden = false;
+    $("session").hidden = false;
+    $("agent-name").textContent = "Signed in as " + (session.agent && (session.agent.display_name || session.agent.username) || "agent");
+  }
+  function resetState() {
+    if (socket) { socket.off(); socket.disconnect(); socket = null; }
+    cases = {}; waiting = []; mine = []; transcripts = {}; openId = null; everConnected = false;
+    renderLists(); renderConversation();
+  }
+  function endSession(message) {
+    session = null; saveSession(); resetState(); showLogin(message);
+  }
+
+  function onLogin(e) {
+    e.preventDefault();
+    var user = $("login-username").value.trim(), pass = $("login-password").value;
+    if (!user || !pass) { $("login-error").textContent = "Enter your username and password."; return; }
+    $("login-submit").disabled = true;
+    $("login-error").textContent = "";
+    api("POST", "/api/agent/login", { username: user, password: pass }).then(function (res) {
+      session = { token: res.token, agent: res.agent || null };
+      saveSession();
+      $("login-password").value = "";
+      start();
+    }, function (err) {
+      $("login-error").textContent = err.message || "Sign-in failed.";
+      $("login-password").focus();
+    }).finally(function () { $("login-submit").disabled = false; });
+  }
+  function onSignOut() {
+    var done = function () { endSession(""); };
+    if (session) api("POST", "/api/agent/logout").then(done, done); else done();
+  }
+
+  // ---- socket ----
+  function call(event, payload) {
+    return new Promise(function (resolve, reject) {
+      socket.timeout(15000).emit(event, payload, function (err, res) {
+        if (err) reject({ code: "timeout", message: "The server did not answer. Please try again." });
+        else if (res && res.ok) resolve(res);
+        else reject((res && res.error) || { code: "internal", message: "Unexpected answer from the server." });
+      });
+    });
+  }
+  function handleError(err) {
+    if (err && err.code === "unauthorized") endSession("Your session has expired. Please sign in again.");
+    else setError((err && err.message) || "Something went wrong.");
+  }
+
+  function start() {
+    showApp();
+    $("connection").textContent = "Connecting…";
+    socket = window.io("/agent", { auth: { token: session.token }, transports: ["websocket"] });
+    socket.on("connect", function () {
+      $("connection").textContent = "Online";
+      setError("");
+      var reconnect = everConnected;
+      everConnected = true;
+      call("list_cases", {}).then(function (res) {
+        waiting = []; var keepMine = mine.filter(function (id) { return id === openId; }); mine = [];
+        (res.queued || []).forEach(function (c) { upsert(c); addTo(waiting, c.id); });
+        (res.mine || []).forEach(function (c) { upsert(c); addTo(mine, c.id); });
+        keepMine.forEach(function (id) { addTo(mine, id); });
+        renderLists();
+        if (reconnect) Object.keys(transcripts).forEach(function (id) { if (transcripts[id].loaded) loadTranscript(id); });
+        else if (!openId && mine.length) openConversation(mine[0], false);
+      }, handleError);
+    });
+    socket.on("connect_error", function (err) {
+      var code = err && err.data && err.data.code;
+      if (code === "unauthorized" || !socket.active) endSession((err.data && err.data.message) || "Please sign in again.");
+      else $("connection").textContent = "Connection lost, reconnecting…";
+    });
+    socket.on("disconnect", function () { if (socket) $("connection").textContent = "Connection lost, reconnecting…"; });
+    socket.on("case_queued", function (c) { if (!c || !c.id) return; upsert(c); addTo(waiting, c.id); renderLists(); });
+    socket.on("case_assigned", function (c) {
+      if (!c || !c.id) return;
+      upsert(c); removeFrom(waiting, c.id);
+      if (isMine(c)) addTo(mine, c.id);
+      renderLists(); if (openId === c.id) renderHeader();
+    });
+    socket.on("case_updated", function (c) {
+      if (!c || !c.id) return;
+      upsert(c);
+      if (c.status === "queued") { addTo(waiting, c.id); removeFrom(mine, c.id); } else removeFrom(waiting, c.id);
+      if (c.status === "with_agent" && isMine(c)) addTo(mine, c.id);
+      renderLists(); if (openId === c.id) renderHeader();
+    });
+    socket.on("message_created", function (m) {
+      if (!m || !m.conversation_id) return;
+      var tr = transcriptOf(m.conversation_id);
+      if (tr.messages[m.seq]) return;
+      tr.messages[m.seq] = m;
+      if (openId === m.conversation_id) insertMessage(m);
+      else { tr.unread++; renderLists(); }
+    });
+  }
+
+  // ---- state helpers ----
+  function upsert(c) { cases[c.id] = Object.assign({}, cases[c.id] || {}, c); return cases[c.id]; }
+  function addTo(list, id) { if (list.indexOf(id) < 0) list.push(id); }
+  function removeFrom(list, id) { var i = list.indexOf(id); if (i >= 0) list.splice(i, 1); }
+  function isMine(c) { return !!(session && session.agent && c.agent_id != null && String(c.agent_id) === String(session.agent.id)); }
+  function transcriptOf(id) { return transcripts[id] || (transcripts[id] = { messages: {}, loaded: false, unread: 0 }); }
+  function addMessages(id, msgs) {
+    var tr = transcriptOf(id);
+    (msgs || []).forEach(function (m) { if (m && typeof m.seq === "number") tr.messages[m.seq] = m; });
+    tr.loaded = true;
+  }
+
+  // ---- lists ----
+  function renderLists() {
+    var active = document.activeElement;
+    var focusKey = active && active.dataset && active.dataset.conversationId ? [active.dataset.testid, active.dataset.conversationId] : null;
+    var wl = $("waiting-list"), ml = $("mine-list");
+    wl.textContent = ""; ml.textContent = "";
+    waiting.slice().sort(function (a, b) { return String(cases[a].queued_at || "").localeCompare(String(cases[b].queued_at || "")); })
+      .forEach(function (id) { wl.appendChild(waitingItem(cases[id])); });
+    mine.forEach(function (id) { ml.appendChild(mineItem(cases[id])); });
+    $("waiting-empty").hidden = waiting.length > 0;
+    $("mine-empty").hidden = mine.length > 0;
+    $("waiting-count").textContent = waiting.length ? "(" + waiting.length + ")" : "";
+    if (focusKey) {
+      Array.prototype.some.call(document.querySelectorAll("[data-conversation-id]"), function (n) {
+        if (n.dataset.testid !== focusKey[0] || n.dataset.conversationId !== focusKey[1]) return false;
+        n.focus(); return true;
+      });
+    }
+  }
+  function caseTitle(c) { return "Case #" + (c.case_number != null ? c.case_number : "?"); }
+  function customer(c) { return c.customer_name || "Anonymous customer"; }
+
+  function waitingItem(c) {
+    var li = el("li", { className: "case", "data-testid": "waiting-item", "data-conversation-id": c.id });
+    var head = el("div", { className: "case-head" });
+    head.appendChild(el("strong", null, caseTitle(c)));
+    head.appendChild(el("span", null, customer(c)));
+    li.appendChild(head);
+    li.appendChild(el("div", { className: "case-reason" }, reason(c.escalation_reason)));
+    li.appendChild(el("time", { className: "case-time", datetime: c.queued_at || null, "data-queued-at": c.queued_at || null }, since(c.queued_at)));
+    var btn = el("button", { type: "button", className: "accept", "data-testid": "accept-button", "data-conversation-id": c.id,
+      "aria-label": "Accept " + caseTitle(c) + " from " + customer(c) }, "Accept");
+    btn.addEventListener("click", function () { accept(c.id, btn); });
+    li.appendChild(btn);
+    return li;
+  }
+  function mineItem(c) {
+    var tr = transcripts[c.id];
+    var li = el("li", { className: "case" + (c.id === openId ? " current" : ""), "data-testid": "mine-item", "data-conversation-id": c.id });
+    var btn = el("button", { type: "button", className: "open", "data-testid": "mine-open", "data-conversation-id": c.id,
+      "aria-current": c.id === openId ? "true" : null });
+    btn.appendChild(el("strong", null, caseTitle(c)));
+    btn.appendChild(el("span", null, " " + customer(c) + " · " + (STATUS[c.status] || c.status)));
+    if (tr && tr.unread) btn.appendChild(el("span", { className: "unread", "data-testid": "mine-unread" }, " (" + tr.unread + " new)"));
+    btn.addEventListener("click", function () { openConversation(c.id, true); });
+    li.appendChild(btn);
+    return li;
+  }
+
+  // ---- actions ----
+  function accept(id, btn) {
+    setError("");
+    btn.disabled = true;
+    call("accept_case", { conversation_id: id }).then(function (res) {
+      var c = upsert(res.case || cases[id]);
+      removeFrom(waiting, c.id); addTo(mine, c.id);
+      addMessages(c.id, res.messages);
+      openConversation(c.id, true);
+    }, function (err) {
+      btn.disabled = false;
+      handleError(err);
+      if (err.code === "conflict" || err.code === "not_found") { removeFrom(waiting, id); renderLists(); }
+    });
+  }
+  function loadTranscript(id) {
+    return api("GET", "/api/cases/" + encodeURIComponent(id)).then(function (res) {
+      if (res.case) upsert(res.case);
+      addMessages(id, res.messages);
+      if (openId === id) renderConversation();
+    }, function (err) { if (err.status === 401) endSession("Your session has expired. Please sign in again."); else setError(err.message); });
+  }
+  function openConversation(id, focus) {
+    openId = id;
+    var tr = transcriptOf(id);
+    tr.unread = 0;
+    renderLists();
+    renderConversation();
+    if (!tr.loaded) loadTranscript(id);
+    if (focus) $("conversation-title").focus();
+  }
+  function sendReply(e) {
+    e.preventDefault();
+    var input = $("reply-input"), text = input.value.trim(), id = openId;
+    if (!text || !id || $("reply-send").disabled) return;
+    setError("");
+    $("reply-send").disabled = true;
+    call("send_message", { conversation_id: id, text: text }).then(function (res) {
+      input.value = "";
+      var m = res.message, tr = transcriptOf(id);
+      if (m && !tr.messages[m.seq]) { tr.messages[m.seq] = m; if (openId === id) insertMessage(m); }
+    }, handleError).finally(function () { renderHeader(); input.focus(); });
+  }
+  function resolve() {
+    var id = openId;
+    if (!id) return;
+    setError("");
+    $("resolve-button").disabled = true;
+    call("resolve_case", { conversation_id: id }).then(function (res) {
+      if (res.case) upsert(res.case);
+      renderLists();
+    }, handleError).finally(function () { if (openId === id) renderHeader(); });
+  }
+
+  // ---- conversation view ----
+  function renderConversation() {
+    var c = openId && cases[openId];
+    $("conversation-empty").hidden = !!c;
+    $("conversation-body").hidden = !c;
+    var list = $("transcript");
+    list.textContent = "";
+    if (!c) return;
+    renderHeader();
+    var msgs = transcriptOf(c.id).messages;
+    Object.keys(msgs).map(Number).sort(function (a, b) { return a - b; }).forEach(function (s) { list.appendChild(messageItem(msgs[s])); });
+    list.scrollTop = list.scrollHeight;
+  }
+  function renderHeader() {
+    var c = openId && cases[openId];
+    if (!c) return;
+    $("conversation-title").textContent = caseTitle(c) + " · " + customer(c);
+    var dl = $("conversation-meta");
+    dl.textContent = "";
+    [["Status", STATUS[c.status] || c.status, "conversation-status"], ["Customer", customer(c)], ["Channel", c.channel || "-"],
+      ["Escalation reason", reason(c.escalation_reason), "conversation-reason"], ["Waiting", c.queued_at ? since(c.queued_at) : "-"]]
+      .forEach(function (row) {
+        var div = el("div");
+        div.appendChild(el("dt", null, row[0]));
+        div.appendChild(el("dd", { "data-testid": row[2] || null, "data-status": row[2] === "conversation-status" ? c.status : null }, row[1]));
+        dl.appendChild(div);
+      });
+    var active = c.status === "with_agent" && isMine(c);
+    $("resolve-button").disabled = !active;
+    $("reply-input").disabled = !active;
+    $("reply-send").disabled = !active;
+  }
+  function insertMessage(m) {
+    var list = $("transcript"), next = null;
+    Array.prototype.forEach.call(list.children, function (li) {
+      var s = Number(li.getAttribute("data-seq"));
+      if (s > m.seq && (!next || s < Number(next.getAttribute("data-seq")))) next = li;
+    });
+    list.insertBefore(messageItem(m), next);
+    if (!next) list.scrollTop = list.scrollHeight;
+  }
+  function messageItem(m) {
+    var data = m.data || {};
+    var sender = ["customer", "bot", "agent", "system"].indexOf(m.sender) >= 0 ? m.sender : "system";
+    var li = el("li", { className: "msg msg-" + sender, "data-testid": "transcript-item", "data-seq": m.seq, "data-sender": sender,
+      "data-kind": data.kind || null });
+    var meta = el("div", { className: "msg-meta" });
+    var name = m.sender_name || (sender === "customer" ? customer(cases[m.conversation_id] || {}) : sender);
+    meta.appendChild(el("span", { className: "msg-sender" }, name + " (" + sender + ")"));
+    meta.appendChild(el("time", { datetime: m.created_at || null }, fmtTime(m.created_at)));
+    li.appendChild(meta);
+    if (m.text) li.appendChild(el("p", { className: "msg-text" }, m.text));
+    if (data.kind === "answer" && data.article) {
+      var art = el("p", { className: "msg-extra", "data-testid": "transcript-article" });
+      art.appendChild(document.createTextNode("Offered article: "));
+      var href = safeUrl(data.article.url);
+      art.appendChild(href ? el("a", { href: href, target: "_blank", rel: "noopener noreferrer" }, data.article.title || data.article.id)
+        : el("span", null, data.article.title || data.article.id));
+      if (typeof data.score === "number") art.appendChild(document.createTextNode(" (score " + data.score.toFixed(2) + ")"));
+      li.appendChild(art);
+    }
+    if (data.kind === "handoff") li.appendChild(el("p", { className: "msg-extra", "data-testid": "transcript-handoff" }, "Handed over: " + reason(data.reason)));
+    if (data.kind === "survey") li.appendChild(el("p", { className: "msg-extra" }, "Satisfaction survey requested"));
+    if (Array.isArray(data.buttons) && data.buttons.length)
+      li.appendChild(el("p", { className: "msg-extra" }, "Buttons offered: " + data.buttons.map(function (b) { return b && b.title; }).join(", ")));
+    if (data.payload) li.appendChild(el("p", { className: "msg-extra" }, "Pressed button: " + data.payload));
+    return li;
+  }
+
+  // ---- boot ----
+  function boot() {
+    $("login-form").addEventListener("submit", onLogin);
+    $("signout").addEventListener("click", onSignOut);
+    $("reply-form").addEventListener("submit", sendReply);
+    $("reply-input").addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply-form").requestSubmit ? $("reply-form").requestSubmit() : sendReply(e); }
+    });
+    $("resolve-button").addEventListener("click", resolve);
+    setInterval(function () {
+      document.querySelectorAll("[data-queued-at]").forEach(function (t) { t.textContent = since(t.getAttribute("data-queued-at")); });
+    }, 30000);
+    renderLists();
+    session = loadSession();
+    if (!window.io) { showLogin("The chat client could not be loaded. Reload the page."); return; }
+    if (session) start(); else showLogin("");
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot); else boot();
+})();

@@ -1,0 +1,444 @@
+"""The case store: agents, sessions, conversations (cases), messages, timeline events, surveys.
+
+SQLAlchemy 2 (async). SQLite is the embedded default (WAL mode). Writes go through one lock per
+process so sequence numbers and case numbers are allocated without races; every status change is a
+compare-and-set on the current status, stored together with its timeline event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+metadata = sa.MetaData()
+
+agents = sa.Table(
+    "agents", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("username", sa.String(80), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(120), nullable=False),
+    sa.Column("password_hash", sa.String(300), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+agent_sessions = sa.Table(
+    "agent_sessions", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("agent_id", sa.String(40), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+customers = sa.Table(
+    "customers", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("display_name", sa.String(120), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+conversations = sa.Table(
+    "conversations", metadata,
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("locale", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("resolution", sa.String(20)),
+    sa.Column("escalation_reason", sa.String(40)),
+    sa.Column("agent_id", sa.String(40), sa.ForeignKey("agents.id")),
+    sa.Column("last_seq", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("queued_at", sa.DateTime(timezone=True)),
+    sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("sender", sa.String(20), nullable=False),
+    sa.Column("sender_name", sa.String(120), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+case_events = sa.Table(
+    "case_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
+    sa.Column("from_status", sa.String(20)),
+    sa.Column("to_status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(80), nullable=False),
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_case_events_conversation", "conversation_id"),
+)
+
+surveys = sa.Table(
+    "surveys", metadata,
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("rating", sa.Integer, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("agent_id", sa.String(40)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    id: str
+    username: str
+    display_name: str
+    password_hash: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Conversation:
+    id: str
+    number: int
+    customer_id: str
+    customer_name: str
+    channel: str
+    locale: str
+    status: str
+    resolution: str | None
+    escalation_reason: str | None
+    agent_id: str | None
+    agent_name: str | None
+    last_seq: int
+    created_at: datetime
+    queued_at: datetime | None
+    last_activity_at: datetime
+    survey_answered: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    conversation_id: str
+    seq: int
+    sender: str
+    sender_name: str
+    text: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseEvent:
+    from_status: str | None
+    to_status: str
+    reason: str
+    actor: str
+    at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Survey:
+    rating: int
+    comment: str | None
+    agent_id: str | None
+    created_at: datetime
+
+
+class StaleStatus(Exception):
+    """The conversation was not in the expected status any more (someone else changed it)."""
+
+
+class AlreadyExists(Exception):
+    """A row that may exist only once (a survey answer, a username) exists already."""
+
+
+class SqlCaseStore:
+    """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, url: str) -> SqlCaseStore:
+        if url.startswith("sqlite+aiosqlite:///") and not url.endswith(":memory:"):
+            Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url)
+
+        if engine.dialect.name == "sqlite":
+            @sa.event.listens_for(engine.sync_engine, "connect")
+            def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA busy_timeout=5000")
+                cursor.close()
+
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    # -- agents and sessions -------------------------------------------------------------------
+
+    async def add_agent(self, agent_id: str, username: str, display_name: str, password_hash: str) -> Agent:
+        async with self._write() as conn:
+            exists = await conn.scalar(sa.select(agents.c.id).where(agents.c.username == username))
+            if exists:
+                raise AlreadyExists(f"agent {username!r} exists")
+            await conn.execute(agents.insert().values(
+                id=agent_id, username=username, display_name=display_name,
+                password_hash=password_hash, created_at=utcnow(),
+            ))
+        return Agent(agent_id, username, display_name, password_hash)
+
+    async def agent_by_username(self, username: str) -> Agent | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(agents).where(agents.c.username == username))).first()
+        return Agent(row.id, row.username, row.display_name, row.password_hash) if row else None
+
+    async def count_agents(self) -> int:
+        async with self._engine.connect() as conn:
+            return int(await conn.scalar(sa.select(sa.func.count()).select_from(agents)) or 0)
+
+    async def add_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
+        async with self._write() as conn:
+            await conn.execute(agent_sessions.insert().values(
+                token_hash=token_hash, agent_id=agent_id, created_at=utcnow(), expires_at=expires_at,
+            ))
+
+    async def agent_for_session(self, token_hash: str) -> Agent | None:
+        query = (
+            sa.select(agents, agent_sessions.c.expires_at)
+            .join(agent_sessions, agent_sessions.c.agent_id == agents.c.id)
+            .where(agent_sessions.c.token_hash == token_hash)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None or _aware(row.expires_at) <= utcnow():  # type: ignore[operator]
+            return None
+        return Agent(row.id, row.username, row.display_name, row.password_hash)
+
+    async def delete_session(self, token_hash: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(agent_sessions.delete().where(agent_sessions.c.token_hash == token_hash))
+
+    # -- conversations ---------------------------------------------------------------------------
+
+    async def create_conversation(
+        self, *, conversation_id: str, token_hash: str, customer_id: str, customer_name: str,
+        channel: str, locale: str, status: str, actor: str,
+    ) -> Conversation:
+        now = utcnow()
+        async with self._write() as conn:
+            await conn.execute(customers.insert().values(
+                id=customer_id, display_name=customer_name, channel=channel, created_at=now,
+            ))
+            await conn.execute(conversations.insert().values(
+                id=conversation_id, token_hash=token_hash, customer_id=customer_id, channel=channel,
+                locale=locale, status=status, last_seq=0, created_at=now, updated_at=now,
+                last_activity_at=now,
+            ))
+            await conn.execute(case_events.insert().values(
+                conversation_id=conversation_id, from_status=None, to_status=status,
+                reason="conversation_started", actor=actor, at=now,
+            ))
+        conversation = await self.conversation(conversation_id)
+        assert conversation is not None
+        return conversation
+
+    def _conversation_query(self) -> sa.Select[Any]:
+        return (
+            sa.select(
+                conversations,
+                customers.c.display_name.label("customer_name"),
+                agents.c.display_name.label("agent_name"),
+                (surveys.c.conversation_id.is_not(None)).label("survey_answered"),
+            )
+            .join(customers, customers.c.id == conversations.c.customer_id)
+            .outerjoin(agents, agents.c.id == conversations.c.agent_id)
+            .outerjoin(surveys, surveys.c.conversation_id == conversations.c.id)
+        )
+
+    @staticmethod
+    def _to_conversation(row: Any) -> Conversation:
+        return Conversation(
+            id=row.id, number=row.number, customer_id=row.customer_id, customer_name=row.customer_name,
+            channel=row.channel, locale=row.locale, status=row.status, resolution=row.resolution,
+            escalation_reason=row.escalation_reason, agent_id=row.agent_id, agent_name=row.agent_name,
+            last_seq=row.last_seq, created_at=_aware(row.created_at),  # type: ignore[arg-type]
+            queued_at=_aware(row.queued_at), last_activity_at=_aware(row.last_activity_at),  # type: ignore[arg-type]
+            survey_answered=bool(row.survey_answered),
+        )
+
+    async def _select_conversations(self, where: Any, order_by: Any = None) -> list[Conversation]:
+        query = self._conversation_query().where(where)
+        if order_by is not None:
+            query = query.order_by(order_by)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [self._to_conversation(row) for row in rows]
+
+    async def conversation(self, conversation_id: str) -> Conversation | None:
+        found = await self._select_conversations(conversations.c.id == conversation_id)
+        return found[0] if found else None
+
+    async def conversation_by_token(self, token_hash: str) -> Conversation | None:
+        found = await self._select_conversations(conversations.c.token_hash == token_hash)
+        return found[0] if found else None
+
+    async def conversations_in(self, statuses: Iterable[str], agent_id: str | None = None) -> list[Conversation]:
+        where = conversations.c.status.in_(list(statuses))
+        if agent_id is not None:
+            where = sa.and_(where, conversations.c.agent_id == agent_id)
+        return await self._select_conversations(
+            where, sa.func.coalesce(conversations.c.queued_at, conversations.c.created_at)
+        )
+
+    async def idle_conversations(self, status: str, before: datetime) -> list[Conversation]:
+        return await self._select_conversations(sa.and_(
+            conversations.c.status == status, conversations.c.last_activity_at < before,
+        ))
+
+    async def change_status(
+        self, conversation_id: str, *, expected: str, status: str, reason: str, actor: str,
+        fields: dict[str, Any],
+    ) -> CaseEvent:
+        """Set the status if it is still ``expected`` and record the timeline event, atomically."""
+        now = utcnow()
+        async with self._write() as conn:
+            result = await conn.execute(
+                conversations.update()
+                .where(conversations.c.id == conversation_id, conversations.c.status == expected)
+                .values(status=status, updated_at=now, **fields)
+            )
+            if result.rowcount != 1:
+                raise StaleStatus(conversation_id)
+            await conn.execute(case_events.insert().values(
+                conversation_id=conversation_id, from_status=expected, to_status=status,
+                reason=reason, actor=actor, at=now,
+            ))
+        return CaseEvent(expected, status, reason, actor, now)
+
+    async def events(self, conversation_id: str) -> list[CaseEvent]:
+        query = (
+            sa.select(case_events)
+            .where(case_events.c.conversation_id == conversation_id)
+            .order_by(case_events.c.id)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [CaseEvent(r.from_status, r.to_status, r.reason, r.actor, _aware(r.at)) for r in rows]  # type: ignore[arg-type]
+
+    # -- messages --------------------------------------------------------------------------------
+
+    async def append_message(
+        self, conversation_id: str, *, sender: str, sender_name: str, text: str,
+        data: dict[str, Any] | None = None, activity: bool = True,
+    ) -> Message:
+        """Store a message under the conversation's next sequence number (committed on return)."""
+        now = utcnow()
+        data = data or {}
+        async with self._write() as conn:
+            seq = await conn.scalar(
+                sa.select(conversations.c.last_seq).where(conversations.c.id == conversation_id)
+            )
+            if seq is None:
+                raise KeyError(conversation_id)
+            seq += 1
+            values: dict[str, Any] = {"last_seq": seq}
+            if activity:
+                values["last_activity_at"] = now
+            await conn.execute(
+                conversations.update().where(conversations.c.id == conversation_id).values(**values)
+            )
+            await conn.execute(messages.insert().values(
+                conversation_id=conversation_id, seq=seq, sender=sender, sender_name=sender_name,
+                text=text, data=json.dumps(data, ensure_ascii=False), created_at=now,
+            ))
+        return Message(conversation_id, seq, sender, sender_name, text, data, now)
+
+    async def messages_after(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
+        query = (
+            sa.select(messages)
+            .where(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq)
+            .order_by(messages.c.seq)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [self._to_message(r) for r in rows]
+
+    async def last_message_from(self, conversation_id: str, senders: Sequence[str]) -> Message | None:
+        query = (
+            sa.select(messages)
+            .where(messages.c.conversation_id == conversation_id, messages.c.sender.in_(senders))
+            .order_by(messages.c.seq.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return self._to_message(row) if row else None
+
+    @staticmethod
+    def _to_message(row: Any) -> Message:
+        return Message(
+            row.conversation_id, row.seq, row.sender, row.sender_name, row.text,
+            json.loads(row.data), _aware(row.created_at),  # type: ignore[arg-type]
+        )
+
+    # -- surveys ---------------------------------------------------------------------------------
+
+    async def add_survey(
+        self, conversation_id: str, rating: int, comment: str | None, agent_id: str | None
+    ) -> Survey:
+        now = utcnow()
+        async with self._write() as conn:
+            exists = await conn.scalar(
+                sa.select(surveys.c.conversation_id).where(surveys.c.conversation_id == conversation_id)
+            )
+            if exists:
+                raise AlreadyExists(f"survey for {conversation_id} answered already")
+            await conn.execute(surveys.insert().values(
+                conversation_id=conversation_id, rating=rating, comment=comment, agent_id=agent_id,
+                created_at=now,
+            ))
+        return Survey(rating, comment, agent_id, now)
+
+    async def survey(self, conversation_id: str) -> Survey | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(
+                sa.select(surveys).where(surveys.c.conversation_id == conversation_id)
+            )).first()
+        return Survey(row.rating, row.comment, row.agent_id, _aware(row.created_at)) if row else None  # type: ignore[arg-type]
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """One writer at a time per process, one transaction per write (committed on exit)."""
+        async with self._write_lock, self._engine.begin() as conn:
+            yield conn

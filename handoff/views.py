@@ -1,0 +1,44 @@
+"""The JSON shapes of docs/protocol.md, built from store records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from handoff.store import CaseEvent, Conversation, Message, Survey
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def message_view(m: Message) -> dict[str, Any]:
+    return {
+        "conversation_id": m.conversation_id, "seq": m.seq, "sender": m.sender,
+        "sender_name": m.sender_name, "text": m.text, "created_at": iso(m.created_at), "data": m.data,
+    }
+
+
+def conversation_view(c: Conversation, queue_position: int | None) -> dict[str, Any]:
+    return {
+        "id": c.id, "case_number": c.number, "status": c.status, "queue_position": queue_position,
+        "agent_name": c.agent_name, "resolution": c.resolution,
+        "survey_answered": c.survey_answered, "last_seq": c.last_seq,
+    }
+
+
+def case_summary(c: Conversation, queue_position: int | None) -> dict[str, Any]:
+    return {
+        **conversation_view(c, queue_position),
+        "customer_name": c.customer_name, "channel": c.channel, "locale": c.locale,
+        "escalation_reason": c.escalation_reason, "queued_at": iso(c.queued_at),
+        "agent_id": c.agent_id, "created_at": iso(c.created_at),
+    }
+
+
+def survey_view(s: Survey) -> dict[str, Any]:
+    return {"rating": s.rating, "comment": s.comment, "created_at": iso(s.created_at)}
+
+
+def event_view(e: CaseEvent) -> dict[str, Any]:
+    return {"from": e.from_status, "to": e.to_status, "reason": e.reason, "actor": e.actor, "at": iso(e.at)}

@@ -1,0 +1,87 @@
+"""Index entries: the texts embedded for each article.
+
+Each article contributes one entry per example question, one for its title and one for the first
+paragraph of its body (as plain text). Duplicate texts within an article are indexed once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from .articles import ArticleFields
+
+__all__ = ["Entry", "EntryKind", "entries_for", "first_paragraph"]
+
+EntryKind = Literal["question", "title", "body"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    article_id: str
+    kind: EntryKind
+    text: str
+
+
+def entries_for(article: ArticleFields) -> list[Entry]:
+    candidates: list[tuple[EntryKind, str]] = [("question", question) for question in article.questions]
+    candidates.append(("title", article.title))
+    paragraph = first_paragraph(article.body)
+    if paragraph:
+        candidates.append(("body", paragraph))
+
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for kind, text in candidates:
+        text = _collapse(text)
+        key = text.casefold()
+        if text and key not in seen:
+            seen.add(key)
+            entries.append(Entry(article_id=article.id, kind=kind, text=text))
+    return entries
+
+
+_BLANK_LINES = re.compile(r"\n[ \t]*\n")
+_HEADING = re.compile(r"^#{1,6}(\s|$)")
+_RULE = re.compile(r"^([-*_]\s*){3,}$")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_LINE_PREFIX = re.compile(r"^\s*(>\s*)*([-*+]\s+|\d+[.)]\s+)?")
+_EMPHASIS = re.compile(r"(\*\*|__|`)")
+_SINGLE_STAR = re.compile(r"(?<!\w)\*([^*\n]+)\*(?!\w)")
+
+
+def first_paragraph(body: str) -> str:
+    """The first paragraph of Markdown ``body`` with its markup removed.
+
+    Headings, horizontal rules and code fences are skipped, so a body that starts with a heading
+    yields the paragraph under it.
+    """
+    in_fence = False
+    for block in _BLANK_LINES.split(body.replace("\r\n", "\n")):
+        lines: list[str] = []
+        for line in block.split("\n"):
+            stripped = line.strip()
+            if stripped.startswith(("```", "~~~")):
+                in_fence = not in_fence
+                continue
+            if in_fence or not stripped or _HEADING.match(stripped) or _RULE.match(stripped):
+                continue
+            lines.append(_LINE_PREFIX.sub("", line))
+        text = _plain(" ".join(lines))
+        if text:
+            return text
+    return ""
+
+
+def _plain(markdown: str) -> str:
+    text = _IMAGE.sub(r"\1", markdown)
+    text = _LINK.sub(r"\1", text)
+    text = _EMPHASIS.sub("", text)
+    text = _SINGLE_STAR.sub(r"\1", text)
+    return _collapse(text)
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())

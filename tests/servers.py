@@ -1,0 +1,107 @@
+"""Real processes for the tests: the app (``casedesk serve --port 0``) and Rasa, on loopback."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from bot import rasa_runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+LISTENING = re.compile(r"app listening on (http://127\.0\.0\.1:\d+)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclasses.dataclass
+class AppProcess:
+    url: str
+    process: subprocess.Popen[str]
+    output: list[str]
+    db_path: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = None) -> AppProcess:
+    """Start the app on an OS-chosen port with its own database and index folder under ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    db_path = workdir / "casedesk.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEDESK_")}
+    env.update({
+        "CASEDESK_SETTINGS": str(workdir / "none.toml"),
+        "CASEDESK_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+        "CASEDESK_INDEX_DIR": str(ROOT / ".cache" / "test-index"),
+        "CASEDESK_ARTICLES_DIR": str(ROOT / "training_data" / "articles"),
+        "CASEDESK_RASA_URL": rasa_url,
+        "CASEDESK_FIRST_AGENT_USERNAME": "agent",
+        "CASEDESK_FIRST_AGENT_PASSWORD": "correct horse battery",
+        **(extra_env or {}),
+    })
+    (workdir / "none.toml").write_text("")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handoff", "serve", "--port", "0"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output: list[str] = []
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    while True:
+        try:
+            line = lines.get(timeout=120)
+        except queue.Empty:
+            process.kill()
+            raise RuntimeError("the app did not start in 120 s:\n" + "".join(output)) from None
+        if line is None:
+            raise RuntimeError("the app exited:\n" + "".join(output))
+        match = LISTENING.search(line)
+        if match:
+            return AppProcess(match.group(1), process, output, db_path)
+
+
+@dataclasses.dataclass
+class RasaProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        rasa_runtime.stop(self.process)
+
+
+def start_rasa(app_url: str, port: int, log_path: Path) -> RasaProcess:
+    model, _ = rasa_runtime.ensure_model(log_path=log_path.with_name("rasa-train.log"))
+    process = rasa_runtime.start_rasa(model, port, f"{app_url}/webhook", log_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        rasa_runtime.wait_until_ready(process, url, log_path)
+    except rasa_runtime.RasaError:
+        rasa_runtime.stop(process)
+        raise
+    return RasaProcess(url, process, log_path)

@@ -1,0 +1,613 @@
+"""Tests for knowledge_index: article parsing, index build/load/search, CLI.
+
+Uses the real all-MiniLM-L6-v2 model (loaded once for the module) and the small knowledge base in
+tests/fixtures/articles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from knowledge_index.articles import Article, ArticleError, fingerprint, load_articles, parse_article
+from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
+from knowledge_index.embedder import MiniLMEmbedder
+from knowledge_index.entries import entries_for, first_paragraph
+from knowledge_index.index import Hit, IndexMismatch, KnowledgeIndex, ensure_index
+from knowledge_index.storage import read_index, write_index
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "articles"
+FIXTURE_IDS = ["bike-returns", "payment-methods", "shipping-times", "table-assembly", "warranty"]
+FIXTURE_ENTRIES = 25  # 3 questions + title + first paragraph, for each of the 5 articles
+
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedder:
+    model = MiniLMEmbedder()
+    model.load()
+    return model
+
+
+@pytest.fixture(scope="module")
+def built(embedder: MiniLMEmbedder, tmp_path_factory: pytest.TempPathFactory) -> KnowledgeIndex:
+    directory = tmp_path_factory.mktemp("built") / "index"
+    return KnowledgeIndex.build(load_articles(FIXTURES), embedder, directory)
+
+
+@pytest.fixture()
+def kb_copy(tmp_path: Path) -> Path:
+    """A writable copy of the fixture articles."""
+    target = tmp_path / "articles"
+    shutil.copytree(FIXTURES, target)
+    return target
+
+
+# --- articles ----------------------------------------------------------------------------------
+
+GOOD = """\
+---
+id: bike-returns
+title: Returning a bike
+tags: [returns, bikes]
+questions:
+  - How do I return a bike?
+  - Can I send my bicycle back?
+---
+You can return an unused bike within 30 days.
+
+Refunds take 5 days.
+"""
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_parse_good_article(tmp_path: Path) -> None:
+    path = write(tmp_path, "returns.md", GOOD)
+
+    [article] = load_articles(tmp_path)
+
+    assert article == Article(
+        id="bike-returns",
+        title="Returning a bike",
+        body="You can return an unused bike within 30 days.\n\nRefunds take 5 days.",
+        locale="en",
+        tags=("returns", "bikes"),
+        questions=("How do I return a bike?", "Can I send my bicycle back?"),
+        url=None,
+        path=str(path),
+    )
+
+
+def test_parse_all_optional_keys_crlf_and_bom(tmp_path: Path) -> None:
+    text = (
+        "\ufeff---\r\nid: table-assembly\r\ntitle: Assembling a table\r\nlocale: de-CH\r\n"
+        "tags: []\r\nurl: https://velora.example/help/table   # optional\r\n"
+        "questions: ['How do I assemble my table?']\r\n---\r\n\r\nUse the bolts.\r\n"
+    )
+    (tmp_path / "table.md").write_bytes(text.encode("utf-8"))
+    [article] = load_articles(tmp_path)
+    assert article == parse_article(text.lstrip("\ufeff"), str(tmp_path / "table.md"))
+    assert (article.locale, article.tags, article.url) == ("de-CH", (), "https://velora.example/help/table")
+    assert article.questions == ("How do I assemble my table?",)
+    assert article.body == "Use the bolts."
+
+
+def test_load_fixture_articles_recursively_sorted_by_id() -> None:
+    articles = load_articles(FIXTURES)
+    assert [article.id for article in articles] == FIXTURE_IDS
+    by_id = {article.id: article for article in articles}
+    assert by_id["bike-returns"].path == str(FIXTURES / "bikes" / "bike-returns.md")
+    assert by_id["warranty"].url is None
+    assert by_id["shipping-times"].locale == "en"
+
+
+def replace_line(text: str, line: int, new: str | None) -> str:
+    """``text`` with 1-based ``line`` replaced by ``new`` (or removed when None)."""
+    lines = text.split("\n")
+    if new is None:
+        del lines[line - 1]
+    else:
+        lines[line - 1] = new
+    return "\n".join(lines)
+
+
+INVALID_ARTICLES = {
+    # name: (text, line, message fragment)
+    "no front matter": ("Just text.\n", 1, "missing front matter"),
+    "no opening delimiter": (GOOD.split("\n", 1)[1], 1, "missing front matter"),
+    "front matter not closed": (replace_line(GOOD, 8, "body starts"), 1, "front matter is not closed"),
+    "empty front matter": ("---\n---\nText.\n", 1, "front matter is empty"),
+    "front matter is a list": ("---\n- a\n- b\n---\nText.\n", 2, "must be a mapping"),
+    "yaml syntax error": (replace_line(GOOD, 3, "title: Returning: a bike"), 3, "invalid YAML: mapping values"),
+    "yaml unclosed flow list": (replace_line(GOOD, 4, "tags: [returns, bikes"), 5, "flow sequence at line 4"),
+    "yaml tab indentation": (replace_line(GOOD, 6, "\t- How do I return a bike?"), 6, "invalid YAML"),
+    "missing id": (replace_line(GOOD, 2, None), 1, "missing required key 'id'"),
+    "missing title": (replace_line(GOOD, 3, None), 1, "missing required key 'title'"),
+    "missing questions": (
+        "---\nid: bike-returns\ntitle: Returning a bike\n---\nText.\n",
+        1,
+        "missing required key 'questions'",
+    ),
+    "missing body": (GOOD.split("---\nYou")[0] + "---\n", 8, "missing body"),
+    "blank body": (GOOD.split("---\nYou")[0] + "---\n  \n\n", 8, "missing body"),
+    "empty title": (replace_line(GOOD, 3, 'title: ""'), 3, "title must not be empty"),
+    "null title": (replace_line(GOOD, 3, "title:"), 3, "title must not be empty"),
+    "title is a list": (replace_line(GOOD, 3, "title: [a, b]"), 3, "title must be a string, not a list"),
+    "title is a date": (replace_line(GOOD, 3, "title: 2024-01-01"), 3, "not a date (quote it)"),
+    "id is a number": (replace_line(GOOD, 2, "id: 42"), 2, "id must be a string, not a number"),
+    "id with capitals": (replace_line(GOOD, 2, "id: Bike_Returns"), 2, "id 'Bike_Returns' must be"),
+    "id too short": (replace_line(GOOD, 2, "id: b"), 2, "id 'b' must be"),
+    "id starts with dash": (replace_line(GOOD, 2, "id: -bike"), 2, "id '-bike' must be"),
+    "tags is a string": (replace_line(GOOD, 4, "tags: returns"), 4, "tags must be a list of strings, not a string"),
+    "questions is a string": (
+        "---\nid: bike-returns\ntitle: Returning a bike\nquestions: How?\n---\nText.\n",
+        4,
+        "questions must be a list of strings",
+    ),
+    "questions empty list": (
+        "---\nid: bike-returns\ntitle: Returning a bike\nquestions: []\n---\nText.\n",
+        4,
+        "questions must not be empty",
+    ),
+    "empty question": (replace_line(GOOD, 7, '  - ""'), 7, "questions must not contain empty items"),
+    "blank question": (replace_line(GOOD, 7, '  - "   "'), 7, "questions must not contain empty items"),
+    "null question": (replace_line(GOOD, 7, "  -"), 7, "questions must not contain empty items"),
+    "question is a number": (replace_line(GOOD, 7, "  - 42"), 7, "questions items must be strings, not a number"),
+    "unknown key": (replace_line(GOOD, 4, "author: me"), 4, "unknown key 'author'"),
+    "duplicate key": (replace_line(GOOD, 4, "title: Again"), 4, "duplicate key 'title'"),
+    "bad url": (replace_line(GOOD, 4, "url: velora.example/help"), 4, "must be an absolute http(s) URL"),
+    "bad locale": (replace_line(GOOD, 4, "locale: english please"), 4, "locale 'english please'"),
+}
+
+
+@pytest.mark.parametrize("name", list(INVALID_ARTICLES))
+def test_invalid_article_reports_file_and_line(tmp_path: Path, name: str) -> None:
+    text, line, fragment = INVALID_ARTICLES[name]
+    write(tmp_path, "good.md", GOOD.replace("bike-returns", "other-article"))
+    bad = write(tmp_path, "sub/bad.md", text)
+
+    with pytest.raises(ArticleError) as caught:
+        load_articles(tmp_path)
+
+    error = caught.value
+    assert (error.path, error.line) == (str(bad), line)
+    assert fragment in error.message
+    assert str(error) == f"{bad}:{line}: {error.message}"
+
+
+def test_duplicate_ids_name_both_files(tmp_path: Path) -> None:
+    first = write(tmp_path, "a/returns.md", GOOD)
+    second = write(tmp_path, "b/returns-again.md", "---\n# same id\n" + GOOD.split("\n", 1)[1])
+
+    with pytest.raises(ArticleError) as caught:
+        load_articles(tmp_path)
+
+    error = caught.value
+    assert (error.path, error.line) == (str(second), 3)
+    assert f"duplicate id 'bike-returns': already used by {first}:2" in str(error)
+
+
+def test_missing_directory_and_empty_directory(tmp_path: Path) -> None:
+    with pytest.raises(ArticleError, match="no such articles directory"):
+        load_articles(tmp_path / "nope")
+    write(tmp_path, ".hidden/draft.md", "not an article")
+    assert load_articles(tmp_path) == []
+
+
+def test_fingerprint_depends_on_content_not_paths_or_order(tmp_path: Path) -> None:
+    articles = load_articles(FIXTURES)
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(FIXTURES, moved)
+    assert fingerprint(load_articles(moved)) == fingerprint(articles)
+    assert fingerprint(reversed(articles)) == fingerprint(articles)
+    assert re.fullmatch(r"[0-9a-f]{64}", fingerprint(articles))
+
+    edited = moved / "warranty.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("2-year", "3-year"), encoding="utf-8")
+    assert fingerprint(load_articles(moved)) != fingerprint(articles)
+
+
+def test_entries_are_questions_title_and_first_paragraph() -> None:
+    by_id = {article.id: article for article in load_articles(FIXTURES)}
+    entries = entries_for(by_id["shipping-times"])
+    assert [entry.kind for entry in entries] == ["question", "question", "question", "title", "body"]
+    # The body starts with a heading, which is skipped; markup is removed.
+    assert entries[-1].text.startswith("Orders leave our warehouse within 2 business days.")
+    assert first_paragraph("Open **Orders** and [print the label](https://x.example).\n\nMore.") == (
+        "Open Orders and print the label."
+    )
+
+
+# --- build, load, search -----------------------------------------------------------------------
+
+
+def test_build_writes_index_files(built: KnowledgeIndex) -> None:
+    directory = built.directory
+    assert sorted(path.name for path in directory.iterdir()) == [
+        "articles.json",
+        "entries.json",
+        "index.faiss",
+        "manifest.json",
+    ]
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest == {
+        "format": 1,
+        "model": "all-MiniLM-L6-v2",
+        "dimension": 384,
+        "fingerprint": fingerprint(load_articles(FIXTURES)),
+        "entries": FIXTURE_ENTRIES,
+        "articles": len(FIXTURE_IDS),
+        "built_at": manifest["built_at"],
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["built_at"])
+
+    entries = json.loads((directory / "entries.json").read_text(encoding="utf-8"))
+    assert len(entries) == FIXTURE_ENTRIES
+    assert entries[0] == {"row": 0, "article_id": "bike-returns", "kind": "question", "text": "How do I return a bike?"}
+
+    articles = json.loads((directory / "articles.json").read_text(encoding="utf-8"))
+    assert [article["id"] for article in articles] == FIXTURE_IDS
+    assert articles[0] == {
+        "id": "bike-returns",
+        "title": "Returning a bike",
+        "url": "https://velora.example/help/bike-returns",
+        "body": load_articles(FIXTURES)[0].body,
+        "locale": "en",
+        "tags": ["returns", "bikes"],
+        "questions": [
+            "How do I return a bike?",
+            "Can I send my bicycle back?",
+            "I want to give back the bike I ordered",
+        ],
+    }
+    # Nothing left next to the index but the writers' lock file.
+    assert sorted(path.name for path in directory.parent.iterdir()) == [".index.lock", "index"]
+
+
+def test_load_round_trip(built: KnowledgeIndex, embedder: MiniLMEmbedder) -> None:
+    loaded = KnowledgeIndex.load(built.directory, embedder)
+
+    assert loaded.manifest == built.manifest
+    assert loaded.articles == built.articles
+    assert loaded.entries == built.entries
+    record = loaded.article("bike-returns")
+    assert record is not None
+    assert (record.title, record.url, record.tags) == (
+        "Returning a bike",
+        "https://velora.example/help/bike-returns",
+        ("returns", "bikes"),
+    )
+    assert loaded.article("no-such-article") is None
+
+    query = "can I get my money back for the bike"
+    assert [(hit.article_id, hit.matched) for hit in loaded.search(query)] == [
+        (hit.article_id, hit.matched) for hit in built.search(query)
+    ]
+    assert [hit.score for hit in loaded.search(query)] == pytest.approx([hit.score for hit in built.search(query)])
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("I'd like to send back my bicycle", "bike-returns"),
+        ("can I get my money back for the bike", "bike-returns"),
+        ("how many days until my package is delivered", "shipping-times"),
+        ("how fast do you ship", "shipping-times"),
+        ("the product I bought is defective, will you repair it?", "warranty"),
+        ("is my broken frame covered by the guarantee", "warranty"),
+        ("how to put the table together", "table-assembly"),
+        ("the instructions for building the table are missing", "table-assembly"),
+        ("can I pay in installments", "payment-methods"),
+        ("do you take credit cards", "payment-methods"),
+    ],
+)
+def test_search_finds_paraphrased_questions(built: KnowledgeIndex, query: str, expected: str) -> None:
+    hits = built.search(query, k=3)
+
+    assert [hit.article_id for hit in hits][0] == expected
+    assert len(hits) == 3
+    assert len({hit.article_id for hit in hits}) == 3
+    scores = [hit.score for hit in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(type(score) is float and -1.0 <= score <= 1.0 for score in scores)
+    assert hits[0].score > 0.4
+    texts = {entry.text for entry in built.entries if entry.article_id == expected}
+    assert hits[0].matched in texts
+    record = built.article(expected)
+    assert record is not None
+    assert (hits[0].title, hits[0].url) == (record.title, record.url)
+
+
+def test_unrelated_query_scores_clearly_lower(built: KnowledgeIndex) -> None:
+    matching = built.search("how do I send my bike back", k=1)[0]
+    for query in ["who won the football world cup", "recipe for chocolate cake", "set up my wifi router"]:
+        unrelated = built.search(query, k=1)[0]
+        assert unrelated.score < 0.35
+        assert matching.score - unrelated.score > 0.4
+
+
+def test_search_k_and_blank_queries(built: KnowledgeIndex) -> None:
+    assert built.search("") == []
+    assert built.search("   \n\t") == []
+    assert len(built.search("bike", k=1)) == 1
+    everything = built.search("bike", k=50)
+    assert sorted(hit.article_id for hit in everything) == FIXTURE_IDS
+    assert isinstance(everything[0], Hit)
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        built.search("bike", k=0)
+
+
+def test_empty_knowledge_base(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    (tmp_path / "articles").mkdir()
+    index, rebuilt = ensure_index(tmp_path / "articles", tmp_path / "index", embedder)
+    assert rebuilt
+    assert (index.manifest.articles, index.manifest.entries) == (0, 0)
+    assert index.search("anything") == []
+    assert KnowledgeIndex.load(tmp_path / "index", embedder).search("anything") == []
+
+
+def test_concurrent_searches_from_threads(built: KnowledgeIndex) -> None:
+    queries = ["how fast do you ship", "do you take credit cards", "how to put the table together", "bike"] * 10
+    expected = {query: built.search(query) for query in set(queries)}
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(built.search, queries))
+
+    for query, hits in zip(queries, results):
+        assert [hit.article_id for hit in hits] == [hit.article_id for hit in expected[query]]
+        assert [hit.score for hit in hits] == pytest.approx([hit.score for hit in expected[query]], abs=1e-5)
+
+    async def search_all() -> list[list[Hit]]:
+        return await asyncio.gather(*(asyncio.to_thread(built.search, query) for query in queries))
+
+    assert [hits[0].article_id for hits in asyncio.run(search_all())] == [
+        expected[query][0].article_id for query in queries
+    ]
+
+
+# --- rebuilding and refusing -------------------------------------------------------------------
+
+
+def test_ensure_index_rebuilds_only_when_articles_change(kb_copy: Path, tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    directory = tmp_path / "index"
+
+    first, rebuilt = ensure_index(kb_copy, directory, embedder)
+    assert rebuilt
+    again, rebuilt = ensure_index(kb_copy, directory, embedder)
+    assert not rebuilt
+    assert again.manifest == first.manifest
+
+    warranty = kb_copy / "warranty.md"
+    warranty.write_text(warranty.read_text(encoding="utf-8").replace("2-year", "3-year"), encoding="utf-8")
+    changed, rebuilt = ensure_index(kb_copy, directory, embedder)
+    assert rebuilt
+    assert changed.manifest.fingerprint == fingerprint(load_articles(kb_copy)) != first.manifest.fingerprint
+    record = changed.article("warranty")
+    assert record is not None and "3-year" in record.body
+    assert json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["fingerprint"] == (
+        changed.manifest.fingerprint
+    )
+
+    # Moving the articles (paths change, content does not) needs no rebuild.
+    moved = tmp_path / "moved"
+    kb_copy.rename(moved)
+    assert ensure_index(moved, directory, embedder)[1] is False
+    assert ensure_index(moved, directory, embedder, force=True)[1] is True
+
+
+def tamper_manifest(directory: Path, **changes: object) -> None:
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.update(changes)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_load_refuses_other_model(kb_copy: Path, tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    directory = tmp_path / "index"
+    ensure_index(kb_copy, directory, embedder)
+    tamper_manifest(directory, model="other-model")
+
+    with pytest.raises(IndexMismatch, match="built with model 'other-model', but the embedder is 'all-MiniLM-L6-v2'"):
+        KnowledgeIndex.load(directory, embedder)
+
+    # ensure_index does not use it either: it rebuilds with the current model.
+    index, rebuilt = ensure_index(kb_copy, directory, embedder)
+    assert rebuilt
+    assert index.manifest.model == "all-MiniLM-L6-v2"
+
+
+def test_load_refuses_other_dimension_missing_and_corrupt_files(
+    built: KnowledgeIndex, tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    def copy() -> Path:
+        target = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(built.directory, target)
+        return target
+
+    with pytest.raises(IndexMismatch, match="no index at"):
+        KnowledgeIndex.load(tmp_path / "missing", embedder)
+
+    directory = copy()
+    tamper_manifest(directory, dimension=768)
+    with pytest.raises(IndexMismatch, match="768-dimensional vectors, but the embedder makes 384"):
+        KnowledgeIndex.load(directory, embedder)
+
+    directory = copy()
+    tamper_manifest(directory, format=2)
+    with pytest.raises(IndexMismatch, match="format 2, expected 1"):
+        KnowledgeIndex.load(directory, embedder)
+
+    for name in ["index.faiss", "entries.json", "articles.json", "manifest.json"]:
+        directory = copy()
+        (directory / name).unlink()
+        with pytest.raises(IndexMismatch, match=f"incomplete: {name} is missing"):
+            KnowledgeIndex.load(directory, embedder)
+
+    directory = copy()
+    (directory / "entries.json").write_text("[", encoding="utf-8")
+    with pytest.raises(IndexMismatch, match="entries.json is corrupt"):
+        KnowledgeIndex.load(directory, embedder)
+
+    directory = copy()
+    entries = json.loads((directory / "entries.json").read_text(encoding="utf-8"))
+    (directory / "entries.json").write_text(json.dumps(entries[:-1]), encoding="utf-8")
+    with pytest.raises(IndexMismatch, match="inconsistent: index.faiss has 25 rows, entries.json 24"):
+        KnowledgeIndex.load(directory, embedder)
+
+    directory = copy()
+    articles = json.loads((directory / "articles.json").read_text(encoding="utf-8"))
+    articles[0]["title"] = "Changed behind the manifest's back"
+    (directory / "articles.json").write_text(json.dumps(articles), encoding="utf-8")
+    with pytest.raises(IndexMismatch, match="does not match the manifest's fingerprint"):
+        KnowledgeIndex.load(directory, embedder)
+
+
+def test_build_refuses_to_replace_other_directories(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    precious = tmp_path / "precious"
+    write(precious, "notes.txt", "keep me")
+    with pytest.raises(IndexMismatch, match="refusing to replace .*precious: it is not an index directory"):
+        KnowledgeIndex.build(load_articles(FIXTURES), embedder, precious)
+    assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_readers_never_see_a_half_written_index(built: KnowledgeIndex, tmp_path: Path) -> None:
+    directory = tmp_path / "index"
+    stored = read_index(built.directory, model="all-MiniLM-L6-v2", dimension=384)
+    write_index(directory, manifest=stored.manifest, articles=stored.articles, entries=stored.entries, vectors=stored.vectors)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    reads = [0]
+
+    def read_repeatedly() -> None:
+        while not stop.is_set():
+            try:
+                snapshot = read_index(directory, model="all-MiniLM-L6-v2", dimension=384)
+                assert snapshot.vectors.ntotal == FIXTURE_ENTRIES
+                reads[0] += 1
+            except BaseException as error:  # noqa: BLE001 - collected and reported below
+                failures.append(error)
+                return
+
+    readers = [threading.Thread(target=read_repeatedly) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        for _ in range(40):
+            write_index(
+                directory, manifest=stored.manifest, articles=stored.articles, entries=stored.entries, vectors=stored.vectors
+            )
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+
+    assert failures == []
+    assert reads[0] > 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".index.lock", "index"]
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "knowledge_index", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, subprocess.CompletedProcess[str]]]:
+    directory = tmp_path_factory.mktemp("cli") / "index"
+    yield directory, run_cli("build", "--articles", str(FIXTURES), "--out", str(directory))
+
+
+def output_fields(stdout: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in stdout.splitlines())
+
+
+def test_cli_build(cli_index: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    directory, result = cli_index
+    assert result.returncode == 0, result.stderr
+    fields = output_fields(result.stdout)
+    assert fields["rebuilt"] == "yes"
+    assert fields["index"] == str(directory)
+    assert fields["articles"] == "5"
+    assert fields["entries"] == str(FIXTURE_ENTRIES)
+    assert fields["model"] == "all-MiniLM-L6-v2"
+    assert fields["fingerprint"] == fingerprint(load_articles(FIXTURES))
+    assert result.stderr == ""
+
+    again = run_cli("build", "--articles", str(FIXTURES), "--out", str(directory))
+    assert again.returncode == 0, again.stderr
+    assert output_fields(again.stdout)["rebuilt"] == "no (up to date)"
+
+
+def test_cli_search(cli_index: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    directory, _ = cli_index
+    result = run_cli("search", "--index", str(directory), "-k", "2", "how", "do", "I", "put", "my", "table", "together?")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    rows = [line.split(maxsplit=3) for line in lines]
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert rows[0][2:] == ["table-assembly", "Assembling a dining table"]
+    scores = [float(row[1]) for row in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert result.stderr == ""
+
+
+def test_cli_errors_exit_2_without_traceback(tmp_path: Path) -> None:
+    missing = run_cli("search", "--index", str(tmp_path / "missing"), "bike")
+    assert missing.returncode == 2
+    assert missing.stderr == f"error: no index at {tmp_path / 'missing'}: build it first\n"
+    assert missing.stdout == ""
+
+    bad = write(tmp_path / "articles", "bad.md", replace_line(GOOD, 2, "id: Bad_Id"))
+    invalid = run_cli("build", "--articles", str(tmp_path / "articles"), "--out", str(tmp_path / "index"))
+    assert invalid.returncode == 2
+    assert invalid.stderr.startswith(f"error: {bad}:2: id 'Bad_Id' must be")
+    assert "Traceback" not in invalid.stderr
+    assert not (tmp_path / "index").exists()
+
+
+def test_kb_commands_in_another_program(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser(prog="app")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    subparsers.add_parser("serve")
+    add_kb_commands(subparsers)
+
+    build = parser.parse_args(["kb", "build"])
+    assert is_kb_command(build)
+    assert (build.articles, build.out, build.force) == ("training_data/articles", ".cache/index", False)
+    assert not is_kb_command(parser.parse_args(["serve"]))
+
+    search = parser.parse_args(["kb", "search", "--index", str(tmp_path / "none"), "-k", "5", "where", "is", "my", "order"])
+    assert (search.index, search.k, search.query) == (str(tmp_path / "none"), 5, ["where", "is", "my", "order"])
+    assert run_kb_command(search) == 2
+    assert capsys.readouterr().err.startswith("error: no index at")
+
+    with pytest.raises(SystemExit):
+        parser.parse_args(["kb", "search", "-k", "0", "bike"])
