@@ -142,6 +142,8 @@ class Conversations:
         metadata = {"channel": conversation.channel, "locale": conversation.locale}
         try:
             replies = await self._bot.send(conversation.id, text, metadata)
+            if not replies:  # every turn of our bot answers; silence means an action failed
+                raise BotUnavailable("Rasa sent no reply")
         except BotUnavailable as exc:
             log.warning("bot unavailable for %s: %s", conversation.id, exc)
             replies = [BotReply(BOT_DOWN_TEXT, {"kind": "handoff", "reason": "bot_unavailable"},

@@ -31,7 +31,21 @@ _EXPORTS = {
     "Manifest": "storage",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Article",
+    "ArticleError",
+    "ArticleRecord",
+    "Embedder",
+    "Hit",
+    "IndexMismatch",
+    "KnowledgeIndex",
+    "Manifest",
+    "MiniLMEmbedder",
+    "ensure_index",
+    "fingerprint",
+    "load_articles",
+    "parse_article",
+]
 
 
 def __getattr__(name: str) -> Any:

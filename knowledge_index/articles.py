@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -184,7 +184,9 @@ def _parse(text: str, path: str) -> tuple[Article, int]:
     if "locale" in fields:
         locale = _string(fields["locale"], path, "locale")
         if not LOCALE_PATTERN.fullmatch(locale):
-            raise ArticleError(path, _line(fields["locale"][0]), f"locale {locale!r} is not a language tag like 'en' or 'de-CH'")
+            raise ArticleError(
+                path, _line(fields["locale"][0]), f"locale {locale!r} is not a language tag like 'en' or 'de-CH'"
+            )
     tags: tuple[str, ...] = ()
     if "tags" in fields:
         tags = _string_list(fields["tags"], path, "tags", allow_empty_list=True)
@@ -267,9 +269,7 @@ def _string(field: tuple[yaml.Node, yaml.Node], path: str, key: str) -> str:
     return value
 
 
-def _string_list(
-    field: tuple[yaml.Node, yaml.Node], path: str, key: str, *, allow_empty_list: bool
-) -> tuple[str, ...]:
+def _string_list(field: tuple[yaml.Node, yaml.Node], path: str, key: str, *, allow_empty_list: bool) -> tuple[str, ...]:
     key_node, value_node = field
     if _is_null(value_node) and not allow_empty_list:
         raise ArticleError(path, _line(key_node), f"{key} must not be empty")
@@ -307,4 +307,4 @@ def _describe(node: yaml.Node) -> str:
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
-    return _TAG_NAMES.get(node.tag, node.tag)
+    return _TAG_NAMES.get(node.tag, str(node.tag))

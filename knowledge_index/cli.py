@@ -36,7 +36,7 @@ _HANDLER = "kb_handler"
 
 def add_kb_commands(subparsers: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
     """Register the ``kb`` command group (``kb build``, ``kb search``) and return its parser."""
-    kb = subparsers.add_parser("kb", help="build and search the knowledge-base index")
+    kb: argparse.ArgumentParser = subparsers.add_parser("kb", help="build and search the knowledge-base index")
     _add_subcommands(kb.add_subparsers(dest="kb_command", metavar="{build,search}", required=True))
     return kb
 
@@ -72,13 +72,17 @@ def _add_subcommands(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="(re)build the index when the articles changed",
         description="Build the index from the articles, unless it is already up to date.",
     )
-    build.add_argument("--articles", default=DEFAULT_ARTICLES_DIR, metavar="DIR", help="articles directory (default: %(default)s)")
+    build.add_argument(
+        "--articles", default=DEFAULT_ARTICLES_DIR, metavar="DIR", help="articles directory (default: %(default)s)"
+    )
     build.add_argument("--out", default=DEFAULT_INDEX_DIR, metavar="DIR", help="index directory (default: %(default)s)")
     build.add_argument("--force", action="store_true", help="rebuild even when the index is up to date")
     build.set_defaults(**{_HANDLER: _build})
 
     search = subparsers.add_parser("search", help="search the index", description="Search the index.")
-    search.add_argument("--index", default=DEFAULT_INDEX_DIR, metavar="DIR", help="index directory (default: %(default)s)")
+    search.add_argument(
+        "--index", default=DEFAULT_INDEX_DIR, metavar="DIR", help="index directory (default: %(default)s)"
+    )
     search.add_argument("-k", type=_positive_int, default=3, help="number of articles to show (default: %(default)s)")
     search.add_argument("query", nargs="+", metavar="QUERY", help="the question to search for")
     search.set_defaults(**{_HANDLER: _search})

@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import faiss
@@ -84,7 +84,7 @@ class KnowledgeIndex:
             fingerprint=fingerprint(records),
             entries=len(entries),
             articles=len(records),
-            built_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            built_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         write_index(directory, manifest=manifest, articles=records, entries=entries, vectors=vectors)
         log.info("built knowledge index at %s: %d articles, %d entries", directory, len(records), len(entries))
@@ -136,7 +136,7 @@ class KnowledgeIndex:
         while True:
             scores, ids = self._vectors.search(vector, rows)
             best: dict[str, tuple[float, int]] = {}
-            for score, row in zip(scores[0].tolist(), ids[0].tolist()):
+            for score, row in zip(scores[0].tolist(), ids[0].tolist(), strict=True):
                 if row < 0:
                     continue
                 article_id = self._entries[row].article_id

@@ -104,6 +104,10 @@ class Manifest:
     articles: int
     built_at: str
 
+    def __getitem__(self, key: str) -> str | int:
+        """Read access by ``manifest.json`` key, e.g. ``manifest["model"]``."""
+        return cast("str | int", self.to_json()[key])
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": self.format,
@@ -140,7 +144,9 @@ def write_index(
     An existing ``directory`` is only replaced when it is empty or holds nothing but index files,
     so a mistyped path cannot delete unrelated data.
     """
-    target = Path(directory)
+    target = Path(os.path.abspath(directory))  # so "." or "a/.." have a real name and parent
+    if not target.name:
+        raise IndexMismatch(f"refusing to write an index to {directory}")
     _check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with _writer_lock(target):
@@ -308,6 +314,8 @@ def _read_snapshot(target: Path, *, model: str, dimension: int) -> StoredIndex:
     try:
         handle = _DirectoryHandle(target)
     except FileNotFoundError:
+        if any(target.parent.glob(f".{target.name}.old-*")):
+            raise _Replaced() from None  # a writer without atomic exchange is between its renames
         raise IndexMismatch(f"no index at {target}: build it first") from None
     except NotADirectoryError:
         raise IndexMismatch(f"no index at {target}: it is not a directory") from None
@@ -392,7 +400,9 @@ def _parse_manifest(data: Any, path: Path) -> Manifest:
     if not isinstance(data, dict):
         raise _corrupt(path, "not an object")
     if data.get("format") != FORMAT:
-        raise IndexMismatch(f"index file {path} has format {data.get('format')!r}, expected {FORMAT}: rebuild the index")
+        raise IndexMismatch(
+            f"index file {path} has format {data.get('format')!r}, expected {FORMAT}: rebuild the index"
+        )
     fields: dict[str, type] = {
         "model": str,
         "dimension": int,
@@ -448,9 +458,8 @@ def _parse_entries(data: Any, path: Path) -> tuple[Entry, ...]:
             kind = _typed(item["kind"], str)
             if kind not in _ENTRY_KINDS:
                 raise _corrupt(path, f"row {row} has unknown kind {kind!r}")
-            entries.append(
-                Entry(article_id=_typed(item["article_id"], str), kind=cast(EntryKind, kind), text=_typed(item["text"], str))
-            )
+            article_id, text = _typed(item["article_id"], str), _typed(item["text"], str)
+            entries.append(Entry(article_id=article_id, kind=cast(EntryKind, kind), text=text))
         except (KeyError, TypeError) as error:
             raise _corrupt(path, f"bad entry at row {row} ({error})") from None
     return tuple(entries)

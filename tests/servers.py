@@ -30,6 +30,7 @@ class AppProcess:
     process: subprocess.Popen[str]
     output: list[str]
     db_path: Path
+    reader: threading.Thread
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -39,6 +40,9 @@ class AppProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.reader.join(timeout=10)
+        if self.process.stdout:
+            self.process.stdout.close()
 
 
 def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = None) -> AppProcess:
@@ -71,18 +75,19 @@ def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = N
             lines.put(line)
         lines.put(None)
 
-    threading.Thread(target=pump, daemon=True).start()
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     while True:
         try:
             line = lines.get(timeout=120)
         except queue.Empty:
-            process.kill()
-            raise RuntimeError("the app did not start in 120 s:\n" + "".join(output)) from None
+            line = None
         if line is None:
-            raise RuntimeError("the app exited:\n" + "".join(output))
+            AppProcess("", process, output, db_path, reader).stop()
+            raise RuntimeError("the app did not start:\n" + "".join(output))
         match = LISTENING.search(line)
         if match:
-            return AppProcess(match.group(1), process, output, db_path)
+            return AppProcess(match.group(1), process, output, db_path, reader)
 
 
 @dataclasses.dataclass

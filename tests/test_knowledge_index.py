@@ -285,6 +285,8 @@ def test_load_round_trip(built: KnowledgeIndex, embedder: MiniLMEmbedder) -> Non
     loaded = KnowledgeIndex.load(built.directory, embedder)
 
     assert loaded.manifest == built.manifest
+    assert loaded.manifest.to_json() == json.loads((built.directory / "manifest.json").read_text(encoding="utf-8"))
+    assert (loaded.manifest["model"], loaded.manifest["articles"]) == ("all-MiniLM-L6-v2", len(FIXTURE_IDS))
     assert loaded.articles == built.articles
     assert loaded.entries == built.entries
     record = loaded.article("bike-returns")
@@ -321,7 +323,7 @@ def test_load_round_trip(built: KnowledgeIndex, embedder: MiniLMEmbedder) -> Non
 def test_search_finds_paraphrased_questions(built: KnowledgeIndex, query: str, expected: str) -> None:
     hits = built.search(query, k=3)
 
-    assert [hit.article_id for hit in hits][0] == expected
+    assert hits[0].article_id == expected
     assert len(hits) == 3
     assert len({hit.article_id for hit in hits}) == 3
     scores = [hit.score for hit in hits]
@@ -370,7 +372,7 @@ def test_concurrent_searches_from_threads(built: KnowledgeIndex) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(built.search, queries))
 
-    for query, hits in zip(queries, results):
+    for query, hits in zip(queries, results, strict=True):
         assert [hit.article_id for hit in hits] == [hit.article_id for hit in expected[query]]
         assert [hit.score for hit in hits] == pytest.approx([hit.score for hit in expected[query]], abs=1e-5)
 
@@ -385,7 +387,9 @@ def test_concurrent_searches_from_threads(built: KnowledgeIndex) -> None:
 # --- rebuilding and refusing -------------------------------------------------------------------
 
 
-def test_ensure_index_rebuilds_only_when_articles_change(kb_copy: Path, tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+def test_ensure_index_rebuilds_only_when_articles_change(
+    kb_copy: Path, tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
     directory = tmp_path / "index"
 
     first, rebuilt = ensure_index(kb_copy, directory, embedder)
@@ -424,7 +428,8 @@ def test_load_refuses_other_model(kb_copy: Path, tmp_path: Path, embedder: MiniL
     ensure_index(kb_copy, directory, embedder)
     tamper_manifest(directory, model="other-model")
 
-    with pytest.raises(IndexMismatch, match="built with model 'other-model', but the embedder is 'all-MiniLM-L6-v2'"):
+    message = "built with model 'other-model', but the embedder is 'all-MiniLM-L6-v2'"
+    with pytest.raises(IndexMismatch, match=re.escape(message)):
         KnowledgeIndex.load(directory, embedder)
 
     # ensure_index does not use it either: it rebuilds with the current model.
@@ -457,18 +462,18 @@ def test_load_refuses_other_dimension_missing_and_corrupt_files(
     for name in ["index.faiss", "entries.json", "articles.json", "manifest.json"]:
         directory = copy()
         (directory / name).unlink()
-        with pytest.raises(IndexMismatch, match=f"incomplete: {name} is missing"):
+        with pytest.raises(IndexMismatch, match=re.escape(f"incomplete: {name} is missing")):
             KnowledgeIndex.load(directory, embedder)
 
     directory = copy()
     (directory / "entries.json").write_text("[", encoding="utf-8")
-    with pytest.raises(IndexMismatch, match="entries.json is corrupt"):
+    with pytest.raises(IndexMismatch, match=r"entries\.json is corrupt"):
         KnowledgeIndex.load(directory, embedder)
 
     directory = copy()
     entries = json.loads((directory / "entries.json").read_text(encoding="utf-8"))
     (directory / "entries.json").write_text(json.dumps(entries[:-1]), encoding="utf-8")
-    with pytest.raises(IndexMismatch, match="inconsistent: index.faiss has 25 rows, entries.json 24"):
+    with pytest.raises(IndexMismatch, match=re.escape("inconsistent: index.faiss has 25 rows, entries.json 24")):
         KnowledgeIndex.load(directory, embedder)
 
     directory = copy()
@@ -482,7 +487,7 @@ def test_load_refuses_other_dimension_missing_and_corrupt_files(
 def test_build_refuses_to_replace_other_directories(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
     precious = tmp_path / "precious"
     write(precious, "notes.txt", "keep me")
-    with pytest.raises(IndexMismatch, match="refusing to replace .*precious: it is not an index directory"):
+    with pytest.raises(IndexMismatch, match=re.escape(f"refusing to replace {precious}: it is not an index directory")):
         KnowledgeIndex.build(load_articles(FIXTURES), embedder, precious)
     assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
 
@@ -490,7 +495,17 @@ def test_build_refuses_to_replace_other_directories(tmp_path: Path, embedder: Mi
 def test_readers_never_see_a_half_written_index(built: KnowledgeIndex, tmp_path: Path) -> None:
     directory = tmp_path / "index"
     stored = read_index(built.directory, model="all-MiniLM-L6-v2", dimension=384)
-    write_index(directory, manifest=stored.manifest, articles=stored.articles, entries=stored.entries, vectors=stored.vectors)
+
+    def rewrite() -> None:
+        write_index(
+            directory,
+            manifest=stored.manifest,
+            articles=stored.articles,
+            entries=stored.entries,
+            vectors=stored.vectors,
+        )
+
+    rewrite()
     stop = threading.Event()
     failures: list[BaseException] = []
     reads = [0]
@@ -501,7 +516,7 @@ def test_readers_never_see_a_half_written_index(built: KnowledgeIndex, tmp_path:
                 snapshot = read_index(directory, model="all-MiniLM-L6-v2", dimension=384)
                 assert snapshot.vectors.ntotal == FIXTURE_ENTRIES
                 reads[0] += 1
-            except BaseException as error:  # noqa: BLE001 - collected and reported below
+            except BaseException as error:  # collected and reported below
                 failures.append(error)
                 return
 
@@ -510,9 +525,7 @@ def test_readers_never_see_a_half_written_index(built: KnowledgeIndex, tmp_path:
         reader.start()
     try:
         for _ in range(40):
-            write_index(
-                directory, manifest=stored.manifest, articles=stored.articles, entries=stored.entries, vectors=stored.vectors
-            )
+            rewrite()
     finally:
         stop.set()
         for reader in readers:
@@ -566,7 +579,8 @@ def test_cli_build(cli_index: tuple[Path, subprocess.CompletedProcess[str]]) -> 
 
 def test_cli_search(cli_index: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     directory, _ = cli_index
-    result = run_cli("search", "--index", str(directory), "-k", "2", "how", "do", "I", "put", "my", "table", "together?")
+    query = ["how", "do", "I", "put", "my", "table", "together?"]
+    result = run_cli("search", "--index", str(directory), "-k", "2", *query)
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -604,10 +618,21 @@ def test_kb_commands_in_another_program(tmp_path: Path, capsys: pytest.CaptureFi
     assert (build.articles, build.out, build.force) == ("training_data/articles", ".cache/index", False)
     assert not is_kb_command(parser.parse_args(["serve"]))
 
-    search = parser.parse_args(["kb", "search", "--index", str(tmp_path / "none"), "-k", "5", "where", "is", "my", "order"])
-    assert (search.index, search.k, search.query) == (str(tmp_path / "none"), 5, ["where", "is", "my", "order"])
+    none = str(tmp_path / "none")
+    search = parser.parse_args(["kb", "search", "--index", none, "-k", "5", "where", "is", "my", "order"])
+    assert (search.index, search.k, search.query) == (none, 5, ["where", "is", "my", "order"])
     assert run_kb_command(search) == 2
     assert capsys.readouterr().err.startswith("error: no index at")
 
     with pytest.raises(SystemExit):
         parser.parse_args(["kb", "search", "-k", "0", "bike"])
+
+
+def test_package_import_is_light() -> None:
+    code = (
+        "import sys, knowledge_index, knowledge_index.cli, knowledge_index.articles\n"
+        "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'faiss', 'numpy') if m in sys.modules)\n"
+        "print(heavy, knowledge_index.ArticleError.__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout == "[] ArticleError\n"
