@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.actions import context as action_context
 from handoff.errors import ApiError
+from knowledge_index.entries import plain_text
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_DIR = ROOT / "connectors" / "static"
@@ -34,7 +35,8 @@ async def article_page(request: web.Request) -> web.Response:
     if article is None:
         raise ApiError("not_found", "no such article")
     paragraphs = "\n".join(
-        f"<p>{html.escape(block.strip())}</p>" for block in article.body.split("\n\n") if block.strip()
+        f'<p style="white-space: pre-line">{html.escape(block)}</p>'
+        for block in plain_text(article.body).split("\n\n")
     )
     title = html.escape(article.title)
     body = (

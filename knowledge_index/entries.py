@@ -85,3 +85,18 @@ def _plain(markdown: str) -> str:
 
 def _collapse(text: str) -> str:
     return " ".join(text.split())
+
+
+_BULLET = re.compile(r"^(\s*)[-*+]\s+")
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown as plain text for a chat message: markup removed, lines and list numbers kept."""
+    lines = []
+    for line in markdown.replace("\r\n", "\n").split("\n"):
+        line = _BULLET.sub(r"\1• ", line.rstrip())
+        line = _HEADING.sub("", line.strip()) if _HEADING.match(line.strip()) else line
+        text = _IMAGE.sub(r"\1", line)
+        text = _LINK.sub(r"\1", text)
+        lines.append(_SINGLE_STAR.sub(r"\1", _EMPHASIS.sub("", text)))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -14,6 +14,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import context
+from knowledge_index.entries import plain_text
 
 HELPED_BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 HANDOFF_TEXT = {
@@ -47,7 +48,7 @@ class ActionAnswerFromKnowledge(Action):
                    handoff="low_confidence")
             return [SlotSet("last_article", None)]
         article = ctx.index.article(top.article_id)
-        body = article.body if article is not None else top.title
+        body = plain_text(article.body) if article is not None else top.title
         _reply(dispatcher, f"{body}\n\nDid this answer your question?", {
             "kind": "answer",
             "article": {"id": top.article_id, "title": top.title, "url": top.url},
