@@ -61,10 +61,11 @@ class KnowledgeIndex:
         self._by_id = {record.id: record for record in stored.articles}
         self._entries = stored.entries
         self._vectors = stored.vectors
+        self._version = stored.version
 
     @classmethod
     def build(cls, articles: Sequence[ArticleFields], embedder: Embedder, directory: str | Path) -> KnowledgeIndex:
-        """Embed ``articles`` and write the index to ``directory``, atomically replacing it."""
+        """Embed ``articles`` and publish them as the new live version of the index in ``directory``."""
         records = tuple(sorted((ArticleRecord.from_article(article) for article in articles), key=lambda r: r.id))
         duplicates = sorted(article_id for article_id, count in Counter(r.id for r in records).items() if count > 1)
         if duplicates:
@@ -86,14 +87,14 @@ class KnowledgeIndex:
             articles=len(records),
             built_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
-        write_index(directory, manifest=manifest, articles=records, entries=entries, vectors=vectors)
-        log.info("built knowledge index at %s: %d articles, %d entries", directory, len(records), len(entries))
-        stored = StoredIndex(manifest=manifest, articles=records, entries=entries, vectors=vectors)
+        version = write_index(directory, manifest=manifest, articles=records, entries=entries, vectors=vectors)
+        log.info("built knowledge index %s/%s: %d articles, %d entries", directory, version, len(records), len(entries))
+        stored = StoredIndex(manifest=manifest, articles=records, entries=entries, vectors=vectors, version=version)
         return cls(directory, embedder, stored)
 
     @classmethod
     def load(cls, directory: str | Path, embedder: Embedder) -> KnowledgeIndex:
-        """Open the index in ``directory``.
+        """Open the live version of the index in ``directory``.
 
         Raises `IndexMismatch` when it is missing, incomplete or corrupt, or was built with
         another model or dimension than ``embedder``'s.
@@ -104,6 +105,11 @@ class KnowledgeIndex:
     @property
     def directory(self) -> Path:
         return self._directory
+
+    @property
+    def version(self) -> str:
+        """The name of the loaded version folder, e.g. ``v-20250101T120000.000000Z-1a2b3c4d``."""
+        return self._version
 
     @property
     def manifest(self) -> Manifest:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import re
 import shutil
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import faiss
 import pytest
 
 from knowledge_index.articles import Article, ArticleError, fingerprint, load_articles, parse_article
@@ -25,12 +27,14 @@ from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
 from knowledge_index.embedder import MiniLMEmbedder
 from knowledge_index.entries import entries_for, first_paragraph
 from knowledge_index.index import Hit, IndexMismatch, KnowledgeIndex, ensure_index
-from knowledge_index.storage import read_index, write_index
+from knowledge_index.storage import KEEP, StoredIndex, read_index, read_manifest, set_current, versions, write_index
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "articles"
 FIXTURE_IDS = ["bike-returns", "payment-methods", "shipping-times", "table-assembly", "warranty"]
 FIXTURE_ENTRIES = 25  # 3 questions + title + first paragraph, for each of the 5 articles
+MODEL = "all-MiniLM-L6-v2"
+VERSION_NAME = re.compile(r"v-\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}")
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +48,11 @@ def embedder() -> MiniLMEmbedder:
 def built(embedder: MiniLMEmbedder, tmp_path_factory: pytest.TempPathFactory) -> KnowledgeIndex:
     directory = tmp_path_factory.mktemp("built") / "index"
     return KnowledgeIndex.build(load_articles(FIXTURES), embedder, directory)
+
+
+@pytest.fixture(scope="module")
+def stored(built: KnowledgeIndex) -> StoredIndex:
+    return read_index(built.directory, model=MODEL, dimension=384)
 
 
 @pytest.fixture()
@@ -238,8 +247,20 @@ def test_entries_are_questions_title_and_first_paragraph() -> None:
 # --- build, load, search -----------------------------------------------------------------------
 
 
+def live(directory: Path) -> Path:
+    """The live version folder of the index in ``directory``."""
+    return directory / (directory / "CURRENT").read_text(encoding="utf-8").strip()
+
+
 def test_build_writes_index_files(built: KnowledgeIndex) -> None:
-    directory = built.directory
+    # The index directory holds the pointer, the writers' lock and one version folder.
+    assert sorted(path.name for path in built.directory.iterdir()) == [".lock", "CURRENT", built.version]
+    assert (built.directory / "CURRENT").read_text(encoding="utf-8") == f"{built.version}\n"
+    assert VERSION_NAME.fullmatch(built.version)
+    assert built.version.endswith("-" + fingerprint(load_articles(FIXTURES))[:8])
+    assert versions(built.directory) == [built.version]
+
+    directory = live(built.directory)
     assert sorted(path.name for path in directory.iterdir()) == [
         "articles.json",
         "entries.json",
@@ -277,16 +298,19 @@ def test_build_writes_index_files(built: KnowledgeIndex) -> None:
             "I want to give back the bike I ordered",
         ],
     }
-    # Nothing left next to the index but the writers' lock file.
-    assert sorted(path.name for path in directory.parent.iterdir()) == [".index.lock", "index"]
+    # Nothing is written next to the index directory.
+    assert sorted(path.name for path in built.directory.parent.iterdir()) == ["index"]
 
 
 def test_load_round_trip(built: KnowledgeIndex, embedder: MiniLMEmbedder) -> None:
     loaded = KnowledgeIndex.load(built.directory, embedder)
 
     assert loaded.manifest == built.manifest
-    assert loaded.manifest.to_json() == json.loads((built.directory / "manifest.json").read_text(encoding="utf-8"))
-    assert (loaded.manifest["model"], loaded.manifest["articles"]) == ("all-MiniLM-L6-v2", len(FIXTURE_IDS))
+    assert loaded.version == built.version
+    assert loaded.manifest.to_json() == json.loads(
+        (live(built.directory) / "manifest.json").read_text(encoding="utf-8")
+    )
+    assert (loaded.manifest["model"], loaded.manifest["articles"]) == (MODEL, len(FIXTURE_IDS))
     assert loaded.articles == built.articles
     assert loaded.entries == built.entries
     record = loaded.article("bike-returns")
@@ -396,7 +420,7 @@ def test_ensure_index_rebuilds_only_when_articles_change(
     assert rebuilt
     again, rebuilt = ensure_index(kb_copy, directory, embedder)
     assert not rebuilt
-    assert again.manifest == first.manifest
+    assert (again.manifest, again.version) == (first.manifest, first.version)
 
     warranty = kb_copy / "warranty.md"
     warranty.write_text(warranty.read_text(encoding="utf-8").replace("2-year", "3-year"), encoding="utf-8")
@@ -405,7 +429,9 @@ def test_ensure_index_rebuilds_only_when_articles_change(
     assert changed.manifest.fingerprint == fingerprint(load_articles(kb_copy)) != first.manifest.fingerprint
     record = changed.article("warranty")
     assert record is not None and "3-year" in record.body
-    assert json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["fingerprint"] == (
+    assert changed.version != first.version
+    assert versions(directory) == [first.version, changed.version]
+    assert json.loads((live(directory) / "manifest.json").read_text(encoding="utf-8"))["fingerprint"] == (
         changed.manifest.fingerprint
     )
 
@@ -417,7 +443,7 @@ def test_ensure_index_rebuilds_only_when_articles_change(
 
 
 def tamper_manifest(directory: Path, **changes: object) -> None:
-    path = directory / "manifest.json"
+    path = live(directory) / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest.update(changes)
     path.write_text(json.dumps(manifest), encoding="utf-8")
@@ -428,14 +454,14 @@ def test_load_refuses_other_model(kb_copy: Path, tmp_path: Path, embedder: MiniL
     ensure_index(kb_copy, directory, embedder)
     tamper_manifest(directory, model="other-model")
 
-    message = "built with model 'other-model', but the embedder is 'all-MiniLM-L6-v2'"
+    message = f"has model 'other-model', expected '{MODEL}': rebuild the index"
     with pytest.raises(IndexMismatch, match=re.escape(message)):
         KnowledgeIndex.load(directory, embedder)
 
     # ensure_index does not use it either: it rebuilds with the current model.
     index, rebuilt = ensure_index(kb_copy, directory, embedder)
     assert rebuilt
-    assert index.manifest.model == "all-MiniLM-L6-v2"
+    assert index.manifest.model == MODEL
 
 
 def test_load_refuses_other_dimension_missing_and_corrupt_files(
@@ -451,7 +477,7 @@ def test_load_refuses_other_dimension_missing_and_corrupt_files(
 
     directory = copy()
     tamper_manifest(directory, dimension=768)
-    with pytest.raises(IndexMismatch, match="768-dimensional vectors, but the embedder makes 384"):
+    with pytest.raises(IndexMismatch, match="has dimension 768, expected 384"):
         KnowledgeIndex.load(directory, embedder)
 
     directory = copy()
@@ -461,79 +487,161 @@ def test_load_refuses_other_dimension_missing_and_corrupt_files(
 
     for name in ["index.faiss", "entries.json", "articles.json", "manifest.json"]:
         directory = copy()
-        (directory / name).unlink()
+        (live(directory) / name).unlink()
         with pytest.raises(IndexMismatch, match=re.escape(f"incomplete: {name} is missing")):
             KnowledgeIndex.load(directory, embedder)
 
+    for name, text in [("entries.json", "["), ("articles.json", '{"id": "x"}'), ("manifest.json", "[]")]:
+        directory = copy()
+        (live(directory) / name).write_text(text, encoding="utf-8")
+        with pytest.raises(IndexMismatch, match=re.escape(f"{name} is corrupt")):
+            KnowledgeIndex.load(directory, embedder)
+
     directory = copy()
-    (directory / "entries.json").write_text("[", encoding="utf-8")
-    with pytest.raises(IndexMismatch, match=r"entries\.json is corrupt"):
+    (directory / "CURRENT").write_text("../elsewhere\n", encoding="utf-8")
+    with pytest.raises(IndexMismatch, match="CURRENT is corrupt"):
         KnowledgeIndex.load(directory, embedder)
 
     directory = copy()
-    entries = json.loads((directory / "entries.json").read_text(encoding="utf-8"))
-    (directory / "entries.json").write_text(json.dumps(entries[:-1]), encoding="utf-8")
+    entries = json.loads((live(directory) / "entries.json").read_text(encoding="utf-8"))
+    (live(directory) / "entries.json").write_text(json.dumps(entries[:-1]), encoding="utf-8")
     with pytest.raises(IndexMismatch, match=re.escape("inconsistent: index.faiss has 25 rows, entries.json 24")):
         KnowledgeIndex.load(directory, embedder)
 
     directory = copy()
-    articles = json.loads((directory / "articles.json").read_text(encoding="utf-8"))
+    articles = json.loads((live(directory) / "articles.json").read_text(encoding="utf-8"))
     articles[0]["title"] = "Changed behind the manifest's back"
-    (directory / "articles.json").write_text(json.dumps(articles), encoding="utf-8")
+    (live(directory) / "articles.json").write_text(json.dumps(articles), encoding="utf-8")
     with pytest.raises(IndexMismatch, match="does not match the manifest's fingerprint"):
         KnowledgeIndex.load(directory, embedder)
 
 
-def test_build_refuses_to_replace_other_directories(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+def test_build_refuses_directories_holding_other_files(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
     precious = tmp_path / "precious"
     write(precious, "notes.txt", "keep me")
-    with pytest.raises(IndexMismatch, match=re.escape(f"refusing to replace {precious}: it is not an index directory")):
+    with pytest.raises(IndexMismatch, match=re.escape(f"refusing to write an index to {precious}: it holds notes.txt")):
         KnowledgeIndex.build(load_articles(FIXTURES), embedder, precious)
+    assert [path.name for path in precious.iterdir()] == ["notes.txt"]
     assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
 
 
-def test_readers_never_see_a_half_written_index(built: KnowledgeIndex, tmp_path: Path) -> None:
+def test_build_replaces_an_index_of_the_old_unversioned_layout(
+    built: KnowledgeIndex, tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
     directory = tmp_path / "index"
-    stored = read_index(built.directory, model="all-MiniLM-L6-v2", dimension=384)
+    shutil.copytree(live(built.directory), directory)  # the index files directly in the directory
+    (directory / ".tmp-1234abcd").mkdir()  # and what a crashed writer left behind
+    assert read_manifest(directory) is None
 
-    def rewrite() -> None:
-        write_index(
-            directory,
-            manifest=stored.manifest,
-            articles=stored.articles,
-            entries=stored.entries,
-            vectors=stored.vectors,
-        )
+    index, rebuilt = ensure_index(FIXTURES, directory, embedder)
 
-    rewrite()
+    assert rebuilt
+    assert sorted(path.name for path in directory.iterdir()) == [".lock", "CURRENT", index.version]
+
+
+def publish(directory: Path, stored: StoredIndex) -> str:
+    return write_index(
+        directory, manifest=stored.manifest, articles=stored.articles, entries=stored.entries, vectors=stored.vectors
+    )
+
+
+def without_last_article(stored: StoredIndex) -> StoredIndex:
+    """Another index: ``stored`` without its last article."""
+    articles, dropped = stored.articles[:-1], stored.articles[-1].id
+    rows = [row for row, entry in enumerate(stored.entries) if entry.article_id != dropped]
+    vectors = faiss.IndexFlatIP(stored.vectors.d)
+    vectors.add(stored.vectors.reconstruct_n(0, stored.vectors.ntotal)[rows])
+    manifest = dataclasses.replace(
+        stored.manifest, fingerprint=fingerprint(articles), entries=len(rows), articles=len(articles)
+    )
+    return StoredIndex(manifest, articles, tuple(stored.entries[row] for row in rows), vectors, version="")
+
+
+def test_readers_never_see_a_mixed_or_partial_index(
+    stored: StoredIndex, tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    directory = tmp_path / "index"
+    variants = [stored, without_last_article(stored)]
+    shapes = {v.manifest.fingerprint: (len(v.articles), len(v.entries), v.vectors.ntotal) for v in variants}
+    assert len(shapes) == 2
+    publish(directory, variants[0])
     stop = threading.Event()
     failures: list[BaseException] = []
-    reads = [0]
+    seen: set[str] = set()
 
-    def read_repeatedly() -> None:
+    def load_repeatedly() -> None:
         while not stop.is_set():
             try:
-                snapshot = read_index(directory, model="all-MiniLM-L6-v2", dimension=384)
-                assert snapshot.vectors.ntotal == FIXTURE_ENTRIES
-                reads[0] += 1
+                index = KnowledgeIndex.load(directory, embedder)  # checks the files agree with each other
+                fingerprint_ = index.manifest.fingerprint
+                assert (len(index.articles), len(index.entries), index.manifest.entries) == shapes[fingerprint_]
+                assert index.version.endswith(fingerprint_[:8])
+                seen.add(fingerprint_)
             except BaseException as error:  # collected and reported below
                 failures.append(error)
                 return
 
-    readers = [threading.Thread(target=read_repeatedly) for _ in range(3)]
+    readers = [threading.Thread(target=load_repeatedly) for _ in range(3)]
     for reader in readers:
         reader.start()
     try:
-        for _ in range(40):
-            rewrite()
+        for number in range(1, 41):
+            publish(directory, variants[number % 2])
     finally:
         stop.set()
         for reader in readers:
             reader.join()
 
     assert failures == []
-    assert reads[0] > 0
-    assert sorted(path.name for path in tmp_path.iterdir()) == [".index.lock", "index"]
+    assert seen == set(shapes)  # readers saw both versions
+    assert len(versions(directory)) == KEEP
+    assert sorted(path.name for path in directory.iterdir()) == [".lock", "CURRENT", *versions(directory)]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["index"]
+
+
+def test_old_versions_are_pruned_but_the_live_one_kept(stored: StoredIndex, tmp_path: Path) -> None:
+    directory = tmp_path / "index"
+    published = [publish(directory, stored) for _ in range(KEEP + 2)]
+
+    assert published == sorted(set(published))  # distinct names, in publishing order
+    assert all(VERSION_NAME.fullmatch(name) for name in published)
+    assert versions(directory) == published[-KEEP:]
+    assert read_index(directory, model=MODEL, dimension=384).version == published[-1]
+
+    # Even when the newest-named versions are not the live one (e.g. the clock was set back),
+    # pruning keeps the version it just published.
+    future = [f"v-99990101T000000.00000{n}Z-{stored.manifest.fingerprint[:8]}" for n in range(KEEP)]
+    for name in future:
+        shutil.copytree(directory / published[-1], directory / name)
+    current = publish(directory, stored)
+    assert versions(directory) == [current, *future]
+    assert read_index(directory, model=MODEL, dimension=384).version == current
+
+
+def test_set_current_switches_what_load_returns(stored: StoredIndex, tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    directory = tmp_path / "index"
+    first = publish(directory, stored)
+    second = publish(directory, without_last_article(stored))
+    assert versions(directory) == [first, second]
+    latest = KnowledgeIndex.load(directory, embedder)
+    assert (latest.version, len(latest.articles)) == (second, len(FIXTURE_IDS) - 1)
+
+    set_current(directory, first)
+    rolled_back = KnowledgeIndex.load(directory, embedder)
+    assert (rolled_back.version, len(rolled_back.articles)) == (first, len(FIXTURE_IDS))
+    assert read_manifest(directory) == rolled_back.manifest == stored.manifest
+    assert versions(directory) == [first, second]
+
+    with pytest.raises(IndexMismatch, match="no version 'v-nope'"):
+        set_current(directory, "v-nope")
+    with pytest.raises(IndexMismatch, match=re.escape("no version '../elsewhere'")):
+        set_current(directory, "../elsewhere")
+    with pytest.raises(IndexMismatch, match="no index at"):
+        set_current(tmp_path / "missing", first)
+    assert KnowledgeIndex.load(directory, embedder).version == first
+
+    set_current(directory, second)
+    assert KnowledgeIndex.load(directory, embedder).version == second
 
 
 # --- command line ------------------------------------------------------------------------------

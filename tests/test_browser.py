@@ -1,0 +1,185 @@
+"""The widget and the agent panel in a real browser (Debian's Chromium driven by playwright), against the real stack.
+
+Needs /usr/bin/chromium (scripts/setup installs it with apt-get). Playwright's own browser downloads are never used.
+Screenshots of the key moments go to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+WAIT_MS = 20_000
+XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>'
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (run scripts/setup)")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def open_page(browser: Browser, url: str, errors: list[str]) -> Page:
+    context = await browser.new_context(viewport={"width": 1100, "height": 800})
+    context.set_default_timeout(WAIT_MS)
+    page = await context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"{url}: {exc}"))
+    await page.goto(url)
+    return page
+
+
+async def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / name))
+
+
+async def seqs(items: Locator) -> list[str]:
+    return await items.evaluate_all("els => els.map(e => e.getAttribute('data-seq'))")
+
+
+async def test_customer_and_agent_in_the_browser(browser: Browser, app_url: str) -> None:
+    expect.set_options(timeout=WAIT_MS)
+    errors: list[str] = []
+    customer = await open_page(browser, f"{app_url}/", errors)
+    agent = await open_page(browser, f"{app_url}/panel", errors)
+    try:
+        await journey(customer, agent)
+    except BaseException:
+        await shot(customer, "failure-widget.png")
+        await shot(agent, "failure-panel.png")
+        raise
+    assert errors == [], "uncaught errors on the pages"
+
+
+async def journey(customer: Page, agent: Page) -> None:
+    widget = customer.get_by_test_id("cdw-panel")
+    messages = widget.get_by_test_id("cdw-message")
+    status = widget.get_by_test_id("cdw-status-text")
+
+    # -- the customer asks; the bot answers with the bike-returns article and a did-it-help choice
+    await expect(widget).to_be_hidden()
+    await customer.get_by_test_id("cdw-launcher").click()
+    await expect(widget).to_be_visible()
+    await widget.get_by_test_id("cdw-input").fill("how do I return a bike?")
+    await widget.get_by_test_id("cdw-send").click()
+    question = messages.filter(has_text="how do I return a bike?")
+    await expect(question).to_have_attribute("data-sender", "customer")
+    answer = widget.locator("[data-testid=cdw-message][data-sender=bot][data-kind=answer]")
+    await expect(answer).to_have_count(1)
+    link = answer.get_by_test_id("cdw-article-link")
+    await expect(link).to_have_text("Returning a bike")
+    await expect(link).to_have_attribute("href", re.compile(r"^https://.*bike-returns"))
+    await expect(widget.get_by_test_id("cdw-input")).to_have_value("")
+    await shot(customer, "widget-answer.png")
+
+    # -- "No" hands over to a person: the handoff message and the queue line
+    await answer.get_by_test_id("cdw-quick-reply").filter(has_text="No").click()
+    await expect(widget.locator("[data-testid=cdw-message][data-kind=handoff]")).to_have_count(1)
+    await expect(widget.get_by_test_id("cdw-status")).to_have_attribute("data-status", "queued")
+    await expect(status).to_have_text(re.compile(r"You are number \d+ in the queue"))
+    await expect(answer.get_by_test_id("cdw-quick-reply").first).to_be_disabled()
+    stored = json.loads(await customer.evaluate("localStorage.getItem('casedesk.conversation')"))
+    conversation_id = stored["id"]
+    await shot(customer, "widget-queued.png")
+
+    # -- the agent signs in, sees the case waiting, accepts it and gets the whole transcript
+    await agent.get_by_test_id("login-username").fill("agent")
+    await agent.get_by_test_id("login-password").fill("correct horse battery")
+    await agent.get_by_test_id("login-submit").click()
+    await expect(agent.get_by_test_id("app-view")).to_be_visible()
+    await expect(agent.get_by_test_id("connection-status")).to_have_text("Online")
+    waiting = agent.locator(f'[data-testid=waiting-item][data-conversation-id="{conversation_id}"]')
+    await expect(waiting).to_contain_text("Answer was not helpful")
+    await waiting.get_by_test_id("accept-button").click()
+    await expect(waiting).to_have_count(0)
+    await expect(agent.locator(f'[data-testid=mine-item][data-conversation-id="{conversation_id}"]')).to_be_visible()
+    transcript = agent.get_by_test_id("transcript")
+    items = transcript.get_by_test_id("transcript-item")
+    await expect(transcript.locator("[data-sender=customer]").first).to_contain_text("how do I return a bike?")
+    bot_answer = transcript.locator("[data-sender=bot][data-kind=answer]")
+    await expect(bot_answer.get_by_test_id("transcript-article")).to_contain_text("Returning a bike")
+    await expect(bot_answer.get_by_test_id("transcript-article").locator("a")).to_have_attribute(
+        "href", re.compile(r"bike-returns"))
+    await expect(transcript.get_by_test_id("transcript-handoff")).to_have_text("Handed over: Answer was not helpful")
+    await expect(agent.get_by_test_id("conversation-reason")).to_have_text("Answer was not helpful")
+    await expect(agent.get_by_test_id("conversation-status")).to_have_attribute("data-status", "with_agent")
+    # the agent sees exactly what the customer sees, in the same order
+    await expect(messages).to_have_count(await items.count())
+    assert await seqs(items) == await seqs(messages)
+    await shot(agent, "panel-transcript.png")
+
+    # -- the agent replies; the customer sees it live, with the agent's name in the status line
+    await expect(status).to_have_text(re.compile(r"You are chatting with "))
+    await agent.get_by_test_id("reply-input").fill("Hi, which bike is it?")
+    await agent.get_by_test_id("reply-send").click()
+    await expect(agent.get_by_test_id("reply-input")).to_have_value("")
+    await expect(widget.locator("[data-testid=cdw-message][data-sender=agent]")).to_contain_text(
+        "Hi, which bike is it?")
+
+    # -- markup from the customer is shown as text on both sides and never runs
+    await widget.get_by_test_id("cdw-input").fill(XSS)
+    await widget.get_by_test_id("cdw-input").press("Enter")
+    mine = messages.filter(has_text="<b>bold</b>")
+    await expect(mine).to_have_attribute("data-sender", "customer")
+    heard = items.filter(has_text="<b>bold</b>")
+    await expect(heard).to_have_attribute("data-sender", "customer")
+    await expect(heard.locator(".msg-text")).to_have_text(XSS)
+    await expect(mine.locator(".cdw-text")).to_have_text(XSS)
+    for item in (heard, mine):
+        await expect(item.locator("b")).to_have_count(0)
+        await expect(item.locator("img")).to_have_count(0)
+        await expect(item.locator("script")).to_have_count(0)
+    for page in (customer, agent):
+        assert await page.evaluate("typeof window.__pwned") == "undefined"
+    await shot(agent, "panel-markup-as-text.png")
+
+    # -- a reload mid-conversation brings the whole history back
+    before = await seqs(messages)
+    texts = await messages.all_inner_texts()
+    await customer.reload()
+    if await widget.is_hidden():
+        await customer.get_by_test_id("cdw-launcher").click()
+    await expect(widget).to_be_visible()
+    await expect(messages).to_have_count(len(before))
+    assert await seqs(messages) == before
+    assert await messages.all_inner_texts() == texts
+    await expect(status).to_have_text(re.compile(r"You are chatting with "))
+    assert await customer.evaluate("typeof window.__pwned") == "undefined"
+    await shot(customer, "widget-after-reload.png")
+
+    # -- the agent resolves; the customer rates the conversation
+    await agent.get_by_test_id("resolve-button").click()
+    await expect(agent.get_by_test_id("conversation-status")).to_have_attribute("data-status", "resolved")
+    await expect(agent.get_by_test_id("reply-input")).to_be_disabled()
+    survey = widget.get_by_test_id("cdw-survey")
+    await expect(survey).to_be_visible()
+    await expect(widget.get_by_test_id("cdw-status")).to_have_attribute("data-status", "resolved")
+    await expect(widget.get_by_test_id("cdw-input")).to_be_disabled()
+    four = survey.locator("[data-testid=cdw-survey-rating][data-rating='4']")
+    await four.click()
+    await expect(four).to_have_attribute("aria-pressed", "true")
+    await survey.get_by_test_id("cdw-survey-submit").scroll_into_view_if_needed()
+    await shot(customer, "widget-survey.png")
+    await survey.get_by_test_id("cdw-survey-submit").click()
+    await expect(survey.get_by_test_id("cdw-survey-thanks")).to_have_text("Thank you for your feedback")
+    await expect(survey.get_by_test_id("cdw-survey-submit")).to_have_count(0)
+    await expect(widget.get_by_test_id("cdw-error")).to_be_hidden()
+    await shot(customer, "widget-survey-thanks.png")
