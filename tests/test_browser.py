@@ -1,6 +1,6 @@
 """The widget and the agent panel in a real browser (Debian's Chromium driven by playwright), against the real stack.
 
-Needs /usr/bin/chromium (scripts/setup installs it with apt-get). Playwright's own browser downloads are never used.
+Needs /usr/bin/chromium (scripts/test installs it with apt-get). Playwright's own browser downloads are never used.
 Screenshots of the key moments go to test-artifacts/ (git-ignored).
 """
 
@@ -19,7 +19,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 WAIT_MS = 20_000
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>'
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (run scripts/setup)")
 
 
 @pytest.fixture

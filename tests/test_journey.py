@@ -179,3 +179,18 @@ async def test_reconnecting_customer_gets_everything_after_its_last_seq(app_url:
     everything = await again.ok("resume_conversation", {"token": token, "after_seq": 0})
     assert [m["text"] for m in everything["messages"]] == [m["text"] for m in seen]
     await again.close()
+
+
+async def test_short_replies_out_of_context_do_not_resolve_or_escalate(app_url: str) -> None:
+    customer, _, _ = await start_customer(app_url)
+    for text in ("yes", "no", "thanks"):
+        before = len(customer.messages())
+        await customer.ok("send_message", {"text": text})
+        reply = await customer.wait_for("message_created", lambda m, n=before: m["seq"] > n and m["sender"] == "bot")
+        assert reply["data"].get("kind") not in ("answer", "handoff", "resolved"), (text, reply)
+    assert customer.received("case_updated") == []  # still with the bot
+    # Whatever intent the NLU sees in it, a message the knowledge base matches strongly gets the article.
+    await customer.ok("send_message", {"text": "my chair legs are loose"})
+    answer = await customer.wait_for("message_created", bot_reply("answer"))
+    assert answer["data"]["article"]["id"] == "furniture-loose-chair-legs"
+    await customer.close()

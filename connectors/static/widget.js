@@ -39,6 +39,21 @@
     return s;
   }
 
+  // A speech-bubble icon drawn as SVG (no emoji font needed).
+  function chatIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "26");
+    svg.setAttribute("height", "26");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+    path.setAttribute("fill", "currentColor");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
@@ -70,7 +85,7 @@
     var root = el("div", { className: "cdw-root", lang: locale, dir: locale === "ar" ? "rtl" : "ltr", "data-testid": "cdw-root" });
     ui.launcher = el("button", { type: "button", className: "cdw-launcher", "aria-expanded": "false", "aria-controls": "casedesk-panel",
       "aria-label": t("open"), "data-testid": "cdw-launcher" });
-    ui.launcher.appendChild(el("span", { "aria-hidden": "true" }, "💬"));
+    ui.launcher.appendChild(chatIcon());
     ui.panel = el("section", { id: "casedesk-panel", className: "cdw-panel", role: "dialog", "aria-modal": "false",
       "aria-labelledby": "casedesk-title", hidden: true, "data-testid": "cdw-panel" });
     var header = el("header", { className: "cdw-header" });
