@@ -8,10 +8,11 @@ version folders ``v-<UTC timestamp>-<first 8 of fingerprint>``, each a complete 
 - ``articles.json``: ``[{"id", "title", "url", "body", "locale", "tags", "questions"}]``;
 - ``manifest.json``: ``{"format": 1, "model", "dimension", "fingerprint", "entries", "articles", "built_at"}``.
 
-A writer fills a hidden ``.tmp-*`` folder, renames it to its version name, replaces ``CURRENT``
-atomically, and deletes all but the newest `KEEP` versions (never the live one). Version folders
-are never modified, and readers read ``CURRENT`` once and then only that folder: they take no
-lock and never see a mix of two versions.
+A writer fills a hidden ``.tmp-*`` folder, renames it to its version name and replaces ``CURRENT``
+atomically. Version folders are never modified, and readers read ``CURRENT`` once and then only
+that folder: they take no lock and never see a mix of two versions. Publishing then deletes all
+but the newest `KEEP` versions, but only when ``CURRENT`` had not changed for `GRACE` seconds, so
+that no reader can still be about to open them (and never the live or the previous live one).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -40,6 +42,7 @@ __all__ += ["read_index", "read_manifest", "set_current", "versions", "write_ind
 
 FORMAT = 1
 KEEP = 3  # versions kept after publishing, to roll back to
+GRACE = 10.0  # seconds a reader may take from reading CURRENT to opening that version's files
 CURRENT, LOCK, TEMPORARY = "CURRENT", ".lock", ".tmp-"
 FAISS_FILE, ENTRIES_FILE, ARTICLES_FILE, MANIFEST_FILE = "index.faiss", "entries.json", "articles.json", "manifest.json"
 INDEX_FILES = (MANIFEST_FILE, ARTICLES_FILE, ENTRIES_FILE, FAISS_FILE)
@@ -129,8 +132,9 @@ def write_index(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _point_to(target, version)
-        _prune(target, live=version)
+        previous, unchanged_for = _point_to(target, version)
+        # Readers that got another version than `previous` from CURRENT did so over GRACE seconds ago.
+        _prune(target, spare=(version, previous), versions_too=unchanged_for > GRACE)
     return version
 
 
@@ -157,17 +161,22 @@ def _ours(name: str) -> bool:
     return name in (CURRENT, LOCK, *INDEX_FILES) or name.startswith(TEMPORARY) or bool(_VERSION.fullmatch(name))
 
 
-def _point_to(target: Path, version: str) -> None:
-    staging = target / f"{TEMPORARY}{CURRENT}"
+def _point_to(target: Path, version: str) -> tuple[str, float]:
+    """Make ``version`` live; returns the version that was, and for how many seconds it had been."""
+    pointer, staging = target / CURRENT, target / f"{TEMPORARY}{CURRENT}"
+    previous = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else ""
+    unchanged_for = time.time() - pointer.stat().st_mtime if pointer.exists() else float("inf")
     _write(staging, f"{version}\n".encode())
-    os.replace(staging, target / CURRENT)
+    os.replace(staging, pointer)
+    return previous, unchanged_for
 
 
-def _prune(target: Path, *, live: str) -> None:
-    """Delete old versions, crashed writers' leftovers and old-layout files (we hold the lock)."""
-    old = [target / name for name in versions(target)[:-KEEP] if name != live]
-    leftovers = [path for path in target.iterdir() if path.name.startswith(TEMPORARY) or path.name in INDEX_FILES]
-    for path in old + leftovers:
+def _prune(target: Path, *, spare: tuple[str, ...], versions_too: bool) -> None:
+    """Delete crashed writers' leftovers and old-layout files (we hold the lock), and with
+    ``versions_too`` every version but ``spare`` and the newest KEEP."""
+    old = [name for name in versions(target)[:-KEEP] if versions_too and name not in spare]
+    leftovers = [path.name for path in target.iterdir() if path.name.startswith(TEMPORARY) or path.name in INDEX_FILES]
+    for path in [target / name for name in old + leftovers]:
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:

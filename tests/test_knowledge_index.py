@@ -10,11 +10,13 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +29,16 @@ from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
 from knowledge_index.embedder import MiniLMEmbedder
 from knowledge_index.entries import entries_for, first_paragraph
 from knowledge_index.index import Hit, IndexMismatch, KnowledgeIndex, ensure_index
-from knowledge_index.storage import KEEP, StoredIndex, read_index, read_manifest, set_current, versions, write_index
+from knowledge_index.storage import (
+    GRACE,
+    KEEP,
+    StoredIndex,
+    read_index,
+    read_manifest,
+    set_current,
+    versions,
+    write_index,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "articles"
@@ -525,18 +536,17 @@ def test_build_refuses_directories_holding_other_files(tmp_path: Path, embedder:
     assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
 
 
-def test_build_replaces_an_index_of_the_old_unversioned_layout(
-    built: KnowledgeIndex, tmp_path: Path, embedder: MiniLMEmbedder
+def test_publishing_replaces_an_index_of_the_old_unversioned_layout(
+    built: KnowledgeIndex, stored: StoredIndex, tmp_path: Path
 ) -> None:
     directory = tmp_path / "index"
     shutil.copytree(live(built.directory), directory)  # the index files directly in the directory
     (directory / ".tmp-1234abcd").mkdir()  # and what a crashed writer left behind
-    assert read_manifest(directory) is None
+    assert read_manifest(directory) is None  # so ensure_index rebuilds it
 
-    index, rebuilt = ensure_index(FIXTURES, directory, embedder)
+    version = publish(directory, stored)
 
-    assert rebuilt
-    assert sorted(path.name for path in directory.iterdir()) == [".lock", "CURRENT", index.version]
+    assert sorted(path.name for path in directory.iterdir()) == [".lock", "CURRENT", version]
 
 
 def publish(directory: Path, stored: StoredIndex) -> str:
@@ -564,7 +574,7 @@ def test_readers_never_see_a_mixed_or_partial_index(
     variants = [stored, without_last_article(stored)]
     shapes = {v.manifest.fingerprint: (len(v.articles), len(v.entries), v.vectors.ntotal) for v in variants}
     assert len(shapes) == 2
-    publish(directory, variants[0])
+    published = [publish(directory, variants[0])]
     stop = threading.Event()
     failures: list[BaseException] = []
     seen: set[str] = set()
@@ -586,7 +596,7 @@ def test_readers_never_see_a_mixed_or_partial_index(
         reader.start()
     try:
         for number in range(1, 41):
-            publish(directory, variants[number % 2])
+            published.append(publish(directory, variants[number % 2]))
     finally:
         stop.set()
         for reader in readers:
@@ -594,27 +604,38 @@ def test_readers_never_see_a_mixed_or_partial_index(
 
     assert failures == []
     assert seen == set(shapes)  # readers saw both versions
-    assert len(versions(directory)) == KEEP
-    assert sorted(path.name for path in directory.iterdir()) == [".lock", "CURRENT", *versions(directory)]
+    assert versions(directory) == published  # each was live less than GRACE ago, so none was deleted yet
+    assert sorted(path.name for path in directory.iterdir()) == [".lock", "CURRENT", *published]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["index"]
 
 
-def test_old_versions_are_pruned_but_the_live_one_kept(stored: StoredIndex, tmp_path: Path) -> None:
+def age_pointer(directory: Path) -> None:
+    """Pretend ``CURRENT`` last changed more than GRACE seconds ago."""
+    then = time.time() - GRACE - 1
+    os.utime(directory / "CURRENT", (then, then))
+
+
+def test_old_versions_are_pruned_after_the_grace_period(stored: StoredIndex, tmp_path: Path) -> None:
     directory = tmp_path / "index"
     published = [publish(directory, stored) for _ in range(KEEP + 2)]
-
     assert published == sorted(set(published))  # distinct names, in publishing order
     assert all(VERSION_NAME.fullmatch(name) for name in published)
-    assert versions(directory) == published[-KEEP:]
-    assert read_index(directory, model=MODEL, dimension=384).version == published[-1]
+    # Replaced moments ago: a reader may have just read their names from CURRENT, so they stay.
+    assert versions(directory) == published
 
-    # Even when the newest-named versions are not the live one (e.g. the clock was set back),
-    # pruning keeps the version it just published.
+    age_pointer(directory)
+    latest = publish(directory, stored)
+    assert versions(directory) == [*published[-(KEEP - 1) :], latest]
+    assert read_index(directory, model=MODEL, dimension=384).version == latest
+
+    # The live and the previous live version are kept even when they are not the newest-named
+    # (e.g. after the clock was set back).
     future = [f"v-99990101T000000.00000{n}Z-{stored.manifest.fingerprint[:8]}" for n in range(KEEP)]
     for name in future:
-        shutil.copytree(directory / published[-1], directory / name)
+        shutil.copytree(directory / latest, directory / name)
+    age_pointer(directory)
     current = publish(directory, stored)
-    assert versions(directory) == [current, *future]
+    assert versions(directory) == [latest, current, *future]
     assert read_index(directory, model=MODEL, dimension=384).version == current
 
 
