@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
-
-log = logging.getLogger(__name__)
 
 LOOPBACK = {"127.0.0.1", "::1"}
 
@@ -19,7 +17,7 @@ def action_executor() -> ActionExecutor:
     return executor
 
 
-def webhook_handler(executor: ActionExecutor) -> web.Handler:
+def webhook_handler(executor: ActionExecutor) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def webhook(request: web.Request) -> web.Response:
         # Rasa runs beside the app; nobody else may run actions.
         if request.remote not in LOOPBACK:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -54,9 +56,9 @@ class AgentAuth:
         if len(password) < 8:
             raise ValueError("password: must be at least 8 characters")
         try:
-            return await self._store.add_agent(
-                "a_" + secrets.token_hex(8), username, display_name or username, hash_password(password)
-            )
+            password_hash = await asyncio.to_thread(hash_password, password)
+            return await self._store.add_agent("a_" + secrets.token_hex(8), username, display_name or username,
+                                               password_hash)
         except AlreadyExists as exc:
             raise ValueError(str(exc)) from None
 
@@ -71,8 +73,8 @@ class AgentAuth:
     async def login(self, username: str, password: str) -> tuple[str, Agent]:
         agent = await self._store.agent_by_username(username)
         # Verify against a dummy hash for unknown names, so timing does not reveal which names exist.
-        stored = agent.password_hash if agent else _DUMMY_HASH
-        if not verify_password(password, stored) or agent is None:
+        stored = agent.password_hash if agent else _dummy_hash()
+        if not await asyncio.to_thread(verify_password, password, stored) or agent is None:
             raise ApiError("unauthorized", "wrong username or password")
         token = secrets.token_urlsafe(32)
         expires = utcnow() + timedelta(hours=self._session_hours)
@@ -91,4 +93,6 @@ class AgentAuth:
         await self._store.delete_session(token_digest(token))
 
 
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))

@@ -7,6 +7,7 @@ only. Nothing here reads the environment at import time: callers pass the enviro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tomllib
 from collections.abc import Mapping
@@ -52,31 +53,19 @@ def _fields() -> dict[str, dataclasses.Field[Any]]:
 
 
 def _coerce(key: str, value: Any, kind: type) -> Any:
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "0", "false", "no"}:
-            return value.lower() in {"1", "true", "yes"}
-    elif kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-    elif kind is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif kind is str:
-        if isinstance(value, str):
-            return value
+    if isinstance(value, bool):
+        pass
+    elif kind is str and isinstance(value, str):
+        return value
+    elif kind in (int, float) and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return kind(value)
+    elif (kind is int and isinstance(value, int)) or (kind is float and isinstance(value, int | float)):
+        return kind(value)
     raise SettingsError(f"{key}: expected {kind.__name__}, got {value!r}")
 
 
-_KINDS = {"str": str, "int": int, "float": float, "bool": bool, "str | None": str}
+_KINDS = {"str": str, "int": int, "float": float, "str | None": str}
 
 
 def load_settings(

@@ -312,7 +312,7 @@ class SqlCaseStore:
         return found[0] if found else None
 
     async def conversations_in(self, statuses: Iterable[str], agent_id: str | None = None) -> list[Conversation]:
-        where = conversations.c.status.in_(list(statuses))
+        where: sa.ColumnElement[bool] = conversations.c.status.in_(list(statuses))
         if agent_id is not None:
             where = sa.and_(where, conversations.c.agent_id == agent_id)
         return await self._select_conversations(

@@ -142,7 +142,8 @@ async def test_answer_that_helped_resolves_by_bot(app_url: str, db_path: Path) -
                                                                ("resolved", "answer_helped")]
     [survey_row] = db_rows(db_path, "SELECT rating, comment FROM surveys WHERE conversation_id = ?", conversation_id)
     assert (survey_row["rating"], survey_row["comment"]) == (5, None)
-    texts = [r["text"] for r in db_rows(db_path, "SELECT text FROM messages WHERE conversation_id = ?", conversation_id)]
+    rows = db_rows(db_path, "SELECT text FROM messages WHERE conversation_id = ?", conversation_id)
+    texts = [r["text"] for r in rows]
     assert "one more thing" not in texts
     await customer.close()
 

@@ -19,7 +19,8 @@ def section(title: str) -> str:
 
 
 def test_every_socket_event_is_documented_in_its_namespace() -> None:
-    for title, namespace in (("Customer namespace `/chat`", ChatNamespace), ("Agent namespace `/agent`", AgentNamespace)):
+    namespaces = (("Customer namespace `/chat`", ChatNamespace), ("Agent namespace `/agent`", AgentNamespace))
+    for title, namespace in namespaces:
         events = {name[3:] for name in dir(namespace) if name.startswith("on_")} - {"connect", "disconnect"}
         assert events, namespace
         documented = set(re.findall(r"^\| `([a-z_]+)` \|", section(title), re.M))

@@ -34,7 +34,8 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlCaseStore]:
 async def conversations(store: SqlCaseStore) -> AsyncIterator[Conversations]:
     async with aiohttp.ClientSession() as http:
         settings = load_settings(None, {})
-        yield Conversations(store, socketio.AsyncServer(async_mode="aiohttp"), RasaBridge(http, "http://127.0.0.1:9", 1), settings)
+        sio = socketio.AsyncServer(async_mode="aiohttp")
+        yield Conversations(store, sio, RasaBridge(http, "http://127.0.0.1:9", 1), settings)
 
 
 async def test_concurrent_messages_get_contiguous_sequence_numbers(conversations: Conversations) -> None:
