@@ -29,9 +29,11 @@ async def error_boundary(request: web.Request, handler: Any) -> web.StreamRespon
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status, "invalid_payload")
-        message = "no such route" if exc.status == 404 else exc.reason
-        return web.json_response({"error": {"code": code, "message": message}}, status=exc.status)
+        if exc.status in (404, 405):
+            error = ApiError("not_found", f"no such route: {request.method} {request.path}")
+        else:
+            error = ApiError({401: "unauthorized", 403: "forbidden"}.get(exc.status, "invalid_payload"), exc.reason)
+        return web.json_response(error.body(), status=error.status)
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return web.json_response(ApiError("internal", "the server failed").body(), status=500)

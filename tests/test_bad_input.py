@@ -118,6 +118,7 @@ async def test_rest_errors_have_one_shape(app_url: str, db_path: Path) -> None:
         ("GET", "/api/cases/c_missing", None, "forged", 401, "unauthorized"),
         ("GET", "/api/kb/search?q=bike", None, None, 401, "unauthorized"),
         ("GET", "/api/no/such/route", None, None, 404, "not_found"),
+        ("GET", "/api/agent/login", None, None, 404, "not_found"),  # wrong method
     ]
     for method, path, body, token, status, code in cases:
         got_status, got = await http_json(method, app_url + path, body, token=token)
