@@ -154,8 +154,8 @@ class Conversations:
                 await self._transition(conversation, lifecycle.QUEUED, reason=reply.handoff_reason,
                                        actor="bot")
                 return
-            if reply.resolve:
-                await self._transition(conversation, lifecycle.RESOLVED, reason="answer_helped",
+            if reply.resolve_reason:
+                await self._transition(conversation, lifecycle.RESOLVED, reason=reply.resolve_reason,
                                        actor="bot")
                 return
 

@@ -1,7 +1,7 @@
 """The bridge to Rasa's REST channel: send a customer's text, get the bot's replies back.
 
 Our custom actions (bot/actions) put structured replies into Rasa's ``custom`` payload:
-``{"text": str, "data": {...}, "handoff": reason?, "resolve": bool?}``. Plain responses from the
+``{"text": str, "data": {...}, "handoff": reason?, "resolve": reason?}``. Plain responses from the
 domain arrive as ``text`` (and ``buttons``). Both become :class:`BotReply`.
 """
 
@@ -22,7 +22,7 @@ class BotReply:
     text: str
     data: dict[str, Any]
     handoff_reason: str | None = None
-    resolve: bool = False
+    resolve_reason: str | None = None
 
 
 def parse_replies(entries: Any) -> list[BotReply]:
@@ -38,7 +38,7 @@ def parse_replies(entries: Any) -> list[BotReply]:
                 text=str(custom.get("text") or ""),
                 data=dict(custom.get("data") or {}),
                 handoff_reason=custom.get("handoff"),
-                resolve=bool(custom.get("resolve")),
+                resolve_reason=custom.get("resolve"),
             ))
         elif entry.get("text"):
             data: dict[str, Any] = {}

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.clients import Recorder, sign_in
+from tests.clients import Recorder, http_json, sign_in
 
 
 def db_rows(db_path: Path, sql: str, *args: Any) -> list[sqlite3.Row]:
@@ -194,4 +194,14 @@ async def test_short_replies_out_of_context_do_not_resolve_or_escalate(app_url: 
     await customer.ok("send_message", {"text": "my chair legs are loose"})
     answer = await customer.wait_for("message_created", bot_reply("answer"))
     assert answer["data"]["article"]["id"] == "furniture-loose-chair-legs"
+
+    # Goodbye ends the conversation as resolved by the bot; an agent sees why on the case's timeline.
+    await customer.ok("send_message", {"text": "ok bye"})
+    resolved = await customer.wait_for("case_updated", lambda c: c["status"] == "resolved")
+    status, detail = await http_json("GET", f"{app_url}/api/cases/{resolved['id']}", token=await sign_in(app_url))
+    assert status == 200
+    assert [(e["to"], e["reason"]) for e in detail["case"]["events"]] == [("bot", "conversation_started"),
+                                                                         ("resolved", "goodbye")]
+    assert [m["seq"] for m in detail["messages"]] == list(range(1, len(detail["messages"]) + 1))
+    assert detail["case"]["survey"] is None
     await customer.close()

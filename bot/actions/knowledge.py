@@ -5,7 +5,7 @@ conversation themselves: a small-talk intent ("are ...", "hello, ...") whose tex
 matches strongly is answered from the article; "yes"/"no" act on an answer only when one was given.
 
 Replies are Rasa ``custom`` payloads in the shape handoff/rasa_bridge.py reads:
-``{"text": str, "data": {...}, "handoff": reason?, "resolve": bool?}``.
+``{"text": str, "data": {...}, "handoff": reason?, "resolve": reason?}``.
 """
 
 from __future__ import annotations
@@ -111,13 +111,13 @@ class ActionResolveByBot(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         article_id = tracker.get_slot("last_article")
         if _intent(tracker) == "goodbye":
-            text = "Thanks for chatting with us. Goodbye!"
+            text, reason = "Thanks for chatting with us. Goodbye!", "goodbye"
         elif article_id:
-            text = "Great, I'm glad that helped!"
+            text, reason = "Great, I'm glad that helped!", "answer_helped"
         else:
             return await answer_or(dispatcher, tracker, "utter_ask_question")
         data: dict[str, Any] = {"kind": "resolved"}
         if article_id:
             data["article_id"] = article_id
-        _reply(dispatcher, text, data, resolve=True)
+        _reply(dispatcher, text, data, resolve=reason)
         return [SlotSet("last_article", None)]
