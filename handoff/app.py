@@ -23,6 +23,7 @@ from handoff.keys import AUTH, BRIDGE, CONVERSATIONS, SETTINGS, STORE
 from handoff.rasa_bridge import RasaBridge
 from handoff.settings import Settings
 from handoff.store import SqlCaseStore
+from knowledge_index.decision import load_thresholds
 from knowledge_index.embedder import MiniLMEmbedder
 from knowledge_index.index import ensure_index
 
@@ -33,7 +34,8 @@ def load_index(settings: Settings) -> None:
     """Load (building when the articles changed) the index, and hand it to the actions."""
     index, rebuilt = ensure_index(Path(settings.articles_dir), Path(settings.index_dir), MiniLMEmbedder())
     log.info("knowledge index %s: %d articles", "rebuilt" if rebuilt else "loaded", len(index.articles))
-    action_context.configure(action_context.ActionContext(index, settings.answer_threshold))
+    thresholds = load_thresholds(settings.thresholds_file) if settings.thresholds_file else load_thresholds()
+    action_context.configure(action_context.ActionContext(index, thresholds))
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -30,7 +30,7 @@ class Settings:
     rasa_timeout_seconds: float = 15.0
     articles_dir: str = "training_data/articles"
     index_dir: str = ".cache/index"
-    answer_threshold: float = 0.55
+    thresholds_file: str = ""
     max_message_length: int = 2000
     bot_name: str = "Velora & Hearthwood assistant"
     agent_session_hours: float = 12.0
@@ -123,8 +123,8 @@ def load_settings(
 def _validate(s: Settings) -> None:
     if not 0 <= s.port <= 65535:
         raise SettingsError(f"port: must be 0..65535, got {s.port}")
-    if not -1.0 <= s.answer_threshold <= 1.0:
-        raise SettingsError(f"answer_threshold: must be a cosine similarity in -1..1, got {s.answer_threshold}")
+    if s.thresholds_file and not Path(s.thresholds_file).is_file():
+        raise SettingsError(f"thresholds_file: {s.thresholds_file} does not exist")
     if not 1 <= s.max_message_length <= 100_000:
         raise SettingsError(f"max_message_length: must be 1..100000, got {s.max_message_length}")
     for key in ("rasa_timeout_seconds", "agent_session_hours", "abandon_after_seconds",

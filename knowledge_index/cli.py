@@ -1,6 +1,6 @@
-"""Command line: ``kb build`` and ``kb search``.
+"""Command line: ``kb build``, ``kb search``, ``kb query``, ``kb eval`` and ``kb calibrate``.
 
-Standalone: ``python -m knowledge_index build|search ...``. In another argparse program::
+Standalone: ``python -m knowledge_index build|search|query|eval|calibrate ...``. In another argparse program::
 
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_kb_commands(subparsers)
@@ -15,7 +15,10 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .decision import Thresholds
 
 __all__ = [
     "DEFAULT_ARTICLES_DIR",
@@ -32,12 +35,13 @@ EXIT_ERROR = 2
 
 # Name of the namespace attribute holding the handler of the chosen kb command.
 _HANDLER = "kb_handler"
+_COMMANDS = "{build,search,query,eval,calibrate}"
 
 
 def add_kb_commands(subparsers: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
-    """Register the ``kb`` command group (``kb build``, ``kb search``) and return its parser."""
-    kb: argparse.ArgumentParser = subparsers.add_parser("kb", help="build and search the knowledge-base index")
-    _add_subcommands(kb.add_subparsers(dest="kb_command", metavar="{build,search}", required=True))
+    """Register the ``kb`` command group (``kb build``, ``kb search``, ...) and return its parser."""
+    kb: argparse.ArgumentParser = subparsers.add_parser("kb", help="build, search and evaluate the knowledge base")
+    _add_subcommands(kb.add_subparsers(dest="kb_command", metavar=_COMMANDS, required=True))
     return kb
 
 
@@ -48,12 +52,13 @@ def is_kb_command(args: argparse.Namespace) -> bool:
 def run_kb_command(args: argparse.Namespace) -> int:
     """Run the parsed kb command; returns the exit status (2 after printing ``error: ...``)."""
     from .articles import ArticleError
+    from .evaluation import CsvError
     from .storage import IndexMismatch
 
     handler = getattr(args, _HANDLER)
     try:
         status: int = handler(args)
-    except (ArticleError, IndexMismatch) as error:
+    except (ArticleError, IndexMismatch, CsvError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     return status
@@ -61,7 +66,7 @@ def run_kb_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge_index", description="Knowledge-base index.")
-    _add_subcommands(parser.add_subparsers(dest="kb_command", metavar="{build,search}", required=True))
+    _add_subcommands(parser.add_subparsers(dest="kb_command", metavar=_COMMANDS, required=True))
     args = parser.parse_args(argv)
     return run_kb_command(args)
 
@@ -86,6 +91,7 @@ def _add_subcommands(subparsers: argparse._SubParsersAction[Any]) -> None:
     search.add_argument("-k", type=_positive_int, default=3, help="number of articles to show (default: %(default)s)")
     search.add_argument("query", nargs="+", metavar="QUERY", help="the question to search for")
     search.set_defaults(**{_HANDLER: _search})
+    _add_evaluation_subcommands(subparsers)
 
 
 def _positive_int(text: str) -> int:
@@ -128,4 +134,143 @@ def _search(args: argparse.Namespace) -> int:
     width = max(len(hit.article_id) for hit in hits)
     for rank, hit in enumerate(hits, start=1):
         print(f"{rank}  {hit.score:.3f}  {hit.article_id:<{width}}  {hit.title}")
+    return 0
+
+
+# --- query, eval, calibrate (docs/evaluation.md) -----------------------------------------------
+
+
+def _add_evaluation_subcommands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    from .devsets import DEFAULT_DATASETS
+
+    thresholds_help = "thresholds JSON (default: the shipped knowledge_index/thresholds.json)"
+    query = subparsers.add_parser("query", help="ranked articles and the bot's decision for a question")
+    query.add_argument("--index", default=DEFAULT_INDEX_DIR, metavar="DIR", help="default: %(default)s")
+    query.add_argument("-k", type=_positive_int, default=3, help="number of articles to show (default: %(default)s)")
+    query.add_argument("--thresholds", metavar="FILE", help=thresholds_help)
+    query.add_argument("query", nargs="+", metavar="QUERY", help="the question")
+    query.set_defaults(**{_HANDLER: _query})
+
+    evaluate = subparsers.add_parser(
+        "eval",
+        help="evaluate a knowledge base (sentence,label CSVs), or run the development suite",
+        description="Build an index from KB.csv and run every question of TEST.csv through the bot's decision "
+        "with the shipped thresholds; or, with --suite dev, compare the project with two baselines on the "
+        "development sets.",
+    )
+    evaluate.add_argument("--kb", metavar="KB.csv", help="knowledge base: sentence,label (one article per label)")
+    evaluate.add_argument("--queries", metavar="TEST.csv", help="questions: sentence,label")
+    evaluate.add_argument("--oos-label", metavar="LABEL", help="test label of questions that should be escalated")
+    evaluate.add_argument("--json", metavar="OUT.json", help="write per-query rows and metrics here")
+    evaluate.add_argument("--thresholds", metavar="FILE", help=thresholds_help)
+    evaluate.add_argument("--suite", choices=["dev"], help="run the development suite instead of --kb/--queries")
+    evaluate.add_argument("--datasets", default=DEFAULT_DATASETS, metavar="DIR", help="(suite) default: %(default)s")
+    evaluate.add_argument("--latency-sample", type=int, default=200, metavar="N",
+                          help="single queries timed per set (default: %(default)s)")
+    evaluate.set_defaults(**{_HANDLER: _eval})
+
+    calibrate = subparsers.add_parser(
+        "calibrate", help="calibrate the decision thresholds on the development sets (never test splits)"
+    )
+    calibrate.add_argument("--datasets", default=DEFAULT_DATASETS, metavar="DIR", help="default: %(default)s")
+    calibrate.add_argument("--out", metavar="FILE", help="default: the shipped knowledge_index/thresholds.json")
+    calibrate.set_defaults(**{_HANDLER: _calibrate})
+
+
+def _thresholds(path: str | None) -> Thresholds:
+    from .decision import THRESHOLDS_FILE, load_thresholds
+
+    return load_thresholds(path or THRESHOLDS_FILE)
+
+
+def _query(args: argparse.Namespace) -> int:
+    from .decision import decide
+    from .embedder import MiniLMEmbedder
+    from .index import KnowledgeIndex
+
+    index = KnowledgeIndex.load(args.index, MiniLMEmbedder())
+    hits = index.search(" ".join(args.query), k=max(args.k, 2))
+    decision = decide(hits, _thresholds(args.thresholds))
+    width = max((len(hit.article_id) for hit in hits), default=0)
+    for rank, hit in enumerate(hits[: args.k], start=1):
+        print(f"{rank}  {hit.score:.3f}  {hit.article_id:<{width}}  {hit.title}")
+    offered = f" {', '.join(decision.article_ids)}" if decision.article_ids else ""
+    print(f"decision: {decision.kind}{offered} ({decision.reason})")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    from .baselines import CachedEmbedder, ProductionRanker
+    from .embedder import MiniLMEmbedder
+    from .evaluation import article_ids, check_labels, evaluate, read_labeled_csv, report
+
+    if args.suite:
+        return _suite(args)
+    if not (args.kb and args.queries):
+        print("error: kb eval needs --kb and --queries, or --suite dev", file=sys.stderr)
+        return EXIT_ERROR
+    kb, queries = read_labeled_csv(args.kb), read_labeled_csv(args.queries)
+    check_labels(kb, queries, args.oos_label, (args.kb, args.queries))
+    thresholds = _thresholds(args.thresholds)
+    ids = article_ids([row.label for row in kb])
+    embedder = MiniLMEmbedder()
+    ranker = ProductionRanker(kb, ids, CachedEmbedder(embedder))
+    results, summary = evaluate(kb, queries, args.oos_label, ranker, thresholds, latency_sample=args.latency_sample)
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    if args.json:
+        head = {"kb": args.kb, "queries": args.queries, "oos_label": args.oos_label, "model": embedder.name,
+                "thresholds": thresholds.to_json()}
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump({**head, **report(results, summary, ids)}, handle, ensure_ascii=False, indent=1)
+            handle.write("\n")
+    return 0
+
+
+def _suite(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from .devsets import run_suite, table
+    from .embedder import MiniLMEmbedder
+
+    if not Path(args.datasets).is_dir():
+        print(f"error: no datasets directory {args.datasets} (see --datasets)", file=sys.stderr)
+        return EXIT_ERROR
+    shipped = _thresholds(args.thresholds)
+    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    result = run_suite(args.datasets, MiniLMEmbedder(), shipped, latency_sample=args.latency_sample, log=log)
+    print(table(result))
+    for method, thresholds in result.thresholds.items():
+        print(f"thresholds {method}: {thresholds.to_json()}")
+    same = result.recalibrated == shipped
+    print(f"shipped thresholds match a calibration in this run: {'yes' if same else 'no'}"
+          + ("" if same else f" (now: {result.recalibrated.to_json()}; run kb calibrate)"))
+    print(f"seconds: {result.seconds:.0f}")
+    if args.json:
+        data = dataclasses.asdict(result)
+        Path(args.json).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .decision import THRESHOLDS_FILE, save_thresholds
+    from .devsets import calibrate_project
+    from .embedder import MiniLMEmbedder
+
+    if not Path(args.datasets).is_dir():
+        print(f"error: no datasets directory {args.datasets} (see --datasets)", file=sys.stderr)
+        return EXIT_ERROR
+    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    thresholds, summary = calibrate_project(args.datasets, MiniLMEmbedder(), log)
+    out = args.out or THRESHOLDS_FILE
+    save_thresholds(thresholds, out, calibration=summary)
+    print(f"thresholds: {thresholds.to_json()}")
+    print(f"calibration: {summary}")
+    print(f"written to {out}")
     return 0

@@ -53,6 +53,9 @@ class KnowledgeIndex:
     """A loaded index. Immutable; `search` may be called from several threads at once."""
 
     def __init__(self, directory: str | Path, embedder: Embedder, stored: StoredIndex) -> None:
+        # One query at a time: FAISS's OpenMP threads only fight torch's for the two cores
+        # (a 15k-entry search went from ~27 ms to ~12 ms with one FAISS thread; docs/evaluation.md).
+        faiss.omp_set_num_threads(1)
         """Use `build`, `load` or `ensure_index` rather than calling this directly."""
         self._directory = Path(directory)
         self._embedder = embedder

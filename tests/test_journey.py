@@ -205,3 +205,27 @@ async def test_short_replies_out_of_context_do_not_resolve_or_escalate(app_url: 
     assert [m["seq"] for m in detail["messages"]] == list(range(1, len(detail["messages"]) + 1))
     assert detail["case"]["survey"] is None
     await customer.close()
+
+
+async def test_two_close_articles_are_offered_and_the_customer_picks_one(app_url: str) -> None:
+    customer, _, _ = await start_customer(app_url)
+    await customer.ok("send_message", {"text": "where is my order"})  # a bike or a furniture order?
+    clarify = await customer.wait_for("message_created", bot_reply("clarify"))
+    offered = [b["payload"] for b in clarify["data"]["buttons"]]
+    assert offered[-1] == "/deny" and len(offered) == 3
+    top_two = {h["article_id"] for h in clarify["data"]["hits"][:2]}
+    assert top_two == {"bike-order-tracking", "furniture-delivery-tracking"}
+    pick = next(b for b in clarify["data"]["buttons"] if "furniture-delivery-tracking" in b["payload"])
+    await customer.ok("send_message", {"text": pick["title"], "payload": pick["payload"]})
+    answer = await customer.wait_for("message_created", bot_reply("answer"))
+    assert answer["data"]["article"]["id"] == "furniture-delivery-tracking"
+    await customer.close()
+
+    customer, _, _ = await start_customer(app_url)
+    await customer.ok("send_message", {"text": "where is my order"})
+    await customer.wait_for("message_created", bot_reply("clarify"))
+    await customer.ok("send_message", {"text": "Neither", "payload": "/deny"})
+    handoff = await customer.wait_for("message_created", bot_reply("handoff"))
+    assert handoff["data"]["reason"] == "no_offered_article_fits"
+    await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
+    await customer.close()

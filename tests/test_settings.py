@@ -10,10 +10,10 @@ from handoff.settings import SettingsError, load_settings
 
 def test_defaults_file_then_environment(tmp_path: Path) -> None:
     file = tmp_path / "casedesk.toml"
-    file.write_text('port = 9000\nanswer_threshold = 0.4\nbot_name = "Helper"\n')
+    file.write_text('port = 9000\nrasa_timeout_seconds = 4\nbot_name = "Helper"\n')
     settings = load_settings(file, {"CASEDESK_PORT": "9100", "CASEDESK_FIRST_AGENT_PASSWORD": "s3cret-pass"})
     assert settings.port == 9100  # the environment wins over the file
-    assert settings.answer_threshold == 0.4
+    assert settings.rasa_timeout_seconds == 4.0
     assert settings.bot_name == "Helper"
     assert settings.first_agent_password == "s3cret-pass"
     assert "s3cret" not in repr(settings)
@@ -27,7 +27,8 @@ def test_defaults_file_then_environment(tmp_path: Path) -> None:
         ('first_agent_password = "x"\n', {}, "first_agent_password is a secret"),
         ("port = 'high'\n", {}, "port: expected int"),
         ("port = 70000\n", {}, "port: must be 0..65535"),
-        ("", {"CASEDESK_ANSWER_THRESHOLD": "lots"}, "answer_threshold: expected float"),
+        ("", {"CASEDESK_RASA_TIMEOUT_SECONDS": "lots"}, "rasa_timeout_seconds: expected float"),
+        ("", {"CASEDESK_THRESHOLDS_FILE": "/nowhere.json"}, "thresholds_file: /nowhere.json does not exist"),
         ("", {"CASEDESK_NO_SUCH": "1"}, "CASEDESK_NO_SUCH: unknown setting"),
         ("", {"CASEDESK_DATABASE_URL": "mysql://x"}, "database_url: must start with sqlite+aiosqlite://"),
         ("port = [\n", {}, "casedesk.toml"),

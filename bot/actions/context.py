@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from knowledge_index.decision import Thresholds
 from knowledge_index.index import KnowledgeIndex
 
 
 @dataclasses.dataclass(frozen=True)
 class ActionContext:
     index: KnowledgeIndex
-    answer_threshold: float
+    thresholds: Thresholds
     top_k: int = 3
 
 

@@ -1,0 +1,60 @@
+"""The development suite (``kb eval --suite dev``) as a dated Markdown block for docs/evaluation.md.
+
+Runs the project's decision (shipped thresholds) and the two baselines on every development set in
+one run, and prints the date, the machine, the table, the thresholds and how long it took.
+
+    .venv/bin/python bench/dev_suite.py [--datasets ../shared/datasets] [--json OUT.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from knowledge_index.decision import load_thresholds  # noqa: E402
+from knowledge_index.devsets import DEFAULT_DATASETS, run_suite, table  # noqa: E402
+from knowledge_index.embedder import MiniLMEmbedder  # noqa: E402
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=str(ROOT / DEFAULT_DATASETS), metavar="DIR")
+    parser.add_argument("--json", metavar="OUT.json")
+    args = parser.parse_args()
+
+    shipped = load_thresholds()
+    result = run_suite(args.datasets, MiniLMEmbedder(), shipped, log=lambda text: print(text, file=sys.stderr))
+    cpus = len(os.sched_getaffinity(0))
+    print(f"{datetime.now(UTC):%Y-%m-%d}, {cpus} vCPU {cpu_model()}, Python {platform.python_version()}:\n")
+    print(table(result))
+    print()
+    for method, thresholds in result.thresholds.items():
+        print(f"- {method}: {thresholds.to_json()}")
+    print(f"- shipped thresholds match a calibration in this run: {'yes' if result.recalibrated == shipped else 'no'}")
+    print(f"- {result.seconds:.0f} s for the whole suite (calibration of all three methods included)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dataclasses.asdict(result), indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

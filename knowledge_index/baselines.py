@@ -1,0 +1,197 @@
+"""The rankers the evaluation compares, all over the same articles: the project's production
+index (`ProductionRanker`) and two baselines.
+
+- `ProductionRanker`: `KnowledgeIndex.build` over the KB's articles and ``index.search``, as the
+  bot runs it. Query vectors are encoded in batches before the per-query searches (same model,
+  same vectors up to float rounding); `ProductionRanker.latency` times single queries unbatched.
+
+- `Bm25Ranker`: BM25 (rank-bm25's BM25Okapi, lower-cased ``\\w+`` tokens, no stop words or
+  stemming) over the example questions; an article scores its best question's BM25 score.
+- `KnnRanker`: plain all-MiniLM-L6-v2 nearest neighbour over the example questions only (no
+  title or body entries); an article scores its best question's cosine similarity.
+
+Each baseline gets one answer threshold (`decision.calibrate_answer`) and never clarifies.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .decision import Decision, Scored, Thresholds, decide
+from .embedder import Embedder
+from .evaluation import K, Labeled, kb_articles
+from .index import KnowledgeIndex
+
+__all__ = ["Bm25Ranker", "CachedEmbedder", "KnnRanker", "ProductionRanker", "Ranked", "tokens"]
+
+CHUNK = 256  # queries scored at once
+BOT_K = 3  # articles the bot searches for (bot/actions/context.py top_k)
+
+
+class CachedEmbedder:
+    """Wraps an embedder: remembers every text's vector, encodes misses in one batch.
+
+    With ``live`` set, `encode` bypasses the cache (to time single queries as the bot runs them).
+    """
+
+    def __init__(self, base: Embedder) -> None:
+        self.base = base
+        self.name, self.dimension = base.name, base.dimension
+        self.live = False
+        self._vectors: dict[str, npt.NDArray[np.float32]] = {}
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if self.live:
+            return self.base.encode(texts)
+        missing = list(dict.fromkeys(text for text in texts if text not in self._vectors))
+        if missing:
+            self._vectors.update(zip(missing, self.base.encode(missing), strict=True))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._vectors[text] for text in texts])
+
+
+class ProductionRanker:
+    """The product's index over a KB's articles, built in a temporary directory."""
+
+    name = "project"
+
+    def __init__(self, kb: Sequence[Labeled], ids: dict[str, str], embedder: CachedEmbedder) -> None:
+        self.embedder = embedder
+        with tempfile.TemporaryDirectory(prefix="kb-eval-") as directory:
+            self.index = KnowledgeIndex.build(kb_articles(kb, ids), embedder, Path(directory) / "index")
+
+    def rank(self, texts: Sequence[str], k: int = K) -> list[list[Scored]]:
+        self.embedder.encode([" ".join(text.split()) for text in texts])  # batch (search normalises so)
+        return [list(self.index.search(text, k)) for text in texts]
+
+    def latency(
+        self, texts: Sequence[str], thresholds: Thresholds, k: int = BOT_K
+    ) -> tuple[list[float], list[Decision]]:
+        """Seconds of ``index.search`` + `decide` for each text, one at a time, unbatched, with the
+        bot's k (the decision only reads the top two, which do not depend on k)."""
+        seconds, decisions = [], []
+        with self._live():
+            for text in texts:
+                started = time.perf_counter()
+                decision = decide(self.index.search(text, k), thresholds)
+                seconds.append(time.perf_counter() - started)
+                decisions.append(decision)
+        return seconds, decisions
+
+    @contextmanager
+    def _live(self) -> Iterator[None]:
+        self.embedder.live = True
+        try:
+            yield
+        finally:
+            self.embedder.live = False
+
+
+@dataclass(frozen=True)
+class Ranked:
+    article_id: str
+    score: float
+
+
+class _Grouped:
+    """Example questions grouped by article, so row scores reduce to article scores.
+
+    Articles are kept in KB order: equal scores rank the article that comes first in the KB first
+    (e.g. a BM25 query sharing no word with any question gets the KB's first article).
+    """
+
+    def __init__(self, kb: Sequence[Labeled], ids: dict[str, str]) -> None:
+        position = {label: i for i, label in reversed(list(enumerate(row.label for row in kb)))}
+        order = sorted(range(len(kb)), key=lambda i: (position[kb[i].label], i))
+        self.texts = [kb[i].text for i in order]
+        article_of_row = [ids[kb[i].label] for i in order]
+        self.articles = list(dict.fromkeys(article_of_row))
+        self.starts = np.array([article_of_row.index(a) for a in self.articles], dtype=np.int64)
+
+    def top(self, row_scores: npt.NDArray[np.floating[Any]], k: int) -> list[list[Scored]]:
+        """The k best articles of each query from a (queries, rows) score matrix."""
+        article_scores = np.maximum.reduceat(row_scores, self.starts, axis=1)
+        ranked: list[list[Scored]] = []
+        for scores in article_scores:
+            best = np.argsort(-scores, kind="stable")[:k]
+            ranked.append([Ranked(self.articles[j], float(scores[j])) for j in best])
+        return ranked
+
+
+class KnnRanker:
+    name = "minilm_knn"
+
+    def __init__(self, kb: Sequence[Labeled], ids: dict[str, str], embedder: Embedder) -> None:
+        self._grouped = _Grouped(kb, ids)
+        self._embedder = embedder
+        self._vectors = embedder.encode(self._grouped.texts)
+
+    def rank(self, texts: Sequence[str], k: int = K) -> list[list[Scored]]:
+        ranked: list[list[Scored]] = []
+        for start in range(0, len(texts), CHUNK):
+            queries = self._embedder.encode([" ".join(t.split()) for t in texts[start : start + CHUNK]])
+            ranked += self._grouped.top(queries @ self._vectors.T, k)
+        return ranked
+
+
+class Bm25Ranker:
+    """rank-bm25's BM25Okapi (k1=1.5, b=0.75, epsilon=0.25) over lower-cased ``\\w+`` tokens.
+
+    Scores equal ``BM25Okapi.get_scores`` (a test checks it); they are computed from per-token
+    postings because ``get_scores`` loops over every document in Python for each query token.
+    """
+
+    name = "bm25"
+
+    def __init__(self, kb: Sequence[Labeled], ids: dict[str, str]) -> None:
+        from rank_bm25 import BM25Okapi
+
+        self._grouped = _Grouped(kb, ids)
+        self.model = BM25Okapi([tokens(text) for text in self._grouped.texts])
+        model = self.model
+        doc_len = np.array(model.doc_len, dtype=np.float64)
+        norm = model.k1 * (1 - model.b + model.b * doc_len / model.avgdl)
+        postings: dict[str, tuple[list[int], list[float]]] = {}
+        for doc, frequencies in enumerate(model.doc_freqs):
+            for token, count in frequencies.items():
+                docs, counts = postings.setdefault(token, ([], []))
+                docs.append(doc)
+                counts.append(count)
+        self._postings = {}
+        for token, (docs, counts) in postings.items():
+            rows, freq = np.array(docs, dtype=np.int64), np.array(counts, dtype=np.float64)
+            weight = (model.idf.get(token) or 0) * freq * (model.k1 + 1) / (freq + norm[rows])
+            self._postings[token] = (rows, weight)
+
+    def scores(self, text: str) -> npt.NDArray[np.float64]:
+        """BM25 score of every example question (in `_Grouped` order) for ``text``."""
+        scores = np.zeros(len(self._grouped.texts), dtype=np.float64)
+        for token in tokens(text):
+            if token in self._postings:
+                rows, weight = self._postings[token]
+                scores[rows] += weight
+        return scores
+
+    def rank(self, texts: Sequence[str], k: int = K) -> list[list[Scored]]:
+        ranked: list[list[Scored]] = []
+        for start in range(0, len(texts), CHUNK):
+            ranked += self._grouped.top(np.array([self.scores(t) for t in texts[start : start + CHUNK]]), k)
+        return ranked
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())

@@ -1,0 +1,298 @@
+"""Evaluate a knowledge base: ``sentence,label`` CSVs through the production index and `decide`.
+
+A KB CSV gives each label's example questions; every label becomes one article (id: a slug of the
+label, title: the label, no body), indexed by `baselines.ProductionRanker` with
+`KnowledgeIndex.build` like the product's own articles. `evaluate` ranks every query (k=10) and
+decides (`decide`) with a `Ranker`; `metrics` defines the figures reported (docs/evaluation.md
+explains them).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import random
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .articles import ID_PATTERN, Article
+from .decision import Decision, Scored, Thresholds, decide
+
+__all__ = ["CsvError", "Labeled", "QueryResult", "Ranker", "TimedRanker", "article_ids", "evaluate"]
+__all__ += ["auroc", "check_labels", "kb_articles", "mcc", "metrics", "read_labeled_csv", "report"]
+
+HEADER = ["sentence", "label"]
+K = 10  # articles ranked per query (MRR@10)
+
+
+class CsvError(Exception):
+    """An invalid ``sentence,label`` file. ``str(error)`` is ``path:line: message``."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(path, line, message)
+        self.path, self.line, self.message = path, line, message
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}" if self.line > 0 else f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Labeled:
+    text: str
+    label: str
+    line: int = 0  # 1-based line in its CSV file, 0 when it did not come from one
+    also: tuple[str, ...] = ()  # further right labels for a query (dev sets only; a CSV has one)
+
+
+def read_labeled_csv(path: str | Path) -> list[Labeled]:
+    """The rows of a UTF-8 CSV with the header ``sentence,label``; blank lines are skipped."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise CsvError(name, 0, f"cannot read: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CsvError(name, data.count(b"\n", 0, error.start) + 1, "not valid UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[Labeled] = []
+    header_seen, line = False, 1
+    try:
+        for record in reader:
+            start, line = line, reader.line_num + 1  # the record spans start .. reader.line_num
+            if not record or record == [""]:
+                continue
+            if not header_seen:
+                if [cell.strip() for cell in record] != HEADER:
+                    raise CsvError(name, start, f"the header must be 'sentence,label', not {','.join(record)!r}")
+                header_seen = True
+                continue
+            if len(record) != 2:
+                raise CsvError(name, start, f"expected 2 fields (sentence,label), found {len(record)}")
+            sentence, label = " ".join(record[0].split()), record[1].strip()
+            if not sentence:
+                raise CsvError(name, start, "empty sentence")
+            if not label:
+                raise CsvError(name, start, "empty label")
+            rows.append(Labeled(sentence, label, start))
+    except csv.Error as error:
+        raise CsvError(name, reader.line_num, f"invalid CSV: {error}") from None
+    if not header_seen:
+        raise CsvError(name, 1, "empty file: expected the header 'sentence,label'")
+    return rows
+
+
+def check_labels(
+    kb: Sequence[Labeled], queries: Sequence[Labeled], oos_label: str | None, names: tuple[str, str]
+) -> None:
+    """Raise `CsvError` when the KB is empty or holds the OOS label, or a query's label is unknown."""
+    if not kb:
+        raise CsvError(names[0], 0, "no rows: the knowledge base needs at least one sentence")
+    labels = {row.label for row in kb}
+    for row in kb:
+        if row.label == oos_label:
+            raise CsvError(names[0], row.line, f"the KB must not contain the OOS label {oos_label!r}")
+    for row in queries:
+        if any(label not in labels for label in row.also) or (row.label not in labels and row.label != oos_label):
+            hint = f" nor the OOS label {oos_label!r}" if oos_label is not None else " (no --oos-label given)"
+            raise CsvError(names[1], row.line, f"label {row.label!r} is not a KB label{hint}")
+
+
+_NON_ID = re.compile(r"[^a-z0-9]+")
+
+
+def article_ids(labels: Sequence[str]) -> dict[str, str]:
+    """A valid, unique article id for each label: its slug, plus a hash of the label when the slug
+    is taken, shorter than 2 characters, or dropped non-ASCII letters. Labels that are valid ids
+    already keep them."""
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for label in sorted(set(labels), key=lambda label: (not ID_PATTERN.fullmatch(label), label)):
+        ascii_text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().lower()
+        slug = _NON_ID.sub("-", ascii_text).strip("-")[:48].strip("-")
+        if len(slug) < 2 or slug in taken or ascii_text != label.lower():
+            digest = hashlib.sha256(label.encode("utf-8")).hexdigest()[:8]
+            slug = f"{slug}-{digest}" if slug else f"label-{digest}"
+        ids[label] = slug
+        taken.add(slug)
+    return ids
+
+
+def kb_articles(kb: Sequence[Labeled], ids: dict[str, str], source: str = "kb") -> list[Article]:
+    """One article per label: its sentences as questions (in file order), the label as title."""
+    questions: dict[str, list[str]] = {}
+    first_line: dict[str, int] = {}
+    for row in kb:
+        questions.setdefault(row.label, []).append(row.text)
+        first_line.setdefault(row.label, row.line)
+    return [
+        Article(id=ids[label], title=label, body="", locale="en", tags=(), questions=tuple(dict.fromkeys(texts)),
+                url=None, path=f"{source}:{first_line[label]}")
+        for label, texts in questions.items()
+    ]
+
+
+class Ranker(Protocol):
+    """Ranks a KB's articles for each query, best first (the project's index or a baseline)."""
+
+    name: str
+
+    def rank(self, texts: Sequence[str], k: int = K) -> list[list[Scored]]: ...
+
+
+@runtime_checkable
+class TimedRanker(Ranker, Protocol):
+    """A ranker that can also time single queries through `decide` (the project's)."""
+
+    def latency(self, texts: Sequence[str], thresholds: Thresholds) -> tuple[list[float], list[Decision]]: ...
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    query: Labeled
+    gold: tuple[str, ...]  # the right article ids; () for an OOS query
+    ranked: tuple[str, ...]  # article ids, best first (up to K)
+    decision: Decision
+
+    @property
+    def correct(self) -> bool:
+        if not self.gold:
+            return self.decision.kind == "escalate"
+        return any(article_id in self.gold for article_id in self.decision.article_ids)
+
+    @property
+    def rank(self) -> int | None:
+        """1-based rank of the first right article among `ranked`, None when absent or OOS."""
+        return next((i for i, article_id in enumerate(self.ranked, start=1) if article_id in self.gold), None)
+
+
+def evaluate(
+    kb: Sequence[Labeled],
+    queries: Sequence[Labeled],
+    oos_label: str | None,
+    ranker: Ranker,
+    thresholds: Thresholds,
+    *,
+    latency_sample: int = 0,
+) -> tuple[list[QueryResult], dict[str, Any]]:
+    """Rank and decide every query with ``ranker`` (built on ``kb``); return per-query results and
+    `metrics`. With ``latency_sample`` (a `ProductionRanker` only), also time that many queries."""
+    ids = article_ids([row.label for row in kb])
+    rankings = ranker.rank([row.text for row in queries], K)
+    results = [
+        QueryResult(row, () if row.label == oos_label else tuple(ids[label] for label in (row.label, *row.also)),
+                    tuple(hit.article_id for hit in hits), decide(hits, thresholds))
+        for row, hits in zip(queries, rankings, strict=True)
+    ]
+    summary = metrics(results)
+    if latency_sample > 0 and results and isinstance(ranker, TimedRanker):
+        chosen = sorted(random.Random(0).sample(range(len(results)), min(latency_sample, len(results))))
+        seconds, decisions = ranker.latency([queries[i].text for i in chosen], thresholds)
+        summary["latency_ms_p50"] = round(float(np.percentile(seconds, 50)) * 1000, 2)
+        summary["latency_ms_p99"] = round(float(np.percentile(seconds, 99)) * 1000, 2)
+        summary["latency_sample"] = len(chosen)
+        summary["batched_vs_single_changed"] = sum(
+            (d.kind, d.article_ids) != (results[i].decision.kind, results[i].decision.article_ids)
+            for i, d in zip(chosen, decisions, strict=True)
+        )
+    return results, summary
+
+
+def metrics(results: Sequence[QueryResult]) -> dict[str, Any]:
+    """The figures of docs/evaluation.md; None where undefined (e.g. OOS recall with no OOS query)."""
+    inscope = [r for r in results if r.gold]
+    oos = [r for r in results if not r.gold]
+    answered = [r for r in results if r.decision.kind == "answer"]
+    escalated = [r for r in results if r.decision.kind == "escalate"]
+    right_answers = sum(r.correct for r in answered)
+    ranks = [r.rank for r in inscope]
+    return {
+        "queries": len(results),
+        "in_scope": len(inscope),
+        "oos": len(oos),
+        "accuracy_at_1": _ratio(sum(rank == 1 for rank in ranks), len(inscope)),
+        "mrr_at_10": _ratio(sum(1 / rank for rank in ranks if rank is not None and rank <= K), len(inscope)),
+        "answered_right_rate": _ratio(right_answers, len(inscope)),
+        "answer_precision": _ratio(right_answers, len(answered)),
+        "oos_recall": _ratio(sum(r.decision.kind == "escalate" for r in oos), len(oos)),
+        "oos_precision": _ratio(sum(not r.gold for r in escalated), len(escalated)),
+        "overall_accuracy": _ratio(sum(r.correct for r in results), len(results)),
+        "mcc": _round(mcc([_gold(r) for r in results], [_predicted(r) for r in results])),
+        "auroc": _round(auroc([r.decision.confidence for r in inscope], [r.decision.confidence for r in oos])),
+        "clarification_rate": _ratio(sum(r.decision.kind == "clarify" for r in results), len(results)),
+        "escalation_rate": _ratio(len(escalated), len(results)),
+    }
+
+
+def _predicted(result: QueryResult) -> str | None:
+    """The article a decision stands for: None (OOS) for an escalation; for a clarification the
+    right article when it is offered, else the first offered."""
+    ids = result.decision.article_ids
+    return next((i for i in ids if i in result.gold), ids[0] if ids else None)
+
+
+def _gold(result: QueryResult) -> str | None:
+    """The query's class for MCC: None for OOS; of several right articles, the one predicted if any."""
+    predicted = _predicted(result)
+    return predicted if predicted in result.gold else (result.gold[0] if result.gold else None)
+
+
+def mcc(gold: Sequence[str | None], predicted: Sequence[str | None]) -> float | None:
+    """Multiclass Matthews correlation (Gorodkin's R_K); 0 when a margin is constant."""
+    if not gold:
+        return None
+    classes = {label: i for i, label in enumerate(dict.fromkeys([*gold, *predicted]))}
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.float64)
+    np.add.at(matrix, ([classes[g] for g in gold], [classes[p] for p in predicted]), 1)
+    true, pred, total = matrix.sum(axis=1), matrix.sum(axis=0), matrix.sum()
+    covariance = np.trace(matrix) * total - float(true @ pred)
+    denominator = float(np.sqrt((total**2 - pred @ pred) * (total**2 - true @ true)))
+    return float(covariance / denominator) if denominator > 0 else 0.0
+
+
+def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """P(a positive scores above a negative), ties counting half (Mann-Whitney U)."""
+    if not positives or not negatives:
+        return None
+    scores = np.array([*positives, *negatives], dtype=np.float64)
+    order = np.argsort(scores, kind="stable")
+    _, first, counts = np.unique(scores[order], return_index=True, return_counts=True)
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[order] = np.repeat(first + (counts + 1) / 2, counts)  # 1-based, ties share their mean rank
+    n_pos, n_neg = len(positives), len(negatives)
+    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _ratio(numerator: float, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def report(results: Sequence[QueryResult], summary: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
+    """``{"metrics", "rows"}`` for JSON: one row per query with its decision, offered labels and confidence."""
+    labels = {article_id: label for label, article_id in ids.items()}
+    rows = [
+        {
+            "line": r.query.line,
+            "query": r.query.text,
+            "label": r.query.label,
+            "decision": r.decision.kind,
+            "offered": [labels[article_id] for article_id in r.decision.article_ids],
+            "confidence": round(r.decision.confidence, 4),
+            "correct": r.correct,
+            "rank": r.rank,
+        }
+        for r in results
+    ]
+    return {"metrics": summary, "rows": rows}

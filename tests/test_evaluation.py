@@ -1,0 +1,293 @@
+"""Tests for the evaluation harness: decide(), CSV validation, metrics, calibration, ``kb eval``/``kb query``.
+
+``kb eval`` runs on a small CSV pair with the real all-MiniLM-L6-v2 model. Its queries are built so
+that the decisions do not depend on fine score differences: verbatim KB sentences score 1.0, one
+sentence belongs to two articles (a tie, so a clarification), one label is wrong on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge_index.articles import load_articles
+from knowledge_index.baselines import Bm25Ranker, tokens
+from knowledge_index.cli import main
+from knowledge_index.decision import Thresholds, calibrate, calibrate_answer, decide, load_thresholds
+from knowledge_index.devsets import DEFAULT_DATASETS, load
+from knowledge_index.embedder import MiniLMEmbedder
+from knowledge_index.evaluation import CsvError, Labeled, article_ids, auroc, check_labels, mcc, read_labeled_csv
+from knowledge_index.index import KnowledgeIndex
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASETS = ROOT / DEFAULT_DATASETS
+
+
+@dataclass(frozen=True)
+class FakeHit:
+    article_id: str
+    score: float
+
+
+# --- decide ------------------------------------------------------------------------------------
+
+CLARIFYING = Thresholds(answer=0.5, clarify_margin=0.05, clarify_floor=0.4)
+
+
+@pytest.mark.parametrize(
+    ("hits", "thresholds", "kind", "ids"),
+    [
+        ([], Thresholds(), "escalate", ()),
+        ([FakeHit("a", 0.56), FakeHit("b", 0.55)], Thresholds(), "answer", ("a",)),  # clarify is off by default
+        ([FakeHit("a", 0.55)], Thresholds(), "answer", ("a",)),  # the threshold itself answers
+        ([FakeHit("a", 0.5499)], Thresholds(), "escalate", ()),
+        ([FakeHit("a", 0.9), FakeHit("b", 0.86)], CLARIFYING, "clarify", ("a", "b")),
+        ([FakeHit("a", 0.9), FakeHit("b", 0.84)], CLARIFYING, "answer", ("a",)),  # gap above the margin
+        ([FakeHit("a", 0.45), FakeHit("b", 0.41)], CLARIFYING, "clarify", ("a", "b")),  # below answer, above floor
+        ([FakeHit("a", 0.42), FakeHit("b", 0.39)], CLARIFYING, "escalate", ()),  # second below the floor
+        ([FakeHit("a", 0.9)], CLARIFYING, "answer", ("a",)),  # one hit cannot clarify
+    ],
+)
+def test_decide(hits: list[FakeHit], thresholds: Thresholds, kind: str, ids: tuple[str, ...]) -> None:
+    decision = decide(hits, thresholds)
+    assert (decision.kind, decision.article_ids) == (kind, ids)
+    assert decision.confidence == (hits[0].score if hits else 0.0)
+    assert decision.reason
+
+
+def test_thresholds_validation_and_json() -> None:
+    with pytest.raises(ValueError):
+        Thresholds(answer=0.5, clarify_margin=0.1)
+    with pytest.raises(ValueError):
+        Thresholds(answer=math.nan)
+    assert Thresholds.from_json(CLARIFYING.to_json()) == CLARIFYING
+    assert not Thresholds().clarifies and Thresholds().answer == 0.55
+    shipped = load_thresholds()  # the committed, calibrated file
+    assert 0 < shipped.answer < 1
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+def test_read_csv_skips_blank_lines_and_numbers_lines(tmp_path: Path) -> None:
+    path = write(tmp_path / "kb.csv", '\ufeffsentence,label\n\nhello  there,greet\n"two\nlines",a\nlast,b\n')
+    rows = read_labeled_csv(path)
+    assert rows == [Labeled("hello there", "greet", 3), Labeled("two lines", "a", 4), Labeled("last", "b", 6)]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("", 1, "empty file"),
+        ("text,label\nhi,a\n", 1, "header must be 'sentence,label'"),
+        ("sentence,label\nhi,a\nhi,a,b\n", 3, "expected 2 fields"),
+        ("sentence,label\nhi,a\n\n ,a\n", 4, "empty sentence"),
+        ("sentence,label\nhi, \n", 2, "empty label"),
+        ("sentence,label\nhi\n", 2, "expected 2 fields"),
+        (b"sentence,label\nhi,a\n\xff,b\n", 3, "not valid UTF-8"),
+    ],
+)
+def test_csv_errors_name_file_and_line(tmp_path: Path, text: str | bytes, line: int, message: str) -> None:
+    path = write(tmp_path / "bad.csv", text)
+    with pytest.raises(CsvError) as caught:
+        read_labeled_csv(path)
+    assert caught.value.line == line
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+    assert message in str(caught.value)
+
+
+def test_label_checks_name_file_and_line() -> None:
+    kb = [Labeled("hi", "greet", 2), Labeled("bye", "oos", 3)]
+    with pytest.raises(CsvError, match=r"^kb.csv:3: the KB must not contain the OOS label 'oos'"):
+        check_labels(kb, [], "oos", ("kb.csv", "test.csv"))
+    with pytest.raises(CsvError, match=r"^test.csv:5: label 'thanks' is not a KB label"):
+        check_labels(kb[:1], [Labeled("hi", "greet", 2), Labeled("ta", "thanks", 5)], "oos", ("kb.csv", "test.csv"))
+
+
+def test_article_ids_are_valid_and_unique() -> None:
+    ids = article_ids(["card-arrival", "Card arrival", "card_arrival", "x", "Wie lange dauert es?", "a" * 100])
+    assert ids["card-arrival"] == "card-arrival"  # already an id
+    assert ids["Card arrival"].startswith("card-arrival-") and ids["card_arrival"].startswith("card-arrival-")
+    assert len(set(ids.values())) == 6
+    assert all(2 <= len(i) <= 64 and i[0].isalnum() and set(i) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+               for i in ids.values())
+
+
+# --- metrics and calibration ------------------------------------------------------------------
+
+
+def test_mcc_and_auroc_by_hand() -> None:
+    # 3 classes; trace 3 of 5; true counts a2 b2 None1; predicted a2 b1 None2; sum p*t = 4+2+2 = 8.
+    gold = ["a", "a", "b", "b", None]
+    predicted = ["a", "b", "b", None, None]
+    assert mcc(gold, predicted) == pytest.approx((3 * 5 - 8) / math.sqrt((25 - 9) * (25 - 9)))
+    assert mcc(["a", "b"], ["a", "a"]) == 0.0
+    # pairs: 0.9 beats both; 0.8 ties 0.8 (half) and beats 0.3; 0.5 beats 0.3 only: 4.5 of 6.
+    assert auroc([0.9, 0.8, 0.5], [0.8, 0.3]) == 0.75
+    assert auroc([0.9], []) is None
+
+
+def test_calibrate_answer_threshold_exactly() -> None:
+    top = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    right = np.array([True, True, False, True, False, False])
+    oos = np.array([False, False, False, False, True, True])
+    threshold, accuracy = calibrate_answer(top, right, oos)
+    assert (threshold, accuracy) == (0.55, 5 / 6)  # answer the top 4 (3 right), escalate the 2 OOS
+
+
+def test_calibrate_adopts_the_clarify_rule_only_within_the_cap() -> None:
+    # 10 queries: 8 answered right at high scores, 2 close calls whose right article is second.
+    top = np.array([0.9] * 8 + [0.7, 0.7])
+    second = np.array([0.2] * 8 + [0.69, 0.69])
+    right = np.array([True] * 8 + [False, False])
+    in_two = np.ones(10, dtype=bool)
+    oos = np.zeros(10, dtype=bool)
+    thresholds, summary = calibrate(top, second, right, in_two, oos, max_clarify_rate=0.2)
+    assert thresholds.clarifies and summary["accuracy"] == 1.0 and summary["accuracy_without_clarify"] == 0.8
+    decisions = [decide([FakeHit("x", t), FakeHit("y", s)], thresholds).kind for t, s in zip(top, second, strict=True)]
+    assert decisions == ["answer"] * 8 + ["clarify"] * 2
+    capped, summary = calibrate(top, second, right, in_two, oos, max_clarify_rate=0.1)
+    assert not capped.clarifies and summary["accuracy"] == 0.8  # the two close calls go together or not at all
+
+
+# --- the real model: kb eval and kb query -----------------------------------------------------
+
+KB_CSV = """sentence,label
+How do I get a refund?,refund
+Can I get my money back?,refund
+How long do refunds take?,refund
+What is the status of my order?,refund
+Where is my parcel?,shipping
+How long does delivery take?,shipping
+Do you ship abroad?,shipping
+What is the status of my order?,shipping
+I forgot my password,password
+How do I reset my password?,password
+I can't log in to my account,password
+How do I change my password?,password
+When are you open?,hours
+What are your opening hours?,hours
+Are you open on Sunday?,hours
+What time do you close?,hours
+"""
+# Expected decisions with answer 0.5, clarify when the top two are within 0.01 and both >= 0.9.
+QUERIES_CSV = """sentence,label
+How do I get a refund?,refund
+Do you ship abroad?,shipping
+How do I reset my password?,password
+What is the status of my order?,shipping
+What are your opening hours?,refund
+What time do you close?,hours
+"Help, I have forgotten the password of my account",none
+Which planet is the largest in the solar system?,none
+"""
+EXPECTED = [  # (decision, offered, correct)
+    ("answer", ["refund"], True),
+    ("answer", ["shipping"], True),
+    ("answer", ["password"], True),
+    ("clarify", ["refund", "shipping"], True),  # a tie at 1.0: ranked by article id
+    ("answer", ["hours"], False),  # mislabelled on purpose
+    ("answer", ["hours"], True),
+    ("answer", ["password"], False),  # OOS, answered
+    ("escalate", [], True),
+]
+
+
+@pytest.fixture(scope="module")
+def eval_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    folder = tmp_path_factory.mktemp("eval")
+    thresholds = folder / "thresholds.json"
+    thresholds.write_text(json.dumps({"thresholds": {"answer": 0.5, "clarify_margin": 0.01, "clarify_floor": 0.9}}))
+    kb, queries = write(folder / "kb.csv", KB_CSV), write(folder / "q.csv", QUERIES_CSV)
+    argv = ["eval", "--kb", str(kb), "--queries", str(queries), "--oos-label", "none",
+            "--thresholds", str(thresholds), "--json", str(folder / "out.json")]
+    assert main(argv) == 0
+    report: dict[str, object] = json.loads((folder / "out.json").read_text())
+    return report
+
+
+def test_kb_eval_decisions(eval_report: dict[str, object]) -> None:
+    rows = eval_report["rows"]
+    assert isinstance(rows, list)
+    assert [(r["decision"], r["offered"], r["correct"]) for r in rows] == EXPECTED
+    assert [r["line"] for r in rows] == list(range(2, 10))
+    assert all(r["confidence"] > 0.99 for r in rows[:6])  # verbatim KB sentences
+    assert 0.5 <= rows[6]["confidence"] < 0.99 and rows[7]["confidence"] < 0.5
+    assert eval_report["thresholds"] == {"answer": 0.5, "clarify_margin": 0.01, "clarify_floor": 0.9}
+
+
+def test_kb_eval_metrics_by_hand(eval_report: dict[str, object]) -> None:
+    metrics = eval_report["metrics"]
+    assert isinstance(metrics, dict)
+    # Classes (gold -> predicted): refund->refund, shipping->shipping, password->password,
+    # shipping->shipping (offered in the clarification), refund->hours, hours->hours, oos->password,
+    # oos->oos. Trace 6 of 8; true counts 2,2,1,1,2 (sum of squares 14); predicted 1,2,2,2,1 (14);
+    # sum of products 2+4+2+2+2 = 12. MCC = (6*8 - 12) / sqrt((64-14)*(64-14)) = 36/50.
+    assert {key: metrics[key] for key in EXPECTED_METRICS} == EXPECTED_METRICS
+    assert metrics["latency_sample"] == 8 and metrics["batched_vs_single_changed"] == 0
+    assert 0 < metrics["latency_ms_p50"] <= metrics["latency_ms_p99"]
+
+
+EXPECTED_METRICS = {
+    "queries": 8,
+    "in_scope": 6,
+    "oos": 2,
+    "accuracy_at_1": round(4 / 6, 4),  # the tie ranks "refund" first for the shipping query
+    "answered_right_rate": round(4 / 6, 4),
+    "answer_precision": round(4 / 6, 4),
+    "oos_recall": 0.5,
+    "oos_precision": 1.0,
+    "overall_accuracy": 0.75,
+    "mcc": 0.72,
+    "auroc": 1.0,  # every in-scope query (about 1.0) scores above both OOS queries
+    "clarification_rate": 0.125,
+    "escalation_rate": 0.125,
+}
+
+
+def test_kb_eval_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kb = write(tmp_path / "kb.csv", KB_CSV)
+    queries = write(tmp_path / "q.csv", "sentence,label\nhello,greeting\n")
+    assert main(["eval", "--kb", str(kb), "--queries", str(queries), "--oos-label", "none"]) == 2
+    error = f"error: {queries}:2: label 'greeting' is not a KB label nor the OOS label 'none'\n"
+    assert capsys.readouterr().err == error
+    assert main(["eval", "--kb", str(kb)]) == 2
+    assert "needs --kb and --queries" in capsys.readouterr().err
+
+
+def test_kb_query_prints_ranking_and_decision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    KnowledgeIndex.build(load_articles(ROOT / "tests" / "fixtures" / "articles"), MiniLMEmbedder(), tmp_path / "index")
+    assert main(["query", "--index", str(tmp_path / "index"), "How do I return a bike?"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["1", "1.000", "bike-returns"]
+    assert lines[-1].startswith("decision: answer bike-returns (score 1.000 >= ")
+
+
+# --- baselines and dev sets -------------------------------------------------------------------
+
+
+def test_bm25_scores_equal_rank_bm25() -> None:
+    kb = [Labeled(text, label) for text, label in (row.split(",") for row in KB_CSV.splitlines()[1:])]
+    ranker = Bm25Ranker(kb, article_ids([row.label for row in kb]))
+    for query in ("how long will my refund take", "password", "opening hours on sunday", "zzz"):
+        assert np.allclose(ranker.scores(query), ranker.model.get_scores(tokens(query)))
+    [hits] = ranker.rank(["reset password"])
+    assert hits[0].article_id == "password"
+
+
+@pytest.mark.skipif(not DATASETS.is_dir(), reason=f"no shared datasets at {DATASETS}")
+def test_dev_set_sizes() -> None:
+    sizes = {name: (len(load(name, DATASETS).kb), len(load(name, DATASETS).queries))
+             for name in ("clinc150-test", "clinc150-val", "stackfaq", "jhu-covidfaq", "deepset-covid-de")}
+    assert sizes == {"clinc150-test": (15000, 5500), "clinc150-val": (15000, 3100), "stackfaq": (125, 1249),
+                     "jhu-covidfaq": (68, 1037), "deepset-covid-de": (106, 312)}
