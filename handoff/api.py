@@ -111,5 +111,5 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({
         "status": "ok",
         "rasa": "up" if rasa_up else "down",
-        "index": {"articles": len(index.articles), "model": index.manifest["model"]},
+        "index": {"articles": len(index.articles), "model": index.manifest["model"], "version": index.version},
     })

@@ -38,7 +38,7 @@ from .articles import ArticleFields, fingerprint
 from .entries import Entry
 
 __all__ = ["FORMAT", "KEEP", "ArticleRecord", "IndexMismatch", "Manifest", "StoredIndex"]
-__all__ += ["read_index", "read_manifest", "set_current", "versions", "write_index"]
+__all__ += ["current_version", "read_index", "read_manifest", "set_current", "versions", "write_index"]
 
 FORMAT = 1
 KEEP = 3  # versions kept after publishing, to roll back to
@@ -207,7 +207,7 @@ def _write(path: Path, data: bytes) -> None:
 def read_manifest(directory: str | Path) -> Manifest | None:
     """The manifest of the live version in ``directory``, or None when there is no readable one."""
     try:
-        return Manifest(**json.loads((Path(directory) / _current(Path(directory)) / MANIFEST_FILE).read_bytes()))
+        return Manifest(**json.loads((Path(directory) / current_version(directory) / MANIFEST_FILE).read_bytes()))
     except (OSError, ValueError, TypeError, IndexMismatch):
         return None
 
@@ -217,7 +217,7 @@ def read_index(directory: str | Path, *, model: str, dimension: int) -> StoredIn
 
     Raises `IndexMismatch` when it is missing, incomplete, corrupt, or from another model.
     """
-    version = _current(Path(directory))
+    version = current_version(directory)
     folder = Path(directory) / version
     try:  # open all files first: open files stay readable even if the version is pruned meanwhile
         with contextlib.ExitStack() as stack:
@@ -242,7 +242,9 @@ def read_index(directory: str | Path, *, model: str, dimension: int) -> StoredIn
     return stored
 
 
-def _current(target: Path) -> str:
+def current_version(directory: str | Path) -> str:
+    """The name of the live version (raises IndexMismatch when there is none)."""
+    target = Path(directory)
     try:
         version = (target / CURRENT).read_text(encoding="utf-8").strip()
     except (FileNotFoundError, NotADirectoryError):

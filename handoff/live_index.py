@@ -1,0 +1,52 @@
+"""The app's knowledge index: loaded (or built) at start-up, swapped when a new version is published.
+
+`casedesk kb build` (or an editor's publish) writes a new immutable version and moves the index's
+CURRENT pointer; the app polls that pointer and loads the new version off the event loop, so
+conversations go on and every search sees one whole version.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bot.actions import context as action_context
+from handoff.settings import Settings
+from knowledge_index.decision import load_thresholds
+from knowledge_index.embedder import MiniLMEmbedder
+from knowledge_index.index import KnowledgeIndex, ensure_index
+from knowledge_index.storage import IndexMismatch, current_version
+
+log = logging.getLogger(__name__)
+
+
+class LiveIndex:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._embedder = MiniLMEmbedder()
+        self._thresholds = load_thresholds(settings.thresholds_file) if settings.thresholds_file else load_thresholds()
+        self.version = ""
+
+    def start(self) -> None:
+        """Load the index, rebuilding it first when the articles changed (blocking: run in a thread)."""
+        index, rebuilt = ensure_index(Path(self._settings.articles_dir), Path(self._settings.index_dir), self._embedder)
+        log.info("knowledge index %s: %d articles (%s)", "rebuilt" if rebuilt else "loaded", len(index.articles),
+                 index.version)
+        self._use(index)
+
+    def refresh(self) -> bool:
+        """Swap to the live version if it changed since we loaded ours (blocking: run in a thread)."""
+        try:
+            if current_version(self._settings.index_dir) == self.version:
+                return False
+            index = KnowledgeIndex.load(self._settings.index_dir, self._embedder)
+        except IndexMismatch as exc:  # keep answering from the version we have
+            log.error("not swapping the knowledge index: %s", exc)
+            return False
+        log.info("knowledge index swapped to %s: %d articles", index.version, len(index.articles))
+        self._use(index)
+        return True
+
+    def _use(self, index: KnowledgeIndex) -> None:
+        action_context.configure(action_context.ActionContext(index, self._thresholds))
+        self.version = index.version
