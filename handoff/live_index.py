@@ -24,12 +24,14 @@ class LiveIndex:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._embedder = MiniLMEmbedder()
-        self._thresholds = load_thresholds(settings.thresholds_file) if settings.thresholds_file else load_thresholds()
+        # The thresholds a rebuild publishes with the index; a published index brings its own.
+        self._thresholds = load_thresholds(settings.thresholds_file) if settings.thresholds_file else None
         self.version = ""
 
     def start(self) -> None:
         """Load the index, rebuilding it first when the articles changed (blocking: run in a thread)."""
-        index, rebuilt = ensure_index(Path(self._settings.articles_dir), Path(self._settings.index_dir), self._embedder)
+        index, rebuilt = ensure_index(Path(self._settings.articles_dir), Path(self._settings.index_dir), self._embedder,
+                                      thresholds=self._thresholds)
         log.info("knowledge index %s: %d articles (%s)", "rebuilt" if rebuilt else "loaded", len(index.articles),
                  index.version)
         self._use(index)
@@ -48,5 +50,5 @@ class LiveIndex:
         return True
 
     def _use(self, index: KnowledgeIndex) -> None:
-        action_context.configure(action_context.ActionContext(index, self._thresholds))
+        action_context.configure(action_context.ActionContext(index, index.thresholds))
         self.version = index.version

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .articles import ArticleFields, fingerprint, load_articles
+from .decision import Thresholds, load_thresholds
 from .embedder import Embedder
 from .entries import Entry, entries_for
 from .storage import (
@@ -67,8 +68,12 @@ class KnowledgeIndex:
         self._version = stored.version
 
     @classmethod
-    def build(cls, articles: Sequence[ArticleFields], embedder: Embedder, directory: str | Path) -> KnowledgeIndex:
-        """Embed ``articles`` and publish them as the new live version of the index in ``directory``."""
+    def build(
+        cls, articles: Sequence[ArticleFields], embedder: Embedder, directory: str | Path,
+        thresholds: Thresholds | None = None,
+    ) -> KnowledgeIndex:
+        """Embed ``articles`` and publish them, with the decision ``thresholds`` (default: the shipped
+        calibration), as the new live version of the index in ``directory``."""
         records = tuple(sorted((ArticleRecord.from_article(article) for article in articles), key=lambda r: r.id))
         duplicates = sorted(article_id for article_id, count in Counter(r.id for r in records).items() if count > 1)
         if duplicates:
@@ -89,6 +94,7 @@ class KnowledgeIndex:
             entries=len(entries),
             articles=len(records),
             built_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            thresholds=(thresholds or load_thresholds()).to_json(),
         )
         version = write_index(directory, manifest=manifest, articles=records, entries=entries, vectors=vectors)
         log.info("built knowledge index %s/%s: %d articles, %d entries", directory, version, len(records), len(entries))
@@ -127,6 +133,11 @@ class KnowledgeIndex:
     def entries(self) -> tuple[Entry, ...]:
         """The indexed texts; entry ``i`` is row ``i`` of the vector index."""
         return self._entries
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The decision thresholds this index was published with (the shipped ones for older indexes)."""
+        return Thresholds.from_json(self._manifest.thresholds) if self._manifest.thresholds else load_thresholds()
 
     def article(self, article_id: str) -> ArticleRecord | None:
         return self._by_id.get(article_id)
@@ -172,15 +183,18 @@ class KnowledgeIndex:
 
 
 def ensure_index(
-    articles_dir: str | Path, directory: str | Path, embedder: Embedder, *, force: bool = False
+    articles_dir: str | Path, directory: str | Path, embedder: Embedder, *, force: bool = False,
+    thresholds: Thresholds | None = None,
 ) -> tuple[KnowledgeIndex, bool]:
     """Load the index in ``directory``, rebuilding it from ``articles_dir`` when needed.
 
-    It is rebuilt when there is none, when the articles' fingerprint differs from the
-    manifest's, when it was built with another model, when it cannot be read, or when ``force``.
+    It is rebuilt when there is none, when the articles' fingerprint or the decision thresholds
+    (default: the shipped calibration) differ from the manifest's, when it was built with another
+    model, when it cannot be read, or when ``force``.
     Returns the index and whether it was rebuilt. Raises `ArticleError` for invalid articles.
     """
     articles = load_articles(articles_dir)
+    thresholds = thresholds or load_thresholds()
     if not force:
         manifest = read_manifest(directory)
         if (
@@ -188,12 +202,13 @@ def ensure_index(
             and manifest.fingerprint == fingerprint(articles)
             and manifest.model == embedder.name
             and manifest.dimension == embedder.dimension
+            and manifest.thresholds == thresholds.to_json()
         ):
             try:
                 return KnowledgeIndex.load(directory, embedder), False
             except IndexMismatch as error:
                 log.warning("rebuilding knowledge index: %s", error)
-    return KnowledgeIndex.build(articles, embedder, directory), True
+    return KnowledgeIndex.build(articles, embedder, directory, thresholds), True
 
 
 def _unit_rows(vectors: npt.ArrayLike, dimension: int) -> npt.NDArray[np.float32]:

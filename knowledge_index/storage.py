@@ -26,7 +26,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -83,6 +83,8 @@ class Manifest:
     entries: int
     articles: int
     built_at: str
+    # The decision thresholds shipped with this index (knowledge_index/decision.py); {} before they were.
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> str | int:
         """Read access by ``manifest.json`` key, e.g. ``manifest["model"]``."""

@@ -26,6 +26,7 @@ import pytest
 
 from knowledge_index.articles import Article, ArticleError, fingerprint, load_articles, parse_article
 from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
+from knowledge_index.decision import THRESHOLDS_FILE
 from knowledge_index.embedder import MiniLMEmbedder
 from knowledge_index.entries import entries_for, first_paragraph
 from knowledge_index.index import Hit, IndexMismatch, KnowledgeIndex, ensure_index
@@ -287,6 +288,7 @@ def test_build_writes_index_files(built: KnowledgeIndex) -> None:
         "entries": FIXTURE_ENTRIES,
         "articles": len(FIXTURE_IDS),
         "built_at": manifest["built_at"],
+        "thresholds": json.loads(THRESHOLDS_FILE.read_text())["thresholds"],
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["built_at"])
 
@@ -765,3 +767,17 @@ def test_package_import_is_light() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout == "[] ArticleError\n"
+
+
+def test_the_manifest_ships_the_decision_thresholds(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    from knowledge_index.decision import Thresholds, load_thresholds
+
+    index, rebuilt = ensure_index(FIXTURES, tmp_path / "index", embedder)
+    assert rebuilt and index.thresholds == load_thresholds()
+    assert read_manifest(tmp_path / "index").thresholds == load_thresholds().to_json()  # type: ignore[union-attr]
+    assert not ensure_index(FIXTURES, tmp_path / "index", embedder)[1]
+
+    recalibrated = Thresholds(answer=0.6)
+    index, rebuilt = ensure_index(FIXTURES, tmp_path / "index", embedder, thresholds=recalibrated)
+    assert rebuilt and index.thresholds == recalibrated
+    assert KnowledgeIndex.load(tmp_path / "index", embedder).thresholds == recalibrated
