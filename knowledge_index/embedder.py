@@ -10,7 +10,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,9 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["Embedder", "MiniLMEmbedder", "default_torch_threads"]
+__all__ = ["Embedder", "LazyEmbedder", "MiniLMEmbedder", "default_torch_threads"]
+
+M = TypeVar("M")
 
 MAX_TORCH_THREADS = 8
 
@@ -39,7 +41,55 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
 
 
-class MiniLMEmbedder:
+class LazyEmbedder(Generic[M]):
+    """An `Embedder` whose model is loaded on the first `encode` (or an explicit `load`), once.
+
+    Loading and encoding are serialised by a lock: the models' CPU inference already uses several
+    threads per call, and Hugging Face fast tokenizers are not safe to share between threads.
+    Subclasses give `name`, `dimension`, `_load_model` and `_encode`.
+    """
+
+    name: str
+    dimension: int
+
+    def __init__(self) -> None:
+        self._model: M | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        """Load the model now (e.g. at application start) instead of on the first `encode`."""
+        with self._lock:
+            self._ensure_model()
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if isinstance(texts, str):
+            raise TypeError("encode() takes a sequence of texts, not a single string")
+        if len(texts) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = np.asarray(self._encode(self._ensure_model(), list(texts)), dtype=np.float32)
+        if vectors.shape != (len(texts), self.dimension):
+            raise ValueError(f"{self.name} returned shape {vectors.shape} for {len(texts)} texts")
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    def _ensure_model(self) -> M:
+        if self._model is None:
+            self._model = self._load_model()
+        return self._model
+
+    def _load_model(self) -> M:
+        raise NotImplementedError
+
+    def _encode(self, model: M, texts: list[str]) -> npt.ArrayLike:
+        raise NotImplementedError
+
+
+class MiniLMEmbedder(LazyEmbedder["SentenceTransformer"]):
     """The bundled sentence-transformers all-MiniLM-L6-v2 model (384 dimensions) on the CPU.
 
     The model is loaded on the first `encode` (or an explicit `load`), once per instance.
@@ -63,41 +113,11 @@ class MiniLMEmbedder:
         self._model_path = Path(model_path) if model_path is not None else None
         self._num_threads = num_threads
         self._batch_size = batch_size
-        self._model: SentenceTransformer | None = None
-        # Guards loading, and encoding: Hugging Face fast tokenizers are not safe to share
-        # between threads ("Already borrowed"), and parallel CPU inference gains nothing anyway
-        # because torch already uses several threads per call.
-        self._lock = threading.Lock()
+        super().__init__()
 
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    def load(self) -> None:
-        """Load the model now (e.g. at application start) instead of on the first `encode`."""
-        with self._lock:
-            self._ensure_model()
-
-    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        if isinstance(texts, str):
-            raise TypeError("encode() takes a sequence of texts, not a single string")
-        if len(texts) == 0:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            model = self._ensure_model()
-            vectors = model.encode(
-                list(texts),
-                batch_size=self._batch_size,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def _ensure_model(self) -> SentenceTransformer:
-        if self._model is None:
-            self._model = self._load_model()
-        return self._model
+    def _encode(self, model: SentenceTransformer, texts: list[str]) -> npt.ArrayLike:
+        return model.encode(texts, batch_size=self._batch_size, show_progress_bar=False, convert_to_numpy=True,
+                            normalize_embeddings=True)
 
     def _load_model(self) -> SentenceTransformer:
         import torch
