@@ -19,13 +19,11 @@ from knowledge_index.articles import load_articles
 from knowledge_index.baselines import Bm25Ranker, tokens
 from knowledge_index.cli import main
 from knowledge_index.decision import Thresholds, calibrate, calibrate_answer, decide, load_thresholds
-from knowledge_index.devsets import DEFAULT_DATASETS, load
 from knowledge_index.embedder import MiniLMEmbedder
 from knowledge_index.evaluation import CsvError, Labeled, article_ids, auroc, check_labels, mcc, read_labeled_csv
 from knowledge_index.index import KnowledgeIndex
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ROOT / DEFAULT_DATASETS
 
 
 @dataclass(frozen=True)
@@ -284,10 +282,3 @@ def test_bm25_scores_equal_rank_bm25() -> None:
     [hits] = ranker.rank(["reset password"])
     assert hits[0].article_id == "password"
 
-
-@pytest.mark.skipif(not DATASETS.is_dir(), reason=f"no shared datasets at {DATASETS}")
-def test_dev_set_sizes() -> None:
-    sizes = {name: (len(load(name, DATASETS).kb), len(load(name, DATASETS).queries))
-             for name in ("clinc150-test", "clinc150-val", "stackfaq", "jhu-covidfaq", "deepset-covid-de")}
-    assert sizes == {"clinc150-test": (15000, 5500), "clinc150-val": (15000, 3100), "stackfaq": (125, 1249),
-                     "jhu-covidfaq": (68, 1037), "deepset-covid-de": (106, 312)}
