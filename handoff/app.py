@@ -17,13 +17,33 @@ from handoff.agent_namespace import AgentNamespace
 from handoff.agents import AgentAuth
 from handoff.chat_namespace import ChatNamespace
 from handoff.conversations import Conversations
-from handoff.keys import AUTH, BRIDGE, CONVERSATIONS, SETTINGS, STORE
+from handoff.keys import AUTH, BRIDGE, CONVERSATIONS, SETTINGS
 from handoff.live_index import LiveIndex
 from handoff.rasa_bridge import RasaBridge
 from handoff.settings import Settings
 from handoff.store import SqlCaseStore
 
 log = logging.getLogger(__name__)
+
+
+def every(seconds: float, job: Callable[[], Awaitable[object]]) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A background task running ``job`` every ``seconds`` while the app runs."""
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                try:
+                    await job()
+                except Exception:
+                    log.exception("background job failed")
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -40,7 +60,7 @@ def create_app(settings: Settings) -> web.Application:
         auth = AgentAuth(store, settings.agent_session_hours)
         bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds)
         conversations = Conversations(store, sio, bridge, settings)
-        app[STORE], app[AUTH], app[BRIDGE], app[CONVERSATIONS] = store, auth, bridge, conversations
+        app[AUTH], app[BRIDGE], app[CONVERSATIONS] = auth, bridge, conversations
         sio.register_namespace(ChatNamespace(conversations, settings))
         sio.register_namespace(AgentNamespace(conversations, auth, settings))
         try:
@@ -48,25 +68,6 @@ def create_app(settings: Settings) -> web.Application:
         finally:
             await http.close()
             await store.close()
-
-    def every(seconds: float, job: Callable[[], Awaitable[object]]) -> Callable[[web.Application], AsyncIterator[None]]:
-        """A background task running ``job`` every ``seconds`` while the app runs."""
-        async def context(app: web.Application) -> AsyncIterator[None]:
-            async def loop() -> None:
-                while True:
-                    await asyncio.sleep(seconds)
-                    try:
-                        await job()
-                    except Exception:
-                        log.exception("background job failed")
-
-            task = asyncio.create_task(loop())
-            yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-        return context
 
     app.cleanup_ctx.extend([
         resources,

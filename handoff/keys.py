@@ -8,10 +8,8 @@ from handoff.agents import AgentAuth
 from handoff.conversations import Conversations
 from handoff.rasa_bridge import RasaBridge
 from handoff.settings import Settings
-from handoff.store import SqlCaseStore
 
 SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", SqlCaseStore)
 AUTH = web.AppKey("auth", AgentAuth)
 BRIDGE = web.AppKey("bridge", RasaBridge)
 CONVERSATIONS = web.AppKey("conversations", Conversations)
