@@ -111,5 +111,6 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({
         "status": "ok",
         "rasa": "up" if rasa_up else "down",
-        "index": {"articles": len(index.articles), "model": index.manifest["model"], "version": index.version},
+        "index": {"articles": len(index.articles), "model": index.manifest.model,
+                  "multilingual_model": index.manifest.multilingual.get("model"), "version": index.version},
     })

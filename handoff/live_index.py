@@ -13,8 +13,7 @@ from pathlib import Path
 from bot.actions import context as action_context
 from handoff.settings import Settings
 from knowledge_index.decision import load_thresholds
-from knowledge_index.embedder import MiniLMEmbedder
-from knowledge_index.index import KnowledgeIndex, ensure_index
+from knowledge_index.index import KnowledgeIndex, ensure_index, production_embedders
 from knowledge_index.storage import IndexMismatch, current_version
 
 log = logging.getLogger(__name__)
@@ -23,15 +22,19 @@ log = logging.getLogger(__name__)
 class LiveIndex:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._embedder = MiniLMEmbedder()
+        self._english, self._multilingual = production_embedders()
         # The thresholds a rebuild publishes with the index; a published index brings its own.
-        self._thresholds = load_thresholds(settings.thresholds_file) if settings.thresholds_file else None
+        files = settings.thresholds_file, settings.multilingual_thresholds_file
+        self._thresholds, self._multilingual_thresholds = (load_thresholds(f) if f else None for f in files)
         self.version = ""
 
     def start(self) -> None:
         """Load the index, rebuilding it first when the articles changed (blocking: run in a thread)."""
-        index, rebuilt = ensure_index(Path(self._settings.articles_dir), Path(self._settings.index_dir), self._embedder,
-                                      thresholds=self._thresholds)
+        index, rebuilt = ensure_index(
+            Path(self._settings.articles_dir), Path(self._settings.index_dir), self._english,
+            thresholds=self._thresholds, multilingual=self._multilingual,
+            multilingual_thresholds=self._multilingual_thresholds,
+        )
         log.info("knowledge index %s: %d articles (%s)", "rebuilt" if rebuilt else "loaded", len(index.articles),
                  index.version)
         self._use(index)
@@ -41,7 +44,7 @@ class LiveIndex:
         try:
             if current_version(self._settings.index_dir) == self.version:
                 return False
-            index = KnowledgeIndex.load(self._settings.index_dir, self._embedder)
+            index = KnowledgeIndex.load(self._settings.index_dir, self._english, self._multilingual)
         except IndexMismatch as exc:  # keep answering from the version we have
             log.error("not swapping the knowledge index: %s", exc)
             return False
@@ -50,5 +53,5 @@ class LiveIndex:
         return True
 
     def _use(self, index: KnowledgeIndex) -> None:
-        action_context.configure(action_context.ActionContext(index, index.thresholds))
+        action_context.configure(action_context.ActionContext(index))
         self.version = index.version

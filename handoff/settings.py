@@ -31,6 +31,7 @@ class Settings:
     articles_dir: str = "training_data/articles"
     index_dir: str = ".cache/index"
     thresholds_file: str = ""
+    multilingual_thresholds_file: str = ""
     max_message_length: int = 2000
     bot_name: str = "Velora & Hearthwood assistant"
     agent_session_hours: float = 12.0
@@ -124,8 +125,10 @@ def load_settings(
 def _validate(s: Settings) -> None:
     if not 0 <= s.port <= 65535:
         raise SettingsError(f"port: must be 0..65535, got {s.port}")
-    if s.thresholds_file and not Path(s.thresholds_file).is_file():
-        raise SettingsError(f"thresholds_file: {s.thresholds_file} does not exist")
+    for key in ("thresholds_file", "multilingual_thresholds_file"):
+        path = getattr(s, key)
+        if path and not Path(path).is_file():
+            raise SettingsError(f"{key}: {path} does not exist")
     if not 1 <= s.max_message_length <= 100_000:
         raise SettingsError(f"max_message_length: must be 1..100000, got {s.max_message_length}")
     for key in ("rasa_timeout_seconds", "agent_session_hours", "abandon_after_seconds",

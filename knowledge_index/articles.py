@@ -8,10 +8,14 @@ An article file looks like this::
     locale: en                      # optional, default "en"
     tags: [returns, bikes]          # optional, default []
     url: https://example.com/help   # optional
+    translation_of: bike-returns    # optional: the id of the article this one translates
     questions:
       - How do I return a bike?
     ---
     Answer text in Markdown.
+
+A translation (``locale: de`` and ``translation_of: bike-returns``) is the same topic as its original:
+the bot shows it to customers who write in its language and the original to everyone else.
 
 Validation is strict: every problem is reported as an `ArticleError` naming the file and the
 1-based line to fix.
@@ -44,7 +48,7 @@ URL_PATTERN = re.compile(r"https?://\S+")
 DELIMITER = "---"
 
 REQUIRED_KEYS = ("id", "title", "questions")
-OPTIONAL_KEYS = ("locale", "tags", "url")
+OPTIONAL_KEYS = ("locale", "tags", "url", "translation_of")
 KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 
 
@@ -76,6 +80,8 @@ class Article:
     questions: tuple[str, ...]
     url: str | None
     path: str
+    translation_of: str | None = None
+    translation_line: int = 0  # the line of ``translation_of``, for errors
 
 
 class ArticleFields(Protocol):
@@ -95,6 +101,8 @@ class ArticleFields(Protocol):
     def questions(self) -> tuple[str, ...]: ...
     @property
     def url(self) -> str | None: ...
+    @property
+    def translation_of(self) -> str | None: ...
 
 
 def load_articles(directory: str | Path) -> list[Article]:
@@ -129,7 +137,29 @@ def load_articles(directory: str | Path) -> list[Article]:
         seen[article.id] = (str(path), id_line)
         articles.append(article)
     articles.sort(key=lambda article: article.id)
+    _check_translations(articles)
     return articles
+
+
+def _check_translations(articles: list[Article]) -> None:
+    """A translation names an original (not itself a translation) in another locale, at most one per locale."""
+    by_id = {article.id: article for article in articles}
+    seen: dict[tuple[str, str], Article] = {}
+    for article in articles:
+        if article.translation_of is None:
+            continue
+        original = by_id.get(article.translation_of)
+        where = (article.path, article.translation_line)
+        if original is None:
+            raise ArticleError(*where, f"translation_of {article.translation_of!r}: no article has that id")
+        if original.translation_of is not None:
+            raise ArticleError(*where, f"translation_of {original.id!r}: that article is itself a translation; "
+                                       f"name its original {original.translation_of!r}")
+        if original.locale.lower() == article.locale.lower():
+            raise ArticleError(*where, f"translation_of {original.id!r}: both articles have locale {article.locale!r}")
+        other = seen.setdefault((original.id, article.locale.lower()), article)
+        if other is not article:
+            raise ArticleError(*where, f"{original.id!r} already has a {article.locale!r} translation: {other.path}")
 
 
 def parse_article(text: str, path: str) -> Article:
@@ -195,6 +225,13 @@ def _parse(text: str, path: str) -> tuple[Article, int]:
         url = _string(fields["url"], path, "url")
         if not URL_PATTERN.fullmatch(url):
             raise ArticleError(path, _line(fields["url"][0]), f"url {url!r} must be an absolute http(s) URL")
+    translation_of: str | None = None
+    translation_line = 0
+    if "translation_of" in fields:
+        translation_of = _string(fields["translation_of"], path, "translation_of")
+        translation_line = _line(fields["translation_of"][0])
+        if translation_of == article_id:
+            raise ArticleError(path, translation_line, "translation_of names the article itself")
     if not body:
         raise ArticleError(path, closing_line, "missing body: write the answer text after this line")
 
@@ -207,6 +244,8 @@ def _parse(text: str, path: str) -> tuple[Article, int]:
         questions=questions,
         url=url,
         path=path,
+        translation_of=translation_of,
+        translation_line=translation_line,
     )
     return article, _line(fields["id"][0])
 
@@ -222,6 +261,7 @@ def fingerprint(articles: Iterable[ArticleFields]) -> str:
             "tags": list(article.tags),
             "questions": list(article.questions),
             "url": article.url,
+            **({"translation_of": article.translation_of} if article.translation_of else {}),
         }
         for article in sorted(articles, key=lambda article: article.id)
     ]

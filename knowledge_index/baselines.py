@@ -62,40 +62,56 @@ class CachedEmbedder:
 
 
 class ProductionRanker:
-    """The product's index over a KB's articles, built in a temporary directory."""
+    """The product's index over a KB's articles, built in a temporary directory: with a
+    ``multilingual`` embedder, queries are routed by language as the bot routes them, and each is
+    decided with its route's thresholds (``thresholds`` and ``multilingual_thresholds``, by default
+    the shipped ones)."""
 
     name = "project"
 
-    def __init__(self, kb: Sequence[Labeled], ids: dict[str, str], embedder: CachedEmbedder) -> None:
-        self.embedder = embedder
+    def __init__(
+        self, kb: Sequence[Labeled], ids: dict[str, str], embedder: CachedEmbedder,
+        multilingual: CachedEmbedder | None = None, *, thresholds: Thresholds | None = None,
+        multilingual_thresholds: Thresholds | None = None,
+    ) -> None:
+        self.embedders = [e for e in (embedder, multilingual) if e is not None]
         with tempfile.TemporaryDirectory(prefix="kb-eval-") as directory:
-            self.index = KnowledgeIndex.build(kb_articles(kb, ids), embedder, Path(directory) / "index")
+            self.index = KnowledgeIndex.build(
+                kb_articles(kb, ids), embedder, Path(directory) / "index", thresholds,
+                multilingual=multilingual, multilingual_thresholds=multilingual_thresholds,
+            )
+
+    def thresholds(self, text: str) -> Thresholds:
+        """The thresholds the bot decides ``text`` with (its route's)."""
+        return self.index.route(text).thresholds
 
     def rank(self, texts: Sequence[str], k: int = K) -> list[list[Scored]]:
-        self.embedder.encode([" ".join(text.split()) for text in texts])  # batch (search normalises so)
+        normalised = [" ".join(text.split()) for text in texts]  # as search normalises
+        for embedder in self.embedders:  # batch each route's queries
+            embedder.encode([t for t in normalised if self.index.route(t).model == embedder.name])
         return [list(self.index.search(text, k)) for text in texts]
 
-    def latency(
-        self, texts: Sequence[str], thresholds: Thresholds, k: int = BOT_K
-    ) -> tuple[list[float], list[Decision]]:
-        """Seconds of ``index.search`` + `decide` for each text, one at a time, unbatched, with the
-        bot's k (the decision only reads the top two, which do not depend on k)."""
+    def latency(self, texts: Sequence[str], k: int = BOT_K) -> tuple[list[float], list[Decision]]:
+        """Seconds of routing, ``index.search`` and `decide` for each text, one at a time, unbatched,
+        with the bot's k (the decision only reads the top two, which do not depend on k)."""
         seconds, decisions = [], []
         with self._live():
             for text in texts:
                 started = time.perf_counter()
-                decision = decide(self.index.search(text, k), thresholds)
+                decision = decide(self.index.search(text, k), self.thresholds(text))
                 seconds.append(time.perf_counter() - started)
                 decisions.append(decision)
         return seconds, decisions
 
     @contextmanager
     def _live(self) -> Iterator[None]:
-        self.embedder.live = True
+        for embedder in self.embedders:
+            embedder.live = True
         try:
             yield
         finally:
-            self.embedder.live = False
+            for embedder in self.embedders:
+                embedder.live = False
 
 
 @dataclass(frozen=True)

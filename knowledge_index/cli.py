@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .decision import Thresholds
+    from .index import KnowledgeIndex
 
 __all__ = [
     "DEFAULT_ARTICLES_DIR",
@@ -104,18 +105,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _load_index(directory: str) -> KnowledgeIndex:
+    from .index import KnowledgeIndex, production_embedders
+
+    english, multilingual = production_embedders()
+    return KnowledgeIndex.load(directory, english, multilingual)
+
+
 def _build(args: argparse.Namespace) -> int:
-    from .embedder import MiniLMEmbedder
-    from .index import ensure_index
+    from .index import ensure_index, production_embedders
 
     started = time.perf_counter()
-    index, rebuilt = ensure_index(args.articles, args.out, MiniLMEmbedder(), force=args.force)
+    english, multilingual = production_embedders()
+    index, rebuilt = ensure_index(args.articles, args.out, english, force=args.force, multilingual=multilingual)
     manifest = index.manifest
     print(f"rebuilt: {'yes' if rebuilt else 'no (up to date)'}")
     print(f"index: {index.directory}")
     print(f"articles: {manifest.articles}")
     print(f"entries: {manifest.entries}")
     print(f"model: {manifest.model}")
+    print(f"multilingual model: {manifest.multilingual.get('model', '-')}")
     print(f"fingerprint: {manifest.fingerprint}")
     print(f"built_at: {manifest.built_at}")
     print(f"seconds: {time.perf_counter() - started:.2f}")
@@ -123,10 +132,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from .embedder import MiniLMEmbedder
-    from .index import KnowledgeIndex
-
-    index = KnowledgeIndex.load(args.index, MiniLMEmbedder())
+    index = _load_index(args.index)
     hits = index.search(" ".join(args.query), k=args.k)
     if not hits:
         print("no results")
@@ -143,11 +149,14 @@ def _search(args: argparse.Namespace) -> int:
 def _add_evaluation_subcommands(subparsers: argparse._SubParsersAction[Any]) -> None:
     from .devsets import DEFAULT_DATASETS
 
-    thresholds_help = "thresholds JSON (default: the shipped knowledge_index/thresholds.json)"
+    thresholds_help = "thresholds JSON for English questions (default: the shipped knowledge_index/thresholds.json)"
+    multilingual_help = ("thresholds JSON for questions in other languages "
+                         "(default: the shipped knowledge_index/thresholds-multilingual.json)")
     query = subparsers.add_parser("query", help="ranked articles and the bot's decision for a question")
     query.add_argument("--index", default=DEFAULT_INDEX_DIR, metavar="DIR", help="default: %(default)s")
     query.add_argument("-k", type=_positive_int, default=3, help="number of articles to show (default: %(default)s)")
-    query.add_argument("--thresholds", metavar="FILE", help=thresholds_help)
+    query.add_argument("--thresholds", metavar="FILE", help="thresholds JSON (default: the index's, for the "
+                                                            "question's language)")
     query.add_argument("query", nargs="+", metavar="QUERY", help="the question")
     query.set_defaults(**{_HANDLER: _query})
 
@@ -163,6 +172,7 @@ def _add_evaluation_subcommands(subparsers: argparse._SubParsersAction[Any]) -> 
     evaluate.add_argument("--oos-label", metavar="LABEL", help="test label of questions that should be escalated")
     evaluate.add_argument("--json", metavar="OUT.json", help="write per-query rows and metrics here")
     evaluate.add_argument("--thresholds", metavar="FILE", help=thresholds_help)
+    evaluate.add_argument("--multilingual-thresholds", metavar="FILE", help=multilingual_help)
     evaluate.add_argument("--suite", choices=["dev"], help="run the development suite instead of --kb/--queries")
     evaluate.add_argument("--datasets", default=DEFAULT_DATASETS, metavar="DIR", help="(suite) default: %(default)s")
     evaluate.add_argument("--latency-sample", type=int, default=200, metavar="N",
@@ -174,23 +184,27 @@ def _add_evaluation_subcommands(subparsers: argparse._SubParsersAction[Any]) -> 
     )
     calibrate.add_argument("--datasets", default=DEFAULT_DATASETS, metavar="DIR", help="default: %(default)s")
     calibrate.add_argument("--out", metavar="FILE", help="default: the shipped knowledge_index/thresholds.json")
+    calibrate.add_argument("--multilingual-out", metavar="FILE",
+                           help="default: the shipped knowledge_index/thresholds-multilingual.json")
     calibrate.set_defaults(**{_HANDLER: _calibrate})
 
 
-def _thresholds(path: str | None) -> Thresholds:
-    from .decision import THRESHOLDS_FILE, load_thresholds
+def _thresholds(path: str | None, multilingual_path: str | None = None) -> tuple[Thresholds, Thresholds]:
+    """The English and the multilingual thresholds: from the given files, else the shipped ones."""
+    from .decision import MULTILINGUAL_THRESHOLDS_FILE, THRESHOLDS_FILE, load_thresholds
 
-    return load_thresholds(path or THRESHOLDS_FILE)
+    return load_thresholds(path or THRESHOLDS_FILE), load_thresholds(multilingual_path or MULTILINGUAL_THRESHOLDS_FILE)
 
 
 def _query(args: argparse.Namespace) -> int:
-    from .decision import decide
-    from .embedder import MiniLMEmbedder
-    from .index import KnowledgeIndex
+    from .decision import decide, load_thresholds
 
-    index = KnowledgeIndex.load(args.index, MiniLMEmbedder())
-    hits = index.search(" ".join(args.query), k=max(args.k, 2))
-    decision = decide(hits, _thresholds(args.thresholds))
+    index = _load_index(args.index)
+    query = " ".join(args.query)
+    route = index.route(query)
+    hits = index.search(query, k=max(args.k, 2))
+    decision = decide(hits, load_thresholds(args.thresholds) if args.thresholds else route.thresholds)
+    print(f"language: {route.language} (model: {route.model})")
     width = max((len(hit.article_id) for hit in hits), default=0)
     for rank, hit in enumerate(hits[: args.k], start=1):
         print(f"{rank}  {hit.score:.3f}  {hit.article_id:<{width}}  {hit.title}")
@@ -203,8 +217,8 @@ def _eval(args: argparse.Namespace) -> int:
     import json
 
     from .baselines import CachedEmbedder, ProductionRanker
-    from .embedder import MiniLMEmbedder
     from .evaluation import article_ids, check_labels, evaluate, read_labeled_csv, report
+    from .index import production_embedders
 
     if args.suite:
         return _suite(args)
@@ -213,16 +227,18 @@ def _eval(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     kb, queries = read_labeled_csv(args.kb), read_labeled_csv(args.queries)
     check_labels(kb, queries, args.oos_label, (args.kb, args.queries))
-    thresholds = _thresholds(args.thresholds)
+    english, multilingual = _thresholds(args.thresholds, args.multilingual_thresholds)
     ids = article_ids([row.label for row in kb])
-    embedder = MiniLMEmbedder()
-    ranker = ProductionRanker(kb, ids, CachedEmbedder(embedder))
-    results, summary = evaluate(kb, queries, args.oos_label, ranker, thresholds, latency_sample=args.latency_sample)
+    models = production_embedders()
+    ranker = ProductionRanker(kb, ids, *map(CachedEmbedder, models), thresholds=english,
+                              multilingual_thresholds=multilingual)
+    results, summary = evaluate(kb, queries, args.oos_label, ranker, latency_sample=args.latency_sample)
     for key, value in summary.items():
         print(f"{key}: {value}")
     if args.json:
-        head = {"kb": args.kb, "queries": args.queries, "oos_label": args.oos_label, "model": embedder.name,
-                "thresholds": thresholds.to_json()}
+        head = {"kb": args.kb, "queries": args.queries, "oos_label": args.oos_label,
+                "models": [model.name for model in models],
+                "thresholds": english.to_json(), "multilingual_thresholds": multilingual.to_json()}
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump({**head, **report(results, summary, ids)}, handle, ensure_ascii=False, indent=1)
             handle.write("\n")
@@ -235,20 +251,21 @@ def _suite(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .devsets import run_suite, table
-    from .embedder import MiniLMEmbedder
+    from .index import production_embedders
 
     if not Path(args.datasets).is_dir():
         print(f"error: no datasets directory {args.datasets} (see --datasets)", file=sys.stderr)
         return EXIT_ERROR
-    shipped = _thresholds(args.thresholds)
+    shipped = _thresholds(args.thresholds, args.multilingual_thresholds)
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
-    result = run_suite(args.datasets, MiniLMEmbedder(), shipped, latency_sample=args.latency_sample, log=log)
+    result = run_suite(args.datasets, *production_embedders(), shipped, latency_sample=args.latency_sample, log=log)
     print(table(result))
     for method, thresholds in result.thresholds.items():
         print(f"thresholds {method}: {thresholds.to_json()}")
-    same = result.recalibrated == shipped
+    now = result.recalibrated.english, result.recalibrated.multilingual
+    same = now == shipped
     print(f"shipped thresholds match a calibration in this run: {'yes' if same else 'no'}"
-          + ("" if same else f" (now: {result.recalibrated.to_json()}; run kb calibrate)"))
+          + ("" if same else f" (now: {[t.to_json() for t in now]}; run kb calibrate)"))
     print(f"seconds: {result.seconds:.0f}")
     if args.json:
         data = dataclasses.asdict(result)
@@ -259,18 +276,22 @@ def _suite(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .decision import THRESHOLDS_FILE, save_thresholds
+    from .decision import MULTILINGUAL_THRESHOLDS_FILE, THRESHOLDS_FILE, save_thresholds
     from .devsets import calibrate_project
-    from .embedder import MiniLMEmbedder
+    from .index import production_embedders
 
     if not Path(args.datasets).is_dir():
         print(f"error: no datasets directory {args.datasets} (see --datasets)", file=sys.stderr)
         return EXIT_ERROR
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
-    thresholds, summary = calibrate_project(args.datasets, MiniLMEmbedder(), log)
-    out = args.out or THRESHOLDS_FILE
-    save_thresholds(thresholds, out, calibration=summary)
-    print(f"thresholds: {thresholds.to_json()}")
-    print(f"calibration: {summary}")
-    print(f"written to {out}")
+    found = calibrate_project(args.datasets, *production_embedders(), log)
+    for name, thresholds, summary, out in (
+        ("English", found.english, found.english_summary, args.out or THRESHOLDS_FILE),
+        ("multilingual", found.multilingual, found.multilingual_summary, args.multilingual_out
+         or MULTILINGUAL_THRESHOLDS_FILE),
+    ):
+        save_thresholds(thresholds, out, calibration=summary)
+        print(f"{name} thresholds: {thresholds.to_json()}")
+        print(f"{name} calibration: {summary}")
+        print(f"written to {out}")
     return 0

@@ -24,10 +24,12 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["THRESHOLDS_FILE", "Decision", "DecisionKind", "Scored", "Thresholds", "decide"]
+__all__ = ["MULTILINGUAL_THRESHOLDS_FILE", "THRESHOLDS_FILE", "Decision", "DecisionKind", "Scored", "Thresholds"]
+__all__ += ["decide"]
 __all__ += ["calibrate", "calibrate_answer", "load_thresholds", "save_thresholds"]
 
-THRESHOLDS_FILE = Path(__file__).resolve().parent / "thresholds.json"
+THRESHOLDS_FILE = Path(__file__).resolve().parent / "thresholds.json"  # for the English model
+MULTILINGUAL_THRESHOLDS_FILE = THRESHOLDS_FILE.with_name("thresholds-multilingual.json")
 DecisionKind = Literal["answer", "clarify", "escalate"]
 
 

@@ -24,8 +24,10 @@ from .baselines import Bm25Ranker, CachedEmbedder, KnnRanker, ProductionRanker
 from .decision import Thresholds, calibrate, calibrate_answer
 from .embedder import Embedder
 from .evaluation import Labeled, Ranker, article_ids, evaluate
+from .multilingual import query_language
 
-__all__ = ["CALIBRATION", "DEFAULT_DATASETS", "OOS", "REPORTED", "TARGETS", "DevSet", "SuiteResult"]
+__all__ = ["CALIBRATION", "DEFAULT_DATASETS", "MULTILINGUAL_CALIBRATION", "OOS", "REPORTED", "TARGETS", "DevSet"]
+__all__ += ["SuiteResult"]
 __all__ += ["calibrate_project", "features", "load", "run_suite", "table"]
 
 DEFAULT_DATASETS = "../shared/datasets"
@@ -54,6 +56,19 @@ def banking77_oos(root: Path, split: str) -> DevSet:
     kb = _parallel(base / "train")
     queries = _parallel(base / split) + _parallel(base / "id-oos" / split) + _parallel(base / "ood-oos" / split)
     return DevSet(f"banking77-oos-{split}", tuple(kb), tuple(queries), OOS)
+
+
+def arbanking77(root: Path) -> DevSet:
+    """Cross-lingual: KB: the English BANKING77-OOS train (50 in-scope intents). Queries: the 2,464
+    Arabic ArBanking77 MSA+PAL valid sentences; those of the other 27 intents are labelled `OOS`."""
+    kb = tuple(_parallel(root / "banking77_oos" / "train"))
+    labels = {row.label for row in kb}
+    base = root / "arbanking77"
+    with open(base / "Banking77_intents.csv", encoding="utf-8", newline="") as handle:
+        english = {r["label_ar"].strip(): r["label_en"].strip().replace(" ", "_") for r in csv.DictReader(handle)}
+    with open(base / "Banking77_Arabized_MSA_PAL_val.csv", encoding="utf-8", newline="") as handle:
+        pairs = [(r["text"], english[r["label"].strip()]) for r in csv.DictReader(handle)]
+    return DevSet("arbanking77-valid", kb, _rows([(t, x if x in labels else OOS) for t, x in pairs]), OOS)
 
 
 def stackfaq(root: Path) -> DevSet:
@@ -118,6 +133,8 @@ CALIBRATION: dict[str, Callable[[Path], DevSet]] = {
     "clinc150-val": lambda root: clinc150(root, "val"),
     "banking77-oos-valid": lambda root: banking77_oos(root, "valid"),
 }
+# The project's thresholds for questions routed to the multilingual model: no English query goes there.
+MULTILINGUAL_CALIBRATION: dict[str, Callable[[Path], DevSet]] = {"arbanking77-valid": arbanking77}
 REPORTED: dict[str, Callable[[Path], DevSet]] = {
     "clinc150-test": lambda root: clinc150(root, "test"),
     "banking77-oos-test": lambda root: banking77_oos(root, "test"),
@@ -132,7 +149,7 @@ REPORTED: dict[str, Callable[[Path], DevSet]] = {
 
 def load(name: str, root: str | Path = DEFAULT_DATASETS) -> DevSet:
     """The development set ``name`` (a key of `CALIBRATION` or `REPORTED`) from ``root``."""
-    loader = CALIBRATION.get(name) or REPORTED.get(name)
+    loader = CALIBRATION.get(name) or MULTILINGUAL_CALIBRATION.get(name) or REPORTED.get(name)
     if loader is None:
         raise KeyError(f"unknown development set {name!r}")
     dataset = loader(Path(root))
@@ -209,63 +226,86 @@ def features(dataset: DevSet, ranker: Ranker) -> Features:
     )
 
 
-def calibration_features(root: str | Path, factory: RankerFactory, log: Callable[[str], None] = print) -> Features:
-    """`features` of the `CALIBRATION` sets, pooled."""
+def calibration_features(
+    root: str | Path, factory: RankerFactory, log: Callable[[str], None] = print,
+    sets: Sequence[str] = tuple(CALIBRATION), english: bool | None = None,
+) -> Features:
+    """`features` of the calibration ``sets``, pooled; with ``english`` set, only of the queries
+    routed to the English model (True) or to the multilingual one (False)."""
     parts = []
-    for name in CALIBRATION:
+    for name in sets:
         dataset = load(name, root)
         log(f"calibration set {name}: {len(dataset.queries)} queries")
-        parts.append(features(dataset, factory(dataset.kb, article_ids([row.label for row in dataset.kb]))))
+        arrays = features(dataset, factory(dataset.kb, article_ids([row.label for row in dataset.kb])))
+        if english is not None:
+            keep = np.array([(query_language(row.text) == "en") == english for row in dataset.queries])
+            arrays = tuple(array[keep] for array in arrays)  # type: ignore[assignment]
+        parts.append(arrays)
     top, second, top_right, in_two, oos = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
     return top, second, top_right, in_two, oos
 
 
+@dataclass(frozen=True)
+class Calibrated:
+    """The project's thresholds per route, with summaries of the calibration."""
+
+    english: Thresholds
+    multilingual: Thresholds
+    english_summary: dict[str, Any]
+    multilingual_summary: dict[str, Any]
+
+
 def calibrate_project(
-    root: str | Path, embedder: Embedder, log: Callable[[str], None] = print
-) -> tuple[Thresholds, dict[str, Any]]:
-    """The project's thresholds calibrated on the pooled `CALIBRATION` sets (never a test split)."""
-    cache = CachedEmbedder(embedder)
-    thresholds, summary = calibrate(*calibration_features(root, lambda kb, ids: ProductionRanker(kb, ids, cache), log))
-    return thresholds, {"sets": list(CALIBRATION), "model": embedder.name, **summary}
+    root: str | Path, english: Embedder, multilingual: Embedder, log: Callable[[str], None] = print
+) -> Calibrated:
+    """The project's thresholds: for English questions on the pooled `CALIBRATION` sets, for all
+    others on the `MULTILINGUAL_CALIBRATION` sets (never a test split)."""
+    caches = CachedEmbedder(english), CachedEmbedder(multilingual)
+    factory: RankerFactory = lambda kb, ids: ProductionRanker(kb, ids, *caches)  # noqa: E731
+    found = {}
+    for route, sets, model in ((True, CALIBRATION, english), (False, MULTILINGUAL_CALIBRATION, multilingual)):
+        thresholds, summary = calibrate(*calibration_features(root, factory, log, tuple(sets), english=route))
+        found[route] = thresholds, {"sets": list(sets), "model": model.name, **summary}
+    return Calibrated(found[True][0], found[False][0], found[True][1], found[False][1])
 
 
 @dataclass
 class SuiteResult:
-    thresholds: dict[str, Thresholds]  # per method; the project's are the shipped ones
-    recalibrated: Thresholds  # what `calibrate_project` gives in this run
+    thresholds: dict[str, Thresholds]  # per method; the project's ("project", "project_multilingual") shipped
+    recalibrated: Calibrated  # what `calibrate_project` gives in this run
     metrics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # set -> method -> metrics
     seconds: float = 0.0
 
 
 def run_suite(
-    root: str | Path, embedder: Embedder, shipped: Thresholds, *, latency_sample: int = 200,
-    log: Callable[[str], None] = print,
+    root: str | Path, english: Embedder, multilingual: Embedder, shipped: tuple[Thresholds, Thresholds], *,
+    latency_sample: int = 200, log: Callable[[str], None] = print,
 ) -> SuiteResult:
-    """Calibrate the baselines (and recalibrate the project, to check the shipped thresholds), then
-    evaluate the three methods on every `REPORTED` set."""
+    """Calibrate the baselines (and recalibrate the project, to check the ``shipped`` English and
+    multilingual thresholds), then evaluate the three methods on every `REPORTED` set."""
     started = time.perf_counter()
-    cache = CachedEmbedder(embedder)
+    cache = CachedEmbedder(english)
     factories: dict[str, RankerFactory] = {
         "bm25": Bm25Ranker,
         "minilm_knn": lambda kb, ids: KnnRanker(kb, ids, cache),
-        "project": lambda kb, ids: ProductionRanker(kb, ids, cache),
     }
     thresholds = {}
     for method, factory in factories.items():
-        top, second, top_right, in_two, oos = calibration_features(root, factory, log)
-        if method == "project":
-            recalibrated, _ = calibrate(top, second, top_right, in_two, oos)
-        else:
-            thresholds[method] = Thresholds(answer=calibrate_answer(top, top_right, oos)[0])
+        top, _, top_right, _, oos = calibration_features(root, factory, log)
+        thresholds[method] = Thresholds(answer=calibrate_answer(top, top_right, oos)[0])
         log(f"calibrated {method}")
-    result = SuiteResult({**thresholds, "project": shipped}, recalibrated)
+    recalibrated = calibrate_project(root, english, multilingual, log)
+    other = CachedEmbedder(multilingual)
+    factories["project"] = lambda kb, ids: ProductionRanker(kb, ids, cache, other, thresholds=shipped[0],
+                                                            multilingual_thresholds=shipped[1])
+    result = SuiteResult({**thresholds, "project": shipped[0], "project_multilingual": shipped[1]}, recalibrated)
     for name in REPORTED:
         dataset = load(name, root)
         ids = article_ids([row.label for row in dataset.kb])
         for method, factory in factories.items():
             sample = latency_sample if method == "project" else 0
             _, figures = evaluate(dataset.kb, dataset.queries, dataset.oos_label, factory(dataset.kb, ids),
-                                  result.thresholds[method], latency_sample=sample)
+                                  result.thresholds.get(method), latency_sample=sample)
             result.metrics.setdefault(name, {})[method] = figures
         log(f"evaluated {name}: {len(dataset.queries)} queries")
     result.seconds = time.perf_counter() - started

@@ -1,7 +1,11 @@
 """Index entries: the texts embedded for each article.
 
 Each article contributes one entry per example question, one for its title and one for the first
-paragraph of its body (as plain text). Duplicate texts within an article are indexed once.
+paragraph of its body (as plain text). A long article (over `LONG_ARTICLE_WORDS` words) is also
+split into sections at its Markdown headings, each section (its heading and text) cut at paragraph
+boundaries into chunks of at most about `SECTION_WORDS` words, and every chunk is an entry too; so a
+question about something deep in a long article finds it, and the hit is still the article.
+Duplicate texts within an article are indexed once.
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ from typing import Literal
 
 from .articles import ArticleFields
 
-__all__ = ["Entry", "EntryKind", "entries_for", "first_paragraph"]
+__all__ = ["ENTRY_KINDS", "LONG_ARTICLE_WORDS", "SECTION_WORDS", "Entry", "EntryKind", "entries_for"]
+__all__ += ["first_paragraph", "sections"]
 
-EntryKind = Literal["question", "title", "body"]
+EntryKind = Literal["question", "title", "body", "section"]
+ENTRY_KINDS = ("question", "title", "body", "section")
+LONG_ARTICLE_WORDS = 150
+SECTION_WORDS = 120  # all-MiniLM-L6-v2 reads 256 word pieces; 120 words stay well inside
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,8 @@ def entries_for(article: ArticleFields) -> list[Entry]:
     paragraph = first_paragraph(article.body)
     if paragraph:
         candidates.append(("body", paragraph))
+    if len(_plain(article.body).split()) > LONG_ARTICLE_WORDS:
+        candidates += [("section", section) for section in sections(article.body)]
 
     entries: list[Entry] = []
     seen: set[str] = set()
@@ -73,6 +83,40 @@ def first_paragraph(body: str) -> str:
         if text:
             return text
     return ""
+
+
+def sections(body: str, words: int = SECTION_WORDS) -> list[str]:
+    """Markdown ``body`` as plain-text chunks: split at headings (the heading starts its chunk),
+    then at paragraph boundaries so that a chunk has at most ``words`` words (a longer paragraph is
+    a chunk of its own)."""
+    chunks: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            chunks.append(" ".join(current))
+            current.clear()
+
+    in_fence = False
+    for block in _BLANK_LINES.split(body.replace("\r\n", "\n")):
+        for line in block.split("\n"):
+            stripped = line.strip()
+            if stripped.startswith(("```", "~~~")):
+                in_fence = not in_fence
+            elif _HEADING.match(stripped) and not in_fence:
+                flush()
+                current.append(_plain(_HEADING.sub("", stripped)))
+        text = _plain(" ".join(_LINE_PREFIX.sub("", line) for line in block.split("\n")
+                               if not _HEADING.match(line.strip()) and not line.strip().startswith(("```", "~~~"))))
+        if not text:
+            continue
+        if current and len(" ".join([*current, text]).split()) > words:
+            heading_only = len(current) == 1 and len(current[0].split()) <= 12
+            if not heading_only:
+                flush()
+        current.append(text)
+    flush()
+    return [chunk for chunk in chunks if chunk]
 
 
 def _plain(markdown: str) -> str:

@@ -15,7 +15,7 @@ import io
 import random
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -150,9 +150,12 @@ class Ranker(Protocol):
 
 @runtime_checkable
 class TimedRanker(Ranker, Protocol):
-    """A ranker that can also time single queries through `decide` (the project's)."""
+    """A ranker that decides each query with its own route's thresholds and can time single queries
+    through `decide` (the project's)."""
 
-    def latency(self, texts: Sequence[str], thresholds: Thresholds) -> tuple[list[float], list[Decision]]: ...
+    def thresholds(self, text: str) -> Thresholds: ...
+
+    def latency(self, texts: Sequence[str]) -> tuple[list[float], list[Decision]]: ...
 
 
 @dataclass(frozen=True)
@@ -179,23 +182,31 @@ def evaluate(
     queries: Sequence[Labeled],
     oos_label: str | None,
     ranker: Ranker,
-    thresholds: Thresholds,
+    thresholds: Thresholds | None = None,
     *,
     latency_sample: int = 0,
 ) -> tuple[list[QueryResult], dict[str, Any]]:
-    """Rank and decide every query with ``ranker`` (built on ``kb``); return per-query results and
-    `metrics`. With ``latency_sample`` (a `ProductionRanker` only), also time that many queries."""
+    """Rank and decide every query with ``ranker`` (built on ``kb``) and ``thresholds`` (a
+    `TimedRanker` decides with its own); return per-query results and `metrics`. With
+    ``latency_sample`` (a `TimedRanker` only), also time that many queries."""
     ids = article_ids([row.label for row in kb])
     rankings = ranker.rank([row.text for row in queries], K)
+    thresholds_for: Callable[[str], Thresholds]
+    if isinstance(ranker, TimedRanker):
+        thresholds_for = ranker.thresholds
+    elif thresholds is not None:
+        thresholds_for = lambda _: thresholds  # noqa: E731
+    else:
+        raise ValueError(f"{ranker.name} needs thresholds")
     results = [
         QueryResult(row, () if row.label == oos_label else tuple(ids[label] for label in (row.label, *row.also)),
-                    tuple(hit.article_id for hit in hits), decide(hits, thresholds))
+                    tuple(hit.article_id for hit in hits), decide(hits, thresholds_for(row.text)))
         for row, hits in zip(queries, rankings, strict=True)
     ]
     summary = metrics(results)
     if latency_sample > 0 and results and isinstance(ranker, TimedRanker):
         chosen = sorted(random.Random(0).sample(range(len(results)), min(latency_sample, len(results))))
-        seconds, decisions = ranker.latency([queries[i].text for i in chosen], thresholds)
+        seconds, decisions = ranker.latency([queries[i].text for i in chosen])
         summary["latency_ms_p50"] = round(float(np.percentile(seconds, 50)) * 1000, 2)
         summary["latency_ms_p99"] = round(float(np.percentile(seconds, 99)) * 1000, 2)
         summary["latency_sample"] = len(chosen)

