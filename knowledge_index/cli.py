@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -117,7 +117,8 @@ def _build(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     english, multilingual = production_embedders()
-    index, rebuilt = ensure_index(args.articles, args.out, english, force=args.force, multilingual=multilingual)
+    index, rebuilt = ensure_index(args.articles, args.out, english, force=args.force, multilingual=multilingual,
+                                  progress=_progress_printer(started))
     manifest = index.manifest
     print(f"rebuilt: {'yes' if rebuilt else 'no (up to date)'}")
     print(f"index: {index.directory}")
@@ -129,6 +130,21 @@ def _build(args: argparse.Namespace) -> int:
     print(f"built_at: {manifest.built_at}")
     print(f"seconds: {time.perf_counter() - started:.2f}")
     return 0
+
+
+def _progress_printer(started: float, every: float = 1.0) -> Callable[[int, int], None]:
+    """Progress of a build on stderr: a line at most every ``every`` seconds, and one at the end."""
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done == total or now - last[0] >= every:
+            last[0] = now
+            rate = done / max(now - started, 1e-9)
+            print(f"embedding: {done}/{total} texts ({100 * done / total:.0f} %, {rate:.0f}/s)", file=sys.stderr,
+                  flush=True)
+
+    return show
 
 
 def _search(args: argparse.Namespace) -> int:

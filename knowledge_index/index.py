@@ -21,8 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import faiss
-import numpy as np
-import numpy.typing as npt
 
 from .articles import ArticleFields, fingerprint, load_articles
 from .decision import MULTILINGUAL_THRESHOLDS_FILE, Thresholds, load_thresholds
@@ -39,6 +37,7 @@ from .storage import (
     read_manifest,
     write_index,
 )
+from .vectors import Progress, embed, search, unit_rows, vector_index
 
 __all__ = ["ArticleRecord", "Hit", "IndexMismatch", "KnowledgeIndex", "Manifest", "Route", "ensure_index"]
 __all__ += ["production_embedders"]
@@ -103,24 +102,26 @@ class KnowledgeIndex:
     def build(
         cls, articles: Sequence[ArticleFields], embedder: Embedder, directory: str | Path,
         thresholds: Thresholds | None = None, *, multilingual: Embedder | None = None,
-        multilingual_thresholds: Thresholds | None = None,
+        multilingual_thresholds: Thresholds | None = None, progress: Progress | None = None,
     ) -> KnowledgeIndex:
         """Embed ``articles`` and publish them, with the decision ``thresholds`` (default: the shipped
         calibration), as the new live version of the index in ``directory``; with a ``multilingual``
-        embedder, also in its space, with ``multilingual_thresholds`` (default: its shipped calibration)."""
+        embedder, also in its space, with ``multilingual_thresholds`` (default: its shipped calibration).
+        ``progress`` is told how many of the texts to embed (in all spaces) are done."""
         records = tuple(sorted((ArticleRecord.from_article(article) for article in articles), key=lambda r: r.id))
         duplicates = sorted(article_id for article_id, count in Counter(r.id for r in records).items() if count > 1)
         if duplicates:
             raise ValueError(f"duplicate article ids: {', '.join(duplicates)}")
         entries = tuple(entry for record in records for entry in entries_for(record))
         texts = [entry.text for entry in entries]
+        stages = 1 if multilingual is None else 2
+        vectors = vector_index(embed(embedder, texts, _stage(progress, 0, stages)), embedder.dimension)
         space: dict[str, object] = {}
         other_vectors = None
         if multilingual is not None:
-            other_vectors = _flat_index(multilingual, texts)
+            other_vectors = vector_index(embed(multilingual, texts, _stage(progress, 1, 2)), multilingual.dimension)
             other = multilingual_thresholds or load_thresholds(MULTILINGUAL_THRESHOLDS_FILE)
             space = {"model": multilingual.name, "dimension": multilingual.dimension, "thresholds": other.to_json()}
-        vectors = _flat_index(embedder, texts)
         manifest = Manifest(
             format=FORMAT,
             model=embedder.name,
@@ -198,13 +199,13 @@ class KnowledgeIndex:
         total = space.vectors.ntotal
         if not text or total == 0:
             return []
-        vector = _unit_rows(space.embedder.encode([text]), space.vectors.d)
+        vector = unit_rows(space.embedder.encode([text]), space.vectors.d)
 
         rows = min(total, k * ROWS_PER_RESULT)
         while True:
-            scores, ids = space.vectors.search(vector, rows)
+            scores, ids = search(space.vectors, vector, rows)
             best: dict[str, tuple[float, int]] = {}
-            for score, row in zip(scores[0].tolist(), ids[0].tolist(), strict=True):
+            for score, row in zip(scores, ids, strict=True):
                 if row < 0:
                     continue
                 topic = self._by_id[self._entries[row].article_id].topic
@@ -236,13 +237,13 @@ class KnowledgeIndex:
 def ensure_index(
     articles_dir: str | Path, directory: str | Path, embedder: Embedder, *, force: bool = False,
     thresholds: Thresholds | None = None, multilingual: Embedder | None = None,
-    multilingual_thresholds: Thresholds | None = None,
+    multilingual_thresholds: Thresholds | None = None, progress: Progress | None = None,
 ) -> tuple[KnowledgeIndex, bool]:
     """Load the index in ``directory``, rebuilding it from ``articles_dir`` when needed.
 
     It is rebuilt when there is none, when the articles' fingerprint or the decision thresholds
     (default: the shipped calibrations) differ from the manifest's, when it was built with other
-    models, when it cannot be read, or when ``force``.
+    models, when it cannot be read, or when ``force``; ``progress`` hears how the embedding goes.
     Returns the index and whether it was rebuilt. Raises `ArticleError` for invalid articles.
     """
     articles = load_articles(articles_dir)
@@ -267,7 +268,7 @@ def ensure_index(
             except IndexMismatch as error:
                 log.warning("rebuilding knowledge index: %s", error)
     index = KnowledgeIndex.build(articles, embedder, directory, thresholds, multilingual=multilingual,
-                                 multilingual_thresholds=multilingual_thresholds)
+                                 multilingual_thresholds=multilingual_thresholds, progress=progress)
     return index, True
 
 
@@ -281,21 +282,9 @@ def _language(locale: str) -> str:
     return locale.replace("_", "-").split("-")[0].lower()
 
 
-def _flat_index(embedder: Embedder, texts: list[str]) -> faiss.IndexFlatIP:
-    vectors = faiss.IndexFlatIP(embedder.dimension)
-    if texts:
-        matrix = _unit_rows(embedder.encode(texts), embedder.dimension)
-        if matrix.shape[0] != len(texts):
-            raise ValueError(f"{embedder.name} returned {matrix.shape[0]} vectors for {len(texts)} texts")
-        vectors.add(matrix)
-    return vectors
-
-
-def _unit_rows(vectors: npt.ArrayLike, dimension: int) -> npt.NDArray[np.float32]:
-    """``vectors`` as a C-contiguous float32 matrix with unit-length rows."""
-    matrix = np.array(vectors, dtype=np.float32, order="C", copy=True)
-    if matrix.ndim != 2 or matrix.shape[1] != dimension:
-        raise ValueError(f"embedder returned shape {matrix.shape}, expected (n, {dimension})")
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    np.divide(matrix, norms, out=matrix, where=norms > 0)
-    return matrix
+def _stage(progress: Progress | None, stage: int, stages: int) -> Progress | None:
+    """``progress`` of embedding stage ``stage`` of ``stages`` (one per space), as texts of all stages."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda done, total: report(stage * total + done, stages * total)

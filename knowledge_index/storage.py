@@ -3,7 +3,8 @@
 An index directory holds ``CURRENT`` (the name of the live version), a writers' ``.lock`` file, and
 version folders ``v-<UTC timestamp>-<first 8 of fingerprint>``, each a complete index:
 
-- ``index.faiss``: a FAISS ``IndexFlatIP`` over unit vectors, one row per entry;
+- ``index.faiss``: a FAISS index over unit vectors, one row per entry (exact ``IndexFlatIP``, or
+  ``IndexHNSWFlat`` for a large index: `vectors.vector_index`);
 - ``multilingual.faiss`` (when the manifest has ``multilingual``): the same entries embedded by the
   multilingual model, searched for questions that are not in English;
 - ``entries.json``: ``[{"row", "article_id", "kind", "text"}]``, one item per row;

@@ -24,6 +24,7 @@ from pathlib import Path
 import faiss
 import pytest
 
+from knowledge_index import vectors
 from knowledge_index.articles import Article, ArticleError, fingerprint, load_articles, parse_article
 from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
 from knowledge_index.decision import THRESHOLDS_FILE
@@ -442,6 +443,25 @@ def test_empty_knowledge_base(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
     assert KnowledgeIndex.load(tmp_path / "index", embedder).search("anything") == []
 
 
+def test_large_index_is_approximate_and_answers_like_exact_search(
+    built: KnowledgeIndex, tmp_path: Path, embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Above vectors.EXACT_UP_TO rows the index is an HNSW graph; lowered here so the fixture is "large".
+    monkeypatch.setattr(vectors, "EXACT_UP_TO", 10)
+    seen: list[tuple[int, int]] = []
+    hnsw = KnowledgeIndex.build(load_articles(FIXTURES), embedder, tmp_path / "index",
+                                progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (FIXTURE_ENTRIES, FIXTURE_ENTRIES)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    reloaded = KnowledgeIndex.load(tmp_path / "index", embedder)
+    assert isinstance(reloaded._english.vectors, faiss.IndexHNSWFlat)
+    assert isinstance(built._english.vectors, faiss.IndexFlatIP)
+    for query in ["how fast do you ship", "do you take credit cards", "how to put the table together", "bike"]:
+        exact = built.search(query, k=5)
+        assert [hit.article_id for hit in reloaded.search(query, k=5)] == [hit.article_id for hit in exact]
+        assert [hit.article_id for hit in hnsw.search(query, k=5)] == [hit.article_id for hit in exact]
+
+
 def test_concurrent_searches_from_threads(built: KnowledgeIndex) -> None:
     queries = ["how fast do you ship", "do you take credit cards", "how to put the table together", "bike"] * 10
     expected = {query: built.search(query) for query in set(queries)}
@@ -741,11 +761,14 @@ def test_cli_build(cli_index: tuple[Path, subprocess.CompletedProcess[str]]) -> 
     assert fields["entries"] == str(FIXTURE_ENTRIES)
     assert fields["model"] == "all-MiniLM-L6-v2"
     assert fields["fingerprint"] == fingerprint(load_articles(FIXTURES))
-    assert result.stderr == ""
+    # Progress on stderr, in both spaces (English and multilingual), ending with all texts embedded.
+    texts = 2 * FIXTURE_ENTRIES
+    assert result.stderr.splitlines()[-1].startswith(f"embedding: {texts}/{texts} texts (100 %")
 
     again = run_cli("build", "--articles", str(FIXTURES), "--out", str(directory))
     assert again.returncode == 0, again.stderr
     assert output_fields(again.stdout)["rebuilt"] == "no (up to date)"
+    assert again.stderr == ""
 
 
 def test_cli_search(cli_index: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
