@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class LiveIndex:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._english, self._multilingual = production_embedders()
+        self._english, self._multilingual = production_embedders(settings.model_cache_dir)
         # The thresholds a rebuild publishes with the index; a published index brings its own.
         files = settings.thresholds_file, settings.multilingual_thresholds_file
         self._thresholds, self._multilingual_thresholds = (load_thresholds(f) if f else None for f in files)

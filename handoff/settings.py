@@ -30,6 +30,7 @@ class Settings:
     rasa_timeout_seconds: float = 15.0
     articles_dir: str = "training_data/articles"
     index_dir: str = ".cache/index"
+    model_cache_dir: str = ".cache/models"
     thresholds_file: str = ""
     multilingual_thresholds_file: str = ""
     max_message_length: int = 2000

@@ -24,9 +24,10 @@ import faiss
 
 from .articles import ArticleFields, fingerprint, load_articles
 from .decision import MULTILINGUAL_THRESHOLDS_FILE, Thresholds, load_thresholds
-from .embedder import Embedder, MiniLMEmbedder
+from .embedder import Embedder
 from .entries import Entry, entries_for
 from .multilingual import USEm3Embedder, query_language
+from .onnx_embedder import DEFAULT_MODEL_CACHE, OnnxMiniLMEmbedder
 from .storage import (
     FORMAT,
     ArticleRecord,
@@ -272,9 +273,10 @@ def ensure_index(
     return index, True
 
 
-def production_embedders() -> tuple[Embedder, Embedder]:
-    """The bot's English and multilingual embedders (each loads its model on first use)."""
-    return MiniLMEmbedder(), USEm3Embedder()
+def production_embedders(model_cache: str | Path = DEFAULT_MODEL_CACHE) -> tuple[Embedder, Embedder]:
+    """The bot's English embedder (MiniLM through ONNX Runtime, exported into ``model_cache`` on
+    first use) and its multilingual one; each loads its model on first use."""
+    return OnnxMiniLMEmbedder(model_cache), USEm3Embedder()
 
 
 def _language(locale: str) -> str:
