@@ -146,8 +146,9 @@ def calibrate(
     ``second`` is the second article's score (-inf when there is none) and ``in_two`` whether the
     gold article is among the top two. A clarification is right for an in-scope query whose
     article is offered. The clarify rule is searched with at most ``max_clarify_rate`` of the
-    queries clarified, and kept only when it gains at least ``min_gain`` accuracy over answering
-    or escalating alone. Returns the thresholds and a summary of the search.
+    queries clarified and its floor at or above its answer threshold (so that a question too far
+    from every article is escalated, never offered a choice), and kept only when it gains at least
+    ``min_gain`` accuracy over answering or escalating alone. Returns the thresholds and a summary of the search.
     """
     n = len(top)
     answer_right = top_right & ~oos
@@ -162,7 +163,10 @@ def calibrate(
                 continue
             fixed = int((clarify & in_two & ~oos).sum())
             rest = ~clarify
-            correct, threshold = _best_answer_threshold(top[rest], answer_right[rest], oos[rest], fixed=fixed)
+            # The floor is at or above the answer threshold: two articles are offered only when
+            # either would be answered on its own.
+            correct, threshold = _best_answer_threshold(top[rest], answer_right[rest], oos[rest], fixed=fixed,
+                                                        at_most=floor)
             if correct > best[0] or (correct == best[0] and clarified < best[1] * n):
                 best = (correct, clarified / n, Thresholds(threshold, margin, floor))
     correct, rate, thresholds = best
@@ -180,9 +184,10 @@ def calibrate(
 
 
 def _best_answer_threshold(
-    top: FloatArray, answer_right: BoolArray, oos: BoolArray, *, fixed: int
+    top: FloatArray, answer_right: BoolArray, oos: BoolArray, *, fixed: int, at_most: float | None = None
 ) -> tuple[int, float]:
-    """Exact search: (most correct decisions, threshold) over all thresholds on ``top``.
+    """Exact search: (most correct decisions, threshold) over all thresholds on ``top`` (that are at
+    most ``at_most``, when given).
 
     A query is answered when its score reaches the threshold: right when ``answer_right``;
     otherwise escalated: right when ``oos``. ``fixed`` correct decisions are added. Among equal
@@ -190,7 +195,7 @@ def _best_answer_threshold(
     to 4 decimals unless that would change a decision).
     """
     if len(top) == 0:
-        return fixed, 0.5
+        return fixed, 0.5 if at_most is None else min(0.5, at_most)
     order = np.argsort(-top, kind="stable")
     scores = top[order]
     # Answering the first i queries (by score): right answers among them + OOS among the rest.
@@ -199,6 +204,8 @@ def _best_answer_threshold(
     correct = answered + escalated
     # Only cut between distinct scores: i = 0, and i where scores[i - 1] > scores[i], and i = n.
     cuts = np.concatenate([[0], np.nonzero(scores[:-1] > scores[1:])[0] + 1, [len(scores)]])
+    if at_most is not None:  # the first query not answered must score below at_most
+        cuts = cuts[(cuts == len(scores)) | (scores[np.minimum(cuts, len(scores) - 1)] < at_most)]
     values = correct[cuts]
     winners = cuts[values == values.max()]
     cut = int(winners[len(winners) // 2])
@@ -211,6 +218,8 @@ def _best_answer_threshold(
         threshold = (above + below) / 2
         if below < round(threshold, 4) <= above:  # a readable number, when it decides the same
             threshold = round(threshold, 4)
+    if at_most is not None and threshold > at_most:  # still above every query left unanswered
+        threshold = at_most
     return fixed + int(values.max()), threshold
 
 

@@ -18,9 +18,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import faiss
+import numpy as np
+import numpy.typing as npt
 
 from .articles import ArticleFields, fingerprint, load_articles
 from .decision import MULTILINGUAL_THRESHOLDS_FILE, Thresholds, load_thresholds
@@ -28,6 +32,7 @@ from .embedder import Embedder
 from .entries import Entry, entries_for
 from .multilingual import USEm3Embedder, query_language
 from .onnx_embedder import DEFAULT_MODEL_CACHE, OnnxMiniLMEmbedder
+from .prototypes import fit_prototypes
 from .storage import (
     FORMAT,
     ArticleRecord,
@@ -36,6 +41,7 @@ from .storage import (
     StoredIndex,
     read_index,
     read_manifest,
+    topics,
     write_index,
 )
 from .vectors import Progress, embed, search, unit_rows, vector_index
@@ -45,7 +51,12 @@ __all__ += ["production_embedders"]
 
 log = logging.getLogger(__name__)
 
-# Rows fetched per wanted article before the rows are grouped by article.
+Scoring = Literal["prototype", "nearest"]
+# How each space scores a topic: by its prototype (prototypes.py), or by its nearest entry. Measured
+# on the development sets (docs/evaluation.md, "Scoring"): prototypes win clearly in the English
+# space; for questions in other languages against mostly English articles the nearest entry is better.
+SCORING: dict[str, Scoring] = {"english": "prototype", "multilingual": "nearest"}
+# Rows fetched per wanted topic, by nearest-entry scoring, before the rows are grouped by topic.
 ROWS_PER_RESULT = 8
 
 
@@ -70,8 +81,15 @@ class Route:
 @dataclass(frozen=True)
 class _Space:
     embedder: Embedder
-    vectors: faiss.Index
+    vectors: faiss.Index  # one row per entry
+    prototypes: faiss.Index  # one row per topic
     thresholds: Thresholds
+    scoring: Scoring
+
+    @cached_property
+    def matrix(self) -> npt.NDArray[np.float32]:
+        """The entry vectors, to tell which of a topic's texts matched a question best."""
+        return self.vectors.reconstruct_n(0, self.vectors.ntotal)  # type: ignore[no-any-return]
 
 
 class KnowledgeIndex:
@@ -93,11 +111,17 @@ class KnowledgeIndex:
         }
         self._entries = stored.entries
         self._version = stored.version
-        self._english = _Space(embedder, stored.vectors, self.thresholds)
+        self._topics = stored.topics
+        rows: dict[str, list[int]] = {}
+        for row, entry in enumerate(stored.entries):
+            rows.setdefault(self._by_id[entry.article_id].topic, []).append(row)
+        self._topic_rows = {topic: np.array(found) for topic, found in rows.items()}
+        self._english = _Space(embedder, stored.vectors, stored.prototypes, self.thresholds, SCORING["english"])
         self._multilingual: _Space | None = None
-        if multilingual is not None and stored.multilingual is not None:
+        other, other_prototypes = stored.multilingual, stored.multilingual_prototypes
+        if multilingual is not None and other is not None and other_prototypes is not None:
             thresholds = Thresholds.from_json(stored.manifest.multilingual["thresholds"])
-            self._multilingual = _Space(multilingual, stored.multilingual, thresholds)
+            self._multilingual = _Space(multilingual, other, other_prototypes, thresholds, SCORING["multilingual"])
 
     @classmethod
     def build(
@@ -115,14 +139,18 @@ class KnowledgeIndex:
             raise ValueError(f"duplicate article ids: {', '.join(duplicates)}")
         entries = tuple(entry for record in records for entry in entries_for(record))
         texts = [entry.text for entry in entries]
+        names = topics(records)
+        topic_of = {record.id: names.index(record.topic) for record in records}
+        entry_topics = [topic_of[entry.article_id] for entry in entries]
         stages = 1 if multilingual is None else 2
-        vectors = vector_index(embed(embedder, texts, _stage(progress, 0, stages)), embedder.dimension)
+        vectors, prototypes = _space(embedder, texts, entry_topics, len(names), _stage(progress, 0, stages))
         space: dict[str, object] = {}
-        other_vectors = None
+        other_vectors = other_prototypes = None
         if multilingual is not None:
-            other_vectors = vector_index(embed(multilingual, texts, _stage(progress, 1, 2)), multilingual.dimension)
+            other_vectors, other_prototypes = _space(multilingual, texts, entry_topics, len(names),
+                                                     _stage(progress, 1, 2))
             other = multilingual_thresholds or load_thresholds(MULTILINGUAL_THRESHOLDS_FILE)
-            space = {"model": multilingual.name, "dimension": multilingual.dimension, "thresholds": other.to_json()}
+            space = _multilingual_manifest(multilingual, other)
         manifest = Manifest(
             format=FORMAT,
             model=embedder.name,
@@ -132,13 +160,16 @@ class KnowledgeIndex:
             articles=len(records),
             built_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             thresholds=(thresholds or load_thresholds()).to_json(),
+            scoring=SCORING["english"],
             multilingual=space,
         )
         version = write_index(directory, manifest=manifest, articles=records, entries=entries, vectors=vectors,
-                              multilingual=other_vectors)
+                              prototypes=prototypes, multilingual=other_vectors,
+                              multilingual_prototypes=other_prototypes)
         log.info("built knowledge index %s/%s: %d articles, %d entries", directory, version, len(records), len(entries))
-        stored = StoredIndex(manifest=manifest, articles=records, entries=entries, vectors=vectors, version=version,
-                             multilingual=other_vectors)
+        stored = StoredIndex(manifest=manifest, articles=records, entries=entries, vectors=vectors,
+                             prototypes=prototypes, version=version, multilingual=other_vectors,
+                             multilingual_prototypes=other_prototypes)
         return cls(directory, embedder, stored, multilingual)
 
     @classmethod
@@ -197,39 +228,43 @@ class KnowledgeIndex:
         text = " ".join(query.split())
         language = query_language(text)
         space = self._space(language)
-        total = space.vectors.ntotal
-        if not text or total == 0:
+        if not text or not self._entries:
             return []
         vector = unit_rows(space.embedder.encode([text]), space.vectors.d)
+        by = self._by_prototype if space.scoring == "prototype" else self._by_entry
+        found = by(space, vector, k)
+        hits: list[Hit] = []
+        for score, topic, row in sorted(found, key=lambda item: (-item[0], item[1]))[:k]:
+            record = self._variants.get((topic, language)) or self._by_id[topic]
+            hits.append(Hit(article_id=record.id, title=record.title, url=record.url,
+                            score=min(1.0, max(-1.0, float(score))), matched=self._entries[row].text))
+        return hits
 
+    def _by_prototype(self, space: _Space, vector: npt.NDArray[np.float32], k: int) -> list[tuple[float, str, int]]:
+        """(score, topic, best entry row) of the ``k`` topics whose prototypes are closest."""
+        scores, rows = search(space.prototypes, vector, min(k, len(self._topics)))
+        found = []
+        for score, row in zip(scores, rows, strict=True):
+            candidates = self._topic_rows.get(self._topics[row]) if row >= 0 else None
+            if candidates is not None:
+                matched = candidates[int(np.argmax(space.matrix[candidates] @ vector[0]))]
+                found.append((score, self._topics[row], int(matched)))
+        return found
+
+    def _by_entry(self, space: _Space, vector: npt.NDArray[np.float32], k: int) -> list[tuple[float, str, int]]:
+        """(score, topic, entry row) of the ``k`` topics with the closest entries, by their closest one."""
+        total = space.vectors.ntotal
         rows = min(total, k * ROWS_PER_RESULT)
         while True:
             scores, ids = search(space.vectors, vector, rows)
-            best: dict[str, tuple[float, int]] = {}
+            best: dict[str, tuple[float, str, int]] = {}
             for score, row in zip(scores, ids, strict=True):
-                if row < 0:
-                    continue
-                topic = self._by_id[self._entries[row].article_id].topic
-                if topic not in best or score > best[topic][0]:
-                    best[topic] = (score, row)
+                topic = self._by_id[self._entries[row].article_id].topic if row >= 0 else None
+                if topic is not None and (topic not in best or score > best[topic][0]):
+                    best[topic] = (score, topic, row)
             if len(best) >= k or rows >= total:
-                break
+                return list(best.values())
             rows = min(total, rows * 4)  # rows crowded by few topics: look further
-
-        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
-        hits: list[Hit] = []
-        for topic, (score, row) in ranked:
-            record = self._variants.get((topic, language)) or self._by_id[topic]
-            hits.append(
-                Hit(
-                    article_id=record.id,
-                    title=record.title,
-                    url=record.url,
-                    score=min(1.0, max(-1.0, float(score))),
-                    matched=self._entries[row].text,
-                )
-            )
-        return hits
 
     def _space(self, language: str) -> _Space:
         return self._english if language == "en" or self._multilingual is None else self._multilingual
@@ -252,8 +287,7 @@ def ensure_index(
     space: dict[str, object] = {}
     if multilingual is not None:
         multilingual_thresholds = multilingual_thresholds or load_thresholds(MULTILINGUAL_THRESHOLDS_FILE)
-        space = {"model": multilingual.name, "dimension": multilingual.dimension,
-                 "thresholds": multilingual_thresholds.to_json()}
+        space = _multilingual_manifest(multilingual, multilingual_thresholds)
     if not force:
         manifest = read_manifest(directory)
         if (
@@ -262,6 +296,7 @@ def ensure_index(
             and manifest.model == embedder.name
             and manifest.dimension == embedder.dimension
             and manifest.thresholds == thresholds.to_json()
+            and manifest.scoring == SCORING["english"]
             and manifest.multilingual == space
         ):
             try:
@@ -282,6 +317,20 @@ def production_embedders(model_cache: str | Path = DEFAULT_MODEL_CACHE) -> tuple
 def _language(locale: str) -> str:
     """The primary language subtag of an article's locale, lower case: "de-CH" -> "de"."""
     return locale.replace("_", "-").split("-")[0].lower()
+
+
+def _space(
+    embedder: Embedder, texts: list[str], entry_topics: list[int], count: int, progress: Progress | None
+) -> tuple[faiss.Index, faiss.Index]:
+    """The entry vectors of ``texts`` and the ``count`` topic prototypes learnt from them."""
+    matrix = embed(embedder, texts, progress)
+    return (vector_index(matrix, embedder.dimension),
+            vector_index(fit_prototypes(matrix, entry_topics, count), embedder.dimension))
+
+
+def _multilingual_manifest(embedder: Embedder, thresholds: Thresholds) -> dict[str, object]:
+    return {"model": embedder.name, "dimension": embedder.dimension, "thresholds": thresholds.to_json(),
+            "scoring": SCORING["multilingual"]}
 
 
 def _stage(progress: Progress | None, stage: int, stages: int) -> Progress | None:

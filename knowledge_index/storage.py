@@ -1,16 +1,18 @@
-"""The on-disk index format (version 1): immutable version folders and a ``CURRENT`` pointer.
+"""The on-disk index format (version 2): immutable version folders and a ``CURRENT`` pointer.
 
 An index directory holds ``CURRENT`` (the name of the live version), a writers' ``.lock`` file, and
 version folders ``v-<UTC timestamp>-<first 8 of fingerprint>``, each a complete index:
 
 - ``index.faiss``: a FAISS index over unit vectors, one row per entry (exact ``IndexFlatIP``, or
   ``IndexHNSWFlat`` for a large index: `vectors.vector_index`);
-- ``multilingual.faiss`` (when the manifest has ``multilingual``): the same entries embedded by the
-  multilingual model, searched for questions that are not in English;
+- ``prototypes.faiss``: one unit vector per topic (`prototypes.fit_prototypes`), row ``i`` for the
+  ``i``-th topic in sorted order; questions are scored against these;
+- ``multilingual.faiss`` and ``multilingual-prototypes.faiss`` (when the manifest has
+  ``multilingual``): the same in the multilingual model's space, for questions not in English;
 - ``entries.json``: ``[{"row", "article_id", "kind", "text"}]``, one item per row;
 - ``articles.json``: ``[{"id", "title", "url", "body", "locale", "tags", "questions", "translation_of"}]``;
-- ``manifest.json``: ``{"format": 1, "model", "dimension", "fingerprint", "entries", "articles", "built_at",
-  "thresholds", "multilingual": {"model", "dimension", "thresholds"} or {}}``.
+- ``manifest.json``: ``{"format": 2, "model", "dimension", "fingerprint", "entries", "articles", "built_at",
+  "thresholds", "scoring", "multilingual": {"model", "dimension", "thresholds", "scoring"} or {}}``.
 
 A writer fills a hidden ``.tmp-*`` folder, renames it to its version name and replaces ``CURRENT``
 atomically. Version folders are never modified, and readers read ``CURRENT`` once and then only
@@ -42,15 +44,17 @@ from .articles import ArticleFields, fingerprint
 from .entries import ENTRY_KINDS, Entry
 
 __all__ = ["FORMAT", "KEEP", "ArticleRecord", "IndexMismatch", "Manifest", "StoredIndex"]
-__all__ += ["current_version", "read_index", "read_manifest", "set_current", "versions", "write_index"]
+__all__ += ["current_version", "read_index", "read_manifest", "set_current", "topics", "versions", "write_index"]
 
-FORMAT = 1
+FORMAT = 2  # 2: topic prototypes (prototypes.py) beside the entry vectors
 KEEP = 3  # versions kept after publishing, to roll back to
 GRACE = 10.0  # seconds a reader may take from reading CURRENT to opening that version's files
 CURRENT, LOCK, TEMPORARY = "CURRENT", ".lock", ".tmp-"
 FAISS_FILE, ENTRIES_FILE, ARTICLES_FILE, MANIFEST_FILE = "index.faiss", "entries.json", "articles.json", "manifest.json"
-MULTILINGUAL_FILE = "multilingual.faiss"
-INDEX_FILES = (MANIFEST_FILE, ARTICLES_FILE, ENTRIES_FILE, FAISS_FILE)
+MULTILINGUAL_FILE, PROTOTYPES_FILE = "multilingual.faiss", "prototypes.faiss"
+MULTILINGUAL_PROTOTYPES_FILE = "multilingual-prototypes.faiss"
+INDEX_FILES = (MANIFEST_FILE, ARTICLES_FILE, ENTRIES_FILE, FAISS_FILE, PROTOTYPES_FILE)
+MULTILINGUAL_FILES = (MULTILINGUAL_FILE, MULTILINGUAL_PROTOTYPES_FILE)
 _VERSION = re.compile(r"v-[0-9A-Za-z.-]+")
 _T = TypeVar("_T")
 
@@ -96,7 +100,9 @@ class Manifest:
     built_at: str
     # The decision thresholds shipped with this index (knowledge_index/decision.py); {} before they were.
     thresholds: dict[str, Any] = field(default_factory=dict)
-    # The multilingual space: {"model", "dimension", "thresholds"}, or {} when there is none.
+    # How questions are scored against topics in the English space (index.SCORING).
+    scoring: str = "prototype"
+    # The multilingual space: {"model", "dimension", "thresholds", "scoring"}, or {} when there is none.
     multilingual: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> str | int:
@@ -113,8 +119,19 @@ class StoredIndex:
     articles: tuple[ArticleRecord, ...]
     entries: tuple[Entry, ...]
     vectors: faiss.Index
+    prototypes: faiss.Index  # one row per topic, in the order of `topics`
     version: str  # the name of its version folder
     multilingual: faiss.Index | None = None  # the same entries in the multilingual model's space
+    multilingual_prototypes: faiss.Index | None = None
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics (ids of original articles), sorted: row ``i`` of the prototypes is topic ``i``."""
+        return topics(self.articles)
+
+
+def topics(articles: Sequence[ArticleRecord]) -> list[str]:
+    return sorted({record.topic for record in articles})
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -127,7 +144,9 @@ def write_index(
     articles: Sequence[ArticleRecord],
     entries: Sequence[Entry],
     vectors: faiss.Index,
+    prototypes: faiss.Index,
     multilingual: faiss.Index | None = None,
+    multilingual_prototypes: faiss.Index | None = None,
 ) -> str:
     """Publish a complete index as the new live version in ``directory``; returns its name."""
     target = Path(directory)
@@ -140,9 +159,11 @@ def write_index(
         staging = target / f"{TEMPORARY}{secrets.token_hex(4)}"
         staging.mkdir()
         try:
-            _write(staging / FAISS_FILE, faiss.serialize_index(vectors).tobytes())
-            if multilingual is not None:
-                _write(staging / MULTILINGUAL_FILE, faiss.serialize_index(multilingual).tobytes())
+            spaces = {FAISS_FILE: vectors, PROTOTYPES_FILE: prototypes, MULTILINGUAL_FILE: multilingual,
+                      MULTILINGUAL_PROTOTYPES_FILE: multilingual_prototypes}
+            for name, index in spaces.items():
+                if index is not None:
+                    _write(staging / name, faiss.serialize_index(index).tobytes())
             _write(staging / ENTRIES_FILE, _json(rows))
             _write(staging / ARTICLES_FILE, _json([record.to_json() for record in articles]))
             _write(staging / MANIFEST_FILE, _json(manifest.to_json()))
@@ -242,7 +263,7 @@ def read_index(
     """
     version = current_version(directory)
     folder = Path(directory) / version
-    names = (*INDEX_FILES, MULTILINGUAL_FILE) if multilingual else INDEX_FILES
+    names = (*INDEX_FILES, *MULTILINGUAL_FILES) if multilingual else INDEX_FILES
     try:  # open all files first: open files stay readable even if the version is pruned meanwhile
         with contextlib.ExitStack() as stack:
             files = [stack.enter_context(open(folder / name, "rb")) for name in names]
@@ -262,9 +283,10 @@ def read_index(
         articles=_parse(folder / ARTICLES_FILE, lambda: _articles(json.loads(raw[ARTICLES_FILE]))),
         entries=_parse(folder / ENTRIES_FILE, lambda: _entries(json.loads(raw[ENTRIES_FILE]))),
         vectors=_parse(folder / FAISS_FILE, lambda: _faiss(raw[FAISS_FILE])),
+        prototypes=_parse(folder / PROTOTYPES_FILE, lambda: _faiss(raw[PROTOTYPES_FILE])),
         version=version,
-        multilingual=(_parse(folder / MULTILINGUAL_FILE, lambda: _faiss(raw[MULTILINGUAL_FILE]))
-                      if multilingual else None),
+        multilingual=_optional_faiss(folder, raw, MULTILINGUAL_FILE),
+        multilingual_prototypes=_optional_faiss(folder, raw, MULTILINGUAL_PROTOTYPES_FILE),
     )
     _check_consistency(folder, stored)
     return stored
@@ -290,6 +312,10 @@ def _parse(path: Path, parse: Callable[[], _T]) -> _T:
         raise IndexMismatch(f"index file {path} is corrupt ({problem}); rebuild the index") from None
 
 
+def _optional_faiss(folder: Path, raw: dict[str, bytes], name: str) -> faiss.Index | None:
+    return _parse(folder / name, lambda: _faiss(raw[name])) if name in raw else None
+
+
 def _faiss(data: bytes) -> faiss.Index:
     return faiss.deserialize_index(np.frombuffer(data, np.uint8))
 
@@ -308,6 +334,7 @@ def _entries(items: list[dict[str, Any]]) -> tuple[Entry, ...]:
 
 def _check_consistency(folder: Path, stored: StoredIndex) -> None:
     manifest, vectors, entries, articles = stored.manifest, stored.vectors, stored.entries, stored.articles
+    prototypes = stored.multilingual_prototypes
     ids = {record.id for record in articles}
     unknown = sorted({entry.article_id for entry in entries} - ids)
     checks = [
@@ -322,6 +349,12 @@ def _check_consistency(folder: Path, stored: StoredIndex) -> None:
             or (stored.multilingual.d, stored.multilingual.ntotal)
             == (manifest.multilingual["dimension"], len(entries)),
             f"{MULTILINGUAL_FILE} does not have one row of the manifest's dimension per entry",
+        ),
+        (
+            all(index is None or (index.d, index.ntotal) == (space.d, len(stored.topics))
+                for space, index in ((vectors, stored.prototypes), (stored.multilingual, prototypes))
+                if space is not None),
+            "the prototypes do not have one row of their space's dimension per topic",
         ),
         (not unknown, f"{ENTRIES_FILE} refers to unknown articles {', '.join(unknown[:3])}"),
         (fingerprint(articles) == manifest.fingerprint, f"{ARTICLES_FILE} does not match the manifest's fingerprint"),

@@ -182,7 +182,7 @@ What are your opening hours?,hours
 Are you open on Sunday?,hours
 What time do you close?,hours
 """
-# Expected decisions with answer 0.5, clarify when the top two are within 0.01 and both >= 0.9.
+# Expected decisions with answer 0.5, clarify when the top two are within 0.15 and both >= 0.2.
 QUERIES_CSV = """sentence,label
 How do I get a refund?,refund
 Do you ship abroad?,shipping
@@ -197,7 +197,7 @@ EXPECTED = [  # (decision, offered, correct)
     ("answer", ["refund"], True),
     ("answer", ["shipping"], True),
     ("answer", ["password"], True),
-    ("clarify", ["refund", "shipping"], True),  # a tie at 1.0: ranked by article id
+    ("clarify", ["shipping", "refund"], True),  # a KB question of both articles: close scores
     ("answer", ["hours"], False),  # mislabelled on purpose
     ("answer", ["hours"], True),
     ("answer", ["password"], False),  # OOS, answered
@@ -209,7 +209,7 @@ EXPECTED = [  # (decision, offered, correct)
 def eval_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     folder = tmp_path_factory.mktemp("eval")
     thresholds = folder / "thresholds.json"
-    thresholds.write_text(json.dumps({"thresholds": {"answer": 0.5, "clarify_margin": 0.01, "clarify_floor": 0.9}}))
+    thresholds.write_text(json.dumps({"thresholds": {"answer": 0.5, "clarify_margin": 0.15, "clarify_floor": 0.2}}))
     kb, queries = write(folder / "kb.csv", KB_CSV), write(folder / "q.csv", QUERIES_CSV)
     argv = ["eval", "--kb", str(kb), "--queries", str(queries), "--oos-label", "none",
             "--thresholds", str(thresholds), "--json", str(folder / "out.json")]
@@ -223,9 +223,9 @@ def test_kb_eval_decisions(eval_report: dict[str, object]) -> None:
     assert isinstance(rows, list)
     assert [(r["decision"], r["offered"], r["correct"]) for r in rows] == EXPECTED
     assert [r["line"] for r in rows] == list(range(2, 10))
-    assert all(r["confidence"] > 0.99 for r in rows[:6])  # verbatim KB sentences
-    assert 0.5 <= rows[6]["confidence"] < 0.99 and rows[7]["confidence"] < 0.5
-    assert eval_report["thresholds"] == {"answer": 0.5, "clarify_margin": 0.01, "clarify_floor": 0.9}
+    confidences = [r["confidence"] for r in rows]
+    assert min(confidences[:3] + confidences[4:7]) >= 0.5 and confidences[7] < 0.2  # the planet: far from all
+    assert eval_report["thresholds"] == {"answer": 0.5, "clarify_margin": 0.15, "clarify_floor": 0.2}
 
 
 def test_kb_eval_metrics_by_hand(eval_report: dict[str, object]) -> None:
@@ -244,14 +244,15 @@ EXPECTED_METRICS = {
     "queries": 8,
     "in_scope": 6,
     "oos": 2,
-    "accuracy_at_1": round(4 / 6, 4),  # the tie ranks "refund" first for the shipping query
+    "accuracy_at_1": round(5 / 6, 4),  # all but the mislabelled one
     "answered_right_rate": round(4 / 6, 4),
     "answer_precision": round(4 / 6, 4),
     "oos_recall": 0.5,
     "oos_precision": 1.0,
     "overall_accuracy": 0.75,
     "mcc": 0.72,
-    "auroc": 1.0,  # every in-scope query (about 1.0) scores above both OOS queries
+    # Every in-scope query scores above the planet; two of six above the forgotten password: 8 of 12 pairs.
+    "auroc": round(8 / 12, 4),
     "clarification_rate": 0.125,
     "escalation_rate": 0.125,
 }
@@ -274,8 +275,9 @@ def test_kb_query_prints_ranking_and_decision(tmp_path: Path, capsys: pytest.Cap
     assert main(["query", "--index", str(index), "How do I return a bike?"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "language: en (model: all-MiniLM-L6-v2)"
-    assert lines[1].split()[:3] == ["1", "1.000", "bike-returns"]
-    assert lines[-1].startswith("decision: answer bike-returns (score 1.000 >= 0.4853)")
+    rank, score, article = lines[1].split()[:3]
+    assert (rank, article) == ("1", "bike-returns")
+    assert lines[-1].startswith(f"decision: answer bike-returns (score {score} >= {load_thresholds().answer:g})")
 
     assert main(["query", "--index", str(index), "Wie lange dauert die Lieferung?"]) == 0
     lines = capsys.readouterr().out.splitlines()

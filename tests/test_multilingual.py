@@ -159,7 +159,7 @@ def test_routed_search_answers_in_the_customers_language(
 
 def test_routed_index_round_trip_and_mismatches(routed: KnowledgeIndex, embedder: USEm3Embedder) -> None:
     manifest = routed.manifest
-    assert manifest.multilingual == {"model": USE, "dimension": 512,
+    assert manifest.multilingual == {"model": USE, "dimension": 512, "scoring": "nearest",
                                      "thresholds": load_thresholds(MULTILINGUAL_THRESHOLDS_FILE).to_json()}
     loaded = KnowledgeIndex.load(routed.directory, MiniLMEmbedder(), embedder)
     query = "Wie lange dauert die Lieferung?"
