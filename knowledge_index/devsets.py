@@ -52,10 +52,20 @@ def clinc150(root: Path, split: str) -> DevSet:
 
 def banking77_oos(root: Path, split: str) -> DevSet:
     """KB: train of the 50 in-scope intents. Queries: ``split`` in-scope + ID-OOS + OOD-OOS."""
-    base = root / "banking77_oos"
+    return _with_oos(root / "banking77_oos", split, f"banking77-oos-{split}")
+
+
+def clinc_single_domain(root: Path, domain: str) -> DevSet:
+    """A small KB: the 500 train sentences of 10 CLINC150 intents of one ``domain`` (banking or
+    credit_cards). Queries: test in-scope 500 + ID-OOS 350 (the domain's 5 other intents) + OOD-OOS
+    1,000. Never used for calibrating or choosing anything: a check that the thresholds carry over."""
+    return _with_oos(root / "clinc_single_domain_oos" / domain, "test", f"clinc-{domain.replace('_', '-')}-test")
+
+
+def _with_oos(base: Path, split: str, name: str) -> DevSet:
     kb = _parallel(base / "train")
     queries = _parallel(base / split) + _parallel(base / "id-oos" / split) + _parallel(base / "ood-oos" / split)
-    return DevSet(f"banking77-oos-{split}", tuple(kb), tuple(queries), OOS)
+    return DevSet(name, tuple(kb), tuple(queries), OOS)
 
 
 def arbanking77(root: Path) -> DevSet:
@@ -138,6 +148,8 @@ MULTILINGUAL_CALIBRATION: dict[str, Callable[[Path], DevSet]] = {"arbanking77-va
 REPORTED: dict[str, Callable[[Path], DevSet]] = {
     "clinc150-test": lambda root: clinc150(root, "test"),
     "banking77-oos-test": lambda root: banking77_oos(root, "test"),
+    "clinc-banking-test": lambda root: clinc_single_domain(root, "banking"),
+    "clinc-credit-cards-test": lambda root: clinc_single_domain(root, "credit_cards"),
     "stackfaq": stackfaq,
     "jhu-covidfaq": jhu_covidfaq,
     "xsid-en": lambda root: xsid(root, "en"),
@@ -198,6 +210,8 @@ TARGETS = (
     ("clinc150-test", "clarification_rate", "clarification rate", ""),
     ("banking77-oos-test", "overall_accuracy", "overall accuracy", ">= 0.78"),
     ("banking77-oos-test", "auroc", "AUROC", ""),
+    ("clinc-banking-test", "overall_accuracy", "overall accuracy (held out)", ""),
+    ("clinc-credit-cards-test", "overall_accuracy", "overall accuracy (held out)", ""),
     ("stackfaq", "accuracy_at_1", "Hit@1", ">= 0.97"),
     ("stackfaq", "mrr_at_10", "MRR@10", ">= 0.98"),
     ("jhu-covidfaq", "accuracy_at_1", "Hit@1", ">= 0.78"),

@@ -1,8 +1,9 @@
 """Semantic search over knowledge articles with a FAISS inner-product index.
 
-Every article is indexed under several texts (its example questions, its title and the first
-paragraph of its body); a query's score for an article is the best cosine similarity between the
-query and any of the article's texts.
+Every article is indexed under several texts (its example questions, its title, the first
+paragraph of its body and, when it is long, its sections: `entries`). A query scores a topic by
+its cosine similarity to the topic's prototype (learnt from the topic's texts at build time:
+`prototypes`) or to the topic's nearest text, as `SCORING` says for the query's space.
 
 An index may have a second, multilingual space: the same texts embedded by a multilingual model.
 Each query is routed by its language (`multilingual.query_language`): English to the primary
@@ -65,8 +66,8 @@ class Hit:
     article_id: str
     title: str
     url: str | None
-    score: float  # cosine similarity between the query and `matched`
-    matched: str  # the indexed text (question, title or first paragraph) that scored best
+    score: float  # cosine similarity of the query to the topic's prototype, or to `matched` (SCORING)
+    matched: str  # the topic's indexed text (question, title, paragraph, section) closest to the query
 
 
 @dataclass(frozen=True)

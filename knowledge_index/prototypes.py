@@ -53,6 +53,8 @@ def fit_prototypes(vectors: npt.NDArray[np.float32], topics: Sequence[int], coun
         model = LogisticRegression(C=C, fit_intercept=False, max_iter=iterations)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # the prototypes are usable either way
+            # An FAQ with one or two questions per article has "more classes than half the samples".
+            warnings.filterwarnings("ignore", "The number of unique classes", UserWarning)
             model.fit(vectors, labels)
         if len(present) == 2:  # a binary model has one weight vector: w for the second, -w for the first
             prototypes[present[1]], prototypes[present[0]] = model.coef_[0], -model.coef_[0]
