@@ -30,7 +30,7 @@ from knowledge_index.articles import Article, ArticleError, fingerprint, load_ar
 from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
 from knowledge_index.decision import THRESHOLDS_FILE, load_thresholds
 from knowledge_index.embedder import MiniLMEmbedder
-from knowledge_index.entries import entries_for, first_paragraph
+from knowledge_index.entries import entries_for, first_paragraph, sections
 from knowledge_index.index import Hit, IndexMismatch, KnowledgeIndex, ensure_index
 from knowledge_index.storage import (
     GRACE,
@@ -294,6 +294,62 @@ def test_entries_are_questions_title_and_first_paragraph() -> None:
     assert first_paragraph("Open **Orders** and [print the label](https://x.example).\n\nMore.") == (
         "Open Orders and print the label."
     )
+
+
+E_BIKE_CARE = """\
+---
+id: e-bike-care
+title: Looking after your e-bike
+questions:
+  - How do I look after my e-bike?
+---
+Your e-bike needs little care, but a few habits keep it running for years. Clean it with a damp
+cloth and mild soap, never with a pressure washer, and dry the contacts before you charge it.
+
+## Charging the battery
+
+Charge the battery at room temperature with the charger that came with the bike. A full charge
+takes four to six hours. You do not need to empty the battery first; topping it up after every ride
+is fine. Unplug the charger when the light turns green, and never charge a battery that is swollen,
+cracked or hot to the touch; bring it to a store instead.
+
+## Storing the bike over winter
+
+If you will not ride for more than a month, store the bike in a dry place above freezing. Take
+the battery off, charge it to between half and two thirds, and keep it indoors. Check the charge
+every eight weeks and top it up to half again. Pump the tyres to their usual pressure so that they
+keep their shape, and hang the bike or turn its wheels now and then.
+
+## Brakes and tyres
+
+Check the brake pads every month; e-bikes are heavier, so pads wear faster than on a plain bicycle.
+Keep the tyres at the pressure printed on their side: soft tyres drain the battery quicker and
+puncture more easily.
+"""
+
+
+def test_long_article_is_indexed_by_section_and_a_hit_resolves_to_the_article(
+    tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    article = parse_article(E_BIKE_CARE, "e-bike-care.md")
+    entries = entries_for(article)
+    headings = [entry.text.split(" ")[0] for entry in entries if entry.kind == "section"]
+    # One per heading; the intro is the first paragraph, already an entry of its own.
+    assert headings == ["Charging", "Storing", "Brakes"]
+    assert [entry.kind for entry in entries][-4] == "body"
+    assert all(len(entry.text.split()) <= 120 for entry in entries if entry.kind == "section")
+    assert sections("## Short\n\nToo short to split.") == ["Short Too short to split."]
+    assert not [e for e in entries_for(load_articles(FIXTURES)[0]) if e.kind == "section"]  # short articles
+
+    articles = tmp_path / "articles"
+    shutil.copytree(FIXTURES, articles)
+    write(articles, "e-bike-care.md", E_BIKE_CARE)
+    index, _ = ensure_index(articles, tmp_path / "index", embedder)
+    [hit] = index.search("where should I keep my bike over the winter when I do not ride it", k=1)
+    assert hit.article_id == "e-bike-care"
+    assert hit.matched.startswith("Storing the bike over winter")
+    [hit] = index.search("how many hours does it take to charge the e-bike battery", k=1)
+    assert (hit.article_id, hit.matched.split(" ")[0]) == ("e-bike-care", "Charging")
 
 
 # --- build, load, search -----------------------------------------------------------------------
