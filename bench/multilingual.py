@@ -1,10 +1,11 @@
 """Multilingual retrieval on the development sets: MiniLM, USE-m3, routing and fusion.
 
-For each set the production index (`KnowledgeIndex.build` via `baselines.ProductionRanker`) is built
-once per embedder; every article's score for a query (its best entry, as `KnowledgeIndex.search`
-computes it) then gives the rankings of five methods:
+The study behind routing by language (docs/evaluation.md, "Multilingual retrieval"), with
+nearest-entry scores throughout: the production index's entries (`KnowledgeIndex.build` via
+`baselines.ProductionRanker`) are built once per embedder; every article's score for a query (its
+best entry, computed here for all articles at once) then gives the rankings of five methods:
 
-- ``minilm``: all-MiniLM-L6-v2 alone (the project today), its calibrated thresholds;
+- ``minilm``: all-MiniLM-L6-v2 alone, its thresholds calibrated here;
 - ``use``: USE-m3 alone, thresholds calibrated the project's way for it;
 - ``route``: `query_language` sends English-looking queries to MiniLM, the rest to USE-m3, each
   with its own thresholds;
