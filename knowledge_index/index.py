@@ -141,7 +141,8 @@ class KnowledgeIndex:
         entries = tuple(entry for record in records for entry in entries_for(record))
         texts = [entry.text for entry in entries]
         names = topics(records)
-        topic_of = {record.id: names.index(record.topic) for record in records}
+        number = {topic: row for row, topic in enumerate(names)}
+        topic_of = {record.id: number[record.topic] for record in records}
         entry_topics = [topic_of[entry.article_id] for entry in entries]
         stages = 1 if multilingual is None else 2
         vectors, prototypes = _space(embedder, texts, entry_topics, len(names), _stage(progress, 0, stages))
@@ -149,7 +150,7 @@ class KnowledgeIndex:
         other_vectors = other_prototypes = None
         if multilingual is not None:
             other_vectors, other_prototypes = _space(multilingual, texts, entry_topics, len(names),
-                                                     _stage(progress, 1, 2))
+                                                     _stage(progress, 1, stages))
             other = multilingual_thresholds or load_thresholds(MULTILINGUAL_THRESHOLDS_FILE)
             space = _multilingual_manifest(multilingual, other)
         manifest = Manifest(
