@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
+import statistics
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,7 +34,7 @@ from handoff.store import (
     StaleStatus,
     utcnow,
 )
-from handoff.views import case_summary, conversation_view, message_view
+from handoff.views import QueuePlace, case_summary, conversation_view, message_view
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ AGENT = "/agent"
 AGENTS_ROOM = "agents"
 
 SURVEY_TEXT = "How satisfied are you with this conversation? Please rate it from 1 to 5."
+HANDLING_SAMPLE = 20  # recent cases an agent resolved, for the expected wait
+MIN_HANDLING_SAMPLES = 3
 BOT_DOWN_TEXT = "Sorry, I can't answer right now. I'm connecting you with a person from our team."
 
 
@@ -77,17 +81,32 @@ class Conversations:
             raise ApiError("not_found", f"conversation {conversation_id} does not exist")
         return conversation
 
-    async def queue_position(self, conversation: Conversation) -> int | None:
+    async def queue_place(self, conversation: Conversation) -> QueuePlace | None:
         if conversation.status != lifecycle.QUEUED:
             return None
         queued = await self.store.conversations_in([lifecycle.QUEUED])
-        return next((i + 1 for i, c in enumerate(queued) if c.id == conversation.id), None)
+        position = next((i + 1 for i, c in enumerate(queued) if c.id == conversation.id), None)
+        return None if position is None else (await self._places([position]))[0]
+
+    async def _places(self, positions: list[int]) -> list[QueuePlace]:
+        """Queue places with the expected wait: each case ahead takes an agent's median handling time
+        of the last `HANDLING_SAMPLE` cases, shared among the agents signed in; unknown with fewer
+        than `MIN_HANDLING_SAMPLES` cases handled, or with nobody signed in."""
+        online = len(self.agent_sids)
+        handled = await self.store.recent_durations(lifecycle.WITH_AGENT, lifecycle.RESOLVED, HANDLING_SAMPLE)
+        median = statistics.median(handled) if len(handled) >= MIN_HANDLING_SAMPLES else None
+        return [QueuePlace(position, online, None if median is None or not online
+                           else math.ceil(position * median / online)) for position in positions]
 
     async def customer_view(self, conversation: Conversation) -> dict[str, Any]:
-        return conversation_view(conversation, await self.queue_position(conversation))
+        return conversation_view(conversation, await self.queue_place(conversation))
 
     async def summary(self, conversation: Conversation) -> dict[str, Any]:
-        return case_summary(conversation, await self.queue_position(conversation))
+        return case_summary(conversation, await self.queue_place(conversation))
+
+    async def agents_changed(self) -> None:
+        """An agent signed in or out: every queued customer's expected wait changes."""
+        await self._publish_queue_positions(exclude=None)
 
     # -- customers ---------------------------------------------------------------------------------
 
@@ -285,11 +304,12 @@ class Conversations:
         await self._sio.emit("case_updated", await self.summary(conversation),
                              room=AGENTS_ROOM, namespace=AGENT)
 
-    async def _publish_queue_positions(self, exclude: str) -> None:
+    async def _publish_queue_positions(self, exclude: str | None) -> None:
         queued = await self.store.conversations_in([lifecycle.QUEUED])
-        for position, conversation in enumerate(queued, start=1):
+        places = await self._places(list(range(1, len(queued) + 1)))
+        for place, conversation in zip(places, queued, strict=True):
             if conversation.id != exclude:
-                await self._sio.emit("case_updated", conversation_view(conversation, position),
+                await self._sio.emit("case_updated", conversation_view(conversation, place),
                                      room=room(conversation.id), namespace=CHAT)
 
     async def _join_agent_sockets(self, agent_id: str, conversation_id: str) -> None:

@@ -354,6 +354,26 @@ class SqlCaseStore:
             rows = (await conn.execute(query)).all()
         return [CaseEvent(r.from_status, r.to_status, r.reason, r.actor, _aware(r.at)) for r in rows]  # type: ignore[arg-type]
 
+    async def recent_durations(self, status: str, then: str, limit: int) -> list[float]:
+        """Seconds that the last ``limit`` cases to go from ``status`` to ``then`` spent in ``status``
+        (since they last entered it), newest first: e.g. agents' handling times."""
+        left, entered = case_events.alias("left_status"), case_events.alias("entered_status")
+        since = (
+            sa.select(sa.func.max(entered.c.at))
+            .where(entered.c.conversation_id == left.c.conversation_id, entered.c.to_status == status,
+                   entered.c.id < left.c.id)
+            .scalar_subquery()
+        )
+        query = (
+            sa.select(left.c.at, since.label("since"))
+            .where(left.c.from_status == status, left.c.to_status == then)
+            .order_by(left.c.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(_aware(r.at) - _aware(r.since)).total_seconds() for r in rows if r.since is not None]  # type: ignore[operator]
+
     # -- messages --------------------------------------------------------------------------------
 
     async def append_message(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,17 +20,30 @@ def message_view(m: Message) -> dict[str, Any]:
     }
 
 
-def conversation_view(c: Conversation, queue_position: int | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a queued case stands: its position, how many agents are signed in, and the expected
+    wait in seconds (None while there is too little history to tell, or nobody to wait for)."""
+
+    position: int
+    agents_online: int
+    estimated_wait_seconds: int | None
+
+
+def conversation_view(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
     return {
-        "id": c.id, "case_number": c.number, "status": c.status, "queue_position": queue_position,
+        "id": c.id, "case_number": c.number, "status": c.status,
+        "queue_position": place.position if place else None,
+        "agents_online": place.agents_online if place else None,
+        "estimated_wait_seconds": place.estimated_wait_seconds if place else None,
         "agent_name": c.agent_name, "resolution": c.resolution,
         "survey_answered": c.survey_answered, "last_seq": c.last_seq,
     }
 
 
-def case_summary(c: Conversation, queue_position: int | None) -> dict[str, Any]:
+def case_summary(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
     return {
-        **conversation_view(c, queue_position),
+        **conversation_view(c, place),
         "customer_name": c.customer_name, "channel": c.channel, "locale": c.locale,
         "escalation_reason": c.escalation_reason, "queued_at": iso(c.queued_at),
         "agent_id": c.agent_id, "created_at": iso(c.created_at),

@@ -93,11 +93,11 @@ async def journey(customer: Page, agent: Page) -> None:
     await answer.get_by_test_id("cdw-quick-reply").filter(has_text="No").click()
     await expect(widget.locator("[data-testid=cdw-message][data-kind=handoff]")).to_have_count(1)
     await expect(widget.get_by_test_id("cdw-status")).to_have_attribute("data-status", "queued")
-    await expect(status).to_have_text(re.compile(r"You are number \d+ in the queue"))
+    # Nobody is signed in yet: the customer is told so, and may leave a message.
+    await expect(status).to_have_text(re.compile(r"^Nobody from our team is online right now"))
     await expect(answer.get_by_test_id("cdw-quick-reply").first).to_be_disabled()
     stored = json.loads(await customer.evaluate("localStorage.getItem('casedesk.conversation')"))
     conversation_id = stored["id"]
-    await shot(customer, "widget-queued.png")
 
     # -- the agent signs in, sees the case waiting, accepts it and gets the whole transcript
     await agent.get_by_test_id("login-username").fill("agent")
@@ -105,6 +105,8 @@ async def journey(customer: Page, agent: Page) -> None:
     await agent.get_by_test_id("login-submit").click()
     await expect(agent.get_by_test_id("app-view")).to_be_visible()
     await expect(agent.get_by_test_id("connection-status")).to_have_text("Online")
+    await expect(status).to_have_text(re.compile(r"You are number 1 in the queue"))  # updated live
+    await shot(customer, "widget-queued.png")
     waiting = agent.locator(f'[data-testid=waiting-item][data-conversation-id="{conversation_id}"]')
     await expect(waiting).to_contain_text("Answer was not helpful")
     await waiting.get_by_test_id("accept-button").click()

@@ -1,0 +1,91 @@
+"""A queued customer sees whether anyone is online and the expected wait, kept up to date as agents
+sign in and out and as cases are handled."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tests.clients import Recorder, http_json, sign_in
+from tests.servers import free_port, start_app
+
+
+async def queued_customer(url: str) -> tuple[Recorder, str]:
+    """A customer whose question is handed over at once (nothing listens where Rasa should be)."""
+    customer = Recorder(url, "/chat")
+    await customer.connect()
+    started = await customer.ok("start_conversation", {"channel": "web"})
+    await customer.ok("send_message", {"text": "my fork leaks oil"})
+    await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
+    return customer, started["conversation"]["id"]
+
+
+def latest(customer: Recorder) -> dict[str, Any]:
+    return customer.received("case_updated")[-1]  # type: ignore[no-any-return]
+
+
+async def until(check: Any) -> None:
+    for _ in range(100):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    assert check()
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def test_queue_shows_agents_online_and_an_expected_wait_from_recent_handling_times(tmp_path: Path) -> None:
+    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
+    try:
+        waiting, _ = await queued_customer(app.url)
+        assert (latest(waiting)["agents_online"], latest(waiting)["estimated_wait_seconds"]) == (0, None)
+
+        token = await sign_in(app.url)
+        agent = Recorder(app.url, "/agent")
+        await agent.connect(auth={"token": token})
+        await until(lambda: latest(waiting)["agents_online"] == 1)
+        assert latest(waiting)["estimated_wait_seconds"] is None  # no case handled yet: unknown
+
+        # Three cases handled, for about 0.5 s, 1.0 s and 1.5 s.
+        handled = []
+        for hold in (0.5, 1.0, 1.5):
+            customer, conversation_id = await queued_customer(app.url)
+            await agent.ok("accept_case", {"conversation_id": conversation_id})
+            await asyncio.sleep(hold)
+            await agent.ok("resolve_case", {"conversation_id": conversation_id})
+            _, case = await http_json("GET", f"{app.url}/api/cases/{conversation_id}", token=token)
+            events = {event["to"]: at(event["at"]) for event in case["case"]["events"]}
+            handled.append((events["resolved"] - events["with_agent"]).total_seconds())
+            await customer.close()
+        median = statistics.median(handled)
+
+        second, _ = await queued_customer(app.url)  # behind the first waiting customer
+        assert latest(second)["queue_position"] == 2
+        assert latest(second)["estimated_wait_seconds"] == math.ceil(2 * median / 1)
+
+        other = Recorder(app.url, "/agent")  # a second agent (the same account, another device counts once)
+        await other.connect(auth={"token": token})
+        await asyncio.sleep(0.3)
+        assert latest(second)["agents_online"] == 1
+        await other.close()
+
+        await agent.close()  # nobody online: the customer is told so and may leave a message
+        await until(lambda: latest(second)["agents_online"] == 0)
+        assert latest(second)["estimated_wait_seconds"] is None and latest(waiting)["agents_online"] == 0
+        await second.ok("send_message", {"text": "I'll leave my number: call me back please"})
+
+        agent = Recorder(app.url, "/agent")
+        await agent.connect(auth={"token": await sign_in(app.url)})
+        await until(lambda: latest(second)["agents_online"] == 1)
+        assert latest(second)["estimated_wait_seconds"] == math.ceil(2 * median / 1)
+        assert latest(waiting)["estimated_wait_seconds"] == math.ceil(1 * median / 1)
+        for customer in (waiting, second, agent):
+            await customer.close()
+    finally:
+        app.stop()
