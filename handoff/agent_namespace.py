@@ -33,21 +33,16 @@ class AgentNamespace(BoundaryNamespace):
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()["error"]) from None
         self._tokens[sid] = token  # type: ignore[assignment]
         self._agent_of[sid] = agent.id
-        first = agent.id not in self._conversations.agent_sids
-        self._conversations.agent_sids.setdefault(agent.id, set()).add(sid)
+        await self._conversations.agent_connected(agent.id, sid)
         await self.enter_room(sid, AGENTS_ROOM)
-        if first:
-            await self._conversations.agents_changed()
         for conversation in await self._conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id):
             await self.enter_room(sid, room(conversation.id))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._tokens.pop(sid, None)
         agent_id = self._agent_of.pop(sid, None)
-        sids = self._conversations.agent_sids.get(agent_id or "", set())
-        sids.discard(sid)
-        if not sids and self._conversations.agent_sids.pop(agent_id or "", None) is not None:
-            await self._conversations.agents_changed()
+        if agent_id is not None:
+            await self._conversations.agent_disconnected(agent_id, sid)
 
     async def _agent(self, sid: str) -> Agent:
         return await self._auth.authenticate(self._tokens.get(sid))

@@ -62,8 +62,9 @@ class Conversations:
         # conversation id -> customer socket ids; and when the last one left (for abandonment)
         self._customer_sids: dict[str, set[str]] = {}
         self._customer_left_at: dict[str, datetime] = {}
-        # agent id -> socket ids, kept by the agent namespace
+        # agent id -> socket ids, kept by the agent namespace; and when an agent's last one left
         self.agent_sids: dict[str, set[str]] = {}
+        self.agent_left_at: dict[str, datetime] = {}
 
     @asynccontextmanager
     async def _locked(self, conversation_id: str) -> AsyncIterator[None]:
@@ -104,9 +105,19 @@ class Conversations:
     async def summary(self, conversation: Conversation) -> dict[str, Any]:
         return case_summary(conversation, await self.queue_place(conversation))
 
-    async def agents_changed(self) -> None:
-        """An agent signed in or out: every queued customer's expected wait changes."""
-        await self._publish_queue_positions(exclude=None)
+    async def agent_connected(self, agent_id: str, sid: str) -> None:
+        first = agent_id not in self.agent_sids
+        self.agent_sids.setdefault(agent_id, set()).add(sid)
+        self.agent_left_at.pop(agent_id, None)
+        if first:  # every queued customer's expected wait changes
+            await self._publish_queue_positions(exclude=None)
+
+    async def agent_disconnected(self, agent_id: str, sid: str) -> None:
+        sids = self.agent_sids.get(agent_id, set())
+        sids.discard(sid)
+        if not sids and self.agent_sids.pop(agent_id, None) is not None:
+            self.agent_left_at[agent_id] = utcnow()
+            await self._publish_queue_positions(exclude=None)
 
     # -- customers ---------------------------------------------------------------------------------
 
@@ -222,8 +233,17 @@ class Conversations:
     # -- background --------------------------------------------------------------------------------
 
     async def sweep(self) -> None:
-        """Abandon queued cases whose customer left long ago; resolve idle bot conversations."""
+        """Abandon queued cases whose customer left long ago; resolve idle bot conversations; return
+        the cases of an agent gone past the grace period to the head of the queue."""
         now = utcnow()
+        grace_before = now - timedelta(seconds=self._settings.agent_grace_seconds)
+        for conversation in await self.store.conversations_in([lifecycle.WITH_AGENT]):
+            agent_id = conversation.agent_id or ""
+            if agent_id in self.agent_sids:
+                continue
+            # After a restart nobody is connected yet: count from the first sweep.
+            if self.agent_left_at.setdefault(agent_id, now) <= grace_before:
+                await self._requeue(conversation.id, agent_id)
         abandon_before = now - timedelta(seconds=self._settings.abandon_after_seconds)
         for conversation in await self.store.conversations_in([lifecycle.QUEUED]):
             if conversation.id in self._customer_sids:
@@ -234,6 +254,17 @@ class Conversations:
         idle_before = now - timedelta(seconds=self._settings.bot_idle_seconds)
         for conversation in await self.store.idle_conversations(lifecycle.BOT, idle_before):
             await self._sweep_one(conversation.id, lifecycle.BOT, lifecycle.RESOLVED, "idle")
+
+    async def _requeue(self, conversation_id: str, agent_id: str) -> None:
+        async with self._locked(conversation_id):
+            conversation = await self.get(conversation_id)
+            if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id != agent_id:
+                return
+            name = conversation.agent_name or "The agent"
+            await self._post(conversation, "system", "system",
+                             f"{name} was disconnected. Your conversation is back at the front of the queue.",
+                             {"kind": "requeued", "reason": "agent_disconnected"})
+            await self._transition(conversation, lifecycle.QUEUED, reason="agent_disconnected", actor="system")
 
     async def _sweep_one(self, conversation_id: str, expected: str, target: str, reason: str) -> None:
         async with self._locked(conversation_id):
@@ -252,7 +283,9 @@ class Conversations:
             raise ApiError("conflict", f"case {conversation.number} cannot go from {current} to {target}")
         now = utcnow()
         fields: dict[str, Any] = {}
-        if target == lifecycle.QUEUED:
+        if target == lifecycle.QUEUED and reason == "agent_disconnected":
+            fields = {"agent_id": None}  # keeps its first queued_at: the head of the queue
+        elif target == lifecycle.QUEUED:
             fields = {"queued_at": now, "escalation_reason": reason, "agent_id": None}
         elif target == lifecycle.WITH_AGENT:
             assert agent is not None

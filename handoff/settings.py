@@ -39,6 +39,7 @@ class Settings:
     first_agent_username: str = "agent"
     abandon_after_seconds: float = 600.0
     bot_idle_seconds: float = 1800.0
+    agent_grace_seconds: float = 120.0
     sweep_interval_seconds: float = 30.0
     index_poll_seconds: float = 5.0
     # Secret: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD), never from the file.
@@ -133,7 +134,7 @@ def _validate(s: Settings) -> None:
     if not 1 <= s.max_message_length <= 100_000:
         raise SettingsError(f"max_message_length: must be 1..100000, got {s.max_message_length}")
     for key in ("rasa_timeout_seconds", "agent_session_hours", "abandon_after_seconds",
-                "bot_idle_seconds", "sweep_interval_seconds", "index_poll_seconds"):
+                "bot_idle_seconds", "agent_grace_seconds", "sweep_interval_seconds", "index_poll_seconds"):
         if getattr(s, key) <= 0:
             raise SettingsError(f"{key}: must be positive")
     if not s.rasa_url.startswith(("http://", "https://")):

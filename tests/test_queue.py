@@ -1,5 +1,5 @@
-"""A queued customer sees whether anyone is online and the expected wait, kept up to date as agents
-sign in and out and as cases are handled."""
+"""The queue: a queued customer sees whether anyone is online and the expected wait, kept up to date
+as agents sign in and out; an agent's lost connection does not lose the customer."""
 
 from __future__ import annotations
 
@@ -87,5 +87,53 @@ async def test_queue_shows_agents_online_and_an_expected_wait_from_recent_handli
         assert latest(waiting)["estimated_wait_seconds"] == math.ceil(1 * median / 1)
         for customer in (waiting, second, agent):
             await customer.close()
+    finally:
+        app.stop()
+
+
+async def test_a_disconnected_agents_case_returns_to_the_head_of_the_queue_after_the_grace_period(
+    tmp_path: Path,
+) -> None:
+    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {
+        "CASEDESK_RASA_TIMEOUT_SECONDS": "2", "CASEDESK_AGENT_GRACE_SECONDS": "1.5",
+        "CASEDESK_SWEEP_INTERVAL_SECONDS": "0.2",
+    })
+    try:
+        first, first_id = await queued_customer(app.url)
+        second, _ = await queued_customer(app.url)
+        token = await sign_in(app.url)
+        agent = Recorder(app.url, "/agent")
+        await agent.connect(auth={"token": token})
+        await agent.ok("accept_case", {"conversation_id": first_id})
+        await agent.ok("send_message", {"conversation_id": first_id, "text": "Hello, let me look at your fork."})
+        await until(lambda: latest(second)["queue_position"] == 1)
+        third, _ = await queued_customer(app.url)
+
+        # A short drop (page reload) within the grace period changes nothing.
+        await agent.close()
+        agent = Recorder(app.url, "/agent")
+        await agent.connect(auth={"token": token})
+        await asyncio.sleep(2.0)
+        assert latest(first)["status"] == "with_agent"
+
+        # Gone for good: after the grace period the case goes back, ahead of those who came later.
+        await agent.close()
+        note = await first.wait_for("message_created", lambda m: m["data"].get("kind") == "requeued")
+        assert note["sender"] == "system" and "back at the front of the queue" in note["text"]
+        await until(lambda: latest(first)["status"] == "queued")
+        assert latest(first)["queue_position"] == 1
+        await until(lambda: (latest(second)["queue_position"], latest(third)["queue_position"]) == (2, 3))
+
+        # The next agent gets the whole conversation, the first agent's reply and the note included.
+        agent = Recorder(app.url, "/agent")
+        await agent.connect(auth={"token": token})
+        accepted = await agent.ok("accept_case", {"conversation_id": first_id})
+        texts = [m["text"] for m in accepted["messages"]]
+        assert "Hello, let me look at your fork." in texts and any("was disconnected" in t for t in texts)
+        _, case = await http_json("GET", f"{app.url}/api/cases/{first_id}", token=token)
+        steps = [(e["from"], e["to"], e["reason"]) for e in case["case"]["events"]]
+        assert ("with_agent", "queued", "agent_disconnected") in steps and steps[-1][1] == "with_agent"
+        for client in (first, second, third, agent):
+            await client.close()
     finally:
         app.stop()
