@@ -9,7 +9,7 @@ import socketio
 from handoff import lifecycle, payloads
 from handoff.agents import AgentAuth
 from handoff.boundary import BoundaryNamespace
-from handoff.conversations import AGENT, AGENTS_ROOM, Conversations, room
+from handoff.conversations import AGENT, AGENTS_ROOM, AVAILABILITY, AVAILABLE, Conversations, room
 from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.store import Agent
@@ -77,6 +77,12 @@ class AgentNamespace(BoundaryNamespace):
         text = payloads.text(p, "text", self._settings.max_message_length, code="message_too_long")
         message = await self._conversations.agent_message(agent, conversation_id, text)
         return {"message": message_view(message)}
+
+    async def on_set_availability(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        p = payloads.fields(payload, {"availability"})
+        availability = payloads.choice(p, "availability", AVAILABILITY, AVAILABLE)
+        return {"availability": await self._conversations.set_availability(agent, availability)}
 
     async def on_resolve_case(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)

@@ -43,6 +43,8 @@ AGENT = "/agent"
 AGENTS_ROOM = "agents"
 
 SURVEY_TEXT = "How satisfied are you with this conversation? Please rate it from 1 to 5."
+AVAILABLE = "available"
+AVAILABILITY = (AVAILABLE, "busy", "away")
 HANDLING_SAMPLE = 20  # recent cases an agent resolved, for the expected wait
 MIN_HANDLING_SAMPLES = 3
 BOT_DOWN_TEXT = "Sorry, I can't answer right now. I'm connecting you with a person from our team."
@@ -65,6 +67,7 @@ class Conversations:
         # agent id -> socket ids, kept by the agent namespace; and when an agent's last one left
         self.agent_sids: dict[str, set[str]] = {}
         self.agent_left_at: dict[str, datetime] = {}
+        self._availability: dict[str, str] = {}  # agent id -> one of AVAILABILITY, while connected
 
     @asynccontextmanager
     async def _locked(self, conversation_id: str) -> AsyncIterator[None]:
@@ -91,9 +94,9 @@ class Conversations:
 
     async def _places(self, positions: list[int]) -> list[QueuePlace]:
         """Queue places with the expected wait: each case ahead takes an agent's median handling time
-        of the last `HANDLING_SAMPLE` cases, shared among the agents signed in; unknown with fewer
-        than `MIN_HANDLING_SAMPLES` cases handled, or with nobody signed in."""
-        online = len(self.agent_sids)
+        of the last `HANDLING_SAMPLE` cases, shared among the agents signed in and available; unknown
+        with fewer than `MIN_HANDLING_SAMPLES` cases handled, or with nobody available."""
+        online = sum(self._availability.get(agent_id) == AVAILABLE for agent_id in self.agent_sids)
         handled = await self.store.recent_durations(lifecycle.WITH_AGENT, lifecycle.RESOLVED, HANDLING_SAMPLE)
         median = statistics.median(handled) if len(handled) >= MIN_HANDLING_SAMPLES else None
         return [QueuePlace(position, online, None if median is None or not online
@@ -110,6 +113,7 @@ class Conversations:
         self.agent_sids.setdefault(agent_id, set()).add(sid)
         self.agent_left_at.pop(agent_id, None)
         if first:  # every queued customer's expected wait changes
+            self._availability.setdefault(agent_id, AVAILABLE)
             await self._publish_queue_positions(exclude=None)
 
     async def agent_disconnected(self, agent_id: str, sid: str) -> None:
@@ -117,7 +121,15 @@ class Conversations:
         sids.discard(sid)
         if not sids and self.agent_sids.pop(agent_id, None) is not None:
             self.agent_left_at[agent_id] = utcnow()
+            self._availability.pop(agent_id, None)
             await self._publish_queue_positions(exclude=None)
+
+    async def set_availability(self, agent: Agent, availability: str) -> str:
+        """An agent says whether they take conversations now (available) or not (busy, away)."""
+        if self._availability.get(agent.id) != availability:
+            self._availability[agent.id] = availability
+            await self._publish_queue_positions(exclude=None)
+        return availability
 
     # -- customers ---------------------------------------------------------------------------------
 
@@ -205,6 +217,10 @@ class Conversations:
             conversation = await self.get(conversation_id)
             if conversation.status != lifecycle.QUEUED:
                 raise ApiError("conflict", f"case {conversation.number} is {conversation.status}, not queued")
+            capacity = self._settings.agent_capacity
+            if len(await self.store.conversations_in([lifecycle.WITH_AGENT], agent.id)) >= capacity:
+                raise ApiError("conflict", f"you already have {capacity} conversations, your capacity; "
+                                           "resolve one first")
             conversation = await self._transition(
                 conversation, lifecycle.WITH_AGENT, reason="accepted", actor=f"agent:{agent.username}",
                 agent=agent,

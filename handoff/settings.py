@@ -40,6 +40,7 @@ class Settings:
     abandon_after_seconds: float = 600.0
     bot_idle_seconds: float = 1800.0
     agent_grace_seconds: float = 120.0
+    agent_capacity: int = 3
     sweep_interval_seconds: float = 30.0
     index_poll_seconds: float = 5.0
     # Secret: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD), never from the file.
@@ -131,6 +132,8 @@ def _validate(s: Settings) -> None:
         path = getattr(s, key)
         if path and not Path(path).is_file():
             raise SettingsError(f"{key}: {path} does not exist")
+    if not 1 <= s.agent_capacity <= 100:
+        raise SettingsError(f"agent_capacity: must be 1..100, got {s.agent_capacity}")
     if not 1 <= s.max_message_length <= 100_000:
         raise SettingsError(f"max_message_length: must be 1..100000, got {s.max_message_length}")
     for key in ("rasa_timeout_seconds", "agent_session_hours", "abandon_after_seconds",

@@ -22,11 +22,11 @@ def message_view(m: Message) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class QueuePlace:
-    """Where a queued case stands: its position, how many agents are signed in, and the expected
-    wait in seconds (None while there is too little history to tell, or nobody to wait for)."""
+    """Where a queued case stands: its position, how many agents are signed in and available, and
+    the expected wait in seconds (None while there is too little history to tell, or nobody to wait for)."""
 
     position: int
-    agents_online: int
+    agents_available: int
     estimated_wait_seconds: int | None
 
 
@@ -34,7 +34,7 @@ def conversation_view(c: Conversation, place: QueuePlace | None) -> dict[str, An
     return {
         "id": c.id, "case_number": c.number, "status": c.status,
         "queue_position": place.position if place else None,
-        "agents_online": place.agents_online if place else None,
+        "agents_available": place.agents_available if place else None,
         "estimated_wait_seconds": place.estimated_wait_seconds if place else None,
         "agent_name": c.agent_name, "resolution": c.resolution,
         "survey_answered": c.survey_answered, "last_seq": c.last_seq,

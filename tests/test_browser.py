@@ -94,7 +94,7 @@ async def journey(customer: Page, agent: Page) -> None:
     await expect(widget.locator("[data-testid=cdw-message][data-kind=handoff]")).to_have_count(1)
     await expect(widget.get_by_test_id("cdw-status")).to_have_attribute("data-status", "queued")
     # Nobody is signed in yet: the customer is told so, and may leave a message.
-    await expect(status).to_have_text(re.compile(r"^Nobody from our team is online right now"))
+    await expect(status).to_have_text(re.compile(r"^Nobody from our team is available right now"))
     await expect(answer.get_by_test_id("cdw-quick-reply").first).to_be_disabled()
     stored = json.loads(await customer.evaluate("localStorage.getItem('casedesk.conversation')"))
     conversation_id = stored["id"]
@@ -107,6 +107,10 @@ async def journey(customer: Page, agent: Page) -> None:
     await expect(agent.get_by_test_id("connection-status")).to_have_text("Online")
     await expect(status).to_have_text(re.compile(r"You are number 1 in the queue"))  # updated live
     await shot(customer, "widget-queued.png")
+    await agent.get_by_test_id("availability").select_option("away")  # the customer sees it at once
+    await expect(status).to_have_text(re.compile(r"^Nobody from our team is available right now"))
+    await agent.get_by_test_id("availability").select_option("available")
+    await expect(status).to_have_text(re.compile(r"You are number 1 in the queue"))
     waiting = agent.locator(f'[data-testid=waiting-item][data-conversation-id="{conversation_id}"]')
     await expect(waiting).to_contain_text("Answer was not helpful")
     await waiting.get_by_test_id("accept-button").click()

@@ -40,16 +40,16 @@ def at(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-async def test_queue_shows_agents_online_and_an_expected_wait_from_recent_handling_times(tmp_path: Path) -> None:
+async def test_queue_shows_agents_available_and_an_expected_wait_from_recent_handling_times(tmp_path: Path) -> None:
     app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
     try:
         waiting, _ = await queued_customer(app.url)
-        assert (latest(waiting)["agents_online"], latest(waiting)["estimated_wait_seconds"]) == (0, None)
+        assert (latest(waiting)["agents_available"], latest(waiting)["estimated_wait_seconds"]) == (0, None)
 
         token = await sign_in(app.url)
         agent = Recorder(app.url, "/agent")
         await agent.connect(auth={"token": token})
-        await until(lambda: latest(waiting)["agents_online"] == 1)
+        await until(lambda: latest(waiting)["agents_available"] == 1)
         assert latest(waiting)["estimated_wait_seconds"] is None  # no case handled yet: unknown
 
         # Three cases handled, for about 0.5 s, 1.0 s and 1.5 s.
@@ -72,17 +72,17 @@ async def test_queue_shows_agents_online_and_an_expected_wait_from_recent_handli
         other = Recorder(app.url, "/agent")  # a second agent (the same account, another device counts once)
         await other.connect(auth={"token": token})
         await asyncio.sleep(0.3)
-        assert latest(second)["agents_online"] == 1
+        assert latest(second)["agents_available"] == 1
         await other.close()
 
         await agent.close()  # nobody online: the customer is told so and may leave a message
-        await until(lambda: latest(second)["agents_online"] == 0)
-        assert latest(second)["estimated_wait_seconds"] is None and latest(waiting)["agents_online"] == 0
+        await until(lambda: latest(second)["agents_available"] == 0)
+        assert latest(second)["estimated_wait_seconds"] is None and latest(waiting)["agents_available"] == 0
         await second.ok("send_message", {"text": "I'll leave my number: call me back please"})
 
         agent = Recorder(app.url, "/agent")
         await agent.connect(auth={"token": await sign_in(app.url)})
-        await until(lambda: latest(second)["agents_online"] == 1)
+        await until(lambda: latest(second)["agents_available"] == 1)
         assert latest(second)["estimated_wait_seconds"] == math.ceil(2 * median / 1)
         assert latest(waiting)["estimated_wait_seconds"] == math.ceil(1 * median / 1)
         for customer in (waiting, second, agent):
@@ -134,6 +134,43 @@ async def test_a_disconnected_agents_case_returns_to_the_head_of_the_queue_after
         steps = [(e["from"], e["to"], e["reason"]) for e in case["case"]["events"]]
         assert ("with_agent", "queued", "agent_disconnected") in steps and steps[-1][1] == "with_agent"
         for client in (first, second, third, agent):
+            await client.close()
+    finally:
+        app.stop()
+
+
+async def test_availability_counts_for_the_wait_and_capacity_limits_what_an_agent_holds(tmp_path: Path) -> None:
+    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {
+        "CASEDESK_RASA_TIMEOUT_SECONDS": "2", "CASEDESK_AGENT_CAPACITY": "2",
+    })
+    try:
+        waiting, _ = await queued_customer(app.url)
+        agent = Recorder(app.url, "/agent")
+        await agent.connect(auth={"token": await sign_in(app.url)})
+        await until(lambda: latest(waiting)["agents_available"] == 1)  # available when connecting
+
+        assert await agent.ok("set_availability", {"availability": "away"}) == {"ok": True, "availability": "away"}
+        await until(lambda: latest(waiting)["agents_available"] == 0)
+        await agent.ok("set_availability", {"availability": "busy"})
+        await asyncio.sleep(0.2)
+        assert latest(waiting)["agents_available"] == 0
+        await agent.ok("set_availability", {"availability": "available"})
+        await until(lambda: latest(waiting)["agents_available"] == 1)
+        for bad in ({"availability": "asleep"}, {"availability": 1}, {}, {"availability": "away", "x": 1}):
+            refused = await agent.call("set_availability", bad)
+            assert refused["ok"] is False and refused["error"]["code"] == "invalid_payload", refused
+
+        # Capacity 2: the third accept is refused and the case stays queued for someone else.
+        customers = [await queued_customer(app.url) for _ in range(3)]
+        for _, conversation_id in customers[:2]:
+            await agent.ok("accept_case", {"conversation_id": conversation_id})
+        refused = await agent.call("accept_case", {"conversation_id": customers[2][1]})
+        assert refused["ok"] is False and refused["error"]["code"] == "conflict"
+        assert "capacity" in refused["error"]["message"]
+        assert latest(customers[2][0])["status"] == "queued"
+        await agent.ok("resolve_case", {"conversation_id": customers[0][1]})
+        await agent.ok("accept_case", {"conversation_id": customers[2][1]})  # room again
+        for client in (waiting, agent, *(customer for customer, _ in customers)):
             await client.close()
     finally:
         app.stop()

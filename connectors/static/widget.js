@@ -12,7 +12,7 @@
     en: { open: "Open chat", close: "Close chat", title: "Help", input: "Your message", send: "Send", you: "You",
       bot: "Assistant", agent: "Agent", queued: "You are number {n} in the queue. An agent will be with you shortly.",
       queuedNoPos: "An agent will be with you shortly.", wait: "Expected wait: about {m} min.",
-      noAgents: "Nobody from our team is online right now. Leave your message here and we will answer as soon as someone is back.",
+      noAgents: "Nobody from our team is available right now. Leave your message here and we will answer as soon as someone is back.",
       withAgent: "You are chatting with {name}", anAgent: "an agent",
       ended: "This conversation has ended", newConv: "Start a new conversation", rate: "{n} out of 5",
       rateLegend: "How was your experience?", comment: "Comment (optional)", submit: "Submit",
@@ -21,7 +21,7 @@
     de: { open: "Chat öffnen", close: "Chat schließen", title: "Hilfe", input: "Ihre Nachricht", send: "Senden", you: "Sie",
       bot: "Assistent", agent: "Mitarbeiter", queued: "Sie sind Nummer {n} in der Warteschlange. Gleich ist jemand für Sie da.",
       queuedNoPos: "Gleich ist jemand für Sie da.", wait: "Voraussichtliche Wartezeit: etwa {m} Min.",
-      noAgents: "Gerade ist niemand aus unserem Team online. Schreiben Sie Ihre Nachricht hier, wir antworten, sobald jemand da ist.",
+      noAgents: "Gerade ist niemand aus unserem Team erreichbar. Schreiben Sie Ihre Nachricht hier, wir antworten, sobald jemand da ist.",
       withAgent: "Sie chatten mit {name}", anAgent: "einem Mitarbeiter",
       ended: "Diese Unterhaltung ist beendet", newConv: "Neue Unterhaltung beginnen", rate: "{n} von 5",
       rateLegend: "Wie zufrieden waren Sie?", comment: "Kommentar (optional)", submit: "Absenden",
@@ -30,7 +30,7 @@
     ar: { open: "افتح المحادثة", close: "أغلق المحادثة", title: "المساعدة", input: "رسالتك", send: "إرسال", you: "أنت",
       bot: "المساعد", agent: "موظف", queued: "ترتيبك {n} في قائمة الانتظار. سينضم إليك موظف قريبًا.",
       queuedNoPos: "سينضم إليك موظف قريبًا.", wait: "مدة الانتظار المتوقعة: حوالي {m} دقيقة.",
-      noAgents: "لا يوجد أحد من فريقنا متصل الآن. اترك رسالتك هنا وسنرد عليك فور عودة أحدهم.",
+      noAgents: "لا يوجد أحد من فريقنا متاح الآن. اترك رسالتك هنا وسنرد عليك فور عودة أحدهم.",
       withAgent: "أنت تتحدث مع {name}", anAgent: "موظف",
       ended: "انتهت هذه المحادثة", newConv: "ابدأ محادثة جديدة", rate: "{n} من 5",
       rateLegend: "كيف كانت تجربتك؟", comment: "تعليق (اختياري)", submit: "إرسال",
@@ -238,7 +238,7 @@
   function applyConversation(c) {
     conv = c;
     var text = "";
-    if (c && c.status === "queued" && c.agents_online === 0) text = t("noAgents");
+    if (c && c.status === "queued" && c.agents_available === 0) text = t("noAgents");
     else if (c && c.status === "queued") {
       text = c.queue_position ? t("queued", { n: c.queue_position }) : t("queuedNoPos");
       if (c.estimated_wait_seconds != null) text += " " + t("wait", { m: Math.max(1, Math.round(c.estimated_wait_seconds / 60)) });

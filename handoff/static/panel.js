@@ -135,6 +135,8 @@
       setError("");
       var reconnect = everConnected;
       everConnected = true;
+      var availability = $("availability").value;  // availability lasts for a connection: say it again
+      if (availability !== "available") call("set_availability", { availability: availability }).catch(handleError);
       call("list_cases", {}).then(function (res) {
         waiting = []; var keepMine = mine.filter(function (id) { return id === openId; }); mine = [];
         (res.queued || []).forEach(function (c) { upsert(c); addTo(waiting, c.id); });
@@ -363,6 +365,9 @@
   function boot() {
     $("login-form").addEventListener("submit", onLogin);
     $("signout").addEventListener("click", onSignOut);
+    $("availability").addEventListener("change", function () {
+      if (socket && socket.connected) call("set_availability", { availability: $("availability").value }).catch(handleError);
+    });
     $("reply-form").addEventListener("submit", sendReply);
     $("reply-input").addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply-form").requestSubmit ? $("reply-form").requestSubmit() : sendReply(e); }
