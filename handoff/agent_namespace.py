@@ -70,13 +70,25 @@ class AgentNamespace(BoundaryNamespace):
             "messages": [message_view(m) for m in messages],
         }
 
-    async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
-        agent = await self._agent(sid)
+    def _conversation_id_and_text(self, payload: Any) -> tuple[str, str]:
         p = payloads.fields(payload, {"conversation_id", "text"})
         conversation_id = payloads.text(p, "conversation_id", 64)
-        text = payloads.text(p, "text", self._settings.max_message_length, code="message_too_long")
-        message = await self._conversations.agent_message(agent, conversation_id, text)
+        return conversation_id, payloads.text(p, "text", self._settings.max_message_length, code="message_too_long")
+
+    async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        message = await self._conversations.agent_message(agent, *self._conversation_id_and_text(payload))
         return {"message": message_view(message)}
+
+    async def on_add_note(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        message = await self._conversations.add_note(agent, *self._conversation_id_and_text(payload))
+        return {"message": message_view(message)}
+
+    async def on_return_to_bot(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        conversation = await self._conversations.return_to_bot(agent, self._conversation_id(payload))
+        return {"case": await self._conversations.summary(conversation)}
 
     async def on_set_availability(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)

@@ -63,7 +63,7 @@ class ChatNamespace(BoundaryNamespace):
         after_seq = payloads.integer(p, "after_seq", 0, 2**31) if "after_seq" in p else 0
         conversation = await self._conversations.by_token(token)
         await self._bind(sid, conversation.id)
-        messages = await self._conversations.store.messages_after(conversation.id, after_seq)
+        messages = await self._conversations.customer_messages(conversation.id, after_seq)
         return {
             "conversation": await self._conversations.customer_view(conversation),
             "messages": [message_view(m) for m in messages],

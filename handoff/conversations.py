@@ -43,6 +43,8 @@ AGENT = "/agent"
 AGENTS_ROOM = "agents"
 
 SURVEY_TEXT = "How satisfied are you with this conversation? Please rate it from 1 to 5."
+BACK_TO_BOT_TEXT = "You are chatting with our assistant again. Ask it anything, or ask for a person."
+NOTE = "note"  # the sender of an agent's private note
 AVAILABLE = "available"
 AVAILABILITY = (AVAILABLE, "busy", "away")
 HANDLING_SAMPLE = 20  # recent cases an agent resolved, for the expected wait
@@ -101,6 +103,10 @@ class Conversations:
         median = statistics.median(handled) if len(handled) >= MIN_HANDLING_SAMPLES else None
         return [QueuePlace(position, online, None if median is None or not online
                            else math.ceil(position * median / online)) for position in positions]
+
+    async def customer_messages(self, conversation_id: str, after_seq: int) -> list[Message]:
+        """What the customer may read after ``after_seq``: everything but the agents' private notes."""
+        return [m for m in await self.store.messages_after(conversation_id, after_seq) if m.sender != NOTE]
 
     async def customer_view(self, conversation: Conversation) -> dict[str, Any]:
         return conversation_view(conversation, await self.queue_place(conversation))
@@ -240,6 +246,20 @@ class Conversations:
             conversation = await self._held(agent, conversation_id)
             return await self._post(conversation, "agent", agent.display_name, text, {})
 
+    async def add_note(self, agent: Agent, conversation_id: str, text: str) -> Message:
+        """A private note on the case: stored in the transcript, shown to agents, never to the customer."""
+        async with self._locked(conversation_id):
+            conversation = await self._held(agent, conversation_id)
+            return await self._post(conversation, NOTE, agent.display_name, text, {"kind": "note"})
+
+    async def return_to_bot(self, agent: Agent, conversation_id: str) -> Conversation:
+        """The agent hands the customer back to the bot, which answers their next message."""
+        async with self._locked(conversation_id):
+            conversation = await self._held(agent, conversation_id)
+            await self._post(conversation, "system", "system", BACK_TO_BOT_TEXT, {"kind": "returned_to_bot"})
+            return await self._transition(conversation, lifecycle.BOT, reason="returned_to_bot",
+                                          actor=f"agent:{agent.username}")
+
     async def resolve(self, agent: Agent, conversation_id: str) -> Conversation:
         async with self._locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
@@ -343,7 +363,8 @@ class Conversations:
             conversation.id, sender=sender, sender_name=sender_name, text=text, data=data,
         )
         payload = message_view(message)
-        await self._sio.emit("message_created", payload, room=room(conversation.id), namespace=CHAT)
+        if sender != NOTE:
+            await self._sio.emit("message_created", payload, room=room(conversation.id), namespace=CHAT)
         await self._sio.emit("message_created", payload, room=room(conversation.id), namespace=AGENT)
         return message
 

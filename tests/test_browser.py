@@ -139,6 +139,19 @@ async def journey(customer: Page, agent: Page) -> None:
     await expect(widget.locator("[data-testid=cdw-message][data-sender=agent]")).to_contain_text(
         "Hi, which bike is it?")
 
+    # -- a private note shows in the panel's transcript and never reaches the customer
+    await agent.get_by_test_id("reply-note").check()
+    await agent.get_by_test_id("reply-input").fill("Returned bike was scratched <i>before</i> delivery")
+    await agent.get_by_test_id("reply-send").click()
+    await expect(items.filter(has_text="scratched")).to_have_attribute("data-sender", "note")
+    await expect(items.filter(has_text="scratched").locator(".msg-text")).to_have_text(
+        "Returned bike was scratched <i>before</i> delivery")
+    await agent.get_by_test_id("reply-note").uncheck()
+    await widget.get_by_test_id("cdw-input").fill("it is the blue one")
+    await widget.get_by_test_id("cdw-input").press("Enter")
+    await expect(items.filter(has_text="it is the blue one")).to_have_count(1)
+    await expect(messages.filter(has_text="scratched")).to_have_count(0)
+
     # -- markup from the customer is shown as text on both sides and never runs
     await widget.get_by_test_id("cdw-input").fill(XSS)
     await widget.get_by_test_id("cdw-input").press("Enter")

@@ -274,3 +274,38 @@ async def test_german_and_arabic_customers_are_answered_from_the_same_knowledge_
     assert handoff["data"]["reason"] == "low_confidence"
     assert handoff["text"].startswith("Ich bin nicht sicher")
     await customer.close()
+
+
+async def test_private_notes_stay_with_agents_and_the_bot_answers_again_after_return(app_url: str) -> None:
+    customer, conversation_id, token = await start_customer(app_url)
+    await customer.ok("send_message", {"text": "I want to talk to a person"})
+    await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
+    agent = await agent_client(app_url)
+    await agent.ok("accept_case", {"conversation_id": conversation_id})
+
+    note = await agent.ok("add_note", {"conversation_id": conversation_id, "text": "Regular customer, be kind"})
+    assert note["message"]["sender"] == "note"
+    await agent.wait_for("message_created", lambda m: m["sender"] == "note")  # other agents' panels see it
+    await agent.ok("send_message", {"conversation_id": conversation_id, "text": "How can I help?"})
+    await customer.wait_for("message_created", lambda m: m["text"] == "How can I help?")
+    assert all(m["sender"] != "note" and "be kind" not in m["text"] for m in customer.messages())
+    replay = await customer.ok("resume_conversation", {"token": token, "after_seq": 0})
+    assert all(m["sender"] != "note" for m in replay["messages"])
+    _, case = await http_json("GET", f"{app_url}/api/cases/{conversation_id}", token=await sign_in(app_url))
+    assert [m["text"] for m in case["messages"] if m["sender"] == "note"] == ["Regular customer, be kind"]
+
+    # Back to the bot: the next question is answered from the knowledge base again.
+    returned = await agent.ok("return_to_bot", {"conversation_id": conversation_id})
+    assert returned["case"]["status"] == "bot" and returned["case"]["agent_id"] is None
+    await customer.wait_for("case_updated", lambda c: c["status"] == "bot")
+    await customer.wait_for("message_created", lambda m: m["data"].get("kind") == "returned_to_bot")
+    await customer.ok("send_message", {"text": "how do I return a bike?"})
+    answer = await customer.wait_for("message_created", bot_reply("answer"))
+    assert answer["data"]["article"]["id"] == "bike-returns"
+    refused = await agent.call("send_message", {"conversation_id": conversation_id, "text": "still here?"})
+    assert refused["error"]["code"] == "forbidden"  # no longer the agent's case
+    _, case = await http_json("GET", f"{app_url}/api/cases/{conversation_id}", token=await sign_in(app_url))
+    steps = [(e["from"], e["to"], e["reason"]) for e in case["case"]["events"]]
+    assert ("with_agent", "bot", "returned_to_bot") in steps
+    await customer.close()
+    await agent.close()

@@ -275,18 +275,20 @@
     if (!text || !id || $("reply-send").disabled) return;
     setError("");
     $("reply-send").disabled = true;
-    call("send_message", { conversation_id: id, text: text }).then(function (res) {
+    call($("reply-note").checked ? "add_note" : "send_message", { conversation_id: id, text: text }).then(function (res) {
       input.value = "";
       var m = res.message, tr = transcriptOf(id);
       if (m && !tr.messages[m.seq]) { tr.messages[m.seq] = m; if (openId === id) insertMessage(m); }
     }, handleError).finally(function () { renderHeader(); input.focus(); });
   }
-  function resolve() {
+  function resolve() { finish("resolve_case", "resolve-button"); }
+  function returnToBot() { finish("return_to_bot", "return-button"); }
+  function finish(event, button) {
     var id = openId;
     if (!id) return;
     setError("");
-    $("resolve-button").disabled = true;
-    call("resolve_case", { conversation_id: id }).then(function (res) {
+    $(button).disabled = true;
+    call(event, { conversation_id: id }).then(function (res) {
       if (res.case) upsert(res.case);
       renderLists();
     }, handleError).finally(function () { if (openId === id) renderHeader(); });
@@ -320,7 +322,7 @@
         dl.appendChild(div);
       });
     var active = c.status === "with_agent" && isMine(c);
-    $("resolve-button").disabled = !active;
+    $("resolve-button").disabled = $("return-button").disabled = !active;
     $("reply-input").disabled = !active;
     $("reply-send").disabled = !active;
   }
@@ -335,12 +337,12 @@
   }
   function messageItem(m) {
     var data = m.data || {};
-    var sender = ["customer", "bot", "agent", "system"].indexOf(m.sender) >= 0 ? m.sender : "system";
+    var sender = ["customer", "bot", "agent", "system", "note"].indexOf(m.sender) >= 0 ? m.sender : "system";
     var li = el("li", { className: "msg msg-" + sender, "data-testid": "transcript-item", "data-seq": m.seq, "data-sender": sender,
       "data-kind": data.kind || null });
     var meta = el("div", { className: "msg-meta" });
     var name = m.sender_name || (sender === "customer" ? customer(cases[m.conversation_id] || {}) : sender);
-    meta.appendChild(el("span", { className: "msg-sender" }, name + " (" + sender + ")"));
+    meta.appendChild(el("span", { className: "msg-sender" }, name + " (" + (sender === "note" ? "private note" : sender) + ")"));
     meta.appendChild(el("time", { datetime: m.created_at || null }, fmtTime(m.created_at)));
     li.appendChild(meta);
     if (m.text) li.appendChild(el("p", { className: "msg-text" }, m.text));
@@ -373,6 +375,7 @@
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply-form").requestSubmit ? $("reply-form").requestSubmit() : sendReply(e); }
     });
     $("resolve-button").addEventListener("click", resolve);
+    $("return-button").addEventListener("click", returnToBot);
     setInterval(function () {
       document.querySelectorAll("[data-queued-at]").forEach(function (t) { t.textContent = since(t.getAttribute("data-queued-at")); });
     }, 30000);
