@@ -85,6 +85,14 @@ class AgentNamespace(BoundaryNamespace):
         message = await self._conversations.add_note(agent, *self._conversation_id_and_text(payload))
         return {"message": message_view(message)}
 
+    async def on_transfer_case(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        p = payloads.fields(payload, {"conversation_id", "note"})
+        conversation_id = payloads.text(p, "conversation_id", 64)
+        note = payloads.text(p, "note", self._settings.max_message_length, code="message_too_long")
+        conversation = await self._conversations.transfer(agent, conversation_id, note)
+        return {"case": await self._conversations.summary(conversation)}
+
     async def on_return_to_bot(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
         conversation = await self._conversations.return_to_bot(agent, self._conversation_id(payload))

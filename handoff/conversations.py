@@ -44,7 +44,9 @@ AGENTS_ROOM = "agents"
 
 SURVEY_TEXT = "How satisfied are you with this conversation? Please rate it from 1 to 5."
 BACK_TO_BOT_TEXT = "You are chatting with our assistant again. Ask it anything, or ask for a person."
+TRANSFER_TEXT = "I'm passing your conversation to a colleague. Please stay here; you keep your place in the queue."
 NOTE = "note"  # the sender of an agent's private note
+KEEP_PLACE = frozenset({"agent_disconnected", "transferred"})  # requeued cases keep their first queued_at
 AVAILABLE = "available"
 AVAILABILITY = (AVAILABLE, "busy", "away")
 HANDLING_SAMPLE = 20  # recent cases an agent resolved, for the expected wait
@@ -252,6 +254,14 @@ class Conversations:
             conversation = await self._held(agent, conversation_id)
             return await self._post(conversation, NOTE, agent.display_name, text, {"kind": "note"})
 
+    async def transfer(self, agent: Agent, conversation_id: str, note: str) -> Conversation:
+        """The agent puts the case back in the queue for a colleague, with a private note saying why;
+        it keeps its place from when it was first queued."""
+        async with self._locked(conversation_id):
+            conversation = await self._held(agent, conversation_id)
+            await self._post(conversation, NOTE, agent.display_name, note, {"kind": "note", "transfer": True})
+            return await self._back_to_queue(conversation, TRANSFER_TEXT, "transferred", f"agent:{agent.username}")
+
     async def return_to_bot(self, agent: Agent, conversation_id: str) -> Conversation:
         """The agent hands the customer back to the bot, which answers their next message."""
         async with self._locked(conversation_id):
@@ -297,10 +307,14 @@ class Conversations:
             if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id != agent_id:
                 return
             name = conversation.agent_name or "The agent"
-            await self._post(conversation, "system", "system",
-                             f"{name} was disconnected. Your conversation is back at the front of the queue.",
-                             {"kind": "requeued", "reason": "agent_disconnected"})
-            await self._transition(conversation, lifecycle.QUEUED, reason="agent_disconnected", actor="system")
+            text = f"{name} was disconnected. Your conversation is back at the front of the queue."
+            await self._back_to_queue(conversation, text, "agent_disconnected", "system")
+
+    async def _back_to_queue(self, conversation: Conversation, text: str, reason: str, actor: str) -> Conversation:
+        """A case with an agent goes back to the queue, keeping its place (`KEEP_PLACE`), and the
+        customer is told why."""
+        await self._post(conversation, "system", "system", text, {"kind": "requeued", "reason": reason})
+        return await self._transition(conversation, lifecycle.QUEUED, reason=reason, actor=actor)
 
     async def _sweep_one(self, conversation_id: str, expected: str, target: str, reason: str) -> None:
         async with self._locked(conversation_id):
@@ -319,8 +333,8 @@ class Conversations:
             raise ApiError("conflict", f"case {conversation.number} cannot go from {current} to {target}")
         now = utcnow()
         fields: dict[str, Any] = {}
-        if target == lifecycle.QUEUED and reason == "agent_disconnected":
-            fields = {"agent_id": None}  # keeps its first queued_at: the head of the queue
+        if target == lifecycle.QUEUED and reason in KEEP_PLACE:
+            fields = {"agent_id": None}  # keeps its first queued_at: at or near the head of the queue
         elif target == lifecycle.QUEUED:
             fields = {"queued_at": now, "escalation_reason": reason, "agent_id": None}
         elif target == lifecycle.WITH_AGENT:

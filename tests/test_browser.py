@@ -183,6 +183,17 @@ async def journey(customer: Page, agent: Page) -> None:
     assert await customer.evaluate("typeof window.__pwned") == "undefined"
     await shot(customer, "widget-after-reload.png")
 
+    # -- a transfer needs a note for the colleague; then the case is back in the queue and taken again
+    await agent.get_by_test_id("transfer-button").click()
+    await expect(agent.get_by_test_id("panel-error")).to_have_text(re.compile(r"Write a note for your colleague"))
+    await agent.get_by_test_id("reply-input").fill("Frame question: workshop knows best")
+    await agent.get_by_test_id("transfer-button").click()
+    await expect(agent.get_by_test_id("conversation-status")).to_have_attribute("data-status", "queued")
+    await expect(status).to_have_text(re.compile(r"You are number 1 in the queue"))
+    await expect(messages.filter(has_text="workshop knows best")).to_have_count(0)
+    await waiting.get_by_test_id("accept-button").click()
+    await expect(agent.get_by_test_id("conversation-status")).to_have_attribute("data-status", "with_agent")
+
     # -- the agent resolves; the customer rates the conversation
     await agent.get_by_test_id("resolve-button").click()
     await expect(agent.get_by_test_id("conversation-status")).to_have_attribute("data-status", "resolved")

@@ -24,6 +24,23 @@ async def queued_customer(url: str) -> tuple[Recorder, str]:
     return customer, started["conversation"]["id"]
 
 
+async def agent_socket(url: str, token: str) -> Recorder:
+    agent = Recorder(url, "/agent")
+    await agent.connect(auth={"token": token})
+    return agent
+
+
+async def first_taken_second_waiting(url: str) -> tuple[Recorder, str, Recorder, str, Recorder]:
+    """Two queued customers; an agent has accepted the first. Returns both customers, the first's
+    conversation id, the agent's token and socket."""
+    first, first_id = await queued_customer(url)
+    second, _ = await queued_customer(url)
+    token = await sign_in(url)
+    agent = await agent_socket(url, token)
+    await agent.ok("accept_case", {"conversation_id": first_id})
+    return first, first_id, second, token, agent
+
+
 def latest(customer: Recorder) -> dict[str, Any]:
     return customer.received("case_updated")[-1]  # type: ignore[no-any-return]
 
@@ -47,8 +64,7 @@ async def test_queue_shows_agents_available_and_an_expected_wait_from_recent_han
         assert (latest(waiting)["agents_available"], latest(waiting)["estimated_wait_seconds"]) == (0, None)
 
         token = await sign_in(app.url)
-        agent = Recorder(app.url, "/agent")
-        await agent.connect(auth={"token": token})
+        agent = await agent_socket(app.url, token)
         await until(lambda: latest(waiting)["agents_available"] == 1)
         assert latest(waiting)["estimated_wait_seconds"] is None  # no case handled yet: unknown
 
@@ -80,8 +96,7 @@ async def test_queue_shows_agents_available_and_an_expected_wait_from_recent_han
         assert latest(second)["estimated_wait_seconds"] is None and latest(waiting)["agents_available"] == 0
         await second.ok("send_message", {"text": "I'll leave my number: call me back please"})
 
-        agent = Recorder(app.url, "/agent")
-        await agent.connect(auth={"token": await sign_in(app.url)})
+        agent = await agent_socket(app.url, await sign_in(app.url))
         await until(lambda: latest(second)["agents_available"] == 1)
         assert latest(second)["estimated_wait_seconds"] == math.ceil(2 * median / 1)
         assert latest(waiting)["estimated_wait_seconds"] == math.ceil(1 * median / 1)
@@ -99,20 +114,14 @@ async def test_a_disconnected_agents_case_returns_to_the_head_of_the_queue_after
         "CASEDESK_SWEEP_INTERVAL_SECONDS": "0.2",
     })
     try:
-        first, first_id = await queued_customer(app.url)
-        second, _ = await queued_customer(app.url)
-        token = await sign_in(app.url)
-        agent = Recorder(app.url, "/agent")
-        await agent.connect(auth={"token": token})
-        await agent.ok("accept_case", {"conversation_id": first_id})
+        first, first_id, second, token, agent = await first_taken_second_waiting(app.url)
         await agent.ok("send_message", {"conversation_id": first_id, "text": "Hello, let me look at your fork."})
         await until(lambda: latest(second)["queue_position"] == 1)
         third, _ = await queued_customer(app.url)
 
         # A short drop (page reload) within the grace period changes nothing.
         await agent.close()
-        agent = Recorder(app.url, "/agent")
-        await agent.connect(auth={"token": token})
+        agent = await agent_socket(app.url, token)
         await asyncio.sleep(2.0)
         assert latest(first)["status"] == "with_agent"
 
@@ -125,8 +134,7 @@ async def test_a_disconnected_agents_case_returns_to_the_head_of_the_queue_after
         await until(lambda: (latest(second)["queue_position"], latest(third)["queue_position"]) == (2, 3))
 
         # The next agent gets the whole conversation, the first agent's reply and the note included.
-        agent = Recorder(app.url, "/agent")
-        await agent.connect(auth={"token": token})
+        agent = await agent_socket(app.url, token)
         accepted = await agent.ok("accept_case", {"conversation_id": first_id})
         texts = [m["text"] for m in accepted["messages"]]
         assert "Hello, let me look at your fork." in texts and any("was disconnected" in t for t in texts)
@@ -145,8 +153,7 @@ async def test_availability_counts_for_the_wait_and_capacity_limits_what_an_agen
     })
     try:
         waiting, _ = await queued_customer(app.url)
-        agent = Recorder(app.url, "/agent")
-        await agent.connect(auth={"token": await sign_in(app.url)})
+        agent = await agent_socket(app.url, await sign_in(app.url))
         await until(lambda: latest(waiting)["agents_available"] == 1)  # available when connecting
 
         assert await agent.ok("set_availability", {"availability": "away"}) == {"ok": True, "availability": "away"}
@@ -171,6 +178,31 @@ async def test_availability_counts_for_the_wait_and_capacity_limits_what_an_agen
         await agent.ok("resolve_case", {"conversation_id": customers[0][1]})
         await agent.ok("accept_case", {"conversation_id": customers[2][1]})  # room again
         for client in (waiting, agent, *(customer for customer, _ in customers)):
+            await client.close()
+    finally:
+        app.stop()
+
+
+async def test_a_transferred_case_keeps_its_place_and_the_note_reaches_only_agents(tmp_path: Path) -> None:
+    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
+    try:
+        first, first_id, second, _, agent = await first_taken_second_waiting(app.url)
+        for bad in ({"conversation_id": first_id}, {"conversation_id": first_id, "note": "  "}):
+            refused = await agent.call("transfer_case", bad)
+            assert refused["error"]["code"] == "invalid_payload", refused
+
+        moved = await agent.ok("transfer_case", {"conversation_id": first_id, "note": "Needs the workshop team"})
+        assert moved["case"]["status"] == "queued" and moved["case"]["queue_position"] == 1  # ahead of second
+        told = await first.wait_for("message_created", lambda m: m["data"].get("kind") == "requeued")
+        assert told["data"]["reason"] == "transferred" and "keep your place" in told["text"]
+        await until(lambda: latest(second)["queue_position"] == 2)
+        assert all("workshop team" not in m["text"] for m in first.messages())
+
+        accepted = await agent.ok("accept_case", {"conversation_id": first_id})
+        notes = [m for m in accepted["messages"] if m["sender"] == "note"]
+        expected = [("Needs the workshop team", {"kind": "note", "transfer": True})]
+        assert [(n["text"], n["data"]) for n in notes] == expected
+        for client in (first, second, agent):
             await client.close()
     finally:
         app.stop()

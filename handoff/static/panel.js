@@ -281,16 +281,22 @@
       if (m && !tr.messages[m.seq]) { tr.messages[m.seq] = m; if (openId === id) insertMessage(m); }
     }, handleError).finally(function () { renderHeader(); input.focus(); });
   }
-  function resolve() { finish("resolve_case", "resolve-button"); }
-  function returnToBot() { finish("return_to_bot", "return-button"); }
-  function finish(event, button) {
+  function resolve() { finish("resolve_case", "resolve-button", {}); }
+  function returnToBot() { finish("return_to_bot", "return-button", {}); }
+  function transfer() {
+    var note = $("reply-input").value.trim();
+    if (!note) { setError("Write a note for your colleague in the reply box, then press Transfer."); $("reply-input").focus(); return; }
+    finish("transfer_case", "transfer-button", { note: note }, function () { $("reply-input").value = ""; });
+  }
+  function finish(event, button, extra, done) {
     var id = openId;
     if (!id) return;
     setError("");
     $(button).disabled = true;
-    call(event, { conversation_id: id }).then(function (res) {
+    call(event, Object.assign({ conversation_id: id }, extra)).then(function (res) {
       if (res.case) upsert(res.case);
       renderLists();
+      if (done) done();
     }, handleError).finally(function () { if (openId === id) renderHeader(); });
   }
 
@@ -322,7 +328,7 @@
         dl.appendChild(div);
       });
     var active = c.status === "with_agent" && isMine(c);
-    $("resolve-button").disabled = $("return-button").disabled = !active;
+    $("resolve-button").disabled = $("return-button").disabled = $("transfer-button").disabled = !active;
     $("reply-input").disabled = !active;
     $("reply-send").disabled = !active;
   }
@@ -376,6 +382,7 @@
     });
     $("resolve-button").addEventListener("click", resolve);
     $("return-button").addEventListener("click", returnToBot);
+    $("transfer-button").addEventListener("click", transfer);
     setInterval(function () {
       document.querySelectorAll("[data-queued-at]").forEach(function (t) { t.textContent = since(t.getAttribute("data-queued-at")); });
     }, 30000);
