@@ -98,6 +98,14 @@ class AgentNamespace(BoundaryNamespace):
         conversation = await self._conversations.return_to_bot(agent, self._conversation_id(payload))
         return {"case": await self._conversations.summary(conversation)}
 
+    async def on_set_typing(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        p = payloads.fields(payload, {"conversation_id", "typing"})
+        conversation_id = payloads.text(p, "conversation_id", 64)
+        typing = payloads.boolean(p, "typing")
+        await self._conversations.agent_typing(agent, conversation_id, typing)
+        return {}
+
     async def on_set_availability(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
         p = payloads.fields(payload, {"availability"})

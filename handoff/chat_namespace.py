@@ -77,6 +77,12 @@ class ChatNamespace(BoundaryNamespace):
         message = await self._conversations.customer_message(conversation_id, text, button)
         return {"message": message_view(message)}
 
+    async def on_set_typing(self, sid: str, payload: Any) -> dict[str, Any]:
+        typing = payloads.boolean(payloads.fields(payload, {"typing"}), "typing")
+        conversation = await self._conversations.get(self._conversation_of(sid))
+        await self._conversations.typing(conversation.id, "customer", conversation.customer_name, typing)
+        return {}
+
     async def on_answer_survey(self, sid: str, payload: Any) -> dict[str, Any]:
         conversation_id = self._conversation_of(sid)
         p = payloads.fields(payload, {"rating"}, {"comment"})

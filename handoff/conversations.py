@@ -209,6 +209,16 @@ class Conversations:
                                        actor="bot")
                 return
 
+    async def typing(self, conversation_id: str, sender: str, name: str, typing: bool) -> None:
+        """Tell the other side that the customer or the agent is typing (or stopped); not stored.
+        Only while the case is with an agent: the bot needs no indicator and the queue has no reader."""
+        conversation = await self.get(conversation_id)
+        if conversation.status != lifecycle.WITH_AGENT:
+            return
+        event = {"conversation_id": conversation_id, "sender": sender, "name": name, "typing": typing}
+        await self._sio.emit("typing_changed", event, room=room(conversation_id),
+                             namespace=AGENT if sender == "customer" else CHAT)
+
     async def answer_survey(self, conversation_id: str, rating: int, comment: str | None) -> Any:
         conversation = await self.get(conversation_id)
         if conversation.status != lifecycle.RESOLVED:
@@ -247,6 +257,10 @@ class Conversations:
         async with self._locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
             return await self._post(conversation, "agent", agent.display_name, text, {})
+
+    async def agent_typing(self, agent: Agent, conversation_id: str, typing: bool) -> None:
+        await self._held(agent, conversation_id)
+        await self.typing(conversation_id, "agent", agent.display_name, typing)
 
     async def add_note(self, agent: Agent, conversation_id: str, text: str) -> Message:
         """A private note on the case: stored in the transcript, shown to agents, never to the customer."""

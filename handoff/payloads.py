@@ -51,6 +51,13 @@ def integer(payload: Mapping[str, Any], key: str, low: int, high: int) -> int:
     return value
 
 
+def boolean(payload: Mapping[str, Any], key: str) -> bool:
+    value = payload.get(key)
+    if not isinstance(value, bool):
+        raise ApiError("invalid_payload", f"{key}: must be true or false")
+    return value
+
+
 def choice(payload: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
     value = payload.get(key, default)
     if value not in allowed:

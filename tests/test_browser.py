@@ -133,8 +133,14 @@ async def journey(customer: Page, agent: Page) -> None:
 
     # -- the agent replies; the customer sees it live, with the agent's name in the status line
     await expect(status).to_have_text(re.compile(r"You are chatting with "))
+    await agent.get_by_test_id("reply-input").fill("Hi, which")  # typing: the customer sees it
+    await expect(widget.get_by_test_id("cdw-typing")).to_have_text(re.compile(r" is typing"))
+    await widget.get_by_test_id("cdw-input").fill("the bike")  # and the agent sees the customer typing
+    await expect(agent.get_by_test_id("typing-indicator")).to_have_text(re.compile(r" is typing"))
+    await widget.get_by_test_id("cdw-input").fill("")
     await agent.get_by_test_id("reply-input").fill("Hi, which bike is it?")
     await agent.get_by_test_id("reply-send").click()
+    await expect(widget.get_by_test_id("cdw-typing")).to_be_hidden()  # sent: no longer typing
     await expect(agent.get_by_test_id("reply-input")).to_have_value("")
     await expect(widget.locator("[data-testid=cdw-message][data-sender=agent]")).to_contain_text(
         "Hi, which bike is it?")

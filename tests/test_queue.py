@@ -85,8 +85,7 @@ async def test_queue_shows_agents_available_and_an_expected_wait_from_recent_han
         assert latest(second)["queue_position"] == 2
         assert latest(second)["estimated_wait_seconds"] == math.ceil(2 * median / 1)
 
-        other = Recorder(app.url, "/agent")  # a second agent (the same account, another device counts once)
-        await other.connect(auth={"token": token})
+        other = await agent_socket(app.url, token)  # the same agent on a second device counts once
         await asyncio.sleep(0.3)
         assert latest(second)["agents_available"] == 1
         await other.close()
@@ -202,6 +201,32 @@ async def test_a_transferred_case_keeps_its_place_and_the_note_reaches_only_agen
         notes = [m for m in accepted["messages"] if m["sender"] == "note"]
         expected = [("Needs the workshop team", {"kind": "note", "transfer": True})]
         assert [(n["text"], n["data"]) for n in notes] == expected
+        for client in (first, second, agent):
+            await client.close()
+    finally:
+        app.stop()
+
+
+async def test_typing_indicators_both_ways_only_while_an_agent_has_the_case(tmp_path: Path) -> None:
+    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
+    try:
+        first, first_id, second, _, agent = await first_taken_second_waiting(app.url)
+        assert await first.ok("set_typing", {"typing": True}) == {"ok": True}
+        seen = await agent.wait_for("typing_changed", lambda e: e["conversation_id"] == first_id)
+        assert (seen["sender"], seen["typing"]) == ("customer", True)
+        await agent.ok("set_typing", {"conversation_id": first_id, "typing": True})
+        heard = await first.wait_for("typing_changed")
+        assert (heard["sender"], heard["typing"], heard["conversation_id"]) == ("agent", True, first_id)
+        await agent.ok("set_typing", {"conversation_id": first_id, "typing": False})
+        await first.wait_for("typing_changed", lambda e: e["typing"] is False)
+
+        await second.ok("set_typing", {"typing": True})  # queued: nobody to tell
+        refused = await agent.call("set_typing", {"conversation_id": "c_nope", "typing": True})
+        assert refused["error"]["code"] == "not_found"
+        for bad in ({"typing": "yes"}, {}, {"typing": True, "x": 1}):
+            assert (await first.call("set_typing", bad))["error"]["code"] == "invalid_payload"
+        await asyncio.sleep(0.3)
+        assert [e["conversation_id"] for e in agent.received("typing_changed")] == [first_id]
         for client in (first, second, agent):
             await client.close()
     finally:

@@ -11,7 +11,7 @@
   var I18N = {
     en: { open: "Open chat", close: "Close chat", title: "Help", input: "Your message", send: "Send", you: "You",
       bot: "Assistant", agent: "Agent", queued: "You are number {n} in the queue. An agent will be with you shortly.",
-      queuedNoPos: "An agent will be with you shortly.", wait: "Expected wait: about {m} min.",
+      queuedNoPos: "An agent will be with you shortly.", typing: "{name} is typing…", wait: "Expected wait: about {m} min.",
       noAgents: "Nobody from our team is available right now. Leave your message here and we will answer as soon as someone is back.",
       withAgent: "You are chatting with {name}", anAgent: "an agent",
       ended: "This conversation has ended", newConv: "Start a new conversation", rate: "{n} out of 5",
@@ -20,7 +20,7 @@
       timeout: "The server did not answer. Please try again.", pickRating: "Please choose a rating." },
     de: { open: "Chat öffnen", close: "Chat schließen", title: "Hilfe", input: "Ihre Nachricht", send: "Senden", you: "Sie",
       bot: "Assistent", agent: "Mitarbeiter", queued: "Sie sind Nummer {n} in der Warteschlange. Gleich ist jemand für Sie da.",
-      queuedNoPos: "Gleich ist jemand für Sie da.", wait: "Voraussichtliche Wartezeit: etwa {m} Min.",
+      queuedNoPos: "Gleich ist jemand für Sie da.", typing: "{name} schreibt …", wait: "Voraussichtliche Wartezeit: etwa {m} Min.",
       noAgents: "Gerade ist niemand aus unserem Team erreichbar. Schreiben Sie Ihre Nachricht hier, wir antworten, sobald jemand da ist.",
       withAgent: "Sie chatten mit {name}", anAgent: "einem Mitarbeiter",
       ended: "Diese Unterhaltung ist beendet", newConv: "Neue Unterhaltung beginnen", rate: "{n} von 5",
@@ -29,7 +29,7 @@
       timeout: "Der Server antwortet nicht. Bitte versuchen Sie es erneut.", pickRating: "Bitte wählen Sie eine Bewertung." },
     ar: { open: "افتح المحادثة", close: "أغلق المحادثة", title: "المساعدة", input: "رسالتك", send: "إرسال", you: "أنت",
       bot: "المساعد", agent: "موظف", queued: "ترتيبك {n} في قائمة الانتظار. سينضم إليك موظف قريبًا.",
-      queuedNoPos: "سينضم إليك موظف قريبًا.", wait: "مدة الانتظار المتوقعة: حوالي {m} دقيقة.",
+      queuedNoPos: "سينضم إليك موظف قريبًا.", typing: "{name} يكتب…", wait: "مدة الانتظار المتوقعة: حوالي {m} دقيقة.",
       noAgents: "لا يوجد أحد من فريقنا متاح الآن. اترك رسالتك هنا وسنرد عليك فور عودة أحدهم.",
       withAgent: "أنت تتحدث مع {name}", anAgent: "موظف",
       ended: "انتهت هذه المحادثة", newConv: "ابدأ محادثة جديدة", rate: "{n} من 5",
@@ -105,6 +105,7 @@
     ui.status.appendChild(ui.newConv);
     ui.list = el("ol", { className: "cdw-messages", role: "log", "aria-live": "polite", "aria-relevant": "additions",
       "aria-label": cfg.title || t("title"), "data-testid": "cdw-messages" });
+    ui.typing = el("div", { className: "cdw-typing", "aria-live": "polite", hidden: true, "data-testid": "cdw-typing" });
     ui.error = el("div", { className: "cdw-error", role: "alert", "data-testid": "cdw-error" });
     ui.form = el("form", { className: "cdw-form", "data-testid": "cdw-form" });
     ui.form.appendChild(el("label", { for: "casedesk-input", className: "cdw-sr" }, t("input")));
@@ -113,7 +114,7 @@
     ui.send = el("button", { type: "submit", className: "cdw-send", "data-testid": "cdw-send" }, t("send"));
     ui.form.appendChild(ui.input);
     ui.form.appendChild(ui.send);
-    [header, ui.status, ui.list, ui.error, ui.form].forEach(function (n) { ui.panel.appendChild(n); });
+    [header, ui.status, ui.list, ui.typing, ui.error, ui.form].forEach(function (n) { ui.panel.appendChild(n); });
     root.appendChild(ui.panel);
     root.appendChild(ui.launcher);
     document.body.appendChild(root);
@@ -127,6 +128,7 @@
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitText(); }
     });
     ui.newConv.addEventListener("click", newConversation);
+    ui.input.addEventListener("input", function () { setTyping(!!ui.input.value.trim()); });
     resetView();
   }
 
@@ -193,6 +195,21 @@
       else if (!stored && starting) early.push(m); // arrived before the start_conversation ack
     });
     socket.on("case_updated", function (c) { if (stored && c && c.id === stored.id) applyConversation(c); });
+    socket.on("typing_changed", function (e) {
+      if (!stored || !e || e.conversation_id !== stored.id) return;
+      ui.typing.textContent = e.typing ? t("typing", { name: e.name || t("anAgent") }) : "";
+      ui.typing.hidden = !e.typing;
+    });
+  }
+
+  // The agent sees the customer typing: said when it starts and when it stops (or 4 s after the last key).
+  var typingNow = false, typingTimer = null;
+  function setTyping(on) {
+    clearTimeout(typingTimer);
+    if (on) typingTimer = setTimeout(function () { setTyping(false); }, 4000);
+    if (on === typingNow || !ready || !conv || conv.status !== "with_agent") return;
+    typingNow = on;
+    call("set_typing", { typing: on }).catch(function () {});
   }
 
   // ---- sending ----
@@ -222,6 +239,7 @@
     if (!text || ui.send.disabled) return;
     setError("");
     ui.send.disabled = true;
+    setTyping(false);
     sendMessage(text).then(function () { ui.input.value = ""; }, function () {}).finally(function () {
       ui.send.disabled = isEnded(); ui.input.focus();
     });

@@ -167,6 +167,11 @@
       if (c.status === "with_agent" && isMine(c)) addTo(mine, c.id);
       renderLists(); if (openId === c.id) renderHeader();
     });
+    socket.on("typing_changed", function (e) {
+      if (!e || e.conversation_id !== openId) return;
+      $("typing").textContent = e.typing ? (e.name || "The customer") + " is typing…" : "";
+      $("typing").hidden = !e.typing;
+    });
     socket.on("message_created", function (m) {
       if (!m || !m.conversation_id) return;
       var tr = transcriptOf(m.conversation_id);
@@ -262,6 +267,7 @@
   }
   function openConversation(id, focus) {
     openId = id;
+    $("typing").hidden = true;
     var tr = transcriptOf(id);
     tr.unread = 0;
     renderLists();
@@ -269,8 +275,20 @@
     if (!tr.loaded) loadTranscript(id);
     if (focus) $("conversation-title").focus();
   }
+  // The customer sees the agent typing: said when it starts and stops (or 4 s after the last key).
+  var typingIn = null, typingTimer = null;
+  function setTyping(on) {
+    clearTimeout(typingTimer);
+    if (on) typingTimer = setTimeout(function () { setTyping(false); }, 4000);
+    var id = on ? openId : typingIn;
+    if (!id || (on && typingIn === id) || !socket || !socket.connected) return;
+    if (typingIn && typingIn !== id) call("set_typing", { conversation_id: typingIn, typing: false }).catch(function () {});
+    typingIn = on ? id : null;
+    call("set_typing", { conversation_id: id, typing: on }).catch(function () {});
+  }
   function sendReply(e) {
     e.preventDefault();
+    setTyping(false);
     var input = $("reply-input"), text = input.value.trim(), id = openId;
     if (!text || !id || $("reply-send").disabled) return;
     setError("");
@@ -377,6 +395,9 @@
       if (socket && socket.connected) call("set_availability", { availability: $("availability").value }).catch(handleError);
     });
     $("reply-form").addEventListener("submit", sendReply);
+    $("reply-input").addEventListener("input", function () {
+      setTyping(!!$("reply-input").value.trim() && !$("reply-note").checked);
+    });
     $("reply-input").addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply-form").requestSubmit ? $("reply-form").requestSubmit() : sendReply(e); }
     });
