@@ -15,6 +15,7 @@ from handoff.errors import ApiError
 from handoff.keys import AUTH, BRIDGE, CONVERSATIONS
 from handoff.store import Agent
 from handoff.views import event_view, message_view, survey_view
+from knowledge_index.entries import plain_text
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -97,9 +98,11 @@ async def kb_search(request: web.Request) -> web.Response:
         raise ApiError("invalid_payload", "k: must be an integer") from None
     if not 1 <= k <= 20:
         raise ApiError("invalid_payload", "k: must be between 1 and 20")
-    hits = await asyncio.to_thread(action_context.current().index.search, query, k)
+    index = action_context.current().index
+    hits = await asyncio.to_thread(index.search, query, k)
     return web.json_response({"hits": [
-        {"article_id": h.article_id, "title": h.title, "url": h.url, "score": h.score, "matched": h.matched}
+        {"article_id": h.article_id, "title": h.title, "url": h.url, "score": h.score, "matched": h.matched,
+         "answer": plain_text(record.body) if (record := index.article(h.article_id)) else ""}
         for h in hits
     ]})
 

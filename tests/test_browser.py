@@ -145,6 +145,16 @@ async def journey(customer: Page, agent: Page) -> None:
     await expect(widget.locator("[data-testid=cdw-message][data-sender=agent]")).to_contain_text(
         "Hi, which bike is it?")
 
+    # -- the agent searches the knowledge base and inserts an article into the reply box
+    await agent.get_by_test_id("kb-panel").locator("summary").click()
+    await agent.get_by_test_id("kb-query").fill("can I send a bicycle back")
+    await agent.get_by_test_id("kb-search").click()
+    hit = agent.get_by_test_id("kb-hit").first
+    await expect(hit).to_have_attribute("data-article-id", "bike-returns")
+    await hit.get_by_test_id("kb-insert").click()
+    await expect(agent.get_by_test_id("reply-input")).to_have_value(re.compile(r"30 days[\s\S]*bike-returns"))
+    await agent.get_by_test_id("reply-input").fill("")
+
     # -- a private note shows in the panel's transcript and never reaches the customer
     await agent.get_by_test_id("reply-note").check()
     await agent.get_by_test_id("reply-input").fill("Returned bike was scratched <i>before</i> delivery")

@@ -63,6 +63,8 @@ async def test_published_index_is_swapped_in_while_searches_go_on(tmp_path: Path
         assert answers[-1] == "bike-gift-cards"
         switched = answers.index("bike-gift-cards")
         assert set(answers[switched:]) == {"bike-gift-cards"}  # once swapped, never back
+        _, found = await http_json("GET", search, token=token)
+        assert found["hits"][0]["answer"].startswith("Velora gift cards are sold in every store")  # for the agent
         _, health = await http_json("GET", f"{app.url}/healthz")
         assert health["index"]["articles"] == old_count + 1 and health["index"]["version"] != old_version
     finally:

@@ -318,6 +318,32 @@
     }, handleError).finally(function () { if (openId === id) renderHeader(); });
   }
 
+  // ---- knowledge search: the agent inserts an article's text into the reply box ----
+  function searchKnowledge(e) {
+    e.preventDefault();
+    var q = $("kb-query").value.trim(), list = $("kb-results");
+    if (!q) return;
+    setError("");
+    api("GET", "/api/kb/search?k=5&q=" + encodeURIComponent(q)).then(function (res) {
+      list.textContent = "";
+      if (!res.hits.length) list.appendChild(el("li", null, "No article matches."));
+      res.hits.forEach(function (h) {
+        var li = el("li", { "data-testid": "kb-hit", "data-article-id": h.article_id });
+        li.appendChild(el("strong", null, h.title));
+        li.appendChild(el("span", { className: "muted" }, " " + h.score.toFixed(2)));
+        li.appendChild(el("p", null, h.answer.length > 240 ? h.answer.slice(0, 240) + "…" : h.answer));
+        var insert = el("button", { type: "button", "data-testid": "kb-insert" }, "Insert");
+        insert.addEventListener("click", function () {
+          var input = $("reply-input");
+          input.value = (input.value.trim() ? input.value.trim() + "\n\n" : "") + h.answer + (h.url ? "\n" + h.url : "");
+          input.focus();
+        });
+        li.appendChild(insert);
+        list.appendChild(li);
+      });
+    }, handleError);
+  }
+
   // ---- conversation view ----
   function renderConversation() {
     var c = openId && cases[openId];
@@ -395,6 +421,7 @@
       if (socket && socket.connected) call("set_availability", { availability: $("availability").value }).catch(handleError);
     });
     $("reply-form").addEventListener("submit", sendReply);
+    $("kb-form").addEventListener("submit", searchKnowledge);
     $("reply-input").addEventListener("input", function () {
       setTyping(!!$("reply-input").value.trim() && !$("reply-note").checked);
     });
