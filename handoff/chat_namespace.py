@@ -62,8 +62,8 @@ class ChatNamespace(BoundaryNamespace):
         token = payloads.text(p, "token", 200)
         after_seq = payloads.integer(p, "after_seq", 0, 2**31) if "after_seq" in p else 0
         conversation = await self._conversations.by_token(token)
-        await self._bind(sid, conversation.id)
-        messages = await self._conversations.customer_messages(conversation.id, after_seq)
+        join = lambda: self._bind(sid, conversation.id)  # noqa: E731
+        messages = await self._conversations.rejoin(conversation.id, after_seq, join)
         return {
             "conversation": await self._conversations.customer_view(conversation),
             "messages": [message_view(m) for m in messages],

@@ -13,7 +13,7 @@ import math
 import secrets
 import statistics
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,6 +105,14 @@ class Conversations:
         median = statistics.median(handled) if len(handled) >= MIN_HANDLING_SAMPLES else None
         return [QueuePlace(position, online, None if median is None or not online
                            else math.ceil(position * median / online)) for position in positions]
+
+    async def rejoin(self, conversation_id: str, after_seq: int, join: Callable[[], Awaitable[None]]) -> list[Message]:
+        """``join`` the customer's socket to the conversation's room and return what it missed after
+        ``after_seq``, under the conversation's lock: no message can be posted in between, so each
+        one reaches the socket exactly once, in this replay or live after it."""
+        async with self._locked(conversation_id):
+            await join()
+            return await self.customer_messages(conversation_id, after_seq)
 
     async def customer_messages(self, conversation_id: str, after_seq: int) -> list[Message]:
         """What the customer may read after ``after_seq``: everything but the agents' private notes."""

@@ -231,3 +231,47 @@ async def test_typing_indicators_both_ways_only_while_an_agent_has_the_case(tmp_
             await client.close()
     finally:
         app.stop()
+
+
+async def test_customer_dropped_in_the_middle_of_a_burst_gets_every_message_once_in_order(tmp_path: Path) -> None:
+    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
+    try:
+        customer = Recorder(app.url, "/chat")
+        await customer.connect()
+        started = await customer.ok("start_conversation", {"channel": "mobile"})
+        conversation_id, token = started["conversation"]["id"], started["token"]
+        await customer.ok("send_message", {"text": "my fork leaks oil"})
+        await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
+        agent = await agent_socket(app.url, await sign_in(app.url))
+        await agent.ok("accept_case", {"conversation_id": conversation_id})
+        burst = [f"part {n} of 40" for n in range(40)]
+
+        async def send_burst() -> None:
+            for text in burst:
+                await agent.ok("send_message", {"conversation_id": conversation_id, "text": text})
+
+        def parts(messages: list[dict[str, Any]]) -> int:
+            return sum(m["text"].startswith("part ") for m in messages)
+
+        got: list[dict[str, Any]] = []  # everything this customer's app has shown, over all its connections
+        sending = asyncio.create_task(send_burst())
+        for drop in range(3):  # three forced drops while the agent keeps sending
+            await until(lambda shown=got, now=customer, want=8 * (drop + 1): parts(shown + now.messages()) >= want)
+            await customer.client.eio.disconnect(abort=True)  # the network goes away, no goodbye
+            got += customer.messages()
+            customer = Recorder(app.url, "/chat")
+            await customer.connect()
+            resumed = await customer.ok("resume_conversation", {"token": token, "after_seq": got[-1]["seq"]})
+            got += resumed["messages"]
+        await sending
+        await until(lambda: parts(got + customer.messages()) >= len(burst))
+        await asyncio.sleep(0.3)
+        got += customer.messages()
+        seqs = [m["seq"] for m in got]
+        assert len(seqs) == len(set(seqs)) == max(seqs)  # each message exactly once, none missing
+        in_order = sorted(got, key=lambda m: m["seq"])  # a client shows them by seq
+        assert [m["text"] for m in in_order if m["text"].startswith("part ")] == burst
+        await customer.close()
+        await agent.close()
+    finally:
+        app.stop()

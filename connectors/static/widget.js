@@ -180,6 +180,9 @@
         if (!stored || stored.token !== token) return;
         applyConversation(res.conversation);
         (res.messages || []).forEach(renderMessage);
+        // The replay is complete: a gap below its last seq is an agent's private note, never ours.
+        (res.messages || []).forEach(function (m) { if (m.seq > shownSeq) shownSeq = m.seq; });
+        advance();
         setReady();
       }, function (err) {
         ui.list.removeAttribute("aria-busy");
@@ -273,6 +276,10 @@
   }
 
   // ---- rendering ----
+  function advance() {  // shownSeq up to the last seq with none missing below it, remembered
+    while (shown[shownSeq + 1]) shownSeq++;
+    if (stored && shownSeq > (stored.lastSeq || 0)) { stored.lastSeq = shownSeq; save(); }
+  }
   function renderMessage(m) {
     if (!m || typeof m.seq !== "number" || m.seq <= shownSeq || shown[m.seq]) return;
     var data = m.data || {};
@@ -301,8 +308,7 @@
     Object.keys(shown).forEach(function (s) { if (+s > m.seq && (!next || +s < +next.getAttribute("data-seq"))) next = shown[s]; });
     ui.list.insertBefore(li, next);
     shown[m.seq] = li;
-    while (shown[shownSeq + 1]) shownSeq++;
-    if (stored && shownSeq > (stored.lastSeq || 0)) { stored.lastSeq = shownSeq; save(); }
+    advance();
     scrollDown();
   }
 
