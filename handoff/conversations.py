@@ -68,9 +68,9 @@ class Conversations:
         # conversation id -> customer socket ids; and when the last one left (for abandonment)
         self._customer_sids: dict[str, set[str]] = {}
         self._customer_left_at: dict[str, datetime] = {}
-        # agent id -> socket ids, kept by the agent namespace; and when an agent's last one left
+        # agent id -> socket ids (agent_connected, agent_disconnected); and when an agent's last one left
         self.agent_sids: dict[str, set[str]] = {}
-        self.agent_left_at: dict[str, datetime] = {}
+        self._agent_left_at: dict[str, datetime] = {}
         self._availability: dict[str, str] = {}  # agent id -> one of AVAILABILITY, while connected
 
     @asynccontextmanager
@@ -127,7 +127,7 @@ class Conversations:
     async def agent_connected(self, agent_id: str, sid: str) -> None:
         first = agent_id not in self.agent_sids
         self.agent_sids.setdefault(agent_id, set()).add(sid)
-        self.agent_left_at.pop(agent_id, None)
+        self._agent_left_at.pop(agent_id, None)
         if first:  # every queued customer's expected wait changes
             self._availability.setdefault(agent_id, AVAILABLE)
             await self._publish_queue_positions(exclude=None)
@@ -136,7 +136,7 @@ class Conversations:
         sids = self.agent_sids.get(agent_id, set())
         sids.discard(sid)
         if not sids and self.agent_sids.pop(agent_id, None) is not None:
-            self.agent_left_at[agent_id] = utcnow()
+            self._agent_left_at[agent_id] = utcnow()
             self._availability.pop(agent_id, None)
             await self._publish_queue_positions(exclude=None)
 
@@ -310,7 +310,7 @@ class Conversations:
             if agent_id in self.agent_sids:
                 continue
             # After a restart nobody is connected yet: count from the first sweep.
-            if self.agent_left_at.setdefault(agent_id, now) <= grace_before:
+            if self._agent_left_at.setdefault(agent_id, now) <= grace_before:
                 await self._requeue(conversation.id, agent_id)
         abandon_before = now - timedelta(seconds=self._settings.abandon_after_seconds)
         for conversation in await self.store.conversations_in([lifecycle.QUEUED]):
