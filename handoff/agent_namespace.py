@@ -9,7 +9,7 @@ import socketio
 from handoff import lifecycle, payloads
 from handoff.agents import AgentAuth
 from handoff.boundary import BoundaryNamespace
-from handoff.conversations import AGENT, AGENTS_ROOM, AVAILABILITY, AVAILABLE, Conversations, room
+from handoff.conversations import AGENT, AVAILABILITY, AVAILABLE, Conversations
 from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.store import Agent
@@ -33,10 +33,7 @@ class AgentNamespace(BoundaryNamespace):
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()["error"]) from None
         self._tokens[sid] = token  # type: ignore[assignment]
         self._agent_of[sid] = agent.id
-        await self._conversations.agent_connected(agent.id, sid)
-        await self.enter_room(sid, AGENTS_ROOM)
-        for conversation in await self._conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id):
-            await self.enter_room(sid, room(conversation.id))
+        await self._conversations.agent_connected(agent, sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._tokens.pop(sid, None)
@@ -54,11 +51,17 @@ class AgentNamespace(BoundaryNamespace):
     async def on_list_cases(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
         payloads.fields(payload, set())
-        queued = await self._conversations.store.conversations_in([lifecycle.QUEUED])
-        mine = await self._conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id)
+        conversations = self._conversations
+        queues = conversations.routing.queues_of(agent.username)
+        waiting = await conversations.queues()
+        mine = await conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id)
         return {
-            "queued": [await self._conversations.summary(c) for c in queued],
-            "mine": [await self._conversations.summary(c) for c in mine],
+            "queued": [await conversations.summary(c) for q in queues for c in waiting[q.name]],
+            "mine": [await conversations.summary(c) for c in mine],
+            "queues": [{"name": q.name, "assignment": q.assignment} for q in queues],
+            "all_queues": [q.name for q in conversations.routing.queues],
+            "colleagues": await conversations.colleagues(agent),
+            "resolution_categories": list(self._settings.resolution_categories),
         }
 
     async def on_accept_case(self, sid: str, payload: Any) -> dict[str, Any]:
@@ -87,10 +90,12 @@ class AgentNamespace(BoundaryNamespace):
 
     async def on_transfer_case(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        p = payloads.fields(payload, {"conversation_id", "note"})
+        p = payloads.fields(payload, {"conversation_id", "note"}, {"queue", "to_agent"})
         conversation_id = payloads.text(p, "conversation_id", 64)
         note = payloads.text(p, "note", self._settings.max_message_length, code="message_too_long")
-        conversation = await self._conversations.transfer(agent, conversation_id, note)
+        queue = payloads.optional_text(p, "queue", 40)
+        to_agent = payloads.optional_text(p, "to_agent", 80)
+        conversation = await self._conversations.transfer(agent, conversation_id, note, queue, to_agent)
         return {"case": await self._conversations.summary(conversation)}
 
     async def on_return_to_bot(self, sid: str, payload: Any) -> dict[str, Any]:
@@ -114,5 +119,8 @@ class AgentNamespace(BoundaryNamespace):
 
     async def on_resolve_case(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        conversation = await self._conversations.resolve(agent, self._conversation_id(payload))
+        p = payloads.fields(payload, {"conversation_id", "category"})
+        conversation_id = payloads.text(p, "conversation_id", 64)
+        category = payloads.text(p, "category", 40)
+        conversation = await self._conversations.resolve(agent, conversation_id, category)
         return {"case": await self._conversations.summary(conversation)}

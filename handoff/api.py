@@ -84,8 +84,24 @@ async def case_detail(request: web.Request) -> web.Response:
         "events": [event_view(e) for e in await store.events(conversation.id)],
         "survey": survey_view(survey) if survey else None,
     }
+    case["earlier_cases"] = [await conversations.summary(c) for c in await conversations.earlier_cases(conversation)]
     messages = [message_view(m) for m in await store.messages_after(conversation.id)]
     return web.json_response({"case": case, "messages": messages})
+
+
+@routes.patch("/api/customers/{customer_id}")
+async def update_customer(request: web.Request) -> web.Response:
+    """Mark a customer preferred or record their service contract: their cases are served first."""
+    await signed_in(request)
+    p = payloads.fields(await _json(request), set(), {"preferred", "contract"})
+    preferred = payloads.boolean(p, "preferred") if "preferred" in p else None
+    contract = payloads.optional_text(p, "contract", 80)
+    conversations = request.app[CONVERSATIONS]
+    customer_id = request.match_info["customer_id"]
+    await conversations.set_customer(customer_id, preferred, contract, clear_contract="contract" in p)
+    cases = await conversations.store.customer_conversations(customer_id)
+    return web.json_response({"customer": {"id": customer_id, "preferred": cases[0].customer_preferred,
+                                           "contract": cases[0].customer_contract}})
 
 
 @routes.get("/api/kb/search")

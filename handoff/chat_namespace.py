@@ -47,13 +47,14 @@ class ChatNamespace(BoundaryNamespace):
         return conversation_id
 
     async def on_start_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
-        p = payloads.fields(payload, set(), {"channel", "locale", "name"})
+        p = payloads.fields(payload, set(), {"channel", "locale", "name", "earlier_token"})
         channel = payloads.choice(p, "channel", CHANNELS, "web")
         locale = p.get("locale", "en")
         if not isinstance(locale, str) or not LOCALE.match(locale):
             raise ApiError("invalid_payload", "locale: must look like en or de-DE")
         name = payloads.optional_text(p, "name", 80)
-        conversation, token = await self._conversations.start(channel, locale, name)
+        earlier = payloads.optional_text(p, "earlier_token", 200)
+        conversation, token = await self._conversations.start(channel, locale, name, earlier)
         await self._bind(sid, conversation.id)
         return {"conversation": await self._conversations.customer_view(conversation), "token": token}
 

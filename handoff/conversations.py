@@ -3,6 +3,11 @@
 Each change is validated against the lifecycle, stored (with its timeline event, or the message with its
 sequence number) and only then published to the socket rooms. Everything about one conversation runs
 under that conversation's lock, so its messages are stored and delivered in order.
+
+Agents' sockets sit in their own room (`agent_room`) and in the rooms of the queues they may take
+(`queue_room`); what concerns a case is sent to its queue's room and to its agent's room. A case
+entering the queue is routed (handoff/routing.py); queues with automatic assignment are served by
+`_dispatch`, which runs outside any conversation's lock.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from typing import Any
 
 import socketio
 
+from bot.actions import context as action_context
 from handoff import lifecycle
 from handoff.agents import token_digest
 from handoff.errors import ApiError
 from handoff.rasa_bridge import BotReply, BotUnavailable, RasaBridge
+from handoff.routing import AUTO, BREACHED, WARNING, QueueSpec, Routing, order_key
 from handoff.settings import Settings
 from handoff.store import (
     Agent,
@@ -40,7 +47,6 @@ log = logging.getLogger(__name__)
 
 CHAT = "/chat"
 AGENT = "/agent"
-AGENTS_ROOM = "agents"
 
 SURVEY_TEXT = "How satisfied are you with this conversation? Please rate it from 1 to 5."
 BACK_TO_BOT_TEXT = "You are chatting with our assistant again. Ask it anything, or ask for a person."
@@ -55,7 +61,38 @@ BOT_DOWN_TEXT = "Sorry, I can't answer right now. I'm connecting you with a pers
 
 
 def room(conversation_id: str) -> str:
+    """The customer's sockets of one conversation (namespace /chat)."""
     return f"conv:{conversation_id}"
+
+
+def agent_room(agent_id: str) -> str:
+    """All sockets of one agent (namespace /agent)."""
+    return f"agent:{agent_id}"
+
+
+def queue_room(queue: str) -> str:
+    """The sockets of every agent who may take the queue's cases (namespace /agent)."""
+    return f"queue:{queue}"
+
+
+def urgent(c: Conversation) -> bool:
+    """An SLA target of the case is close to breach, or breached."""
+    return c.first_response_sla in (WARNING, BREACHED) or c.resolution_sla in (WARNING, BREACHED)
+
+
+def _topics(bot_messages: list[Message]) -> tuple[list[str], str | None]:
+    """The articles the bot answered with or found closest, newest first, and the language it heard."""
+    articles: list[str] = []
+    language = None
+    for m in reversed(bot_messages):
+        data = m.data
+        language = language or data.get("language")
+        found = (data.get("article") or {}).get("id") or data.get("article_id")
+        if not found and data.get("hits"):
+            found = data["hits"][0].get("article_id")
+        if found and found not in articles:
+            articles.append(found)
+    return articles, language
 
 
 class Conversations:
@@ -72,6 +109,11 @@ class Conversations:
         self.agent_sids: dict[str, set[str]] = {}
         self._agent_left_at: dict[str, datetime] = {}
         self._availability: dict[str, str] = {}  # agent id -> one of AVAILABILITY, while connected
+        self._usernames: dict[str, str] = {}  # agent id -> username, while connected
+        self.routing = Routing(settings.queues, settings.agents, settings.agent_capacity, settings.sla_warning_ratio)
+        self._dispatch_lock = asyncio.Lock()
+        self._dispatch_pending = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @asynccontextmanager
     async def _locked(self, conversation_id: str) -> AsyncIterator[None]:
@@ -89,18 +131,33 @@ class Conversations:
             raise ApiError("not_found", f"conversation {conversation_id} does not exist")
         return conversation
 
+    async def queues(self) -> dict[str, list[Conversation]]:
+        """Every queue's cases in the order they are served (`routing.order_key`)."""
+        grouped: dict[str, list[Conversation]] = {q.name: [] for q in self.routing.queues}
+        for c in await self.store.conversations_in([lifecycle.QUEUED]):
+            grouped[self.routing.queue(c.queue).name].append(c)
+        for cases in grouped.values():
+            cases.sort(key=lambda c: order_key(urgent(c), c.priority, c.queued_at or c.created_at))
+        return grouped
+
     async def queue_place(self, conversation: Conversation) -> QueuePlace | None:
         if conversation.status != lifecycle.QUEUED:
             return None
-        queued = await self.store.conversations_in([lifecycle.QUEUED])
-        position = next((i + 1 for i, c in enumerate(queued) if c.id == conversation.id), None)
-        return None if position is None else (await self._places([position]))[0]
+        queue = self.routing.queue(conversation.queue)
+        cases = (await self.queues())[queue.name]
+        position = next((i + 1 for i, c in enumerate(cases) if c.id == conversation.id), None)
+        return None if position is None else (await self._places(queue, [position]))[0]
 
-    async def _places(self, positions: list[int]) -> list[QueuePlace]:
+    def _available_for(self, queue: QueueSpec) -> list[str]:
+        """The agents signed in, available, and with the queue's skills."""
+        return [agent_id for agent_id, username in self._usernames.items()
+                if self._availability.get(agent_id) == AVAILABLE and self.routing.may_take(username, queue)]
+
+    async def _places(self, queue: QueueSpec, positions: list[int]) -> list[QueuePlace]:
         """Queue places with the expected wait: each case ahead takes an agent's median handling time
-        of the last `HANDLING_SAMPLE` cases, shared among the agents signed in and available; unknown
+        of the last `HANDLING_SAMPLE` cases, shared among the agents available for the queue; unknown
         with fewer than `MIN_HANDLING_SAMPLES` cases handled, or with nobody available."""
-        online = sum(self._availability.get(agent_id) == AVAILABLE for agent_id in self.agent_sids)
+        online = len(self._available_for(queue))
         handled = await self.store.recent_durations(lifecycle.WITH_AGENT, lifecycle.RESOLVED, HANDLING_SAMPLE)
         median = statistics.median(handled) if len(handled) >= MIN_HANDLING_SAMPLES else None
         return [QueuePlace(position, online, None if median is None or not online
@@ -124,13 +181,19 @@ class Conversations:
     async def summary(self, conversation: Conversation) -> dict[str, Any]:
         return case_summary(conversation, await self.queue_place(conversation))
 
-    async def agent_connected(self, agent_id: str, sid: str) -> None:
-        first = agent_id not in self.agent_sids
-        self.agent_sids.setdefault(agent_id, set()).add(sid)
-        self._agent_left_at.pop(agent_id, None)
+    async def agent_connected(self, agent: Agent, sid: str) -> None:
+        """Put the agent's new socket in its rooms: its own, and the queues it may take."""
+        await self._sio.enter_room(sid, agent_room(agent.id), namespace=AGENT)
+        for queue in self.routing.queues_of(agent.username):
+            await self._sio.enter_room(sid, queue_room(queue.name), namespace=AGENT)
+        first = agent.id not in self.agent_sids
+        self.agent_sids.setdefault(agent.id, set()).add(sid)
+        self._usernames[agent.id] = agent.username
+        self._agent_left_at.pop(agent.id, None)
         if first:  # every queued customer's expected wait changes
-            self._availability.setdefault(agent_id, AVAILABLE)
+            self._availability.setdefault(agent.id, AVAILABLE)
             await self._publish_queue_positions(exclude=None)
+            self._wake_dispatcher()
 
     async def agent_disconnected(self, agent_id: str, sid: str) -> None:
         sids = self.agent_sids.get(agent_id, set())
@@ -138,25 +201,65 @@ class Conversations:
         if not sids and self.agent_sids.pop(agent_id, None) is not None:
             self._agent_left_at[agent_id] = utcnow()
             self._availability.pop(agent_id, None)
+            self._usernames.pop(agent_id, None)
             await self._publish_queue_positions(exclude=None)
+
+    async def colleagues(self, agent: Agent) -> list[dict[str, Any]]:
+        """The other agents signed in now (for a transfer), with their availability."""
+        found = [await self.store.agent(agent_id) for agent_id in self.agent_sids if agent_id != agent.id]
+        return [{"username": a.username, "display_name": a.display_name, "availability": self._availability.get(a.id)}
+                for a in found if a is not None]
 
     async def set_availability(self, agent: Agent, availability: str) -> str:
         """An agent says whether they take conversations now (available) or not (busy, away)."""
         if self._availability.get(agent.id) != availability:
             self._availability[agent.id] = availability
             await self._publish_queue_positions(exclude=None)
+            self._wake_dispatcher()
         return availability
 
     # -- customers ---------------------------------------------------------------------------------
 
-    async def start(self, channel: str, locale: str, name: str | None) -> tuple[Conversation, str]:
+    async def start(self, channel: str, locale: str, name: str | None,
+                    earlier_token: str | None = None) -> tuple[Conversation, str]:
+        """A new conversation; with the token of one of the customer's earlier conversations, for the
+        same customer (so agents see their earlier cases)."""
+        customer_id = "u_" + secrets.token_hex(8)
+        if earlier_token is not None:
+            customer_id = (await self.by_token(earlier_token)).customer_id
         token = secrets.token_urlsafe(32)
         conversation = await self.store.create_conversation(
             conversation_id="c_" + secrets.token_hex(8), token_hash=token_digest(token),
-            customer_id="u_" + secrets.token_hex(8), customer_name=name or "Customer",
+            customer_id=customer_id, customer_name=name or "Customer",
             channel=channel, locale=locale, status=lifecycle.BOT, actor="customer",
         )
         return conversation, token
+
+    async def earlier_cases(self, conversation: Conversation) -> list[Conversation]:
+        return [c for c in await self.store.customer_conversations(conversation.customer_id) if c.id != conversation.id]
+
+    async def set_customer(self, customer_id: str, preferred: bool | None, contract: str | None,
+                           clear_contract: bool) -> None:
+        """Mark a customer preferred, or record their service contract; their waiting cases move up."""
+        fields: dict[str, Any] = {}
+        if preferred is not None:
+            fields["preferred"] = preferred
+        if contract is not None or clear_contract:
+            fields["contract"] = contract
+        cases = await self.store.customer_conversations(customer_id)
+        if not cases:
+            raise ApiError("not_found", f"customer {customer_id} does not exist")
+        if fields:
+            await self.store.update_customer(customer_id, **fields)
+        for c in cases:
+            if c.status == lifecycle.QUEUED:
+                async with self._locked(c.id):
+                    c = await self.get(c.id)
+                    priority = self.routing.priority(c.customer_preferred, c.customer_contract)
+                    if c.status == lifecycle.QUEUED and priority != c.priority:
+                        await self.store.update_conversation(c.id, priority=priority)
+                        await self._publish_case(await self.get(c.id))
+        await self._publish_queue_positions(exclude=None)
 
     async def by_token(self, token: str) -> Conversation:
         conversation = await self.store.conversation_by_token(token_digest(token))
@@ -221,11 +324,13 @@ class Conversations:
         """Tell the other side that the customer or the agent is typing (or stopped); not stored.
         Only while the case is with an agent: the bot needs no indicator and the queue has no reader."""
         conversation = await self.get(conversation_id)
-        if conversation.status != lifecycle.WITH_AGENT:
+        if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id is None:
             return
         event = {"conversation_id": conversation_id, "sender": sender, "name": name, "typing": typing}
-        await self._sio.emit("typing_changed", event, room=room(conversation_id),
-                             namespace=AGENT if sender == "customer" else CHAT)
+        if sender == "customer":
+            await self._sio.emit("typing_changed", event, room=agent_room(conversation.agent_id), namespace=AGENT)
+        else:
+            await self._sio.emit("typing_changed", event, room=room(conversation_id), namespace=CHAT)
 
     async def answer_survey(self, conversation_id: str, rating: int, comment: str | None) -> Any:
         conversation = await self.get(conversation_id)
@@ -239,21 +344,63 @@ class Conversations:
     # -- agents ------------------------------------------------------------------------------------
 
     async def accept(self, agent: Agent, conversation_id: str) -> Conversation:
+        """The agent picks a case from a queue they may take."""
         async with self._locked(conversation_id):
-            conversation = await self.get(conversation_id)
-            if conversation.status != lifecycle.QUEUED:
-                raise ApiError("conflict", f"case {conversation.number} is {conversation.status}, not queued")
-            capacity = self._settings.agent_capacity
-            if len(await self.store.conversations_in([lifecycle.WITH_AGENT], agent.id)) >= capacity:
-                raise ApiError("conflict", f"you already have {capacity} conversations, your capacity; "
-                                           "resolve one first")
-            conversation = await self._transition(
-                conversation, lifecycle.WITH_AGENT, reason="accepted", actor=f"agent:{agent.username}",
-                agent=agent,
-            )
-            await self._post(conversation, "system", "system",
-                             f"{agent.display_name} has joined the conversation.", {})
-            return conversation
+            return await self._assign(await self.get(conversation_id), agent, "accepted", f"agent:{agent.username}")
+
+    async def _assign(self, conversation: Conversation, agent: Agent, reason: str, actor: str) -> Conversation:
+        """Give a queued case to an agent with the queue's skills and room for one more (under its lock)."""
+        if conversation.status != lifecycle.QUEUED:
+            raise ApiError("conflict", f"case {conversation.number} is {conversation.status}, not queued")
+        queue = self.routing.queue(conversation.queue)
+        if not self.routing.may_take(agent.username, queue):
+            needed = ", ".join(sorted(queue.skills - self.routing.skills(agent.username)))
+            raise ApiError("forbidden", f"case {conversation.number} is in queue {queue.name}, "
+                                        f"which needs the skills {needed}")
+        capacity = self.routing.capacity(agent.username)
+        if (await self.store.agent_loads()).get(agent.id, 0) >= capacity:
+            raise ApiError("conflict", f"{agent.display_name} already has {capacity} conversations, the capacity; "
+                                       "resolve one first")
+        conversation = await self._transition(conversation, lifecycle.WITH_AGENT, reason=reason, actor=actor,
+                                              agent=agent)
+        await self._post(conversation, "system", "system", f"{agent.display_name} has joined the conversation.", {})
+        return conversation
+
+    def _wake_dispatcher(self) -> None:
+        """Run `_dispatch` soon, once for any number of wake-ups meanwhile."""
+        if self._dispatch_pending or not any(q.assignment == AUTO for q in self.routing.queues):
+            return
+        self._dispatch_pending = True
+        task = asyncio.create_task(self._dispatch())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _dispatch(self) -> None:
+        """Automatic assignment: each case of an `auto` queue, in order, to the least-loaded agent who is
+        available, has the queue's skills and is below their capacity."""
+        async with self._dispatch_lock:
+            self._dispatch_pending = False
+            try:
+                for queue_name, cases in (await self.queues()).items():
+                    queue = self.routing.queue(queue_name)
+                    if queue.assignment != AUTO:
+                        continue
+                    for case in cases:
+                        agent = await self._least_loaded(queue)
+                        if agent is None:
+                            break
+                        async with self._locked(case.id):
+                            current = await self.get(case.id)
+                            if current.status == lifecycle.QUEUED:
+                                await self._assign(current, agent, "assigned", "system")
+            except ApiError as exc:  # a change meanwhile: the next wake-up tries again
+                log.info("automatic assignment stopped: %s", exc.message)
+
+    async def _least_loaded(self, queue: QueueSpec) -> Agent | None:
+        loads = await self.store.agent_loads()
+        room_left = [(loads.get(agent_id, 0), agent_id) for agent_id in self._available_for(queue)
+                     if loads.get(agent_id, 0) < self.routing.capacity(self._usernames[agent_id])]
+        return await self.store.agent(min(room_left)[1]) if room_left else None
 
     async def _held(self, agent: Agent, conversation_id: str) -> Conversation:
         conversation = await self.get(conversation_id)
@@ -264,7 +411,14 @@ class Conversations:
     async def agent_message(self, agent: Agent, conversation_id: str, text: str) -> Message:
         async with self._locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            return await self._post(conversation, "agent", agent.display_name, text, {})
+            message = await self._post(conversation, "agent", agent.display_name, text, {})
+            if conversation.first_response_at is None:
+                state = self.routing.sla_state(conversation.queued_at, conversation.first_response_due_at,
+                                               message.created_at, message.created_at)
+                await self.store.update_conversation(conversation_id, first_response_at=message.created_at,
+                                                     first_response_sla=state)
+                await self._publish_case(await self.get(conversation_id))
+            return message
 
     async def agent_typing(self, agent: Agent, conversation_id: str, typing: bool) -> None:
         await self._held(agent, conversation_id)
@@ -276,13 +430,34 @@ class Conversations:
             conversation = await self._held(agent, conversation_id)
             return await self._post(conversation, NOTE, agent.display_name, text, {"kind": "note"})
 
-    async def transfer(self, agent: Agent, conversation_id: str, note: str) -> Conversation:
-        """The agent puts the case back in the queue for a colleague, with a private note saying why;
-        it keeps its place from when it was first queued."""
+    async def transfer(self, agent: Agent, conversation_id: str, note: str, queue: str | None = None,
+                       to_username: str | None = None) -> Conversation:
+        """The agent passes the case on, with a private note saying why: back to its queue or to another
+        queue (keeping its place from when it was first queued), or straight to a colleague who is
+        signed in, has the queue's skills and room for one more."""
+        if queue is not None and not self.routing.has_queue(queue):
+            raise ApiError("not_found", f"queue {queue} does not exist")
+        colleague = None
+        if to_username is not None:
+            colleague = await self.store.agent_by_username(to_username)
+            if colleague is None or colleague.id not in self.agent_sids:
+                raise ApiError("conflict", f"agent {to_username} is not signed in")
+            if colleague.id == agent.id:
+                raise ApiError("invalid_payload", "to_agent: the case is yours already")
         async with self._locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            await self._post(conversation, NOTE, agent.display_name, note, {"kind": "note", "transfer": True})
-            return await self._back_to_queue(conversation, TRANSFER_TEXT, "transferred", f"agent:{agent.username}")
+            if colleague is not None:
+                target = self.routing.queue(queue or conversation.queue)
+                if not self.routing.may_take(colleague.username, target):
+                    raise ApiError("conflict", f"{colleague.display_name} lacks the skills of queue {target.name}")
+            to = {key: value for key, value in (("queue", queue), ("to_agent", to_username)) if value}
+            await self._post(conversation, NOTE, agent.display_name, note, {"kind": "note", "transfer": True, **to})
+            conversation = await self._back_to_queue(conversation, TRANSFER_TEXT, "transferred",
+                                                     f"agent:{agent.username}", queue=queue)
+            if colleague is not None:
+                conversation = await self._assign(conversation, colleague, "transferred_to_agent",
+                                                  f"agent:{agent.username}")
+            return conversation
 
     async def return_to_bot(self, agent: Agent, conversation_id: str) -> Conversation:
         """The agent hands the customer back to the bot, which answers their next message."""
@@ -292,18 +467,23 @@ class Conversations:
             return await self._transition(conversation, lifecycle.BOT, reason="returned_to_bot",
                                           actor=f"agent:{agent.username}")
 
-    async def resolve(self, agent: Agent, conversation_id: str) -> Conversation:
+    async def resolve(self, agent: Agent, conversation_id: str, category: str) -> Conversation:
+        if category not in self._settings.resolution_categories:
+            raise ApiError("invalid_payload", "category: must be one of "
+                                              + ", ".join(self._settings.resolution_categories))
         async with self._locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
             return await self._transition(conversation, lifecycle.RESOLVED, reason="resolved_by_agent",
-                                          actor=f"agent:{agent.username}")
+                                          actor=f"agent:{agent.username}", category=category)
 
     # -- background --------------------------------------------------------------------------------
 
     async def sweep(self) -> None:
-        """Abandon queued cases whose customer left long ago; resolve idle bot conversations; return
-        the cases of an agent gone past the grace period to the head of the queue."""
+        """Abandon queued cases whose customer left long ago without leaving a message; resolve idle bot
+        conversations; return the cases of an agent gone past the grace period to the head of the
+        queue; record SLA warnings and breaches; assign what automatic queues can."""
         now = utcnow()
+        await self._check_slas(now)
         grace_before = now - timedelta(seconds=self._settings.agent_grace_seconds)
         for conversation in await self.store.conversations_in([lifecycle.WITH_AGENT]):
             agent_id = conversation.agent_id or ""
@@ -314,7 +494,7 @@ class Conversations:
                 await self._requeue(conversation.id, agent_id)
         abandon_before = now - timedelta(seconds=self._settings.abandon_after_seconds)
         for conversation in await self.store.conversations_in([lifecycle.QUEUED]):
-            if conversation.id in self._customer_sids:
+            if conversation.id in self._customer_sids or await self._left_a_message(conversation):
                 continue
             # After a restart nobody is connected yet: count from the first sweep.
             if self._customer_left_at.setdefault(conversation.id, now) <= abandon_before:
@@ -322,6 +502,35 @@ class Conversations:
         idle_before = now - timedelta(seconds=self._settings.bot_idle_seconds)
         for conversation in await self.store.idle_conversations(lifecycle.BOT, idle_before):
             await self._sweep_one(conversation.id, lifecycle.BOT, lifecycle.RESOLVED, "idle")
+        self._wake_dispatcher()
+
+    async def _left_a_message(self, conversation: Conversation) -> bool:
+        """The customer wrote while waiting: the case waits for an agent, however long they are away."""
+        last = await self.store.last_message_from(conversation.id, ["customer"])
+        return last is not None and conversation.queued_at is not None and last.created_at > conversation.queued_at
+
+    async def _check_slas(self, now: datetime) -> None:
+        """A case's first-response and resolution targets: the warning and the breach each become a
+        timeline event once, and the case moves up its queue (`urgent`)."""
+        for case in await self.store.conversations_in([lifecycle.QUEUED, lifecycle.WITH_AGENT]):
+            first = self.routing.sla_state(case.queued_at, case.first_response_due_at, case.first_response_at, now)
+            resolution = self.routing.sla_state(case.queued_at, case.resolution_due_at, None, now)
+            changes = {key: state for key, state, was in (("first_response_sla", first, case.first_response_sla),
+                                                          ("resolution_sla", resolution, case.resolution_sla))
+                       if state in (WARNING, BREACHED) and state != was}
+            if not changes:
+                continue
+            async with self._locked(case.id):
+                current = await self.get(case.id)
+                if current.status != case.status:
+                    continue
+                await self.store.update_conversation(case.id, **changes)
+                for key, state in changes.items():
+                    await self.store.add_event(case.id, case.status, f"sla_{key.removesuffix('_sla')}_{state}",
+                                               "system")
+                await self._publish_case(await self.get(case.id))
+            if case.status == lifecycle.QUEUED:
+                await self._publish_queue_positions(exclude=None)
 
     async def _requeue(self, conversation_id: str, agent_id: str) -> None:
         async with self._locked(conversation_id):
@@ -332,11 +541,12 @@ class Conversations:
             text = f"{name} was disconnected. Your conversation is back at the front of the queue."
             await self._back_to_queue(conversation, text, "agent_disconnected", "system")
 
-    async def _back_to_queue(self, conversation: Conversation, text: str, reason: str, actor: str) -> Conversation:
-        """A case with an agent goes back to the queue, keeping its place (`KEEP_PLACE`), and the
-        customer is told why."""
+    async def _back_to_queue(self, conversation: Conversation, text: str, reason: str, actor: str,
+                             queue: str | None = None) -> Conversation:
+        """A case with an agent goes back to its queue (or ``queue``), keeping its place (`KEEP_PLACE`),
+        and the customer is told why."""
         await self._post(conversation, "system", "system", text, {"kind": "requeued", "reason": reason})
-        return await self._transition(conversation, lifecycle.QUEUED, reason=reason, actor=actor)
+        return await self._transition(conversation, lifecycle.QUEUED, reason=reason, actor=actor, queue=queue)
 
     async def _sweep_one(self, conversation_id: str, expected: str, target: str, reason: str) -> None:
         async with self._locked(conversation_id):
@@ -346,9 +556,23 @@ class Conversations:
 
     # -- the one owner of status changes ----------------------------------------------------------
 
+    async def _routed(self, conversation: Conversation, now: datetime) -> dict[str, Any]:
+        """A case entering the queue: its queue (from the articles and language of its bot turns, and its
+        channel), its priority and its SLA deadlines."""
+        bot_turns = [m for m in await self.store.messages_after(conversation.id) if m.sender == "bot"]
+        articles, language = _topics(bot_turns)
+        index = action_context.current().index
+        topics = {tag for a in articles if (record := index.article(a)) for tag in record.tags} | set(articles)
+        queue = self.routing.queue_for(topics, language or conversation.locale[:2], conversation.channel)
+        priority = self.routing.priority(conversation.customer_preferred, conversation.customer_contract)
+        due = self.routing.deadlines(queue, priority, now)
+        return {"queue": queue.name, "priority": priority, "first_response_due_at": due.first_response,
+                "resolution_due_at": due.resolution, "first_response_at": None, "first_response_sla": None,
+                "resolution_sla": None}
+
     async def _transition(
         self, conversation: Conversation, target: str, *, reason: str, actor: str,
-        agent: Agent | None = None,
+        agent: Agent | None = None, queue: str | None = None, category: str | None = None,
     ) -> Conversation:
         current = conversation.status
         if not lifecycle.allowed(current, target):
@@ -356,14 +580,20 @@ class Conversations:
         now = utcnow()
         fields: dict[str, Any] = {}
         if target == lifecycle.QUEUED and reason in KEEP_PLACE:
-            fields = {"agent_id": None}  # keeps its first queued_at: at or near the head of the queue
+            # keeps its first queued_at (at or near the head of the queue) and its SLA deadlines
+            fields = {"agent_id": None, **({"queue": queue} if queue else {})}
         elif target == lifecycle.QUEUED:
-            fields = {"queued_at": now, "escalation_reason": reason, "agent_id": None}
+            fields = {"queued_at": now, "escalation_reason": reason, "agent_id": None,
+                      **await self._routed(conversation, now)}
         elif target == lifecycle.WITH_AGENT:
             assert agent is not None
             fields = {"agent_id": agent.id}
+        elif target == lifecycle.RESOLVED and current == lifecycle.WITH_AGENT:
+            fields = {"resolution": "agent", "resolution_category": category,
+                      "resolution_sla": self.routing.sla_state(conversation.queued_at, conversation.resolution_due_at,
+                                                               now, now)}
         elif target == lifecycle.RESOLVED:
-            fields = {"resolution": "agent" if current == lifecycle.WITH_AGENT else "bot"}
+            fields = {"resolution": "bot"}
         elif target == lifecycle.ABANDONED:
             fields = {"resolution": "abandoned"}
         elif target == lifecycle.BOT:
@@ -376,18 +606,20 @@ class Conversations:
             raise ApiError("conflict", f"case {conversation.number} changed meanwhile; reload it") from None
         updated = await self.get(conversation.id)
 
-        if target == lifecycle.WITH_AGENT and agent is not None:
-            await self._join_agent_sockets(agent.id, conversation.id)
         if target == lifecycle.RESOLVED:
             await self._post(updated, "system", "system", SURVEY_TEXT, {"kind": "survey", "scale": [1, 5]})
             updated = await self.get(conversation.id)
-        await self._publish_case(updated)
+        await self._publish_case(updated, conversation)
         if lifecycle.QUEUED in (current, target):
             await self._publish_queue_positions(exclude=updated.id)
         if target == lifecycle.QUEUED:
-            await self._sio.emit("case_queued", await self.summary(updated), room=AGENTS_ROOM, namespace=AGENT)
+            await self._sio.emit("case_queued", await self.summary(updated), room=self._agent_rooms(updated),
+                                 namespace=AGENT)
         elif current == lifecycle.QUEUED:
-            await self._sio.emit("case_assigned", await self.summary(updated), room=AGENTS_ROOM, namespace=AGENT)
+            await self._sio.emit("case_assigned", await self.summary(updated),
+                                 room=self._agent_rooms(updated, conversation), namespace=AGENT)
+        if current in (lifecycle.QUEUED, lifecycle.WITH_AGENT):
+            self._wake_dispatcher()  # an agent has room again, or a case waits
         return updated
 
     # -- storing and publishing -------------------------------------------------------------------
@@ -401,23 +633,28 @@ class Conversations:
         payload = message_view(message)
         if sender != NOTE:
             await self._sio.emit("message_created", payload, room=room(conversation.id), namespace=CHAT)
-        await self._sio.emit("message_created", payload, room=room(conversation.id), namespace=AGENT)
+        if conversation.agent_id:
+            await self._sio.emit("message_created", payload, room=agent_room(conversation.agent_id), namespace=AGENT)
         return message
 
-    async def _publish_case(self, conversation: Conversation) -> None:
+    @staticmethod
+    def _agent_rooms(*versions: Conversation) -> list[str]:
+        """The agents' rooms a case concerns: its queue's, and its agent's (before and after a change)."""
+        rooms = [queue_room(v.queue) for v in versions if v.queue]
+        rooms += [agent_room(v.agent_id) for v in versions if v.agent_id]
+        return list(dict.fromkeys(rooms))
+
+    async def _publish_case(self, conversation: Conversation, before: Conversation | None = None) -> None:
         await self._sio.emit("case_updated", await self.customer_view(conversation),
                              room=room(conversation.id), namespace=CHAT)
-        await self._sio.emit("case_updated", await self.summary(conversation),
-                             room=AGENTS_ROOM, namespace=AGENT)
+        rooms = self._agent_rooms(conversation, *([before] if before else []))
+        if rooms:
+            await self._sio.emit("case_updated", await self.summary(conversation), room=rooms, namespace=AGENT)
 
     async def _publish_queue_positions(self, exclude: str | None) -> None:
-        queued = await self.store.conversations_in([lifecycle.QUEUED])
-        places = await self._places(list(range(1, len(queued) + 1)))
-        for place, conversation in zip(places, queued, strict=True):
-            if conversation.id != exclude:
-                await self._sio.emit("case_updated", conversation_view(conversation, place),
-                                     room=room(conversation.id), namespace=CHAT)
-
-    async def _join_agent_sockets(self, agent_id: str, conversation_id: str) -> None:
-        for sid in list(self.agent_sids.get(agent_id, ())):
-            await self._sio.enter_room(sid, room(conversation_id), namespace=AGENT)
+        for queue_name, cases in (await self.queues()).items():
+            places = await self._places(self.routing.queue(queue_name), list(range(1, len(cases) + 1)))
+            for place, conversation in zip(places, cases, strict=True):
+                if conversation.id != exclude:
+                    await self._sio.emit("case_updated", conversation_view(conversation, place),
+                                         room=room(conversation.id), namespace=CHAT)

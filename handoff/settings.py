@@ -14,6 +14,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from handoff.routing import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_QUEUES,
+    AgentSpec,
+    QueueSpec,
+    parse_agents,
+    parse_categories,
+    parse_queues,
+)
+
 ENV_PREFIX = "CASEDESK_"
 
 
@@ -43,6 +53,11 @@ class Settings:
     agent_capacity: int = 3
     sweep_interval_seconds: float = 30.0
     index_poll_seconds: float = 5.0
+    sla_warning_ratio: float = 0.8
+    # Tables and lists: only from the settings file (`STRUCTURED`).
+    queues: tuple[QueueSpec, ...] = DEFAULT_QUEUES
+    agents: tuple[AgentSpec, ...] = ()
+    resolution_categories: tuple[str, ...] = DEFAULT_CATEGORIES
     # Secret: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
 
@@ -70,6 +85,7 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
     raise SettingsError(f"{key}: expected {kind.__name__}, got {value!r}")
 
 
+STRUCTURED = {"queues": parse_queues, "agents": parse_agents, "resolution_categories": parse_categories}
 _KINDS = {"str": str, "int": int, "float": float, "str | None": str}
 
 
@@ -101,6 +117,11 @@ def load_settings(
                 raise SettingsError(
                     f"{path}: {key} is a secret; set {ENV_PREFIX}{key.upper()} in the environment"
                 )
+            if key in STRUCTURED:
+                try:
+                    value = STRUCTURED[key](value)
+                except ValueError as exc:
+                    raise SettingsError(f"{path}: {exc}") from None
             values[key] = value
     elif explicit:
         raise SettingsError(f"settings file {path} does not exist")
@@ -111,6 +132,8 @@ def load_settings(
         key = name[len(ENV_PREFIX) :].lower()
         if key not in fields:
             raise SettingsError(f"{name}: unknown setting {key!r}")
+        if key in STRUCTURED:
+            raise SettingsError(f"{name}: {key} can only be set in the settings file")
         values[key] = value
 
     values.update(overrides)
@@ -118,6 +141,9 @@ def load_settings(
     for key, value in values.items():
         if key not in fields:
             raise SettingsError(f"unknown setting {key!r}")
+        if key in STRUCTURED:
+            typed[key] = value
+            continue
         kind = _KINDS[str(fields[key].type)]
         typed[key] = None if value is None and key in Settings.SECRETS else _coerce(key, value, kind)
     settings = Settings(**typed)
@@ -140,6 +166,8 @@ def _validate(s: Settings) -> None:
                 "bot_idle_seconds", "agent_grace_seconds", "sweep_interval_seconds", "index_poll_seconds"):
         if getattr(s, key) <= 0:
             raise SettingsError(f"{key}: must be positive")
+    if not 0 < s.sla_warning_ratio < 1:
+        raise SettingsError(f"sla_warning_ratio: must be between 0 and 1, got {s.sla_warning_ratio}")
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
     if not s.database_url.startswith("sqlite+aiosqlite://"):

@@ -44,6 +44,8 @@ customers = sa.Table(
     sa.Column("display_name", sa.String(120), nullable=False),
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("preferred", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("contract", sa.String(80)),
 )
 
 conversations = sa.Table(
@@ -63,6 +65,16 @@ conversations = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("queued_at", sa.DateTime(timezone=True)),
     sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("queue", sa.String(40)),
+    sa.Column("priority", sa.String(10)),
+    sa.Column("resolution_category", sa.String(40)),
+    sa.Column("first_response_at", sa.DateTime(timezone=True)),
+    sa.Column("first_response_due_at", sa.DateTime(timezone=True)),
+    sa.Column("resolution_due_at", sa.DateTime(timezone=True)),
+    sa.Column("first_response_sla", sa.String(10)),  # None (on track), warning, breached, met
+    sa.Column("resolution_sla", sa.String(10)),
+    sa.Index("ix_conversations_customer", "customer_id"),
+    sa.Index("ix_conversations_status", "status"),
 )
 
 messages = sa.Table(
@@ -123,6 +135,8 @@ class Conversation:
     number: int
     customer_id: str
     customer_name: str
+    customer_preferred: bool
+    customer_contract: str | None
     channel: str
     locale: str
     status: str
@@ -135,6 +149,14 @@ class Conversation:
     queued_at: datetime | None
     last_activity_at: datetime
     survey_answered: bool
+    queue: str | None = None
+    priority: str | None = None
+    resolution_category: str | None = None
+    first_response_at: datetime | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    first_response_sla: str | None = None
+    resolution_sla: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,6 +243,21 @@ class SqlCaseStore:
             row = (await conn.execute(sa.select(agents).where(agents.c.username == username))).first()
         return Agent(row.id, row.username, row.display_name, row.password_hash) if row else None
 
+    async def agent(self, agent_id: str) -> Agent | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).first()
+        return Agent(row.id, row.username, row.display_name, row.password_hash) if row else None
+
+    async def agent_loads(self) -> dict[str, int]:
+        """Agent id -> how many conversations they hold now."""
+        query = (
+            sa.select(conversations.c.agent_id, sa.func.count())
+            .where(conversations.c.status == "with_agent", conversations.c.agent_id.is_not(None))
+            .group_by(conversations.c.agent_id)
+        )
+        async with self._engine.connect() as conn:
+            return {row[0]: int(row[1]) for row in (await conn.execute(query)).all()}
+
     async def count_agents(self) -> int:
         async with self._engine.connect() as conn:
             return int(await conn.scalar(sa.select(sa.func.count()).select_from(agents)) or 0)
@@ -255,9 +292,11 @@ class SqlCaseStore:
     ) -> Conversation:
         now = utcnow()
         async with self._write() as conn:
-            await conn.execute(customers.insert().values(
-                id=customer_id, display_name=customer_name, channel=channel, created_at=now,
-            ))
+            known = await conn.scalar(sa.select(customers.c.id).where(customers.c.id == customer_id))
+            if known is None:
+                await conn.execute(customers.insert().values(
+                    id=customer_id, display_name=customer_name, channel=channel, created_at=now,
+                ))
             await conn.execute(conversations.insert().values(
                 id=conversation_id, token_hash=token_hash, customer_id=customer_id, channel=channel,
                 locale=locale, status=status, last_seq=0, created_at=now, updated_at=now,
@@ -276,6 +315,8 @@ class SqlCaseStore:
             sa.select(
                 conversations,
                 customers.c.display_name.label("customer_name"),
+                customers.c.preferred.label("customer_preferred"),
+                customers.c.contract.label("customer_contract"),
                 agents.c.display_name.label("agent_name"),
                 (surveys.c.conversation_id.is_not(None)).label("survey_answered"),
             )
@@ -288,11 +329,15 @@ class SqlCaseStore:
     def _to_conversation(row: Any) -> Conversation:
         return Conversation(
             id=row.id, number=row.number, customer_id=row.customer_id, customer_name=row.customer_name,
+            customer_preferred=bool(row.customer_preferred), customer_contract=row.customer_contract,
             channel=row.channel, locale=row.locale, status=row.status, resolution=row.resolution,
             escalation_reason=row.escalation_reason, agent_id=row.agent_id, agent_name=row.agent_name,
             last_seq=row.last_seq, created_at=_aware(row.created_at),  # type: ignore[arg-type]
             queued_at=_aware(row.queued_at), last_activity_at=_aware(row.last_activity_at),  # type: ignore[arg-type]
-            survey_answered=bool(row.survey_answered),
+            survey_answered=bool(row.survey_answered), queue=row.queue, priority=row.priority,
+            resolution_category=row.resolution_category, first_response_at=_aware(row.first_response_at),
+            first_response_due_at=_aware(row.first_response_due_at), resolution_due_at=_aware(row.resolution_due_at),
+            first_response_sla=row.first_response_sla, resolution_sla=row.resolution_sla,
         )
 
     async def _select_conversations(self, where: Any, order_by: Any = None) -> list[Conversation]:
@@ -318,6 +363,30 @@ class SqlCaseStore:
         return await self._select_conversations(
             where, sa.func.coalesce(conversations.c.queued_at, conversations.c.created_at)
         )
+
+    async def customer_conversations(self, customer_id: str) -> list[Conversation]:
+        """Every conversation of one customer, newest first."""
+        return await self._select_conversations(conversations.c.customer_id == customer_id,
+                                                conversations.c.number.desc())
+
+    async def update_customer(self, customer_id: str, **fields: Any) -> None:
+        async with self._write() as conn:
+            await conn.execute(customers.update().where(customers.c.id == customer_id).values(**fields))
+
+    async def update_conversation(self, conversation_id: str, **fields: Any) -> None:
+        """Fields that are no status change: the first response, SLA states, priority."""
+        async with self._write() as conn:
+            await conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**fields))
+
+    async def add_event(self, conversation_id: str, status: str, reason: str, actor: str) -> CaseEvent:
+        """A timeline event that changes no status (an SLA warning or breach)."""
+        now = utcnow()
+        async with self._write() as conn:
+            await conn.execute(case_events.insert().values(
+                conversation_id=conversation_id, from_status=status, to_status=status, reason=reason,
+                actor=actor, at=now,
+            ))
+        return CaseEvent(status, status, reason, actor, now)
 
     async def idle_conversations(self, status: str, before: datetime) -> list[Conversation]:
         return await self._select_conversations(sa.and_(
@@ -383,19 +452,17 @@ class SqlCaseStore:
         """Store a message under the conversation's next sequence number (committed on return)."""
         now = utcnow()
         data = data or {}
+        values: dict[str, Any] = {"last_seq": conversations.c.last_seq + 1}
+        if activity:
+            values["last_activity_at"] = now
         async with self._write() as conn:
+            # One statement takes the next number, so app processes sharing the database never collide.
             seq = await conn.scalar(
-                sa.select(conversations.c.last_seq).where(conversations.c.id == conversation_id)
+                conversations.update().where(conversations.c.id == conversation_id).values(**values)
+                .returning(conversations.c.last_seq)
             )
             if seq is None:
                 raise KeyError(conversation_id)
-            seq += 1
-            values: dict[str, Any] = {"last_seq": seq}
-            if activity:
-                values["last_activity_at"] = now
-            await conn.execute(
-                conversations.update().where(conversations.c.id == conversation_id).values(**values)
-            )
             await conn.execute(messages.insert().values(
                 conversation_id=conversation_id, seq=seq, sender=sender, sender_name=sender_name,
                 text=text, data=json.dumps(data, ensure_ascii=False), created_at=now,

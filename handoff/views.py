@@ -44,9 +44,17 @@ def conversation_view(c: Conversation, place: QueuePlace | None) -> dict[str, An
 def case_summary(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
     return {
         **conversation_view(c, place),
-        "customer_name": c.customer_name, "channel": c.channel, "locale": c.locale,
+        "customer_id": c.customer_id, "customer_name": c.customer_name,
+        "customer_preferred": c.customer_preferred, "customer_contract": c.customer_contract,
+        "channel": c.channel, "locale": c.locale,
         "escalation_reason": c.escalation_reason, "queued_at": iso(c.queued_at),
         "agent_id": c.agent_id, "created_at": iso(c.created_at),
+        "queue": c.queue, "priority": c.priority, "resolution_category": c.resolution_category,
+        "sla": {
+            "first_response_due_at": iso(c.first_response_due_at), "first_response_at": iso(c.first_response_at),
+            "first_response": c.first_response_sla,
+            "resolution_due_at": iso(c.resolution_due_at), "resolution": c.resolution_sla,
+        },
     }
 
 

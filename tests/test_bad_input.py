@@ -96,7 +96,8 @@ async def test_agent_events_are_checked(app_url: str, db_path: Path, customer: R
     assert_error(await agent.call("accept_case", {"conversation_id": "c_missing"}), "not_found")
     assert_error(await agent.call("accept_case", {}), "invalid_payload")
     assert_error(await agent.call("send_message", {"conversation_id": conversation_id, "text": "hi"}), "forbidden")
-    assert_error(await agent.call("resolve_case", {"conversation_id": conversation_id}), "forbidden")
+    resolve = {"conversation_id": conversation_id, "category": "other"}
+    assert_error(await agent.call("resolve_case", resolve), "forbidden")
     assert_error(await agent.call("delete_everything", {}), "unknown_event")
     assert snapshot(db_path) == before
 

@@ -81,7 +81,7 @@ async def test_question_answered_then_escalated_to_an_agent(app_url: str, db_pat
     assert heard["conversation_id"] == conversation_id
 
     # 5. The agent resolves; the customer gets the survey and answers it once.
-    await agent.ok("resolve_case", {"conversation_id": conversation_id})
+    await agent.ok("resolve_case", {"conversation_id": conversation_id, "category": "question_answered"})
     survey = await customer.wait_for("message_created", lambda m: m["data"].get("kind") == "survey")
     assert survey["sender"] == "system"
     resolved = await customer.wait_for("case_updated", lambda c: c["status"] == "resolved")

@@ -74,7 +74,7 @@ async def test_queue_shows_agents_available_and_an_expected_wait_from_recent_han
             customer, conversation_id = await queued_customer(app.url)
             await agent.ok("accept_case", {"conversation_id": conversation_id})
             await asyncio.sleep(hold)
-            await agent.ok("resolve_case", {"conversation_id": conversation_id})
+            await agent.ok("resolve_case", {"conversation_id": conversation_id, "category": "question_answered"})
             _, case = await http_json("GET", f"{app.url}/api/cases/{conversation_id}", token=token)
             events = {event["to"]: at(event["at"]) for event in case["case"]["events"]}
             handled.append((events["resolved"] - events["with_agent"]).total_seconds())
@@ -174,7 +174,7 @@ async def test_availability_counts_for_the_wait_and_capacity_limits_what_an_agen
         assert refused["ok"] is False and refused["error"]["code"] == "conflict"
         assert "capacity" in refused["error"]["message"]
         assert latest(customers[2][0])["status"] == "queued"
-        await agent.ok("resolve_case", {"conversation_id": customers[0][1]})
+        await agent.ok("resolve_case", {"conversation_id": customers[0][1], "category": "problem_solved"})
         await agent.ok("accept_case", {"conversation_id": customers[2][1]})  # room again
         for client in (waiting, agent, *(customer for customer, _ in customers)):
             await client.close()

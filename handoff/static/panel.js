@@ -9,6 +9,8 @@
     bot_unavailable: "Bot unavailable"
   };
   var STATUS = { bot: "With bot", queued: "Waiting", with_agent: "With agent", resolved: "Resolved", abandoned: "Abandoned" };
+  var SLA = { warning: "SLA close to breach", breached: "SLA breached", met: "SLA met" };
+  var PRIORITY_RANK = { high: 0, normal: 1 };
 
   var $ = function (id) { return document.getElementById(id); };
   var session = null;      // {token, agent}
@@ -19,6 +21,8 @@
   var transcripts = {};    // id -> {messages: {seq: Message}, loaded: bool, unread: int}
   var openId = null;
   var everConnected = false;
+  var details = {};        // id -> {events, earlier_cases} from GET /api/cases/{id}
+  var options = { queues: [], all_queues: [], colleagues: [], resolution_categories: [] };
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -83,7 +87,7 @@
   }
   function resetState() {
     if (socket) { socket.off(); socket.disconnect(); socket = null; }
-    cases = {}; waiting = []; mine = []; transcripts = {}; openId = null; everConnected = false;
+    cases = {}; waiting = []; mine = []; transcripts = {}; details = {}; openId = null; everConnected = false;
     renderLists(); renderConversation();
   }
   function endSession(message) {
@@ -142,6 +146,8 @@
         (res.queued || []).forEach(function (c) { upsert(c); addTo(waiting, c.id); });
         (res.mine || []).forEach(function (c) { upsert(c); addTo(mine, c.id); });
         keepMine.forEach(function (id) { addTo(mine, id); });
+        options = res;
+        renderOptions();
         renderLists();
         if (reconnect) Object.keys(transcripts).forEach(function (id) { if (transcripts[id].loaded) loadTranscript(id); });
         else if (!openId && mine.length) openConversation(mine[0], false);
@@ -162,7 +168,10 @@
     });
     socket.on("case_updated", function (c) {
       if (!c || !c.id) return;
+      var before = cases[c.id];
+      var changed = !before || before.status !== c.status || JSON.stringify(before.sla) !== JSON.stringify(c.sla);
       upsert(c);
+      if (openId === c.id && changed && transcripts[c.id] && transcripts[c.id].loaded) loadTranscript(c.id);  // the timeline
       if (c.status === "queued") { addTo(waiting, c.id); removeFrom(mine, c.id); } else removeFrom(waiting, c.id);
       if (c.status === "with_agent" && isMine(c)) addTo(mine, c.id);
       renderLists(); if (openId === c.id) renderHeader();
@@ -184,6 +193,33 @@
 
   // ---- state helpers ----
   function upsert(c) { cases[c.id] = Object.assign({}, cases[c.id] || {}, c); return cases[c.id]; }
+  function urgent(c) { var s = c.sla || {}; return s.first_response === "warning" || s.first_response === "breached" || s.resolution === "warning" || s.resolution === "breached"; }
+  // The order the server serves a queue in: SLA close to breach first, then priority, then the longest waiting.
+  function servedBefore(a, b) {
+    return (urgent(b) - urgent(a)) || ((PRIORITY_RANK[a.priority] || 1) - (PRIORITY_RANK[b.priority] || 1)) ||
+      String(a.queued_at || "").localeCompare(String(b.queued_at || ""));
+  }
+  function badges(c) {
+    var span = el("span", { className: "badges" });
+    if (c.queue) span.appendChild(el("span", { className: "badge", "data-testid": "case-queue" }, c.queue));
+    if (c.priority === "high") span.appendChild(el("span", { className: "badge badge-high", "data-testid": "case-priority" }, "High priority"));
+    var s = c.sla || {}, state = [s.first_response, s.resolution].indexOf("breached") >= 0 ? "breached" : urgent(c) ? "warning" : null;
+    if (state) span.appendChild(el("span", { className: "badge badge-" + state, "data-testid": "case-sla", "data-sla": state }, SLA[state]));
+    return span;
+  }
+  function fillSelect(select, items) {
+    var keep = select.value;
+    select.textContent = "";
+    items.forEach(function (item) { select.appendChild(el("option", { value: item[0] }, item[1])); });
+    if (items.some(function (item) { return item[0] === keep; })) select.value = keep;
+  }
+  function renderOptions() {
+    fillSelect($("resolve-category"), (options.resolution_categories || []).map(function (name) { return [name, name.replace(/_/g, " ")]; }));
+    var targets = [["", "Back to its queue"]];
+    (options.all_queues || []).forEach(function (q) { targets.push(["queue:" + q, "Queue: " + q]); });
+    (options.colleagues || []).forEach(function (a) { targets.push(["agent:" + a.username, "Colleague: " + (a.display_name || a.username)]); });
+    fillSelect($("transfer-target"), targets);
+  }
   function addTo(list, id) { if (list.indexOf(id) < 0) list.push(id); }
   function removeFrom(list, id) { var i = list.indexOf(id); if (i >= 0) list.splice(i, 1); }
   function isMine(c) { return !!(session && session.agent && c.agent_id != null && String(c.agent_id) === String(session.agent.id)); }
@@ -200,7 +236,7 @@
     var focusKey = active && active.dataset && active.dataset.conversationId ? [active.dataset.testid, active.dataset.conversationId] : null;
     var wl = $("waiting-list"), ml = $("mine-list");
     wl.textContent = ""; ml.textContent = "";
-    waiting.slice().sort(function (a, b) { return String(cases[a].queued_at || "").localeCompare(String(cases[b].queued_at || "")); })
+    waiting.slice().sort(function (a, b) { return servedBefore(cases[a], cases[b]); })
       .forEach(function (id) { wl.appendChild(waitingItem(cases[id])); });
     mine.forEach(function (id) { ml.appendChild(mineItem(cases[id])); });
     $("waiting-empty").hidden = waiting.length > 0;
@@ -222,6 +258,7 @@
     head.appendChild(el("strong", null, caseTitle(c)));
     head.appendChild(el("span", null, customer(c)));
     li.appendChild(head);
+    li.appendChild(badges(c));
     li.appendChild(el("div", { className: "case-reason" }, reason(c.escalation_reason)));
     li.appendChild(el("time", { className: "case-time", datetime: c.queued_at || null, "data-queued-at": c.queued_at || null }, since(c.queued_at)));
     var btn = el("button", { type: "button", className: "accept", "data-testid": "accept-button", "data-conversation-id": c.id,
@@ -237,6 +274,7 @@
       "aria-current": c.id === openId ? "true" : null });
     btn.appendChild(el("strong", null, caseTitle(c)));
     btn.appendChild(el("span", null, " " + customer(c) + " · " + (STATUS[c.status] || c.status)));
+    btn.appendChild(badges(c));
     if (tr && tr.unread) btn.appendChild(el("span", { className: "unread", "data-testid": "mine-unread" }, " (" + tr.unread + " new)"));
     btn.addEventListener("click", function () { openConversation(c.id, true); });
     li.appendChild(btn);
@@ -260,7 +298,11 @@
   }
   function loadTranscript(id) {
     return api("GET", "/api/cases/" + encodeURIComponent(id)).then(function (res) {
-      if (res.case) upsert(res.case);
+      if (res.case) {
+        details[id] = { events: res.case.events || [], earlier_cases: res.case.earlier_cases || [] };
+        delete res.case.events; delete res.case.earlier_cases; delete res.case.survey;
+        upsert(res.case);
+      }
       addMessages(id, res.messages);
       if (openId === id) renderConversation();
     }, function (err) { if (err.status === 401) endSession("Your session has expired. Please sign in again."); else setError(err.message); });
@@ -299,12 +341,18 @@
       if (m && !tr.messages[m.seq]) { tr.messages[m.seq] = m; if (openId === id) insertMessage(m); }
     }, handleError).finally(function () { renderHeader(); input.focus(); });
   }
-  function resolve() { finish("resolve_case", "resolve-button", {}); }
+  function resolve() {
+    var category = $("resolve-category").value;
+    if (!category) { setError("Choose a resolution category first."); return; }
+    finish("resolve_case", "resolve-button", { category: category });
+  }
   function returnToBot() { finish("return_to_bot", "return-button", {}); }
   function transfer() {
-    var note = $("reply-input").value.trim();
+    var note = $("reply-input").value.trim(), target = $("transfer-target").value, extra = { note: note };
     if (!note) { setError("Write a note for your colleague in the reply box, then press Transfer."); $("reply-input").focus(); return; }
-    finish("transfer_case", "transfer-button", { note: note }, function () { $("reply-input").value = ""; });
+    if (target.indexOf("queue:") === 0) extra.queue = target.slice(6);
+    if (target.indexOf("agent:") === 0) extra.to_agent = target.slice(6);
+    finish("transfer_case", "transfer-button", extra, function () { $("reply-input").value = ""; });
   }
   function finish(event, button, extra, done) {
     var id = openId;
@@ -356,6 +404,30 @@
     var msgs = transcriptOf(c.id).messages;
     Object.keys(msgs).map(Number).sort(function (a, b) { return a - b; }).forEach(function (s) { list.appendChild(messageItem(msgs[s])); });
     list.scrollTop = list.scrollHeight;
+    renderHistory(c.id);
+  }
+  function eventText(e) {
+    var what = e.from === e.to ? e.reason.replace(/_/g, " ") : (STATUS[e.to] || e.to) + " (" + e.reason.replace(/_/g, " ") + ")";
+    return fmtTime(e.at) + " " + what + " · " + e.actor;
+  }
+  function renderHistory(id) {
+    var d = details[id] || { events: [], earlier_cases: [] }, tl = $("timeline"), ec = $("earlier-cases");
+    tl.textContent = ""; ec.textContent = "";
+    d.events.forEach(function (e) {
+      tl.appendChild(el("li", { "data-testid": "timeline-event", "data-reason": e.reason }, eventText(e)));
+    });
+    d.earlier_cases.forEach(function (c) {
+      upsert(c);
+      var li = el("li", { "data-testid": "earlier-case" });
+      var open = el("button", { type: "button", "data-conversation-id": c.id }, caseTitle(c));
+      open.addEventListener("click", function () { openConversation(c.id, true); });
+      li.appendChild(open);
+      li.appendChild(document.createTextNode(" " + fmtTime(c.created_at) + " · " + (STATUS[c.status] || c.status) +
+        (c.resolution_category ? " · " + c.resolution_category.replace(/_/g, " ") : "")));
+      ec.appendChild(li);
+    });
+    if (!d.earlier_cases.length) ec.appendChild(el("li", { className: "muted" }, "None"));
+    $("earlier-count").textContent = d.earlier_cases.length ? "(" + d.earlier_cases.length + " earlier)" : "";
   }
   function renderHeader() {
     var c = openId && cases[openId];
@@ -364,7 +436,10 @@
     var dl = $("conversation-meta");
     dl.textContent = "";
     [["Status", STATUS[c.status] || c.status, "conversation-status"], ["Customer", customer(c)], ["Channel", c.channel || "-"],
-      ["Escalation reason", reason(c.escalation_reason), "conversation-reason"], ["Waiting", c.queued_at ? since(c.queued_at) : "-"]]
+      ["Escalation reason", reason(c.escalation_reason), "conversation-reason"], ["Waiting", c.queued_at ? since(c.queued_at) : "-"],
+      ["Queue", c.queue || "-", "conversation-queue"], ["Priority", c.priority || "-", "conversation-priority"],
+      ["First response due", slaText(c, "first_response"), "conversation-sla-first"],
+      ["Resolution due", slaText(c, "resolution"), "conversation-sla-resolution"]]
       .forEach(function (row) {
         var div = el("div");
         div.appendChild(el("dt", null, row[0]));
@@ -373,8 +448,14 @@
       });
     var active = c.status === "with_agent" && isMine(c);
     $("resolve-button").disabled = $("return-button").disabled = $("transfer-button").disabled = !active;
+    $("resolve-category").disabled = $("transfer-target").disabled = !active;
     $("reply-input").disabled = !active;
     $("reply-send").disabled = !active;
+  }
+  function slaText(c, key) {
+    var s = c.sla || {}, due = s[key + "_due_at"];
+    if (!due) return "-";
+    return fmtTime(due) + (s[key] ? " (" + (SLA[s[key]] || s[key]) + ")" : "");
   }
   function insertMessage(m) {
     var list = $("transcript"), next = null;
@@ -431,6 +512,9 @@
     $("resolve-button").addEventListener("click", resolve);
     $("return-button").addEventListener("click", returnToBot);
     $("transfer-button").addEventListener("click", transfer);
+    $("transfer-target").addEventListener("focus", function () {  // who is signed in now
+      if (socket && socket.connected) call("list_cases", {}).then(function (res) { options = res; renderOptions(); }, function () {});
+    });
     setInterval(function () {
       document.querySelectorAll("[data-queued-at]").forEach(function (t) { t.textContent = since(t.getAttribute("data-queued-at")); });
     }, 30000);
