@@ -256,8 +256,11 @@ class Conversations:
                 async with self._locked(c.id):
                     c = await self.get(c.id)
                     priority = self.routing.priority(c.customer_preferred, c.customer_contract)
-                    if c.status == lifecycle.QUEUED and priority != c.priority:
-                        await self.store.update_conversation(c.id, priority=priority)
+                    if c.status == lifecycle.QUEUED and priority != c.priority and c.queued_at is not None:
+                        due = self.routing.deadlines(self.routing.queue(c.queue), priority, c.queued_at)
+                        await self.store.update_conversation(  # the targets of the new priority, from the start
+                            c.id, priority=priority, first_response_due_at=due.first_response,
+                            resolution_due_at=due.resolution, first_response_sla=None, resolution_sla=None)
                         await self._publish_case(await self.get(c.id))
         await self._publish_queue_positions(exclude=None)
 

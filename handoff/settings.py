@@ -25,6 +25,8 @@ from handoff.routing import (
 )
 
 ENV_PREFIX = "CASEDESK_"
+# Variables of the same prefix that are no setting: the settings file, and `casedesk agent add`'s password.
+NOT_SETTINGS = frozenset({ENV_PREFIX + "SETTINGS", ENV_PREFIX + "NEW_AGENT_PASSWORD"})
 
 
 class SettingsError(ValueError):
@@ -127,7 +129,7 @@ def load_settings(
         raise SettingsError(f"settings file {path} does not exist")
 
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "SETTINGS":
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
             continue
         key = name[len(ENV_PREFIX) :].lower()
         if key not in fields:

@@ -85,3 +85,43 @@ async def http_json(method: str, url: str, body: Any = None, token: str | None =
             return exc.code, json.loads(exc.read() or b"null")
 
     return await asyncio.to_thread(request)
+
+
+async def queued_customer(url: str, text: str = "my fork leaks oil", **start: Any) -> tuple[Recorder, str]:
+    """A customer whose question is handed over at once (when nothing listens where Rasa should be,
+    or ``text`` asks for a person); ``start`` adds to the start_conversation payload."""
+    customer = Recorder(url, "/chat")
+    await customer.connect()
+    started = await customer.ok("start_conversation", {"channel": "web", **start})
+    await customer.ok("send_message", {"text": text})
+    await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
+    return customer, started["conversation"]["id"]
+
+
+async def agent_socket(url: str, token: str) -> Recorder:
+    agent = Recorder(url, "/agent")
+    await agent.connect(auth={"token": token})
+    return agent
+
+
+async def first_taken_second_waiting(url: str) -> tuple[Recorder, str, Recorder, str, Recorder]:
+    """Two queued customers; an agent has accepted the first. Returns both customers, the first's
+    conversation id, the agent's token and socket."""
+    first, first_id = await queued_customer(url)
+    second, _ = await queued_customer(url)
+    token = await sign_in(url)
+    agent = await agent_socket(url, token)
+    await agent.ok("accept_case", {"conversation_id": first_id})
+    return first, first_id, second, token, agent
+
+
+def latest(customer: Recorder) -> dict[str, Any]:
+    return customer.received("case_updated")[-1]  # type: ignore[no-any-return]
+
+
+async def until(check: Any) -> None:
+    for _ in range(100):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    assert check()

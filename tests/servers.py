@@ -31,6 +31,12 @@ class AppProcess:
     output: list[str]
     db_path: Path
     reader: threading.Thread
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def add_agent(self, username: str, password: str = "correct horse battery") -> None:
+        """Add an agent account with the operators' command, on this app's database."""
+        subprocess.run([sys.executable, "-m", "handoff", "agent", "add", username], cwd=ROOT, check=True,
+                       env={**self.env, "CASEDESK_NEW_AGENT_PASSWORD": password}, capture_output=True)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -45,13 +51,15 @@ class AppProcess:
             self.process.stdout.close()
 
 
-def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = None) -> AppProcess:
-    """Start the app on an OS-chosen port with its own database and index folder under ``workdir``."""
+def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = None,
+              settings_file: str = "") -> AppProcess:
+    """Start the app on an OS-chosen port with its own database and index folder under ``workdir``,
+    and ``settings_file`` as the text of its settings file."""
     workdir.mkdir(parents=True, exist_ok=True)
     db_path = workdir / "casedesk.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEDESK_")}
     env.update({
-        "CASEDESK_SETTINGS": str(workdir / "none.toml"),
+        "CASEDESK_SETTINGS": str(workdir / "casedesk.toml"),
         "CASEDESK_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
         "CASEDESK_INDEX_DIR": str(ROOT / ".cache" / "test-index"),
         "CASEDESK_ARTICLES_DIR": str(ROOT / "training_data" / "articles"),
@@ -60,7 +68,7 @@ def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = N
         "CASEDESK_FIRST_AGENT_PASSWORD": "correct horse battery",
         **(extra_env or {}),
     })
-    (workdir / "none.toml").write_text("")
+    (workdir / "casedesk.toml").write_text(settings_file)
     process = subprocess.Popen(
         [sys.executable, "-m", "handoff", "serve", "--port", "0"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -83,11 +91,11 @@ def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = N
         except queue.Empty:
             line = None
         if line is None:
-            AppProcess("", process, output, db_path, reader).stop()
+            AppProcess("", process, output, db_path, reader, env).stop()
             raise RuntimeError("the app did not start:\n" + "".join(output))
         match = LISTENING.search(line)
         if match:
-            return AppProcess(match.group(1), process, output, db_path, reader)
+            return AppProcess(match.group(1), process, output, db_path, reader, env)
 
 
 @dataclasses.dataclass

@@ -10,47 +10,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.clients import Recorder, http_json, sign_in
+from tests.clients import (
+    Recorder,
+    agent_socket,
+    first_taken_second_waiting,
+    http_json,
+    latest,
+    queued_customer,
+    sign_in,
+    until,
+)
 from tests.servers import free_port, start_app
-
-
-async def queued_customer(url: str) -> tuple[Recorder, str]:
-    """A customer whose question is handed over at once (nothing listens where Rasa should be)."""
-    customer = Recorder(url, "/chat")
-    await customer.connect()
-    started = await customer.ok("start_conversation", {"channel": "web"})
-    await customer.ok("send_message", {"text": "my fork leaks oil"})
-    await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
-    return customer, started["conversation"]["id"]
-
-
-async def agent_socket(url: str, token: str) -> Recorder:
-    agent = Recorder(url, "/agent")
-    await agent.connect(auth={"token": token})
-    return agent
-
-
-async def first_taken_second_waiting(url: str) -> tuple[Recorder, str, Recorder, str, Recorder]:
-    """Two queued customers; an agent has accepted the first. Returns both customers, the first's
-    conversation id, the agent's token and socket."""
-    first, first_id = await queued_customer(url)
-    second, _ = await queued_customer(url)
-    token = await sign_in(url)
-    agent = await agent_socket(url, token)
-    await agent.ok("accept_case", {"conversation_id": first_id})
-    return first, first_id, second, token, agent
-
-
-def latest(customer: Recorder) -> dict[str, Any]:
-    return customer.received("case_updated")[-1]  # type: ignore[no-any-return]
-
-
-async def until(check: Any) -> None:
-    for _ in range(100):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    assert check()
 
 
 def at(value: str) -> datetime:
