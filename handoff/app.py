@@ -49,7 +49,9 @@ def every(seconds: float, job: Callable[[], Awaitable[object]]) -> Callable[[web
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[api.error_boundary], client_max_size=256 * 1024)
     app[SETTINGS] = settings
-    sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False)
+    # With a Redis URL, several app processes (nodes) share the socket rooms; the store is shared too.
+    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False)
     sio.attach(app)
     live_index = LiveIndex(settings)
 
@@ -60,12 +62,14 @@ def create_app(settings: Settings) -> web.Application:
         auth = AgentAuth(store, settings.agent_session_hours)
         bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds)
         conversations = Conversations(store, sio, bridge, settings)
+        await conversations.node_started(alone=not settings.redis_url)
         app[AUTH], app[BRIDGE], app[CONVERSATIONS] = auth, bridge, conversations
         sio.register_namespace(ChatNamespace(conversations, settings))
         sio.register_namespace(AgentNamespace(conversations, auth, settings))
         try:
             yield
         finally:
+            await conversations.node_stopped()
             await http.close()
             await store.close()
 

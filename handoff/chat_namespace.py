@@ -29,16 +29,16 @@ class ChatNamespace(BoundaryNamespace):
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         conversation_id = self._bound.pop(sid, None)
         if conversation_id:
-            self._conversations.customer_left(conversation_id, sid)
+            await self._conversations.customer_left(conversation_id, sid)
 
     async def _bind(self, sid: str, conversation_id: str) -> None:
         previous = self._bound.get(sid)
         if previous and previous != conversation_id:
             await self.leave_room(sid, room(previous))
-            self._conversations.customer_left(previous, sid)
+            await self._conversations.customer_left(previous, sid)
         self._bound[sid] = conversation_id
         await self.enter_room(sid, room(conversation_id))
-        self._conversations.customer_joined(conversation_id, sid)
+        await self._conversations.customer_joined(conversation_id, sid)
 
     def _conversation_of(self, sid: str) -> str:
         conversation_id = self._bound.get(sid)

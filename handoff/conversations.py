@@ -102,14 +102,11 @@ class Conversations:
         self._bot = bot
         self._settings = settings
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        # conversation id -> customer socket ids; and when the last one left (for abandonment)
-        self._customer_sids: dict[str, set[str]] = {}
+        # Who is connected is kept in the store (shared by every node); this node's sockets are named by
+        # `node_id`. When this node first saw a customer (conversation id) or an agent gone, for the sweep:
+        self.node_id = "n_" + secrets.token_hex(6)
         self._customer_left_at: dict[str, datetime] = {}
-        # agent id -> socket ids (agent_connected, agent_disconnected); and when an agent's last one left
-        self.agent_sids: dict[str, set[str]] = {}
         self._agent_left_at: dict[str, datetime] = {}
-        self._availability: dict[str, str] = {}  # agent id -> one of AVAILABILITY, while connected
-        self._usernames: dict[str, str] = {}  # agent id -> username, while connected
         self.routing = Routing(settings.queues, settings.agents, settings.agent_capacity, settings.sla_warning_ratio)
         self._dispatch_lock = asyncio.Lock()
         self._dispatch_pending = False
@@ -122,6 +119,22 @@ class Conversations:
             lock = self._locks[conversation_id] = asyncio.Lock()
         async with lock:
             yield
+
+    async def node_started(self, alone: bool) -> None:
+        """Join the nodes sharing the store. The only node forgets every connection of an earlier run."""
+        if alone:
+            await self.store.forget_node()
+        await self._heartbeat()
+
+    async def _heartbeat(self) -> None:
+        """This node is alive; a node silent for three sweeps is gone, and its connections with it."""
+        silent = timedelta(seconds=3 * self._settings.sweep_interval_seconds)
+        await self.store.heartbeat(self.node_id, utcnow() - silent)
+
+    async def node_stopped(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.store.forget_node(self.node_id)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -148,16 +161,16 @@ class Conversations:
         position = next((i + 1 for i, c in enumerate(cases) if c.id == conversation.id), None)
         return None if position is None else (await self._places(queue, [position]))[0]
 
-    def _available_for(self, queue: QueueSpec) -> list[str]:
-        """The agents signed in, available, and with the queue's skills."""
-        return [agent_id for agent_id, username in self._usernames.items()
-                if self._availability.get(agent_id) == AVAILABLE and self.routing.may_take(username, queue)]
+    async def _available_for(self, queue: QueueSpec) -> list[Agent]:
+        """The agents signed in (on any node), available, and with the queue's skills."""
+        return [agent for agent, availability in await self.store.online_agents()
+                if availability == AVAILABLE and self.routing.may_take(agent.username, queue)]
 
     async def _places(self, queue: QueueSpec, positions: list[int]) -> list[QueuePlace]:
         """Queue places with the expected wait: each case ahead takes an agent's median handling time
         of the last `HANDLING_SAMPLE` cases, shared among the agents available for the queue; unknown
         with fewer than `MIN_HANDLING_SAMPLES` cases handled, or with nobody available."""
-        online = len(self._available_for(queue))
+        online = len(await self._available_for(queue))
         handled = await self.store.recent_durations(lifecycle.WITH_AGENT, lifecycle.RESOLVED, HANDLING_SAMPLE)
         median = statistics.median(handled) if len(handled) >= MIN_HANDLING_SAMPLES else None
         return [QueuePlace(position, online, None if median is None or not online
@@ -186,34 +199,30 @@ class Conversations:
         await self._sio.enter_room(sid, agent_room(agent.id), namespace=AGENT)
         for queue in self.routing.queues_of(agent.username):
             await self._sio.enter_room(sid, queue_room(queue.name), namespace=AGENT)
-        first = agent.id not in self.agent_sids
-        self.agent_sids.setdefault(agent.id, set()).add(sid)
-        self._usernames[agent.id] = agent.username
+        already = await self.store.connected("agent", agent.id)
+        # A further socket (another tab, a reconnect) keeps the availability the agent set last.
+        availability = next(reversed(already.values()), None) or AVAILABLE
+        await self.store.add_connection(self.node_id, sid, "agent", agent.id, availability)
         self._agent_left_at.pop(agent.id, None)
-        if first:  # every queued customer's expected wait changes
-            self._availability.setdefault(agent.id, AVAILABLE)
+        if not already:  # every queued customer's expected wait changes
             await self._publish_queue_positions(exclude=None)
             self._wake_dispatcher()
 
     async def agent_disconnected(self, agent_id: str, sid: str) -> None:
-        sids = self.agent_sids.get(agent_id, set())
-        sids.discard(sid)
-        if not sids and self.agent_sids.pop(agent_id, None) is not None:
+        await self.store.remove_connection(self.node_id, sid)
+        if not await self.store.connected("agent", agent_id):
             self._agent_left_at[agent_id] = utcnow()
-            self._availability.pop(agent_id, None)
-            self._usernames.pop(agent_id, None)
             await self._publish_queue_positions(exclude=None)
 
     async def colleagues(self, agent: Agent) -> list[dict[str, Any]]:
         """The other agents signed in now (for a transfer), with their availability."""
-        found = [await self.store.agent(agent_id) for agent_id in self.agent_sids if agent_id != agent.id]
-        return [{"username": a.username, "display_name": a.display_name, "availability": self._availability.get(a.id)}
-                for a in found if a is not None]
+        return [{"username": a.username, "display_name": a.display_name, "availability": availability}
+                for a, availability in await self.store.online_agents() if a.id != agent.id]
 
     async def set_availability(self, agent: Agent, availability: str) -> str:
         """An agent says whether they take conversations now (available) or not (busy, away)."""
-        if self._availability.get(agent.id) != availability:
-            self._availability[agent.id] = availability
+        if set((await self.store.connected("agent", agent.id)).values()) != {availability}:
+            await self.store.set_connection_availability(agent.id, availability)
             await self._publish_queue_positions(exclude=None)
             self._wake_dispatcher()
         return availability
@@ -270,15 +279,13 @@ class Conversations:
             raise ApiError("unauthorized", "token: no conversation has this token")
         return conversation
 
-    def customer_joined(self, conversation_id: str, sid: str) -> None:
-        self._customer_sids.setdefault(conversation_id, set()).add(sid)
+    async def customer_joined(self, conversation_id: str, sid: str) -> None:
+        await self.store.add_connection(self.node_id, sid, "customer", conversation_id)
         self._customer_left_at.pop(conversation_id, None)
 
-    def customer_left(self, conversation_id: str, sid: str) -> None:
-        sids = self._customer_sids.get(conversation_id, set())
-        sids.discard(sid)
-        if not sids:
-            self._customer_sids.pop(conversation_id, None)
+    async def customer_left(self, conversation_id: str, sid: str) -> None:
+        await self.store.remove_connection(self.node_id, sid)
+        if not await self.store.connected("customer", conversation_id):
             self._customer_left_at[conversation_id] = utcnow()
 
     async def customer_message(self, conversation_id: str, text: str, payload: str | None) -> Message:
@@ -401,9 +408,9 @@ class Conversations:
 
     async def _least_loaded(self, queue: QueueSpec) -> Agent | None:
         loads = await self.store.agent_loads()
-        room_left = [(loads.get(agent_id, 0), agent_id) for agent_id in self._available_for(queue)
-                     if loads.get(agent_id, 0) < self.routing.capacity(self._usernames[agent_id])]
-        return await self.store.agent(min(room_left)[1]) if room_left else None
+        room_left = [(loads.get(a.id, 0), i, a) for i, a in enumerate(await self._available_for(queue))
+                     if loads.get(a.id, 0) < self.routing.capacity(a.username)]
+        return min(room_left)[2] if room_left else None
 
     async def _held(self, agent: Agent, conversation_id: str) -> Conversation:
         conversation = await self.get(conversation_id)
@@ -443,7 +450,7 @@ class Conversations:
         colleague = None
         if to_username is not None:
             colleague = await self.store.agent_by_username(to_username)
-            if colleague is None or colleague.id not in self.agent_sids:
+            if colleague is None or not await self.store.connected("agent", colleague.id):
                 raise ApiError("conflict", f"agent {to_username} is not signed in")
             if colleague.id == agent.id:
                 raise ApiError("invalid_payload", "to_agent: the case is yours already")
@@ -486,18 +493,21 @@ class Conversations:
         conversations; return the cases of an agent gone past the grace period to the head of the
         queue; record SLA warnings and breaches; assign what automatic queues can."""
         now = utcnow()
+        await self._heartbeat()
         await self._check_slas(now)
         grace_before = now - timedelta(seconds=self._settings.agent_grace_seconds)
+        agents_online = await self.store.connected("agent")
         for conversation in await self.store.conversations_in([lifecycle.WITH_AGENT]):
             agent_id = conversation.agent_id or ""
-            if agent_id in self.agent_sids:
+            if agent_id in agents_online:
                 continue
             # After a restart nobody is connected yet: count from the first sweep.
             if self._agent_left_at.setdefault(agent_id, now) <= grace_before:
                 await self._requeue(conversation.id, agent_id)
         abandon_before = now - timedelta(seconds=self._settings.abandon_after_seconds)
+        customers_online = await self.store.connected("customer")
         for conversation in await self.store.conversations_in([lifecycle.QUEUED]):
-            if conversation.id in self._customer_sids or await self._left_a_message(conversation):
+            if conversation.id in customers_online or await self._left_a_message(conversation):
                 continue
             # After a restart nobody is connected yet: count from the first sweep.
             if self._customer_left_at.setdefault(conversation.id, now) <= abandon_before:

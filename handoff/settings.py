@@ -55,6 +55,7 @@ class Settings:
     agent_capacity: int = 3
     sweep_interval_seconds: float = 30.0
     index_poll_seconds: float = 5.0
+    redis_url: str = ""
     sla_warning_ratio: float = 0.8
     # Tables and lists: only from the settings file (`STRUCTURED`).
     queues: tuple[QueueSpec, ...] = DEFAULT_QUEUES
@@ -170,6 +171,8 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{key}: must be positive")
     if not 0 < s.sla_warning_ratio < 1:
         raise SettingsError(f"sla_warning_ratio: must be between 0 and 1, got {s.sla_warning_ratio}")
+    if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"redis_url: must be a redis:// URL, got {s.redis_url!r}")
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
     if not s.database_url.startswith("sqlite+aiosqlite://"):

@@ -110,6 +110,25 @@ surveys = sa.Table(
 )
 
 
+# Who is connected, to which app process (node): shared by every node through the database.
+nodes = sa.Table(
+    "nodes", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+connections = sa.Table(
+    "connections", metadata,
+    sa.Column("node_id", sa.String(40), primary_key=True),
+    sa.Column("sid", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # "agent" or "customer"
+    sa.Column("subject_id", sa.String(40), nullable=False),  # the agent's id, or the customer's conversation
+    sa.Column("availability", sa.String(10)),  # an agent's
+    sa.Column("connected_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_connections_subject", "kind", "subject_id"),
+)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -521,6 +540,72 @@ class SqlCaseStore:
                 sa.select(surveys).where(surveys.c.conversation_id == conversation_id)
             )).first()
         return Survey(row.rating, row.comment, row.agent_id, _aware(row.created_at)) if row else None  # type: ignore[arg-type]
+
+    # -- presence: the connections of every node that is alive ------------------------------------
+
+    async def heartbeat(self, node_id: str, stale_before: datetime) -> None:
+        """The node is alive; forget the connections of nodes not seen since ``stale_before``."""
+        now = utcnow()
+        async with self._write() as conn:
+            updated = await conn.execute(nodes.update().where(nodes.c.id == node_id).values(seen_at=now))
+            if updated.rowcount == 0:
+                await conn.execute(nodes.insert().values(id=node_id, seen_at=now))
+            dead = sa.select(nodes.c.id).where(nodes.c.seen_at < stale_before)
+            await conn.execute(connections.delete().where(connections.c.node_id.in_(dead)))
+            await conn.execute(nodes.delete().where(nodes.c.seen_at < stale_before))
+
+    async def forget_node(self, node_id: str | None = None) -> None:
+        """Drop one node's connections (it stops), or every node's (the only node starts)."""
+        async with self._write() as conn:
+            if node_id is None:
+                await conn.execute(connections.delete())
+                await conn.execute(nodes.delete())
+            else:
+                await conn.execute(connections.delete().where(connections.c.node_id == node_id))
+                await conn.execute(nodes.delete().where(nodes.c.id == node_id))
+
+    async def add_connection(self, node_id: str, sid: str, kind: str, subject_id: str,
+                             availability: str | None = None) -> None:
+        async with self._write() as conn:  # a socket bound again (a second resume) is one connection
+            await conn.execute(connections.delete().where(connections.c.node_id == node_id, connections.c.sid == sid))
+            await conn.execute(connections.insert().values(
+                node_id=node_id, sid=sid, kind=kind, subject_id=subject_id, availability=availability,
+                connected_at=utcnow(),
+            ))
+
+    async def remove_connection(self, node_id: str, sid: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(connections.delete().where(connections.c.node_id == node_id,
+                                                          connections.c.sid == sid))
+
+    async def set_connection_availability(self, agent_id: str, availability: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(connections.update().where(connections.c.kind == "agent",
+                                                          connections.c.subject_id == agent_id)
+                               .values(availability=availability))
+
+    async def connected(self, kind: str, subject_id: str | None = None) -> dict[str, str | None]:
+        """Subject id -> availability (the last one set) of everyone of ``kind`` connected anywhere."""
+        query = sa.select(connections.c.subject_id, connections.c.availability).where(connections.c.kind == kind)
+        if subject_id is not None:
+            query = query.where(connections.c.subject_id == subject_id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query.order_by(connections.c.connected_at))).all()
+        return {row[0]: row[1] for row in rows}
+
+    async def online_agents(self) -> list[tuple[Agent, str | None]]:
+        """The agents connected anywhere, with their availability."""
+        query = (
+            sa.select(agents, connections.c.availability)
+            .join(connections, sa.and_(connections.c.kind == "agent", connections.c.subject_id == agents.c.id))
+            .order_by(connections.c.connected_at)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        found: dict[str, tuple[Agent, str | None]] = {}
+        for r in rows:
+            found[r.id] = (Agent(r.id, r.username, r.display_name, r.password_hash), r.availability)
+        return list(found.values())
 
     # -- plumbing --------------------------------------------------------------------------------
 
