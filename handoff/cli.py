@@ -1,4 +1,5 @@
-"""The ``casedesk`` command: run the product, serve the app, manage agents, train, and the ``kb`` tools."""
+"""The ``casedesk`` command: run the product, serve the app, manage agents, train, upgrade the database, and the
+``kb`` tools."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from urllib.parse import urlparse
 from aiohttp import web
 
 from bot import rasa_runtime
+from handoff import migrations
 from handoff.app import create_app
 from handoff.keys import AUTH
 from handoff.settings import Settings, SettingsError, load_settings
@@ -94,6 +96,26 @@ async def add_agent(settings: Settings, username: str, display_name: str | None,
     _say(f"agent {username} added")
 
 
+async def database(settings: Settings, command: str, message: str | None) -> None:
+    if command == "upgrade":
+        before, after = await migrations.upgrade(settings.database_url)
+        start = migrations.BASELINE if before.before_migrations else before.current
+        if before.before_migrations:
+            _say(f"the database was made before migrations: stamped revision {start}")
+        if start != after.current:
+            _say(f"database upgraded from revision {start or 'none (empty)'} to {after.describe()}")
+        else:
+            _say(f"database {'' if before.before_migrations else 'already '}at revision {after.describe()}")
+    elif command == "current":
+        revisions = await migrations.revisions(settings.database_url)
+        _say(f"revision {revisions.describe()}" if revisions else
+             f"no database yet at {settings.database_url} (the app or `casedesk db upgrade` creates it)")
+    elif command == "revision":
+        assert message is not None
+        path = await migrations.new_revision(message)
+        _say(f"wrote {path}: read it, complete it, and test it before committing it (docs/database.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="casedesk", description=__doc__)
     parser.add_argument("--settings", help="settings file (default: casedesk.toml if present)")
@@ -107,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     add = agent.add_parser("add", help="add an agent (password from CASEDESK_NEW_AGENT_PASSWORD or a prompt)")
     add.add_argument("username")
     add.add_argument("--display-name")
+    db_parser = commands.add_parser("db", help="the database's schema revision (docs/database.md)")
+    db = db_parser.add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="bring the database to the newest revision (the app also does on start)")
+    db.add_parser("current", help="show the database's revision and whether it is the newest")
+    revision = db.add_parser("revision", help="for developers: write the next revision from the changes to"
+                             " handoff/store.py's tables")
+    revision.add_argument("-m", "--message", required=True, help="what the revision changes")
     add_kb_commands(commands)
     return parser
 
@@ -133,7 +162,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             _say(f"{'trained' if trained else 'up to date'}: {model}")
         elif args.command == "agent":
             asyncio.run(add_agent(settings, args.username, args.display_name, environ))
-    except (rasa_runtime.RasaError, ValueError) as exc:
+        elif args.command == "db":
+            asyncio.run(database(settings, args.db_command, getattr(args, "message", None)))
+    except (rasa_runtime.RasaError, migrations.MigrationError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -3,6 +3,10 @@
 SQLAlchemy 2 (async). SQLite is the embedded default (WAL mode). Writes go through one lock per
 process so sequence numbers and case numbers are allocated without races; every status change is a
 compare-and-set on the current status, stored together with its timeline event.
+
+The tables are declared here; a database's schema is changed only by the revisions in
+handoff/migrations, applied when the store opens. A change to a table here needs a new revision there
+(docs/database.md).
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from handoff import migrations
 
 metadata = sa.MetaData()
 
@@ -223,8 +228,8 @@ class SqlCaseStore:
 
     @classmethod
     async def open(cls, url: str) -> SqlCaseStore:
-        if url.startswith("sqlite+aiosqlite:///") and not url.endswith(":memory:"):
-            Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        """Open the database, first bringing it to the newest schema revision (handoff.migrations)."""
+        await migrations.upgrade(url)
         engine = create_async_engine(url)
 
         if engine.dialect.name == "sqlite":
@@ -237,8 +242,6 @@ class SqlCaseStore:
                 cursor.execute("PRAGMA busy_timeout=5000")
                 cursor.close()
 
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
         return cls(engine)
 
     async def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import queue
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from bot import rasa_runtime
@@ -118,3 +120,19 @@ def start_rasa(app_url: str, port: int, log_path: Path) -> RasaProcess:
         rasa_runtime.stop(process)
         raise
     return RasaProcess(url, process, log_path)
+
+
+@contextlib.contextmanager
+def app_and_rasa(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[tuple[AppProcess, RasaProcess]]:
+    """The product as it runs: the app and a Rasa server with a model trained from training_data/, each with
+    its own files under ``workdir``; both are stopped on the way out (stopping Rasa twice is harmless)."""
+    rasa_port = free_port()
+    app = start_app(workdir, f"http://127.0.0.1:{rasa_port}", extra_env)
+    try:
+        rasa = start_rasa(app.url, rasa_port, workdir / "rasa.log")
+        try:
+            yield app, rasa
+        finally:
+            rasa.stop()
+    finally:
+        app.stop()

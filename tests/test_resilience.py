@@ -1,12 +1,15 @@
-"""Rasa down, the app killed: the customer is never left in silence and no stored message is lost."""
+"""Rasa down, Rasa stopped mid-conversation, the app killed: the customer is never left in silence and
+no stored message is lost."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
-from tests.clients import Recorder
-from tests.servers import free_port, start_app
+from handoff.conversations import BOT_DOWN_TEXT
+from tests.clients import Recorder, sign_in
+from tests.servers import app_and_rasa, free_port, start_app
 
 
 async def test_rasa_down_hands_over_and_a_killed_app_loses_nothing(tmp_path: Path) -> None:
@@ -40,3 +43,38 @@ async def test_rasa_down_hands_over_and_a_killed_app_loses_nothing(tmp_path: Pat
         await again.close()
     finally:
         restarted.stop()
+
+
+async def test_rasa_stopped_mid_conversation_hands_over_with_the_whole_transcript(tmp_path: Path) -> None:
+    # Its own app and Rasa: stopping the session's Rasa would break the tests that come after.
+    with app_and_rasa(tmp_path, {"CASEDESK_RASA_TIMEOUT_SECONDS": "5"}) as (app, rasa):
+        customer = Recorder(app.url, "/chat")
+        await customer.connect()
+        started = await customer.ok("start_conversation", {"channel": "web", "locale": "en", "name": "Dana"})
+        conversation_id = started["conversation"]["id"]
+        await customer.ok("send_message", {"text": "how do I return a bike?"})
+        answer = await customer.wait_for("message_created", lambda m: m["sender"] == "bot")
+        assert answer["data"]["kind"] == "answer" and answer["data"]["article"]["id"] == "bike-returns"
+
+        await asyncio.to_thread(rasa.stop)
+        await customer.ok("send_message", {"text": "and when do I get my money back?"})
+        told = await customer.wait_for("message_created", lambda m: m["sender"] == "bot" and m["seq"] > answer["seq"])
+        assert (told["text"], told["data"]) == (BOT_DOWN_TEXT, {"kind": "handoff", "reason": "bot_unavailable"})
+        queued = await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
+        assert queued["queue_position"] == 1
+
+        agent = Recorder(app.url, "/agent")
+        await agent.connect(auth={"token": await sign_in(app.url)})
+        accepted = await agent.ok("accept_case", {"conversation_id": conversation_id})
+        assert accepted["case"]["escalation_reason"] == "bot_unavailable"
+        transcript = accepted["messages"]
+        assert [(m["seq"], m["sender"], m["text"]) for m in transcript[:4]] == [
+            (1, "customer", "how do I return a bike?"),
+            (2, "bot", answer["text"]),
+            (3, "customer", "and when do I get my money back?"),
+            (4, "bot", BOT_DOWN_TEXT),
+        ]
+        assert transcript[1]["data"] == answer["data"]  # the article the bot offered, for the agent to see
+        await customer.wait_for("case_updated", lambda c: c["status"] == "with_agent")
+        await customer.close()
+        await agent.close()

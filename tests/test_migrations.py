@@ -1,0 +1,226 @@
+"""The store's schema migrations (handoff/migrations) on real SQLite files: a new database gets exactly
+the declared schema, an operator's database from before migrations is stamped and keeps its data, the
+next revision is written and applied, a failed one changes nothing, and the ``casedesk db`` commands."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from handoff import migrations
+from handoff.store import Agent, SqlCaseStore, metadata
+
+ROOT = Path(__file__).resolve().parent.parent
+BEFORE_MIGRATIONS = ROOT / "tests" / "fixtures" / "store-before-migrations.sql"
+HEAD = ScriptDirectory(str(migrations.SCRIPTS)).get_current_head()
+
+
+def url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def sql(path: Path, query: str, *args: Any) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute(query, args).fetchall()
+        conn.commit()
+    return rows
+
+
+def schema(path: Path) -> list[tuple[str, str, str]]:
+    """The tables and indexes of a SQLite file as its sqlite_master holds them, Alembic's own left out."""
+    rows = sql(path, "SELECT type, name, sql FROM sqlite_master WHERE tbl_name != 'alembic_version' ORDER BY 1, 2")
+    return [(kind, name, " ".join((text or "").split())) for kind, name, text in rows]
+
+
+def revision_in(path: Path) -> list[str]:
+    return [version for (version,) in sql(path, "SELECT version_num FROM alembic_version")]
+
+
+async def schema_diff(path: Path, target: sa.MetaData = metadata) -> list[Any]:
+    """What Alembic's autogenerate finds between the database and ``target``: empty when they agree."""
+    engine = create_async_engine(url(path))
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True, "compare_server_default": True}),
+                target,
+            ))
+    finally:
+        await engine.dispose()
+
+
+def made_before_migrations(path: Path) -> None:
+    """An operator's database from before migrations (what ``metadata.create_all`` made), with an agent."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.executescript(BEFORE_MIGRATIONS.read_text())
+        conn.execute("INSERT INTO agents VALUES ('a1', 'kim', 'Kim', 'scrypt$x', '2026-01-05 10:00:00.000000')")
+        conn.commit()
+
+
+async def test_a_new_database_gets_exactly_the_declared_schema(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "new.db"  # the folder is made too
+    store = await SqlCaseStore.open(url(path))
+    await store.close()
+    assert revision_in(path) == [HEAD]
+    assert await schema_diff(path) == []
+
+
+async def test_the_baseline_is_the_schema_create_all_made_before_migrations(tmp_path: Path) -> None:
+    made_before_migrations(tmp_path / "old.db")
+    engine = create_async_engine(url(tmp_path / "baseline.db"))
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(migrations.alembic_config(sync), migrations.BASELINE))
+    await engine.dispose()
+    assert schema(tmp_path / "baseline.db") == schema(tmp_path / "old.db")
+
+
+async def test_a_database_from_before_migrations_is_stamped_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "casedesk.db"
+    made_before_migrations(path)
+    found = await migrations.revisions(url(path))
+    assert found is not None and (found.current, found.before_migrations) == (None, True)
+
+    store = await SqlCaseStore.open(url(path))
+    try:
+        assert await store.agent_by_username("kim") == Agent("a1", "kim", "Kim", "scrypt$x")
+        await store.add_agent("a2", "sam", "Sam", "scrypt$y")  # and it is written to as before
+        assert await store.count_agents() == 2
+    finally:
+        await store.close()
+    assert revision_in(path) == [HEAD]
+    assert await schema_diff(path) == []
+    reopened = await SqlCaseStore.open(url(path))  # stamped once: opening again changes nothing
+    assert await reopened.count_agents() == 2
+    await reopened.close()
+    assert revision_in(path) == [HEAD]
+
+
+def scripts_copy(tmp_path: Path) -> Path:
+    """The migration scripts copied aside, so a test may add revisions without touching the package."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrations.SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    return scripts
+
+
+async def test_the_next_revision_is_written_from_the_tables_and_applied_to_a_database_with_data(
+    tmp_path: Path,
+) -> None:
+    changed = sa.MetaData()
+    for table in metadata.tables.values():
+        table.to_metadata(changed)
+    conversations = changed.tables["conversations"]
+    conversations.append_column(sa.Column("priority", sa.Integer, nullable=False, server_default="0"))
+    conversations.c.locale.type = sa.String(35)  # SQLite rebuilds the table for this (batch mode)
+    sa.Index("ix_conversations_status", conversations.c.status)
+    scripts = scripts_copy(tmp_path)
+
+    written = await migrations.new_revision("priority and longer locales", scripts, changed)
+    assert written.parent == scripts / "versions"
+    assert written.name == f"{int(HEAD or 0) + 1:04d}_priority_and_longer_locales.py"
+    text = written.read_text()
+    assert f"down_revision: str | None = '{HEAD}'" in text
+    assert "batch_op.add_column(sa.Column('priority'" in text and "batch_op.alter_column('locale'" in text
+
+    path = tmp_path / "casedesk.db"
+    store = await SqlCaseStore.open(url(path))  # at the package's head, with a conversation and its messages
+    conversation = await store.create_conversation(
+        conversation_id="c1", token_hash="t1", customer_id="u1", customer_name="Dana", channel="web",
+        locale="en", status="bot", actor="test",
+    )
+    await store.append_message(conversation.id, sender="customer", sender_name="Dana", text="hello")
+    await store.close()
+
+    before, after = await migrations.upgrade(url(path), scripts)
+    assert (before.current, after.current) == (HEAD, written.name[:4])
+    assert await schema_diff(path, changed) == []
+    assert sql(path, "SELECT id, locale, priority FROM conversations") == [("c1", "en", 0)]
+    assert sql(path, "SELECT conversation_id, seq, text FROM messages") == [("c1", 1, "hello")]
+    assert sql(path, "PRAGMA foreign_key_check") == []
+
+
+async def test_a_failing_revision_changes_nothing(tmp_path: Path) -> None:
+    scripts = scripts_copy(tmp_path)
+    (scripts / "versions" / "9000_fails.py").write_text(
+        f'"""fails half-way"""\n'
+        f'import sqlalchemy as sa\nfrom alembic import op\n\n'
+        f'revision = "9000"\ndown_revision = "{HEAD}"\n\n\n'
+        f'def upgrade() -> None:\n'
+        f'    op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))\n'
+        f'    op.add_column("agents", sa.Column("nickname", sa.String(20)))\n'
+        f'    op.execute("SELECT no_such_function()")\n'
+    )
+    path = tmp_path / "casedesk.db"
+    made_before_migrations(path)
+    before = schema(path)
+    with pytest.raises(sa.exc.OperationalError, match="no_such_function"):
+        await migrations.upgrade(url(path), scripts)
+    assert schema(path) == before  # neither the new table, nor the new column, nor the stamp
+    assert "alembic_version" not in {name for (name,) in sql(path, "SELECT name FROM sqlite_master")}
+    assert sql(path, "SELECT username FROM agents") == [("kim",)]
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    ("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL); INSERT INTO alembic_version VALUES ('0999');",
+     "at revision 0999, which this casedesk does not have"),
+    ("DROP TABLE surveys;", "some of casedesk's tables but not surveys"),
+])
+async def test_a_database_it_cannot_place_is_refused_and_left_alone(
+    tmp_path: Path, damage: str, message: str
+) -> None:
+    path = tmp_path / "casedesk.db"
+    made_before_migrations(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.executescript(damage)
+    before = schema(path)
+    with pytest.raises(migrations.MigrationError, match=message):
+        await SqlCaseStore.open(url(path))
+    assert schema(path) == before
+
+
+def casedesk(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEDESK_")}
+    (tmp_path / "none.toml").write_text("")
+    env.update(CASEDESK_SETTINGS=str(tmp_path / "none.toml"),
+               CASEDESK_DATABASE_URL=url(tmp_path / "var" / "casedesk.db"))
+    return subprocess.run([sys.executable, "-m", "handoff", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_the_db_commands_upgrade_and_show_the_revision(tmp_path: Path) -> None:
+    def said(*args: str) -> str:
+        done = casedesk(tmp_path, "db", *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout.strip()
+
+    assert said("current").startswith("no database yet at sqlite+aiosqlite:///")
+    assert said("upgrade") == f"database upgraded from revision none (empty) to {HEAD} (head)"
+    assert said("current") == f"revision {HEAD} (head)"
+    assert said("upgrade") == f"database already at revision {HEAD} (head)"
+    assert revision_in(tmp_path / "var" / "casedesk.db") == [HEAD]
+
+    (tmp_path / "var" / "casedesk.db").unlink()
+    made_before_migrations(tmp_path / "var" / "casedesk.db")
+    baseline = migrations.BASELINE
+    assert said("current") == f"revision none: made before migrations (`casedesk db upgrade` stamps it {baseline}," \
+                              " then upgrades it)"
+    assert said("upgrade").startswith(f"the database was made before migrations: stamped revision {baseline}\n")
+    assert said("current") == f"revision {HEAD} (head)"
+
+    sql(tmp_path / "var" / "casedesk.db", "UPDATE alembic_version SET version_num = '0999'")
+    refused = casedesk(tmp_path, "db", "upgrade")
+    assert refused.returncode == 1
+    assert "error: the database is at revision 0999" in refused.stderr
