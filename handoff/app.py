@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> web.Application:
         http = aiohttp.ClientSession()
         auth = AgentAuth(store, settings.agent_session_hours)
         bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds)
-        conversations = Conversations(store, sio, bridge, settings)
+        conversations = Conversations(store, sio, bridge, settings, live_index.tags)
         await conversations.node_started(alone=not settings.redis_url)
         app[AUTH], app[BRIDGE], app[CONVERSATIONS] = auth, bridge, conversations
         sio.register_namespace(ChatNamespace(conversations, settings))

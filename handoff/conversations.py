@@ -18,14 +18,13 @@ import math
 import secrets
 import statistics
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import socketio
 
-from bot.actions import context as action_context
 from handoff import lifecycle
 from handoff.agents import token_digest
 from handoff.errors import ApiError
@@ -96,8 +95,10 @@ def _topics(bot_messages: list[Message]) -> tuple[list[str], str | None]:
 
 
 class Conversations:
-    def __init__(self, store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings) -> None:
+    def __init__(self, store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings,
+                 article_tags: Callable[[str], Iterable[str]] = lambda article_id: ()) -> None:
         self.store = store
+        self._article_tags = article_tags  # the knowledge index's tags of an article, for routing
         self._sio = sio
         self._bot = bot
         self._settings = settings
@@ -574,8 +575,7 @@ class Conversations:
         channel), its priority and its SLA deadlines."""
         bot_turns = [m for m in await self.store.messages_after(conversation.id) if m.sender == "bot"]
         articles, language = _topics(bot_turns)
-        index = action_context.current().index
-        topics = {tag for a in articles if (record := index.article(a)) for tag in record.tags} | set(articles)
+        topics = {tag for a in articles for tag in self._article_tags(a)} | set(articles)
         queue = self.routing.queue_for(topics, language or conversation.locale[:2], conversation.channel)
         priority = self.routing.priority(conversation.customer_preferred, conversation.customer_contract)
         due = self.routing.deadlines(queue, priority, now)

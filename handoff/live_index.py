@@ -52,6 +52,12 @@ class LiveIndex:
         self._use(index)
         return True
 
+    @staticmethod
+    def tags(article_id: str) -> tuple[str, ...]:
+        """The tags of an article of the version in use (none for an article it does not have)."""
+        record = action_context.current().index.article(article_id)
+        return record.tags if record else ()
+
     def _use(self, index: KnowledgeIndex) -> None:
         action_context.configure(action_context.ActionContext(index))
         self.version = index.version

@@ -123,17 +123,17 @@ async def test_the_next_revision_is_written_from_the_tables_and_applied_to_a_dat
     for table in metadata.tables.values():
         table.to_metadata(changed)
     conversations = changed.tables["conversations"]
-    conversations.append_column(sa.Column("priority", sa.Integer, nullable=False, server_default="0"))
+    conversations.append_column(sa.Column("weight", sa.Integer, nullable=False, server_default="0"))
     conversations.c.locale.type = sa.String(35)  # SQLite rebuilds the table for this (batch mode)
-    sa.Index("ix_conversations_status", conversations.c.status)
+    sa.Index("ix_conversations_locale", conversations.c.locale)
     scripts = scripts_copy(tmp_path)
 
-    written = await migrations.new_revision("priority and longer locales", scripts, changed)
+    written = await migrations.new_revision("weight and longer locales", scripts, changed)
     assert written.parent == scripts / "versions"
-    assert written.name == f"{int(HEAD or 0) + 1:04d}_priority_and_longer_locales.py"
+    assert written.name == f"{int(HEAD or 0) + 1:04d}_weight_and_longer_locales.py"
     text = written.read_text()
     assert f"down_revision: str | None = '{HEAD}'" in text
-    assert "batch_op.add_column(sa.Column('priority'" in text and "batch_op.alter_column('locale'" in text
+    assert "batch_op.add_column(sa.Column('weight'" in text and "batch_op.alter_column('locale'" in text
 
     path = tmp_path / "casedesk.db"
     store = await SqlCaseStore.open(url(path))  # at the package's head, with a conversation and its messages
@@ -147,7 +147,7 @@ async def test_the_next_revision_is_written_from_the_tables_and_applied_to_a_dat
     before, after = await migrations.upgrade(url(path), scripts)
     assert (before.current, after.current) == (HEAD, written.name[:4])
     assert await schema_diff(path, changed) == []
-    assert sql(path, "SELECT id, locale, priority FROM conversations") == [("c1", "en", 0)]
+    assert sql(path, "SELECT id, locale, weight FROM conversations") == [("c1", "en", 0)]
     assert sql(path, "SELECT conversation_id, seq, text FROM messages") == [("c1", 1, "hello")]
     assert sql(path, "PRAGMA foreign_key_check") == []
 

@@ -145,7 +145,7 @@ async def test_sweep_abandons_left_customers_and_resolves_idle_bot_conversations
         waiting = await conversations._transition(waiting, lifecycle.QUEUED, reason="customer_request", actor="bot")
         present, _ = await conversations.start("web", "en", None)
         present = await conversations._transition(present, lifecycle.QUEUED, reason="customer_request", actor="bot")
-        conversations.customer_joined(present.id, "sid-1")
+        await conversations.customer_joined(present.id, "sid-1")
         idle, _ = await conversations.start("web", "en", None)
         await conversations.sweep()  # first sweep after a restart starts the clock
         await asyncio.sleep(0.05)
