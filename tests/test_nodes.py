@@ -1,0 +1,122 @@
+"""Several nodes: two app processes on one database, sharing socket rooms through Redis (python-socketio's
+Redis manager). The customer is on one node and the agent on the other."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
+from tests.servers import AppProcess, free_port, start_app
+
+NODES = """
+sweep_interval_seconds = 0.3
+agent_grace_seconds = 1
+[[queues]]
+name = "mobile"
+channels = ["mobile"]
+assignment = "auto"
+
+[[queues]]
+name = "general"
+"""
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A Redis server of our own on loopback (Debian's redis-server; scripts/test installs it)."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is missing: scripts/test installs it (apt-get install redis-server)"
+    port = free_port()
+    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                               "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, "redis-server stopped"
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, redis_url: str) -> Iterator[tuple[AppProcess, AppProcess]]:
+    rasa = f"http://127.0.0.1:{free_port()}"  # nothing listens: every first message is handed over
+    env = {"CASEDESK_REDIS_URL": redis_url, "CASEDESK_RASA_TIMEOUT_SECONDS": "2"}
+    first = start_app(tmp_path / "a", rasa, env, settings_file=NODES)
+    try:
+        shared = {**env, "CASEDESK_DATABASE_URL": f"sqlite+aiosqlite:///{first.db_path}"}
+        second = start_app(tmp_path / "b", rasa, shared, settings_file=NODES)
+    except BaseException:
+        first.stop()
+        raise
+    yield first, second
+    second.stop()
+    first.stop()
+
+
+async def test_relay_replay_and_assignment_across_two_nodes(nodes: tuple[AppProcess, AppProcess]) -> None:
+    a, b = nodes
+    token = await sign_in(b.url)
+    agent = await agent_socket(b.url, token)  # the agent on node B
+
+    # A customer on node A: the agent on B sees the case arrive and that they are available.
+    customer = Recorder(a.url, "/chat")
+    await customer.connect()
+    started = await customer.ok("start_conversation", {})
+    conversation_id = started["conversation"]["id"]
+    await customer.ok("send_message", {"text": "my fork leaks oil"})
+    await agent.wait_for("case_queued", lambda c: c["id"] == conversation_id)
+    await until(lambda: latest(customer)["agents_available"] == 1)
+    await agent.ok("accept_case", {"conversation_id": conversation_id})
+    await customer.wait_for("message_created", lambda m: "has joined" in m["text"])
+
+    # The relay both ways.
+    await agent.ok("send_message", {"conversation_id": conversation_id, "text": "Hello from node B"})
+    await customer.wait_for("message_created", lambda m: m["text"] == "Hello from node B")
+    await customer.ok("send_message", {"text": "Hello from node A"})
+    await agent.wait_for("message_created", lambda m: m["text"] == "Hello from node A")
+
+    # Node A's sweep sees the agent connected to node B: the case stays theirs past the grace period.
+    await asyncio.sleep(1.5)
+    _, case = await http_json("GET", f"{a.url}/api/cases/{conversation_id}", token=token)
+    assert case["case"]["status"] == "with_agent"
+
+    # The customer drops off node A and comes back on node B: what they missed, once and in order.
+    seen = max(m["seq"] for m in customer.messages())
+    await customer.close()
+    sent = [f"While you were away {i}" for i in range(3)]
+    for text in sent:
+        await agent.ok("send_message", {"conversation_id": conversation_id, "text": text})
+    back = Recorder(b.url, "/chat")
+    await back.connect()
+    resumed = await back.ok("resume_conversation", {"token": started["token"], "after_seq": seen})
+    assert [m["text"] for m in resumed["messages"]] == sent
+    assert [m["seq"] for m in resumed["messages"]] == list(range(seen + 1, seen + 4))
+    await agent.ok("send_message", {"conversation_id": conversation_id, "text": "Welcome back"})
+    await back.wait_for("message_created", lambda m: m["text"] == "Welcome back")
+    await asyncio.sleep(0.3)
+    assert [m["text"] for m in back.messages()] == ["Welcome back"]
+
+    # An automatic queue: a customer on node A is assigned to the agent on node B.
+    mobile, mobile_id = await queued_customer(a.url, channel="mobile")
+    assigned = await agent.wait_for("case_assigned", lambda c: c["id"] == mobile_id)
+    assert assigned["status"] == "with_agent" and assigned["queue"] == "mobile"
+    await mobile.wait_for("message_created", lambda m: "has joined" in m["text"])
+    for client in (back, mobile, agent):
+        await client.close()
