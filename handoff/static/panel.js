@@ -172,7 +172,8 @@
       var changed = !before || before.status !== c.status || JSON.stringify(before.sla) !== JSON.stringify(c.sla);
       upsert(c);
       if (openId === c.id && changed && transcripts[c.id] && transcripts[c.id].loaded) loadTranscript(c.id);  // the timeline
-      if (c.status === "queued") { addTo(waiting, c.id); removeFrom(mine, c.id); } else removeFrom(waiting, c.id);
+      if (c.status === "queued") { removeFrom(mine, c.id); if (mayTake(c)) addTo(waiting, c.id); else removeFrom(waiting, c.id); }
+      else removeFrom(waiting, c.id);
       if (c.status === "with_agent" && isMine(c)) addTo(mine, c.id);
       renderLists(); if (openId === c.id) renderHeader();
     });
@@ -193,6 +194,8 @@
 
   // ---- state helpers ----
   function upsert(c) { cases[c.id] = Object.assign({}, cases[c.id] || {}, c); return cases[c.id]; }
+  // A case moved to a queue this agent lacks the skills for leaves their list.
+  function mayTake(c) { return !options.queues.length || options.queues.some(function (q) { return q.name === c.queue; }); }
   function urgent(c) { var s = c.sla || {}; return s.first_response === "warning" || s.first_response === "breached" || s.resolution === "warning" || s.resolution === "breached"; }
   // The order the server serves a queue in: SLA close to breach first, then priority, then the longest waiting.
   function servedBefore(a, b) {
