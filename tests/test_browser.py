@@ -10,9 +10,12 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+
+from tests.clients import http_json
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -60,7 +63,7 @@ async def test_customer_and_agent_in_the_browser(browser: Browser, app_url: str)
     customer = await open_page(browser, f"{app_url}/", errors)
     agent = await open_page(browser, f"{app_url}/panel", errors)
     try:
-        await journey(customer, agent)
+        await journey(customer, agent, app_url)
     except BaseException:
         await shot(customer, "failure-widget.png")
         await shot(agent, "failure-panel.png")
@@ -68,7 +71,20 @@ async def test_customer_and_agent_in_the_browser(browser: Browser, app_url: str)
     assert errors == [], "uncaught errors on the pages"
 
 
-async def journey(customer: Page, agent: Page) -> None:
+async def case_detail(agent: Page, app_url: str, conversation_id: str) -> dict[str, Any]:
+    """GET /api/cases/{id} with the panel's own sign-in."""
+    token = await agent.evaluate("JSON.parse(sessionStorage.getItem('casedesk.agent')).token")
+    status, body = await http_json("GET", f"{app_url}/api/cases/{conversation_id}", token=token)
+    assert status == 200, body
+    return body["case"]  # type: ignore[no-any-return]
+
+
+async def stored_conversation(customer: Page) -> str:
+    """The id of the conversation the widget keeps in localStorage."""
+    return str(json.loads(await customer.evaluate("localStorage.getItem('casedesk.conversation')"))["id"])
+
+
+async def journey(customer: Page, agent: Page, app_url: str) -> None:
     widget = customer.get_by_test_id("cdw-panel")
     messages = widget.get_by_test_id("cdw-message")
     status = widget.get_by_test_id("cdw-status-text")
@@ -93,11 +109,11 @@ async def journey(customer: Page, agent: Page) -> None:
     await answer.get_by_test_id("cdw-quick-reply").filter(has_text="No").click()
     await expect(widget.locator("[data-testid=cdw-message][data-kind=handoff]")).to_have_count(1)
     await expect(widget.get_by_test_id("cdw-status")).to_have_attribute("data-status", "queued")
-    # Nobody is signed in yet: the customer is told so, and may leave a message.
-    await expect(status).to_have_text(re.compile(r"^Nobody from our team is available right now"))
+    # Nobody is signed in yet: the customer is told so, and that a message left here is answered here.
+    await expect(status).to_have_text(re.compile(
+        r"^Nobody from our team is available right now\. Leave a message here and we will answer you in this chat"))
     await expect(answer.get_by_test_id("cdw-quick-reply").first).to_be_disabled()
-    stored = json.loads(await customer.evaluate("localStorage.getItem('casedesk.conversation')"))
-    conversation_id = stored["id"]
+    conversation_id = await stored_conversation(customer)
 
     # -- the agent signs in, sees the case waiting, accepts it and gets the whole transcript
     await agent.get_by_test_id("login-username").fill("agent")
@@ -113,6 +129,7 @@ async def journey(customer: Page, agent: Page) -> None:
     await expect(status).to_have_text(re.compile(r"You are number 1 in the queue"))
     waiting = agent.locator(f'[data-testid=waiting-item][data-conversation-id="{conversation_id}"]')
     await expect(waiting).to_contain_text("Answer was not helpful")
+    await expect(waiting.get_by_test_id("case-queue")).to_have_text("general")  # the only queue by default
     await waiting.get_by_test_id("accept-button").click()
     await expect(waiting).to_have_count(0)
     await expect(agent.locator(f'[data-testid=mine-item][data-conversation-id="{conversation_id}"]')).to_be_visible()
@@ -210,10 +227,22 @@ async def journey(customer: Page, agent: Page) -> None:
     await waiting.get_by_test_id("accept-button").click()
     await expect(agent.get_by_test_id("conversation-status")).to_have_attribute("data-status", "with_agent")
 
-    # -- the agent resolves; the customer rates the conversation
+    # -- the agent resolves with a category; the timeline shows it; the customer rates the conversation
+    await agent.get_by_test_id("resolve-category").select_option("problem_solved")  # not the first one
     await agent.get_by_test_id("resolve-button").click()
     await expect(agent.get_by_test_id("conversation-status")).to_have_attribute("data-status", "resolved")
     await expect(agent.get_by_test_id("reply-input")).to_be_disabled()
+    history = agent.get_by_test_id("history")
+    await history.locator("summary").click()
+    await expect(history).to_have_attribute("open", "")
+    timeline = history.get_by_test_id("timeline")
+    resolved = timeline.locator("[data-testid=timeline-event][data-reason=resolved_by_agent]")
+    await expect(resolved).to_have_count(1)
+    await expect(resolved).to_contain_text("Resolved")
+    await expect(timeline.locator("[data-testid=timeline-event][data-reason=transferred]")).to_have_count(1)
+    await shot(agent, "panel-timeline.png")
+    first = await case_detail(agent, app_url, conversation_id)
+    assert (first["status"], first["resolution_category"]) == ("resolved", "problem_solved")
     survey = widget.get_by_test_id("cdw-survey")
     await expect(survey).to_be_visible()
     await expect(widget.get_by_test_id("cdw-status")).to_have_attribute("data-status", "resolved")
@@ -228,3 +257,39 @@ async def journey(customer: Page, agent: Page) -> None:
     await expect(survey.get_by_test_id("cdw-survey-submit")).to_have_count(0)
     await expect(widget.get_by_test_id("cdw-error")).to_be_hidden()
     await shot(customer, "widget-survey-thanks.png")
+
+    # -- the customer comes back: the next conversation is theirs, and the agent sees the earlier case
+    await widget.get_by_test_id("cdw-new-conversation").click()
+    await expect(messages).to_have_count(0)
+    await widget.get_by_test_id("cdw-input").fill("I want to talk to a human")
+    await widget.get_by_test_id("cdw-input").press("Enter")
+    await expect(widget.get_by_test_id("cdw-status")).to_have_attribute("data-status", "queued")
+    second_id = await stored_conversation(customer)
+    assert second_id != conversation_id
+    assert await customer.evaluate("localStorage.getItem('casedesk.earlier')") is None  # used up
+    second = await case_detail(agent, app_url, second_id)
+    assert second["customer_id"] == first["customer_id"]
+    assert [c["id"] for c in second["earlier_cases"]] == [conversation_id]
+    again = agent.locator(f'[data-testid=waiting-item][data-conversation-id="{second_id}"]')
+    await again.get_by_test_id("accept-button").click()
+    await expect(agent.get_by_test_id("conversation-status")).to_have_attribute("data-status", "with_agent")
+    earlier = history.get_by_test_id("earlier-case")
+    await expect(earlier).to_have_count(1)
+    await expect(earlier).to_contain_text(f"Case #{first['case_number']}")
+    await expect(earlier).to_contain_text("problem solved")
+    await expect(history.get_by_test_id("earlier-count")).to_have_text("(1 earlier)")
+    await shot(agent, "panel-earlier-cases.png")
+    await agent.get_by_test_id("resolve-category").select_option("question_answered")
+    await agent.get_by_test_id("resolve-button").click()
+    await expect(widget.get_by_test_id("cdw-status")).to_have_attribute("data-status", "resolved")
+
+    # -- a stale earlier token (its conversation is unknown here) is dropped: the widget starts afresh
+    await widget.get_by_test_id("cdw-new-conversation").click()
+    await customer.evaluate("localStorage.setItem('casedesk.earlier', 'a-token-this-server-never-gave')")
+    await widget.get_by_test_id("cdw-input").fill("how do I return a bike?")
+    await widget.get_by_test_id("cdw-input").press("Enter")
+    await expect(messages.filter(has_text="how do I return a bike?")).to_have_attribute("data-sender", "customer")
+    await expect(widget.get_by_test_id("cdw-error")).to_be_hidden()
+    third = await case_detail(agent, app_url, await stored_conversation(customer))
+    assert third["earlier_cases"] == [] and third["customer_id"] != first["customer_id"]
+    assert await customer.evaluate("localStorage.getItem('casedesk.earlier')") is None

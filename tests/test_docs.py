@@ -1,4 +1,4 @@
-"""Documentation checked against the code: every setting is documented."""
+"""Documentation checked against the code: every setting is documented, with its default."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from handoff.settings import Settings
+from handoff.settings import STRUCTURED, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,7 +16,12 @@ def test_every_setting_is_documented_with_its_default() -> None:
     documented = dict(re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \|", table, re.M))
     for field in dataclasses.fields(Settings):
         assert field.name in documented, f"docs/settings.md does not document {field.name}"
-        if field.default not in (None, dataclasses.MISSING):
+        if field.name in STRUCTURED:  # tables and lists: the default names each entry, or says none
+            names = [getattr(item, "name", getattr(item, "username", item)) for item in field.default]
+            shown = documented[field.name]
+            assert re.findall(r"`([^`]+)`", shown) == names and (names or shown.strip() == "none"), (
+                field.name, shown, names)
+        elif field.default not in (None, dataclasses.MISSING):
             shown = documented[field.name].strip().strip("`")
             assert shown == str(field.default).removesuffix(".0"), (field.name, shown, field.default)
 

@@ -1,15 +1,22 @@
-"""docs/protocol.md documents every socket event and REST route the server handles."""
+"""docs/protocol.md documents every socket event the server handles or sends, every REST route, and
+every field of the payloads the server builds."""
 
 from __future__ import annotations
 
+import ast
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
-from handoff import api, pages
+from handoff import api, pages, views
 from handoff.agent_namespace import AgentNamespace
+from handoff.agents import agent_view
 from handoff.chat_namespace import ChatNamespace
+from handoff.store import Agent, CaseEvent, Conversation, Message, Survey
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
+ROOT = Path(__file__).resolve().parent.parent
+DOC = (ROOT / "docs" / "protocol.md").read_text()
+NAMESPACES = {"CHAT": "Customer namespace `/chat`", "AGENT": "Agent namespace `/agent`"}
 
 
 def section(title: str) -> str:
@@ -42,3 +49,55 @@ def test_every_error_code_is_documented() -> None:
     table = section("Error shape")
     for code, status in HTTP_STATUS.items():
         assert re.search(rf"^\| `{code}` \| ({status}|-) \|", table, re.M), code
+
+
+def test_every_event_the_server_sends_is_documented_in_its_namespace() -> None:
+    """Every ``emit("event", ..., namespace=CHAT | AGENT)`` in handoff/ is a row of that namespace's
+    "Server -> client" table."""
+    sent: set[tuple[str, str]] = set()
+    for module in (ROOT / "handoff").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "emit"):
+                continue
+            event = node.args[0]
+            namespace = next((k.value for k in node.keywords if k.arg == "namespace"), None)
+            assert isinstance(event, ast.Constant) and isinstance(namespace, ast.Name), ast.unparse(node)
+            sent.add((namespace.id, event.value))
+    assert {namespace for namespace, _ in sent} == set(NAMESPACES)
+    for namespace, event in sent:
+        table = section(NAMESPACES[namespace]).split("### Server -> client", 1)[1]
+        assert f"| `{event}` |" in table, f"{NAMESPACES[namespace]}: {event} is sent but not documented"
+
+
+def payload(name: str) -> str:
+    """The paragraphs of docs/protocol.md from the line that starts with **name** to the next such line."""
+    match = re.search(rf"^\*\*{re.escape(name)}\*\*(.*?)(?=^\*\*|\Z)", section("Payloads"), re.S | re.M)
+    assert match, f"docs/protocol.md has no payload {name}"
+    return match.group(1)
+
+
+def undocumented(keys: set[str], text: str) -> list[str]:
+    return sorted(k for k in keys if f'"{k}"' not in text and f"`{k}`" not in text)
+
+
+def test_every_payload_field_is_documented() -> None:
+    now = datetime(2026, 11, 22, 13, 20, tzinfo=UTC)
+    conversation = Conversation(
+        id="c_1", number=1, customer_id="u_1", customer_name="Customer", customer_preferred=False,
+        customer_contract=None, channel="web", locale="en", status="queued", resolution=None,
+        escalation_reason="low_confidence", agent_id=None, agent_name=None, last_seq=2, created_at=now,
+        queued_at=now, last_activity_at=now, survey_answered=False, queue="general", priority="normal",
+    )
+    seen = views.conversation_view(conversation, views.QueuePlace(1, 1, 60))
+    summary = views.case_summary(conversation, None)
+    fields = {
+        "Conversation": set(seen),
+        "CaseSummary": (set(summary) - set(seen)) | set(summary["sla"]),
+        "Case": set(views.event_view(CaseEvent(None, "bot", "conversation_started", "customer", now))),
+        "Message": set(views.message_view(Message("c_1", 1, "customer", "Customer", "hi", {}, now))),
+        "Survey": set(views.survey_view(Survey(5, None, None, now))),
+        "Agent": set(agent_view(Agent("a_1", "agent", "Agent", "hash"))),
+    }
+    for name, keys in fields.items():
+        assert keys, name
+        assert not undocumented(keys, payload(name)), f"{name}: undocumented fields {undocumented(keys, payload(name))}"

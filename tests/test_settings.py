@@ -7,6 +7,8 @@ import pytest
 
 from handoff.settings import SettingsError, load_settings
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def test_defaults_file_then_environment(tmp_path: Path) -> None:
     file = tmp_path / "casedesk.toml"
@@ -44,3 +46,67 @@ def test_bad_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str,
 def test_a_named_settings_file_must_exist(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(None, {"CASEDESK_SETTINGS": str(tmp_path / "missing.toml")})
+
+
+def test_the_example_settings_file_loads_with_its_queues(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    settings = load_settings("casedesk.example.toml", {})
+    assert [(q.name, q.assignment) for q in settings.queues] == [
+        ("german", "auto"), ("workshop", "pick"), ("mobile", "pick"), ("general", "pick")]
+    german, workshop, mobile, general = settings.queues
+    assert german.languages == {"de"} and german.skills == {"german"}
+    assert "workshop" in workshop.topics and mobile.channels == {"mobile"}
+    assert not (general.topics or general.languages or general.channels or general.skills)  # takes the rest
+    assert dict(workshop.first_response_seconds) == {"high": 180, "normal": 600}
+    assert dict(mobile.first_response_seconds) == {"high": 60, "normal": 300}  # normal: the default
+    assert [(a.username, a.capacity) for a in settings.agents] == [("anna", 2), ("bert", 4), ("chris", None)]
+    assert "problem_solved" in settings.resolution_categories
+
+
+def test_the_settings_doc_shows_the_example_file() -> None:
+    doc = (ROOT / "docs" / "settings.md").read_text()
+    shown = re.search(r"^## Queues, skills and routing\n.*?^```toml\n(.*?)^```", doc, re.S | re.M)
+    assert shown and shown.group(1) in (ROOT / "casedesk.example.toml").read_text()
+
+
+QUEUE = '[[queues]]\nname = "general"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ('[[queues]]\nname = "general"\ncolour = "red"\n', {}, "queues[0]: unknown key 'colour'"),
+        ("[[queues]]\nskills = []\n", {}, "queues[0]: name is required"),
+        (QUEUE + QUEUE, {}, "queues[1].name: queue 'general' is defined twice"),
+        (f'[[queues]]\nname = "{"q" * 41}"\n', {}, "queues[0].name: expected a name of 1..40 characters"),
+        ("queues = []\n", {}, "queues: expected one or more [[queues]] tables"),
+        (QUEUE + 'assignment = "round_robin"\n', {},
+         "queues[0].assignment: expected one of pick, auto, got 'round_robin'"),
+        (QUEUE + 'skills = "german"\n', {}, "queues[0].skills: expected a list of names, got 'german'"),
+        (QUEUE + "first_response_seconds = { urgent = 60 }\n", {},
+         "queues[0].first_response_seconds: unknown priority 'urgent'; priorities are high, normal"),
+        (QUEUE + "first_response_seconds = 60\n", {},
+         "queues[0].first_response_seconds: expected a table like { high = 120, normal = 300 }, got 60"),
+        (QUEUE + "resolution_seconds = { normal = 0 }\n", {},
+         "queues[0].resolution_seconds.normal: expected a positive number of seconds, got 0"),
+        (QUEUE + "resolution_seconds = { high = -5 }\n", {},
+         "queues[0].resolution_seconds.high: expected a positive number of seconds, got -5"),
+        ('[[agents]]\nusername = "anna"\ncapacity = 0\n', {}, "agents[0].capacity: must be 1..100, got 0"),
+        ('[[agents]]\nusername = "anna"\ncapacity = 101\n', {}, "agents[0].capacity: must be 1..100, got 101"),
+        ('[[agents]]\nusername = "anna"\ncapacity = true\n', {}, "agents[0].capacity: must be 1..100, got True"),
+        ('[[agents]]\nusername = "anna"\n[[agents]]\nusername = "anna"\n', {},
+         "agents[1].username: agent 'anna' is listed twice"),
+        ('[[agents]]\nusername = "anna"\nshift = "early"\n', {}, "agents[0]: unknown key 'shift'"),
+        ("resolution_categories = []\n", {}, "resolution_categories: name at least one category"),
+        ("", {"CASEDESK_QUEUES": '[{"name": "general"}]'},
+         "CASEDESK_QUEUES: queues can only be set in the settings file"),
+        ("", {"CASEDESK_AGENTS": "anna"}, "CASEDESK_AGENTS: agents can only be set in the settings file"),
+        ("sla_warning_ratio = 1.5\n", {}, "sla_warning_ratio: must be between 0 and 1, got 1.5"),
+    ],
+)
+def test_bad_queue_and_agent_tables_name_the_key(tmp_path: Path, text: str, environ: dict[str, str],
+                                                 message: str) -> None:
+    file = tmp_path / "casedesk.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(file, environ)

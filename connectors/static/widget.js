@@ -8,11 +8,13 @@
   var cfg = (script && script.dataset) || {};
   var SERVER = (cfg.server || "").replace(/\/+$/, "");
   var STORE_KEY = "casedesk.conversation";
+  // The token of the customer's last ended conversation: sent with the next start, so agents see it as theirs.
+  var EARLIER_KEY = "casedesk.earlier";
   var I18N = {
     en: { open: "Open chat", close: "Close chat", title: "Help", input: "Your message", send: "Send", you: "You",
       bot: "Assistant", agent: "Agent", queued: "You are number {n} in the queue. An agent will be with you shortly.",
       queuedNoPos: "An agent will be with you shortly.", typing: "{name} is typing…", wait: "Expected wait: about {m} min.",
-      noAgents: "Nobody from our team is available right now. Leave your message here and we will answer as soon as someone is back.",
+      noAgents: "Nobody from our team is available right now. Leave a message here and we will answer you in this chat as soon as someone is back.",
       withAgent: "You are chatting with {name}", anAgent: "an agent",
       ended: "This conversation has ended", newConv: "Start a new conversation", rate: "{n} out of 5",
       rateLegend: "How was your experience?", comment: "Comment (optional)", submit: "Submit",
@@ -21,7 +23,7 @@
     de: { open: "Chat öffnen", close: "Chat schließen", title: "Hilfe", input: "Ihre Nachricht", send: "Senden", you: "Sie",
       bot: "Assistent", agent: "Mitarbeiter", queued: "Sie sind Nummer {n} in der Warteschlange. Gleich ist jemand für Sie da.",
       queuedNoPos: "Gleich ist jemand für Sie da.", typing: "{name} schreibt …", wait: "Voraussichtliche Wartezeit: etwa {m} Min.",
-      noAgents: "Gerade ist niemand aus unserem Team erreichbar. Schreiben Sie Ihre Nachricht hier, wir antworten, sobald jemand da ist.",
+      noAgents: "Gerade ist niemand aus unserem Team erreichbar. Hinterlassen Sie hier eine Nachricht, wir antworten Ihnen in diesem Chat, sobald jemand da ist.",
       withAgent: "Sie chatten mit {name}", anAgent: "einem Mitarbeiter",
       ended: "Diese Unterhaltung ist beendet", newConv: "Neue Unterhaltung beginnen", rate: "{n} von 5",
       rateLegend: "Wie zufrieden waren Sie?", comment: "Kommentar (optional)", submit: "Absenden",
@@ -30,7 +32,7 @@
     ar: { open: "افتح المحادثة", close: "أغلق المحادثة", title: "المساعدة", input: "رسالتك", send: "إرسال", you: "أنت",
       bot: "المساعد", agent: "موظف", queued: "ترتيبك {n} في قائمة الانتظار. سينضم إليك موظف قريبًا.",
       queuedNoPos: "سينضم إليك موظف قريبًا.", typing: "{name} يكتب…", wait: "مدة الانتظار المتوقعة: حوالي {m} دقيقة.",
-      noAgents: "لا يوجد أحد من فريقنا متاح الآن. اترك رسالتك هنا وسنرد عليك فور عودة أحدهم.",
+      noAgents: "لا يوجد أحد من فريقنا متاح الآن. اترك رسالة هنا وسنرد عليك في هذه المحادثة فور عودة أحدهم.",
       withAgent: "أنت تتحدث مع {name}", anAgent: "موظف",
       ended: "انتهت هذه المحادثة", newConv: "ابدأ محادثة جديدة", rate: "{n} من 5",
       rateLegend: "كيف كانت تجربتك؟", comment: "تعليق (اختياري)", submit: "إرسال",
@@ -77,6 +79,8 @@
   }
   function load() { try { var v = JSON.parse(localStorage.getItem(STORE_KEY)); return v && v.token ? v : null; } catch (e) { return null; } }
   function save() { try { if (stored) localStorage.setItem(STORE_KEY, JSON.stringify(stored)); else localStorage.removeItem(STORE_KEY); } catch (e) { /* private mode */ } }
+  function earlierToken() { try { return localStorage.getItem(EARLIER_KEY); } catch (e) { return null; } }
+  function setEarlierToken(token) { try { if (token) localStorage.setItem(EARLIER_KEY, token); else localStorage.removeItem(EARLIER_KEY); } catch (e) { /* private mode */ } }
 
   // ---- state ----
   var stored = load();     // {token, id, lastSeq}
@@ -219,9 +223,15 @@
   function ensureConversation() {
     if (stored) return Promise.resolve();
     if (!starting) {
-      starting = call("start_conversation", { channel: "web", locale: locale }).then(function (res) {
+      var fresh = { channel: "web", locale: locale }, earlier = earlierToken();
+      starting = call("start_conversation", earlier ? Object.assign({ earlier_token: earlier }, fresh) : fresh).catch(function (err) {
+        if (!earlier || err.code !== "unauthorized") throw err;
+        setEarlierToken(null);  // that conversation is gone (e.g. another server): start as a new customer
+        return call("start_conversation", fresh);
+      }).then(function (res) {
         stored = { token: res.token, id: res.conversation.id, lastSeq: 0 };
         save();
+        setEarlierToken(null);  // the new conversation's token stands for the customer from now on
         applyConversation(res.conversation);
         early.forEach(function (m) { if (m.conversation_id === stored.id) renderMessage(m); });
       }).finally(function () { starting = null; early = []; });
@@ -248,6 +258,7 @@
     });
   }
   function newConversation() {
+    if (stored) setEarlierToken(stored.token);
     stored = null; save(); resetView();
     // a socket is bound to one conversation: open a fresh socket session for the next one
     if (socket) { ready = false; socket.disconnect(); socket.connect(); }

@@ -317,7 +317,7 @@
     tr.unread = 0;
     renderLists();
     renderConversation();
-    if (!tr.loaded) loadTranscript(id);
+    if (!tr.loaded || !details[id]) loadTranscript(id);  // accept_case brings the messages, not the timeline
     if (focus) $("conversation-title").focus();
   }
   // The customer sees the agent typing: said when it starts and stops (or 4 s after the last key).
