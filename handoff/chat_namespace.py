@@ -9,11 +9,11 @@ from handoff import payloads
 from handoff.boundary import BoundaryNamespace
 from handoff.conversations import CHAT, Conversations, room
 from handoff.errors import ApiError
+from handoff.routing import CHANNELS
 from handoff.settings import Settings
 from handoff.views import message_view, survey_view
 
 LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
-CHANNELS = ("web", "mobile")
 
 
 class ChatNamespace(BoundaryNamespace):

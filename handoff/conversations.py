@@ -236,7 +236,7 @@ class Conversations:
         same customer (so agents see their earlier cases)."""
         customer_id = "u_" + secrets.token_hex(8)
         if earlier_token is not None:
-            customer_id = (await self.by_token(earlier_token)).customer_id
+            customer_id = (await self.by_token(earlier_token, "earlier_token")).customer_id
         token = secrets.token_urlsafe(32)
         conversation = await self.store.create_conversation(
             conversation_id="c_" + secrets.token_hex(8), token_hash=token_digest(token),
@@ -274,10 +274,10 @@ class Conversations:
                         await self._publish_case(await self.get(c.id))
         await self._publish_queue_positions(exclude=None)
 
-    async def by_token(self, token: str) -> Conversation:
+    async def by_token(self, token: str, field: str = "token") -> Conversation:
         conversation = await self.store.conversation_by_token(token_digest(token))
         if conversation is None:
-            raise ApiError("unauthorized", "token: no conversation has this token")
+            raise ApiError("unauthorized", f"{field}: no conversation has this token")
         return conversation
 
     async def customer_joined(self, conversation_id: str, sid: str) -> None:
@@ -363,19 +363,22 @@ class Conversations:
         """Give a queued case to an agent with the queue's skills and room for one more (under its lock)."""
         if conversation.status != lifecycle.QUEUED:
             raise ApiError("conflict", f"case {conversation.number} is {conversation.status}, not queued")
-        queue = self.routing.queue(conversation.queue)
-        if not self.routing.may_take(agent.username, queue):
-            needed = ", ".join(sorted(queue.skills - self.routing.skills(agent.username)))
-            raise ApiError("forbidden", f"case {conversation.number} is in queue {queue.name}, "
-                                        f"which needs the skills {needed}")
-        capacity = self.routing.capacity(agent.username)
-        if (await self.store.agent_loads()).get(agent.id, 0) >= capacity:
-            raise ApiError("conflict", f"{agent.display_name} already has {capacity} conversations, the capacity; "
-                                       "resolve one first")
+        await self._check_may_take(agent, conversation.queue)
         conversation = await self._transition(conversation, lifecycle.WITH_AGENT, reason=reason, actor=actor,
                                               agent=agent)
         await self._post(conversation, "system", "system", f"{agent.display_name} has joined the conversation.", {})
         return conversation
+
+    async def _check_may_take(self, agent: Agent, queue_name: str | None) -> None:
+        """The agent has the queue's skills and room for one more conversation."""
+        queue = self.routing.queue(queue_name)
+        if not self.routing.may_take(agent.username, queue):
+            needed = ", ".join(sorted(queue.skills - self.routing.skills(agent.username)))
+            raise ApiError("forbidden", f"queue {queue.name} needs the skills {needed}")
+        capacity = self.routing.capacity(agent.username)
+        if (await self.store.agent_loads()).get(agent.id, 0) >= capacity:
+            raise ApiError("conflict", f"{agent.display_name} already has {capacity} conversations, the capacity; "
+                                       "resolve one first")
 
     def _wake_dispatcher(self) -> None:
         """Run `_dispatch` soon, once for any number of wake-ups meanwhile."""
@@ -457,10 +460,8 @@ class Conversations:
                 raise ApiError("invalid_payload", "to_agent: the case is yours already")
         async with self._locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            if colleague is not None:
-                target = self.routing.queue(queue or conversation.queue)
-                if not self.routing.may_take(colleague.username, target):
-                    raise ApiError("conflict", f"{colleague.display_name} lacks the skills of queue {target.name}")
+            if colleague is not None:  # checked before anything moves
+                await self._check_may_take(colleague, queue or conversation.queue)
             to = {key: value for key, value in (("queue", queue), ("to_agent", to_username)) if value}
             await self._post(conversation, NOTE, agent.display_name, note, {"kind": "note", "transfer": True, **to})
             conversation = await self._back_to_queue(conversation, TRANSFER_TEXT, "transferred",
@@ -650,10 +651,9 @@ class Conversations:
             await self._sio.emit("message_created", payload, room=agent_room(conversation.agent_id), namespace=AGENT)
         return message
 
-    @staticmethod
-    def _agent_rooms(*versions: Conversation) -> list[str]:
+    def _agent_rooms(self, *versions: Conversation) -> list[str]:
         """The agents' rooms a case concerns: its queue's, and its agent's (before and after a change)."""
-        rooms = [queue_room(v.queue) for v in versions if v.queue]
+        rooms = [queue_room(self.routing.queue(v.queue).name) for v in versions if v.status == lifecycle.QUEUED]
         rooms += [agent_room(v.agent_id) for v in versions if v.agent_id]
         return list(dict.fromkeys(rooms))
 

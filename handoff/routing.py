@@ -10,10 +10,12 @@ the longest waiting.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+CHANNELS = ("web", "mobile")  # where customers chat from
 HIGH, NORMAL = "high", "normal"
 PRIORITIES = (HIGH, NORMAL)  # served in this order
 PICK, AUTO = "pick", "auto"
@@ -21,6 +23,8 @@ ASSIGNMENT = (PICK, AUTO)
 WARNING, BREACHED, MET = "warning", "breached", "met"
 DEFAULT_FIRST_RESPONSE = {HIGH: 120.0, NORMAL: 300.0}
 DEFAULT_RESOLUTION = {HIGH: 1800.0, NORMAL: 3600.0}
+LANGUAGE = re.compile(r"[a-z]{2}")
+CATEGORY = re.compile(r"[a-z0-9_]{1,40}")
 DEFAULT_CATEGORIES = (
     "question_answered", "problem_solved", "order_changed", "refund_or_replacement", "no_reply", "other",
 )
@@ -159,6 +163,13 @@ def _table(where: str, item: Any, allowed: set[str], required: set[str]) -> dict
     return item
 
 
+def _checked(where: str, names: frozenset[str], valid: Callable[[str], object], expected: str) -> frozenset[str]:
+    wrong = sorted(n for n in names if not valid(n))
+    if wrong:
+        raise ValueError(f"{where}: {wrong[0]!r} is not {expected}")
+    return names
+
+
 def parse_queues(value: Any) -> tuple[QueueSpec, ...]:
     if not isinstance(value, list) or not value:
         raise ValueError("queues: expected one or more [[queues]] tables")
@@ -175,10 +186,13 @@ def parse_queues(value: Any) -> tuple[QueueSpec, ...]:
         assignment = item.get("assignment", PICK)
         if assignment not in ASSIGNMENT:
             raise ValueError(f"{where}.assignment: expected one of {', '.join(ASSIGNMENT)}, got {assignment!r}")
+        lists = {key: _strings(f"{where}.{key}", item.get(key, [])) for key in ("topics", "languages", "channels",
+                                                                              "skills")}
+        _checked(f"{where}.channels", lists["channels"], CHANNELS.__contains__, f"one of {', '.join(CHANNELS)}")
+        _checked(f"{where}.languages", lists["languages"], LANGUAGE.fullmatch, "a two-letter language code like de")
         queues.append(QueueSpec(
             name=name,
-            **{key: _strings(f"{where}.{key}", item.get(key, []))
-               for key in ("topics", "languages", "channels", "skills")},
+            **lists,
             assignment=assignment,
             first_response_seconds=_targets(f"{where}.first_response_seconds", item.get("first_response_seconds", {}),
                                             DEFAULT_FIRST_RESPONSE),
@@ -212,4 +226,5 @@ def parse_categories(value: Any) -> tuple[str, ...]:
     names = _strings("resolution_categories", value)
     if not names:
         raise ValueError("resolution_categories: name at least one category")
+    _checked("resolution_categories", names, CATEGORY.fullmatch, "a name of 1..40 letters, digits and _")
     return tuple(dict.fromkeys(value))

@@ -236,7 +236,9 @@ async def test_transfer_to_another_queue_or_straight_to_a_colleague(app: AppProc
     # Straight to a colleague: only one who is signed in and has the queue's skills.
     refused = await bert.call("transfer_case", {"conversation_id": conversation_id, "note": "yours",
                                                 "to_agent": "agent"})
-    assert refused["error"]["code"] == "conflict" and "skills" in refused["error"]["message"]
+    assert refused["error"]["code"] == "forbidden" and "skills" in refused["error"]["message"]
+    events = (await case(app.url, token, conversation_id))["events"]
+    assert events[-1]["to"] == "with_agent" and events[-1]["actor"] == "agent:bert"  # a refusal moves nothing
     assert (await bert.call("transfer_case", {"conversation_id": conversation_id, "note": "x",
                                               "to_agent": "anna"}))["error"]["code"] == "conflict"  # not signed in
     handed = await bert.ok("transfer_case", {"conversation_id": conversation_id, "note": "Back to you",

@@ -311,6 +311,7 @@
     }, function (err) { if (err.status === 401) endSession("Your session has expired. Please sign in again."); else setError(err.message); });
   }
   function openConversation(id, focus) {
+    if (openId !== id) $("resolve-category").selectedIndex = 0;  // each case gets its own category
     openId = id;
     $("typing").hidden = true;
     var tr = transcriptOf(id);
