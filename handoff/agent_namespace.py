@@ -13,7 +13,7 @@ from handoff.conversations import AGENT, AVAILABILITY, AVAILABLE, Conversations
 from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.store import Agent
-from handoff.views import message_view
+from handoff.views import case_summary, message_view
 
 
 class AgentNamespace(BoundaryNamespace):
@@ -53,10 +53,9 @@ class AgentNamespace(BoundaryNamespace):
         payloads.fields(payload, set())
         conversations = self._conversations
         queues = conversations.routing.queues_of(agent.username)
-        waiting = await conversations.queues()
         mine = await conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id)
         return {
-            "queued": [await conversations.summary(c) for q in queues for c in waiting[q.name]],
+            "queued": [case_summary(c, place) for c, place in await conversations.waiting(queues)],
             "mine": [await conversations.summary(c) for c in mine],
             "queues": [{"name": q.name, "assignment": q.assignment} for q in queues],
             "all_queues": [q.name for q in conversations.routing.queues],

@@ -154,6 +154,15 @@ class Conversations:
             cases.sort(key=lambda c: order_key(urgent(c), c.priority, c.queued_at or c.created_at))
         return grouped
 
+    async def waiting(self, queues: Iterable[QueueSpec]) -> list[tuple[Conversation, QueuePlace]]:
+        """The cases waiting in ``queues``, each queue's in the order they are served, with their places."""
+        grouped = await self.queues()
+        found: list[tuple[Conversation, QueuePlace]] = []
+        for queue in queues:
+            cases = grouped[queue.name]
+            found += zip(cases, await self._places(queue, list(range(1, len(cases) + 1))), strict=True)
+        return found
+
     async def queue_place(self, conversation: Conversation) -> QueuePlace | None:
         if conversation.status != lifecycle.QUEUED:
             return None
@@ -665,9 +674,7 @@ class Conversations:
             await self._sio.emit("case_updated", await self.summary(conversation), room=rooms, namespace=AGENT)
 
     async def _publish_queue_positions(self, exclude: str | None) -> None:
-        for queue_name, cases in (await self.queues()).items():
-            places = await self._places(self.routing.queue(queue_name), list(range(1, len(cases) + 1)))
-            for place, conversation in zip(places, cases, strict=True):
-                if conversation.id != exclude:
-                    await self._sio.emit("case_updated", conversation_view(conversation, place),
-                                         room=room(conversation.id), namespace=CHAT)
+        for conversation, place in await self.waiting(self.routing.queues):
+            if conversation.id != exclude:
+                await self._sio.emit("case_updated", conversation_view(conversation, place),
+                                     room=room(conversation.id), namespace=CHAT)
