@@ -52,8 +52,12 @@ def routing_app(tmp_path: Path, rasa_url: str | None = None, **env: str) -> AppP
     if rasa_url is None:  # nothing listens there: a short wait before the handover
         rasa_url, env = f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2", **env}
     app = start_app(tmp_path, rasa_url, env, settings_file=ROUTING)
-    for username in AGENTS:
-        app.add_agent(username)
+    try:
+        for username in AGENTS:
+            app.add_agent(username)
+    except BaseException:
+        app.stop()
+        raise
     return app
 
 
