@@ -8,12 +8,16 @@ import functools
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import timedelta
 
 from handoff.errors import ApiError
 from handoff.store import Agent, AlreadyExists, SqlCaseStore, utcnow
 
 _N, _R, _P = 2**14, 8, 1
+# A session checked against the store is trusted this long by this process before the next check; a
+# sign-out through this process ends it at once, through another node within this time.
+RECHECK_SECONDS = 5.0
 
 
 def hash_password(password: str) -> str:
@@ -51,6 +55,7 @@ class AgentAuth:
     def __init__(self, store: SqlCaseStore, session_hours: float) -> None:
         self._store = store
         self._session_hours = session_hours
+        self._checked: dict[str, tuple[Agent, float]] = {}  # token digest -> agent, when checked (monotonic)
 
     async def add(self, username: str, password: str, display_name: str | None = None) -> Agent:
         if len(password) < 8:
@@ -84,13 +89,21 @@ class AgentAuth:
     async def authenticate(self, token: object) -> Agent:
         if not isinstance(token, str) or not token:
             raise ApiError("unauthorized", "sign in first: no agent token was given")
-        agent = await self._store.agent_for_session(token_digest(token))
+        digest = token_digest(token)
+        checked = self._checked.get(digest)
+        if checked is not None and time.monotonic() - checked[1] < RECHECK_SECONDS:
+            return checked[0]
+        agent = await self._store.agent_for_session(digest)
         if agent is None:
+            self._checked.pop(digest, None)
             raise ApiError("unauthorized", "sign in again: the agent token is invalid or expired")
+        self._checked[digest] = (agent, time.monotonic())
         return agent
 
     async def logout(self, token: str) -> None:
-        await self._store.delete_session(token_digest(token))
+        digest = token_digest(token)
+        self._checked.pop(digest, None)
+        await self._store.delete_session(digest)
 
 
 @functools.cache

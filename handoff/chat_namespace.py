@@ -11,6 +11,7 @@ from handoff.conversations import CHAT, Conversations, room
 from handoff.errors import ApiError
 from handoff.routing import CHANNELS
 from handoff.settings import Settings
+from handoff.store import Conversation
 from handoff.views import message_view, survey_view
 
 LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
@@ -22,21 +23,25 @@ class ChatNamespace(BoundaryNamespace):
         self._conversations = conversations
         self._settings = settings
         self._bound: dict[str, str] = {}  # sid -> conversation id
+        self._names: dict[str, str] = {}  # sid -> the customer's name (it never changes)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         return None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         conversation_id = self._bound.pop(sid, None)
+        self._names.pop(sid, None)
         if conversation_id:
             await self._conversations.customer_left(conversation_id, sid)
 
-    async def _bind(self, sid: str, conversation_id: str) -> None:
+    async def _bind(self, sid: str, conversation: Conversation) -> None:
+        conversation_id = conversation.id
         previous = self._bound.get(sid)
         if previous and previous != conversation_id:
             await self.leave_room(sid, room(previous))
             await self._conversations.customer_left(previous, sid)
         self._bound[sid] = conversation_id
+        self._names[sid] = conversation.customer_name
         await self.enter_room(sid, room(conversation_id))
         await self._conversations.customer_joined(conversation_id, sid)
 
@@ -55,7 +60,7 @@ class ChatNamespace(BoundaryNamespace):
         name = payloads.optional_text(p, "name", 80)
         earlier = payloads.optional_text(p, "earlier_token", 200)
         conversation, token = await self._conversations.start(channel, locale, name, earlier)
-        await self._bind(sid, conversation.id)
+        await self._bind(sid, conversation)
         return {"conversation": await self._conversations.customer_view(conversation), "token": token}
 
     async def on_resume_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
@@ -63,7 +68,7 @@ class ChatNamespace(BoundaryNamespace):
         token = payloads.text(p, "token", 200)
         after_seq = payloads.integer(p, "after_seq", 0, 2**31) if "after_seq" in p else 0
         conversation = await self._conversations.by_token(token)
-        join = lambda: self._bind(sid, conversation.id)  # noqa: E731
+        join = lambda: self._bind(sid, conversation)  # noqa: E731
         messages = await self._conversations.rejoin(conversation.id, after_seq, join)
         return {
             "conversation": await self._conversations.customer_view(conversation),
@@ -75,7 +80,7 @@ class ChatNamespace(BoundaryNamespace):
         p = payloads.fields(payload, {"text"}, {"payload"})
         text = payloads.text(p, "text", self._settings.max_message_length, code="message_too_long")
         button = payloads.optional_text(p, "payload", 200)
-        message = await self._conversations.customer_message(conversation_id, text, button)
+        message = await self._conversations.customer_message(conversation_id, self._names[sid], text, button)
         return {"message": message_view(message)}
 
     async def on_set_typing(self, sid: str, payload: Any) -> dict[str, Any]:

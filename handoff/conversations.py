@@ -36,6 +36,7 @@ from handoff.store import (
     AlreadyExists,
     Conversation,
     Message,
+    Posted,
     SqlCaseStore,
     StaleStatus,
     utcnow,
@@ -298,20 +299,21 @@ class Conversations:
         if not await self.store.connected("customer", conversation_id):
             self._customer_left_at[conversation_id] = utcnow()
 
-    async def customer_message(self, conversation_id: str, text: str, payload: str | None) -> Message:
+    async def customer_message(self, conversation_id: str, customer_name: str, text: str,
+                               payload: str | None) -> Message:
         async with self._locked(conversation_id):
-            conversation = await self.get(conversation_id)
-            if conversation.status in lifecycle.CLOSED:
-                raise ApiError("conflict", "this conversation has ended; start a new one")
             if payload is not None:
+                if (await self.get(conversation_id)).status in lifecycle.CLOSED:
+                    raise ApiError("conflict", "this conversation has ended; start a new one")
                 await self._check_button(conversation_id, payload)
-            message = await self._post(
-                conversation, "customer", conversation.customer_name, text,
-                {"payload": payload} if payload else {},
-            )
-            if conversation.status == lifecycle.BOT:
-                await self._bot_turn(conversation, payload or text)
-            return message
+            try:
+                posted = await self._post(conversation_id, "customer", customer_name, text,
+                                          {"payload": payload} if payload else {}, statuses=lifecycle.OPEN)
+            except StaleStatus:
+                raise ApiError("conflict", "this conversation has ended; start a new one") from None
+            if posted.status == lifecycle.BOT:
+                await self._bot_turn(await self.get(conversation_id), payload or text)
+            return posted.message
 
     async def _check_button(self, conversation_id: str, payload: str) -> None:
         last = await self.store.last_message_from(conversation_id, ["bot", "agent", "customer"])
@@ -330,7 +332,7 @@ class Conversations:
             replies = [BotReply(BOT_DOWN_TEXT, {"kind": "handoff", "reason": "bot_unavailable"},
                                 handoff_reason="bot_unavailable")]
         for reply in replies:
-            await self._post(conversation, "bot", self._settings.bot_name, reply.text, reply.data)
+            await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
             if reply.handoff_reason:
                 await self._transition(conversation, lifecycle.QUEUED, reason=reply.handoff_reason,
                                        actor="bot")
@@ -375,7 +377,7 @@ class Conversations:
         await self._check_may_take(agent, conversation.queue)
         conversation = await self._transition(conversation, lifecycle.WITH_AGENT, reason=reason, actor=actor,
                                               agent=agent)
-        await self._post(conversation, "system", "system", f"{agent.display_name} has joined the conversation.", {})
+        await self._post(conversation.id, "system", "system", f"{agent.display_name} has joined the conversation.", {})
         return conversation
 
     async def _check_may_take(self, agent: Agent, queue_name: str | None) -> None:
@@ -432,10 +434,17 @@ class Conversations:
         return conversation
 
     async def agent_message(self, agent: Agent, conversation_id: str, text: str) -> Message:
+        """The agent's reply, stored only while the case is theirs (checked in the same statement)."""
         async with self._locked(conversation_id):
-            conversation = await self._held(agent, conversation_id)
-            message = await self._post(conversation, "agent", agent.display_name, text, {})
-            if conversation.first_response_at is None:
+            try:
+                posted = await self._post(conversation_id, "agent", agent.display_name, text, {},
+                                          statuses=[lifecycle.WITH_AGENT], agent_id=agent.id)
+            except StaleStatus:
+                await self._held(agent, conversation_id)  # says why
+                raise ApiError("conflict", "the case changed meanwhile; reload it") from None
+            message = posted.message
+            if posted.first_response_at is None:
+                conversation = await self.get(conversation_id)
                 state = self.routing.sla_state(conversation.queued_at, conversation.first_response_due_at,
                                                message.created_at, message.created_at)
                 await self.store.update_conversation(conversation_id, first_response_at=message.created_at,
@@ -451,7 +460,7 @@ class Conversations:
         """A private note on the case: stored in the transcript, shown to agents, never to the customer."""
         async with self._locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            return await self._post(conversation, NOTE, agent.display_name, text, {"kind": "note"})
+            return (await self._post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"})).message
 
     async def transfer(self, agent: Agent, conversation_id: str, note: str, queue: str | None = None,
                        to_username: str | None = None) -> Conversation:
@@ -472,7 +481,7 @@ class Conversations:
             if colleague is not None:  # checked before anything moves
                 await self._check_may_take(colleague, queue or conversation.queue)
             to = {key: value for key, value in (("queue", queue), ("to_agent", to_username)) if value}
-            await self._post(conversation, NOTE, agent.display_name, note, {"kind": "note", "transfer": True, **to})
+            await self._post(conversation.id, NOTE, agent.display_name, note, {"kind": "note", "transfer": True, **to})
             conversation = await self._back_to_queue(conversation, TRANSFER_TEXT, "transferred",
                                                      f"agent:{agent.username}", queue=queue)
             if colleague is not None:
@@ -484,7 +493,7 @@ class Conversations:
         """The agent hands the customer back to the bot, which answers their next message."""
         async with self._locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            await self._post(conversation, "system", "system", BACK_TO_BOT_TEXT, {"kind": "returned_to_bot"})
+            await self._post(conversation.id, "system", "system", BACK_TO_BOT_TEXT, {"kind": "returned_to_bot"})
             return await self._transition(conversation, lifecycle.BOT, reason="returned_to_bot",
                                           actor=f"agent:{agent.username}")
 
@@ -569,7 +578,7 @@ class Conversations:
                              queue: str | None = None) -> Conversation:
         """A case with an agent goes back to its queue (or ``queue``), keeping its place (`KEEP_PLACE`),
         and the customer is told why."""
-        await self._post(conversation, "system", "system", text, {"kind": "requeued", "reason": reason})
+        await self._post(conversation.id, "system", "system", text, {"kind": "requeued", "reason": reason})
         return await self._transition(conversation, lifecycle.QUEUED, reason=reason, actor=actor, queue=queue)
 
     async def _sweep_one(self, conversation_id: str, expected: str, target: str, reason: str) -> None:
@@ -630,7 +639,7 @@ class Conversations:
         updated = await self.get(conversation.id)
 
         if target == lifecycle.RESOLVED:
-            await self._post(updated, "system", "system", SURVEY_TEXT, {"kind": "survey", "scale": [1, 5]})
+            await self._post(updated.id, "system", "system", SURVEY_TEXT, {"kind": "survey", "scale": [1, 5]})
             updated = await self.get(conversation.id)
         await self._publish_case(updated, conversation)
         if lifecycle.QUEUED in (current, target):
@@ -648,17 +657,22 @@ class Conversations:
     # -- storing and publishing -------------------------------------------------------------------
 
     async def _post(
-        self, conversation: Conversation, sender: str, sender_name: str, text: str, data: dict[str, Any]
-    ) -> Message:
-        message = await self.store.append_message(
-            conversation.id, sender=sender, sender_name=sender_name, text=text, data=data,
-        )
-        payload = message_view(message)
+        self, conversation_id: str, sender: str, sender_name: str, text: str, data: dict[str, Any],
+        statuses: Iterable[str] | None = None, agent_id: str | None = None,
+    ) -> Posted:
+        """Store a message (see `SqlCaseStore.append_message` for ``statuses`` and ``agent_id``), then
+        send it to the customer (but a private note) and to the case's agent."""
+        try:
+            posted = await self.store.append_message(conversation_id, sender=sender, sender_name=sender_name,
+                                                     text=text, data=data, statuses=statuses, agent_id=agent_id)
+        except KeyError:
+            raise ApiError("not_found", f"conversation {conversation_id} does not exist") from None
+        payload = message_view(posted.message)
         if sender != NOTE:
-            await self._sio.emit("message_created", payload, room=room(conversation.id), namespace=CHAT)
-        if conversation.agent_id:
-            await self._sio.emit("message_created", payload, room=agent_room(conversation.agent_id), namespace=AGENT)
-        return message
+            await self._sio.emit("message_created", payload, room=room(conversation_id), namespace=CHAT)
+        if posted.agent_id:
+            await self._sio.emit("message_created", payload, room=agent_room(posted.agent_id), namespace=AGENT)
+        return posted
 
     def _agent_rooms(self, *versions: Conversation) -> list[str]:
         """The agents' rooms a case concerns: its queue's, and its agent's (before and after a change)."""

@@ -24,6 +24,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 CLOSED = frozenset({RESOLVED, ABANDONED})
+OPEN = frozenset({BOT, QUEUED, WITH_AGENT})
 
 
 def allowed(current: str, target: str) -> bool:

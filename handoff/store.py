@@ -195,6 +195,16 @@ class Message:
 
 
 @dataclasses.dataclass(frozen=True)
+class Posted:
+    """A stored message, and what its conversation was when the message was stored."""
+
+    message: Message
+    status: str
+    agent_id: str | None
+    first_response_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
 class CaseEvent:
     from_status: str | None
     to_status: str
@@ -469,27 +479,36 @@ class SqlCaseStore:
 
     async def append_message(
         self, conversation_id: str, *, sender: str, sender_name: str, text: str,
-        data: dict[str, Any] | None = None, activity: bool = True,
-    ) -> Message:
-        """Store a message under the conversation's next sequence number (committed on return)."""
+        data: dict[str, Any] | None = None, statuses: Iterable[str] | None = None, agent_id: str | None = None,
+    ) -> Posted:
+        """Store a message under the conversation's next sequence number (committed on return). With
+        ``statuses`` (and ``agent_id``): only while the conversation is in one of them (and is that
+        agent's), else `StaleStatus`. `KeyError` when there is no such conversation."""
         now = utcnow()
         data = data or {}
-        values: dict[str, Any] = {"last_seq": conversations.c.last_seq + 1}
-        if activity:
-            values["last_activity_at"] = now
+        where = [conversations.c.id == conversation_id]
+        if statuses is not None:
+            where.append(conversations.c.status.in_(list(statuses)))
+        if agent_id is not None:
+            where.append(conversations.c.agent_id == agent_id)
         async with self._write() as conn:
-            # One statement takes the next number, so app processes sharing the database never collide.
-            seq = await conn.scalar(
-                conversations.update().where(conversations.c.id == conversation_id).values(**values)
-                .returning(conversations.c.last_seq)
-            )
-            if seq is None:
-                raise KeyError(conversation_id)
+            # One statement checks the conversation and takes the next number, so app processes
+            # sharing the database never collide, and the message path needs no read before it.
+            found = (await conn.execute(
+                conversations.update().where(*where).values(last_seq=conversations.c.last_seq + 1,
+                                                            last_activity_at=now)
+                .returning(conversations.c.last_seq, conversations.c.status, conversations.c.agent_id,
+                           conversations.c.first_response_at)
+            )).first()
+            if found is None:
+                exists = await conn.scalar(sa.select(conversations.c.id).where(conversations.c.id == conversation_id))
+                raise StaleStatus(conversation_id) if exists else KeyError(conversation_id)
             await conn.execute(messages.insert().values(
-                conversation_id=conversation_id, seq=seq, sender=sender, sender_name=sender_name,
+                conversation_id=conversation_id, seq=found.last_seq, sender=sender, sender_name=sender_name,
                 text=text, data=json.dumps(data, ensure_ascii=False), created_at=now,
             ))
-        return Message(conversation_id, seq, sender, sender_name, text, data, now)
+        message = Message(conversation_id, found.last_seq, sender, sender_name, text, data, now)
+        return Posted(message, found.status, found.agent_id, _aware(found.first_response_at))
 
     async def messages_after(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
         query = (

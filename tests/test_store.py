@@ -44,7 +44,7 @@ async def test_concurrent_messages_get_contiguous_sequence_numbers(conversations
     stored = await asyncio.gather(*(
         store.append_message(conversation.id, sender="customer", sender_name="C", text=f"m{i}") for i in range(40)
     ))
-    assert sorted(m.seq for m in stored) == list(range(1, 41))
+    assert sorted(p.message.seq for p in stored) == list(range(1, 41))
     after = await store.messages_after(conversation.id, 30)
     assert [m.seq for m in after] == list(range(31, 41))
     assert (await store.conversation(conversation.id)).last_seq == 40  # type: ignore[union-attr]
