@@ -514,10 +514,13 @@ class Conversations:
         queue; record SLA warnings and breaches; assign what automatic queues can."""
         now = utcnow()
         await self._heartbeat()
-        await self._check_slas(now)
+        open_cases = await self.store.conversations_in([lifecycle.QUEUED, lifecycle.WITH_AGENT])
+        await self._check_slas(open_cases, now)
         grace_before = now - timedelta(seconds=self._settings.agent_grace_seconds)
         agents_online = await self.store.connected("agent")
-        for conversation in await self.store.conversations_in([lifecycle.WITH_AGENT]):
+        for conversation in open_cases:
+            if conversation.status != lifecycle.WITH_AGENT:
+                continue
             agent_id = conversation.agent_id or ""
             if agent_id in agents_online:
                 continue
@@ -526,8 +529,10 @@ class Conversations:
                 await self._requeue(conversation.id, agent_id)
         abandon_before = now - timedelta(seconds=self._settings.abandon_after_seconds)
         customers_online = await self.store.connected("customer")
-        for conversation in await self.store.conversations_in([lifecycle.QUEUED]):
-            if conversation.id in customers_online or await self._left_a_message(conversation):
+        for conversation in open_cases:
+            if conversation.status != lifecycle.QUEUED or conversation.id in customers_online:
+                continue
+            if await self._left_a_message(conversation):
                 continue
             # After a restart nobody is connected yet: count from the first sweep.
             if self._customer_left_at.setdefault(conversation.id, now) <= abandon_before:
@@ -542,26 +547,21 @@ class Conversations:
         last = await self.store.last_message_from(conversation.id, ["customer"])
         return last is not None and conversation.queued_at is not None and last.created_at > conversation.queued_at
 
-    async def _check_slas(self, now: datetime) -> None:
-        """A case's first-response and resolution targets: the warning and the breach each become a
-        timeline event once, and the case moves up its queue (`urgent`)."""
-        for case in await self.store.conversations_in([lifecycle.QUEUED, lifecycle.WITH_AGENT]):
+    async def _check_slas(self, cases: list[Conversation], now: datetime) -> None:
+        """The first-response and resolution targets of open ``cases``: the warning and the breach each
+        become a timeline event once, and the case moves up its queue (`urgent`)."""
+        for case in cases:
             first = self.routing.sla_state(case.queued_at, case.first_response_due_at, case.first_response_at, now)
             resolution = self.routing.sla_state(case.queued_at, case.resolution_due_at, None, now)
-            changes = {key: state for key, state, was in (("first_response_sla", first, case.first_response_sla),
-                                                          ("resolution_sla", resolution, case.resolution_sla))
-                       if state in (WARNING, BREACHED) and state != was}
-            if not changes:
+            changed = False
+            for target, state, was in (("first_response", first, case.first_response_sla),
+                                       ("resolution", resolution, case.resolution_sla)):
+                if state in (WARNING, BREACHED) and state != was:
+                    changed |= await self.store.change_sla(case.id, target, expected=was, state=state,
+                                                           status=case.status)
+            if not changed:
                 continue
-            async with self._locked(case.id):
-                current = await self.get(case.id)
-                if current.status != case.status:
-                    continue
-                await self.store.update_conversation(case.id, **changes)
-                for key, state in changes.items():
-                    await self.store.add_event(case.id, case.status, f"sla_{key.removesuffix('_sla')}_{state}",
-                                               "system")
-                await self._publish_case(await self.get(case.id))
+            await self._publish_case(await self.get(case.id))
             if case.status == lifecycle.QUEUED:
                 await self._publish_queue_positions(exclude=None)
 
@@ -572,7 +572,10 @@ class Conversations:
                 return
             name = conversation.agent_name or "The agent"
             text = f"{name} was disconnected. Your conversation is back at the front of the queue."
-            await self._back_to_queue(conversation, text, "agent_disconnected", "system")
+            try:
+                await self._back_to_queue(conversation, text, "agent_disconnected", "system")
+            except ApiError as exc:  # another node changed it meanwhile
+                log.info("sweep left case %s: %s", conversation.number, exc.message)
 
     async def _back_to_queue(self, conversation: Conversation, text: str, reason: str, actor: str,
                              queue: str | None = None) -> Conversation:
@@ -585,7 +588,10 @@ class Conversations:
         async with self._locked(conversation_id):
             conversation = await self.get(conversation_id)
             if conversation.status == expected:
-                await self._transition(conversation, target, reason=reason, actor="system")
+                try:
+                    await self._transition(conversation, target, reason=reason, actor="system")
+                except ApiError as exc:  # another node changed it meanwhile
+                    log.info("sweep left case %s: %s", conversation.number, exc.message)
 
     # -- the one owner of status changes ----------------------------------------------------------
 

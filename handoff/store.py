@@ -410,15 +410,27 @@ class SqlCaseStore:
         async with self._write() as conn:
             await conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**fields))
 
-    async def add_event(self, conversation_id: str, status: str, reason: str, actor: str) -> CaseEvent:
-        """A timeline event that changes no status (an SLA warning or breach)."""
+    async def change_sla(self, conversation_id: str, target: str, *, expected: str | None, state: str,
+                         status: str) -> bool:
+        """Set one SLA target's state (``target``: first_response or resolution) if it is still
+        ``expected`` and the case still ``status``, with its timeline event, atomically; False when
+        another node did it first."""
+        column = conversations.c[f"{target}_sla"]
         now = utcnow()
         async with self._write() as conn:
+            result = await conn.execute(
+                conversations.update()
+                .where(conversations.c.id == conversation_id, conversations.c.status == status,
+                       column.is_(None) if expected is None else column == expected)
+                .values({column: state})
+            )
+            if result.rowcount != 1:
+                return False
             await conn.execute(case_events.insert().values(
-                conversation_id=conversation_id, from_status=status, to_status=status, reason=reason,
-                actor=actor, at=now,
+                conversation_id=conversation_id, from_status=status, to_status=status,
+                reason=f"sla_{target}_{state}", actor="system", at=now,
             ))
-        return CaseEvent(status, status, reason, actor, now)
+        return True
 
     async def idle_conversations(self, status: str, before: datetime) -> list[Conversation]:
         return await self._select_conversations(sa.and_(
