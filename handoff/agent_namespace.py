@@ -1,4 +1,4 @@
-"""The agent namespace ``/agent``: signed-in agents only; every event re-checks the sign-in."""
+"""The agent namespace ``/agent``: signed-in agents only; every event re-checks the sign-in (`AgentAuth`)."""
 
 from __future__ import annotations
 
