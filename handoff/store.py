@@ -1,8 +1,10 @@
 """The case store: agents, sessions, conversations (cases), messages, timeline events, surveys.
 
-SQLAlchemy 2 (async). SQLite is the embedded default (WAL mode). Writes go through one lock per
-process so sequence numbers and case numbers are allocated without races; every status change is a
-compare-and-set on the current status, stored together with its timeline event.
+SQLAlchemy 2. SQLite is the embedded default (WAL mode). Reads are async on the event loop; writes run
+in one writer thread per process (`SqlCaseStore._write`), a transaction each, so a message is stored
+in one hop however many statements it takes. Sequence numbers are taken in the statement that stores
+them, and every status change is a compare-and-set on the current status stored together with its
+timeline event, so several processes may share the database.
 
 The tables are declared here; a database's schema is changed only by the revisions in
 handoff/migrations, applied when the store opens. A change to a table here needs a new revision there
@@ -12,15 +14,15 @@ handoff/migrations, applied when the store opens. A change to a table here needs
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff import migrations
 
@@ -229,45 +231,57 @@ class AlreadyExists(Exception):
     """A row that may exist only once (a survey answer, a username) exists already."""
 
 
+SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite+pysqlite"}  # async driver -> its blocking twin
+T = TypeVar("T")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
 class SqlCaseStore:
     """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._write_lock = asyncio.Lock()
+    def __init__(self, engine: AsyncEngine, writer_engine: sa.Engine) -> None:
+        self._engine = engine  # reads, on the event loop
+        self._writer_engine = writer_engine  # writes, in the writer thread (`_write`)
+        self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
 
     @classmethod
     async def open(cls, url: str) -> SqlCaseStore:
         """Open the database, first bringing it to the newest schema revision (handoff.migrations)."""
         await migrations.upgrade(url)
         engine = create_async_engine(url)
-
+        # The writer thread uses the database's plain (blocking) driver.
+        writer = sa.create_engine(engine.url.set(drivername=SYNC_DRIVERS.get(engine.url.drivername,
+                                                                               engine.url.drivername)))
         if engine.dialect.name == "sqlite":
-            @sa.event.listens_for(engine.sync_engine, "connect")
-            def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.execute("PRAGMA busy_timeout=5000")
-                cursor.close()
-
-        return cls(engine)
+            for sync_engine in (engine.sync_engine, writer):
+                sa.event.listen(sync_engine, "connect", _sqlite_pragmas)
+        return cls(engine, writer)
 
     async def close(self) -> None:
         await self._engine.dispose()
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._writer_engine.dispose)
+        self._writer.shutdown()
 
     # -- agents and sessions -------------------------------------------------------------------
 
     async def add_agent(self, agent_id: str, username: str, display_name: str, password_hash: str) -> Agent:
-        async with self._write() as conn:
-            exists = await conn.scalar(sa.select(agents.c.id).where(agents.c.username == username))
+        def write(conn: sa.Connection) -> Any:
+            exists = conn.scalar(sa.select(agents.c.id).where(agents.c.username == username))
             if exists:
                 raise AlreadyExists(f"agent {username!r} exists")
-            await conn.execute(agents.insert().values(
+            conn.execute(agents.insert().values(
                 id=agent_id, username=username, display_name=display_name,
                 password_hash=password_hash, created_at=utcnow(),
             ))
+        await self._write(write)
         return Agent(agent_id, username, display_name, password_hash)
 
     async def agent_by_username(self, username: str) -> Agent | None:
@@ -295,10 +309,11 @@ class SqlCaseStore:
             return int(await conn.scalar(sa.select(sa.func.count()).select_from(agents)) or 0)
 
     async def add_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
-        async with self._write() as conn:
-            await conn.execute(agent_sessions.insert().values(
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(agent_sessions.insert().values(
                 token_hash=token_hash, agent_id=agent_id, created_at=utcnow(), expires_at=expires_at,
             ))
+        await self._write(write)
 
     async def agent_for_session(self, token_hash: str) -> Agent | None:
         query = (
@@ -313,8 +328,9 @@ class SqlCaseStore:
         return Agent(row.id, row.username, row.display_name, row.password_hash)
 
     async def delete_session(self, token_hash: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(agent_sessions.delete().where(agent_sessions.c.token_hash == token_hash))
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(agent_sessions.delete().where(agent_sessions.c.token_hash == token_hash))
+        await self._write(write)
 
     # -- conversations ---------------------------------------------------------------------------
 
@@ -323,21 +339,22 @@ class SqlCaseStore:
         channel: str, locale: str, status: str, actor: str,
     ) -> Conversation:
         now = utcnow()
-        async with self._write() as conn:
-            known = await conn.scalar(sa.select(customers.c.id).where(customers.c.id == customer_id))
+        def write(conn: sa.Connection) -> Any:
+            known = conn.scalar(sa.select(customers.c.id).where(customers.c.id == customer_id))
             if known is None:
-                await conn.execute(customers.insert().values(
+                conn.execute(customers.insert().values(
                     id=customer_id, display_name=customer_name, channel=channel, created_at=now,
                 ))
-            await conn.execute(conversations.insert().values(
+            conn.execute(conversations.insert().values(
                 id=conversation_id, token_hash=token_hash, customer_id=customer_id, channel=channel,
                 locale=locale, status=status, last_seq=0, created_at=now, updated_at=now,
                 last_activity_at=now,
             ))
-            await conn.execute(case_events.insert().values(
+            conn.execute(case_events.insert().values(
                 conversation_id=conversation_id, from_status=None, to_status=status,
                 reason="conversation_started", actor=actor, at=now,
             ))
+        await self._write(write)
         conversation = await self.conversation(conversation_id)
         assert conversation is not None
         return conversation
@@ -402,13 +419,15 @@ class SqlCaseStore:
                                                 conversations.c.number.desc())
 
     async def update_customer(self, customer_id: str, **fields: Any) -> None:
-        async with self._write() as conn:
-            await conn.execute(customers.update().where(customers.c.id == customer_id).values(**fields))
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(customers.update().where(customers.c.id == customer_id).values(**fields))
+        await self._write(write)
 
     async def update_conversation(self, conversation_id: str, **fields: Any) -> None:
         """Fields that are no status change: the first response, SLA states, priority."""
-        async with self._write() as conn:
-            await conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**fields))
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(conversations.update().where(conversations.c.id == conversation_id).values(**fields))
+        await self._write(write)
 
     async def change_sla(self, conversation_id: str, target: str, *, expected: str | None, state: str,
                          status: str) -> bool:
@@ -417,8 +436,8 @@ class SqlCaseStore:
         another node did it first."""
         column = conversations.c[f"{target}_sla"]
         now = utcnow()
-        async with self._write() as conn:
-            result = await conn.execute(
+        def write(conn: sa.Connection) -> Any:
+            result = conn.execute(
                 conversations.update()
                 .where(conversations.c.id == conversation_id, conversations.c.status == status,
                        column.is_(None) if expected is None else column == expected)
@@ -426,11 +445,12 @@ class SqlCaseStore:
             )
             if result.rowcount != 1:
                 return False
-            await conn.execute(case_events.insert().values(
+            conn.execute(case_events.insert().values(
                 conversation_id=conversation_id, from_status=status, to_status=status,
                 reason=f"sla_{target}_{state}", actor="system", at=now,
             ))
-        return True
+            return True
+        return await self._write(write)
 
     async def idle_conversations(self, status: str, before: datetime) -> list[Conversation]:
         return await self._select_conversations(sa.and_(
@@ -443,18 +463,19 @@ class SqlCaseStore:
     ) -> CaseEvent:
         """Set the status if it is still ``expected`` and record the timeline event, atomically."""
         now = utcnow()
-        async with self._write() as conn:
-            result = await conn.execute(
+        def write(conn: sa.Connection) -> Any:
+            result = conn.execute(
                 conversations.update()
                 .where(conversations.c.id == conversation_id, conversations.c.status == expected)
                 .values(status=status, updated_at=now, **fields)
             )
             if result.rowcount != 1:
                 raise StaleStatus(conversation_id)
-            await conn.execute(case_events.insert().values(
+            conn.execute(case_events.insert().values(
                 conversation_id=conversation_id, from_status=expected, to_status=status,
                 reason=reason, actor=actor, at=now,
             ))
+        await self._write(write)
         return CaseEvent(expected, status, reason, actor, now)
 
     async def events(self, conversation_id: str) -> list[CaseEvent]:
@@ -503,22 +524,24 @@ class SqlCaseStore:
             where.append(conversations.c.status.in_(list(statuses)))
         if agent_id is not None:
             where.append(conversations.c.agent_id == agent_id)
-        async with self._write() as conn:
+        def write(conn: sa.Connection) -> Any:
             # One statement checks the conversation and takes the next number, so app processes
             # sharing the database never collide, and the message path needs no read before it.
-            found = (await conn.execute(
+            found = conn.execute(
                 conversations.update().where(*where).values(last_seq=conversations.c.last_seq + 1,
                                                             last_activity_at=now)
                 .returning(conversations.c.last_seq, conversations.c.status, conversations.c.agent_id,
                            conversations.c.first_response_at)
-            )).first()
+            ).first()
             if found is None:
-                exists = await conn.scalar(sa.select(conversations.c.id).where(conversations.c.id == conversation_id))
+                exists = conn.scalar(sa.select(conversations.c.id).where(conversations.c.id == conversation_id))
                 raise StaleStatus(conversation_id) if exists else KeyError(conversation_id)
-            await conn.execute(messages.insert().values(
+            conn.execute(messages.insert().values(
                 conversation_id=conversation_id, seq=found.last_seq, sender=sender, sender_name=sender_name,
                 text=text, data=json.dumps(data, ensure_ascii=False), created_at=now,
             ))
+            return found
+        found = await self._write(write)
         message = Message(conversation_id, found.last_seq, sender, sender_name, text, data, now)
         return Posted(message, found.status, found.agent_id, _aware(found.first_response_at))
 
@@ -556,16 +579,17 @@ class SqlCaseStore:
         self, conversation_id: str, rating: int, comment: str | None, agent_id: str | None
     ) -> Survey:
         now = utcnow()
-        async with self._write() as conn:
-            exists = await conn.scalar(
+        def write(conn: sa.Connection) -> Any:
+            exists = conn.scalar(
                 sa.select(surveys.c.conversation_id).where(surveys.c.conversation_id == conversation_id)
             )
             if exists:
                 raise AlreadyExists(f"survey for {conversation_id} answered already")
-            await conn.execute(surveys.insert().values(
+            conn.execute(surveys.insert().values(
                 conversation_id=conversation_id, rating=rating, comment=comment, agent_id=agent_id,
                 created_at=now,
             ))
+        await self._write(write)
         return Survey(rating, comment, agent_id, now)
 
     async def survey(self, conversation_id: str) -> Survey | None:
@@ -580,43 +604,49 @@ class SqlCaseStore:
     async def heartbeat(self, node_id: str, stale_before: datetime) -> None:
         """The node is alive; forget the connections of nodes not seen since ``stale_before``."""
         now = utcnow()
-        async with self._write() as conn:
-            updated = await conn.execute(nodes.update().where(nodes.c.id == node_id).values(seen_at=now))
+        def write(conn: sa.Connection) -> Any:
+            updated = conn.execute(nodes.update().where(nodes.c.id == node_id).values(seen_at=now))
             if updated.rowcount == 0:
-                await conn.execute(nodes.insert().values(id=node_id, seen_at=now))
+                conn.execute(nodes.insert().values(id=node_id, seen_at=now))
             dead = sa.select(nodes.c.id).where(nodes.c.seen_at < stale_before)
-            await conn.execute(connections.delete().where(connections.c.node_id.in_(dead)))
-            await conn.execute(nodes.delete().where(nodes.c.seen_at < stale_before))
+            conn.execute(connections.delete().where(connections.c.node_id.in_(dead)))
+            conn.execute(nodes.delete().where(nodes.c.seen_at < stale_before))
+        await self._write(write)
 
     async def forget_node(self, node_id: str | None = None) -> None:
         """Drop one node's connections (it stops), or every node's (the only node starts)."""
-        async with self._write() as conn:
+        def write(conn: sa.Connection) -> Any:
             if node_id is None:
-                await conn.execute(connections.delete())
-                await conn.execute(nodes.delete())
+                conn.execute(connections.delete())
+                conn.execute(nodes.delete())
             else:
-                await conn.execute(connections.delete().where(connections.c.node_id == node_id))
-                await conn.execute(nodes.delete().where(nodes.c.id == node_id))
+                conn.execute(connections.delete().where(connections.c.node_id == node_id))
+                conn.execute(nodes.delete().where(nodes.c.id == node_id))
+        await self._write(write)
 
     async def add_connection(self, node_id: str, sid: str, kind: str, subject_id: str,
                              availability: str | None = None) -> None:
-        async with self._write() as conn:  # a socket bound again (a second resume) is one connection
-            await conn.execute(connections.delete().where(connections.c.node_id == node_id, connections.c.sid == sid))
-            await conn.execute(connections.insert().values(
+        # a socket bound again (a second resume) is one connection
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(connections.delete().where(connections.c.node_id == node_id, connections.c.sid == sid))
+            conn.execute(connections.insert().values(
                 node_id=node_id, sid=sid, kind=kind, subject_id=subject_id, availability=availability,
                 connected_at=utcnow(),
             ))
+        await self._write(write)
 
     async def remove_connection(self, node_id: str, sid: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(connections.delete().where(connections.c.node_id == node_id,
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(connections.delete().where(connections.c.node_id == node_id,
                                                           connections.c.sid == sid))
+        await self._write(write)
 
     async def set_connection_availability(self, agent_id: str, availability: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(connections.update().where(connections.c.kind == "agent",
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(connections.update().where(connections.c.kind == "agent",
                                                           connections.c.subject_id == agent_id)
                                .values(availability=availability))
+        await self._write(write)
 
     async def connected(self, kind: str, subject_id: str | None = None) -> dict[str, str | None]:
         """Subject id -> availability (the last one set) of everyone of ``kind`` connected anywhere."""
@@ -643,8 +673,12 @@ class SqlCaseStore:
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        """One writer at a time per process, one transaction per write (committed on exit)."""
-        async with self._write_lock, self._engine.begin() as conn:
-            yield conn
+    async def _write(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Run ``fn`` in the store's one writer thread, in a transaction of its own (committed when it
+        returns, rolled back when it raises). One thread writes, so writes never wait on each other's
+        locks, and a write is one hop from the event loop however many statements it has."""
+        def run() -> T:
+            with self._writer_engine.begin() as conn:
+                return fn(conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer, run)
