@@ -57,6 +57,7 @@ AVAILABLE = "available"
 AVAILABILITY = (AVAILABLE, "busy", "away")
 HANDLING_SAMPLE = 20  # recent cases an agent resolved, for the expected wait
 MIN_HANDLING_SAMPLES = 3
+POSITIONS_DELAY = 0.25  # seconds: queue places are sent at most this often
 BOT_DOWN_TEXT = "Sorry, I can't answer right now. I'm connecting you with a person from our team."
 
 
@@ -112,7 +113,8 @@ class Conversations:
         self.routing = Routing(settings.queues, settings.agents, settings.agent_capacity, settings.sla_warning_ratio)
         self._dispatch_lock = asyncio.Lock()
         self._dispatch_pending = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._positions_pending = False
+        self._tasks: set[asyncio.Future[None]] = set()
 
     @asynccontextmanager
     async def _locked(self, conversation_id: str) -> AsyncIterator[None]:
@@ -216,14 +218,14 @@ class Conversations:
         await self.store.add_connection(self.node_id, sid, "agent", agent.id, availability)
         self._agent_left_at.pop(agent.id, None)
         if not already:  # every queued customer's expected wait changes
-            await self._publish_queue_positions(exclude=None)
+            self._positions_changed()
             self._wake_dispatcher()
 
     async def agent_disconnected(self, agent_id: str, sid: str) -> None:
         await self.store.remove_connection(self.node_id, sid)
         if not await self.store.connected("agent", agent_id):
             self._agent_left_at[agent_id] = utcnow()
-            await self._publish_queue_positions(exclude=None)
+            self._positions_changed()
 
     async def colleagues(self, agent: Agent) -> list[dict[str, Any]]:
         """The other agents signed in now (for a transfer), with their availability."""
@@ -234,7 +236,7 @@ class Conversations:
         """An agent says whether they take conversations now (available) or not (busy, away)."""
         if set((await self.store.connected("agent", agent.id)).values()) != {availability}:
             await self.store.set_connection_availability(agent.id, availability)
-            await self._publish_queue_positions(exclude=None)
+            self._positions_changed()
             self._wake_dispatcher()
         return availability
 
@@ -282,7 +284,7 @@ class Conversations:
                             c.id, priority=priority, first_response_due_at=due.first_response,
                             resolution_due_at=due.resolution, first_response_sla=None, resolution_sla=None)
                         await self._publish_case(await self.get(c.id))
-        await self._publish_queue_positions(exclude=None)
+        self._positions_changed()
 
     async def by_token(self, token: str, field: str = "token") -> Conversation:
         conversation = await self.store.conversation_by_token(token_digest(token))
@@ -396,9 +398,7 @@ class Conversations:
         if self._dispatch_pending or not any(q.assignment == AUTO for q in self.routing.queues):
             return
         self._dispatch_pending = True
-        task = asyncio.create_task(self._dispatch())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background(self._dispatch())
 
     async def _dispatch(self) -> None:
         """Automatic assignment: each case of an `auto` queue, in order, to the least-loaded agent who is
@@ -563,7 +563,7 @@ class Conversations:
                 continue
             await self._publish_case(await self.get(case.id))
             if case.status == lifecycle.QUEUED:
-                await self._publish_queue_positions(exclude=None)
+                self._positions_changed()
 
     async def _requeue(self, conversation_id: str, agent_id: str) -> None:
         async with self._locked(conversation_id):
@@ -649,7 +649,7 @@ class Conversations:
             updated = await self.get(conversation.id)
         await self._publish_case(updated, conversation)
         if lifecycle.QUEUED in (current, target):
-            await self._publish_queue_positions(exclude=updated.id)
+            self._positions_changed()
         if target == lifecycle.QUEUED:
             await self._sio.emit("case_queued", await self.summary(updated), room=self._agent_rooms(updated),
                                  namespace=AGENT)
@@ -693,8 +693,22 @@ class Conversations:
         if rooms:
             await self._sio.emit("case_updated", await self.summary(conversation), room=rooms, namespace=AGENT)
 
-    async def _publish_queue_positions(self, exclude: str | None) -> None:
+    def _positions_changed(self) -> None:
+        """The queues or the agents changed: every waiting customer gets their place and expected wait,
+        once for all the changes of `POSITIONS_DELAY` seconds (a busy queue changes many times a second)."""
+        if self._positions_pending:
+            return
+        self._positions_pending = True
+        self._background(self._publish_positions())
+
+    async def _publish_positions(self) -> None:
+        await asyncio.sleep(POSITIONS_DELAY)
+        self._positions_pending = False
         for conversation, place in await self.waiting(self.routing.queues):
-            if conversation.id != exclude:
-                await self._sio.emit("case_updated", conversation_view(conversation, place),
-                                     room=room(conversation.id), namespace=CHAT)
+            await self._sio.emit("case_updated", conversation_view(conversation, place),
+                                 room=room(conversation.id), namespace=CHAT)
+
+    def _background(self, job: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
