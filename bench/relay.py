@@ -71,7 +71,7 @@ APP_ENV = {  # nothing is swept during a run: no agent is requeued, no customer 
 RELAY_P99_TARGET, IDLE_RSS_TARGET_MB = 3.0, 500.0
 WORKER_TIMEOUT = 600.0
 DRAIN_SECONDS = 20.0
-SETUP_BATCH = 50  # customers queued, then accepted, at a time (see "queue" in docs/benchmarks.md)
+SETUP_BATCH = 50  # default of --setup-batch: customers queued, then accepted, at a time
 
 
 class Worker:
@@ -131,9 +131,8 @@ class Server:
 
     async def agent_tokens(self, count: int) -> list[str]:
         """Tokens of ``count`` signed-in agents: the first agent the app creates, then agents added
-        as `casedesk agent add` adds them (not through the command: it takes the password from
-        CASEDESK_NEW_AGENT_PASSWORD, which its settings loader refuses as an unknown setting).
-        Any string does for the bare relay."""
+        as `casedesk agent add` adds them (through `AgentAuth`, without a process each). Any string
+        does for the bare relay."""
         if self.db_path is None:
             return ["bare"] * count
         from handoff.agents import AgentAuth
@@ -227,12 +226,12 @@ def latencies_ms(pairs: list[tuple[float, float]], start: float, end: float) -> 
     return [(received - sent) * 1000 for sent, received in pairs if start <= sent < end]
 
 
-async def set_up(rig: Rig) -> None:
+async def set_up(rig: Rig, batch_size: int) -> None:
     await rig.customers("ready")
     await rig.agents("open", tokens=await rig.server.agent_tokens(math.ceil(rig.size / CAPACITY)))
-    for first in range(0, rig.size, SETUP_BATCH):  # the queue never holds more than a batch
+    for first in range(0, rig.size, batch_size):  # the queue never holds more than a batch
         started = time.perf_counter()
-        batch = await rig.customers("open", count=min(SETUP_BATCH, rig.size - first),
+        batch = await rig.customers("open", count=min(batch_size, rig.size - first),
                                     escalate=rig.server.name == "app")
         rig.setup_seconds += time.perf_counter() - started
         rig.accept_seconds += await rig.agents("accept", conversation_ids=batch)
@@ -283,7 +282,7 @@ async def relay_runs(size: int, workdir: Path, args: argparse.Namespace) -> list
         rigs = [Rig(bare, loads[0], loads[1], size), Rig(app, loads[2], loads[3], size)]
         for rig in rigs:
             print(f"relay, N = {size:,}: setting up {rig.server.name} ...", flush=True)
-            await set_up(rig)
+            await set_up(rig, args.setup_batch)
         for segment in range(args.rounds):
             for rig in rigs:
                 print(f"relay, N = {size:,}: {rig.server.name}, segment {segment + 1} of {args.rounds} ...",
@@ -410,6 +409,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=45.0, help="measured seconds of the paced phase")
     parser.add_argument("--rounds", type=int, default=3, help="segments the paced phase is measured in")
     parser.add_argument("--flood-seconds", type=float, default=10.0, help="0: no flood phase")
+    parser.add_argument("--setup-batch", type=int, default=SETUP_BATCH,
+                        help="customers queued, then accepted, at a time while setting up")
     parser.add_argument("--idle", type=int, default=5000, help="idle customers (0: no idle test)")
     parser.add_argument("--idle-processes", type=int, default=2)
     parser.add_argument("--idle-hold", type=float, default=30.0, help="seconds the idle customers stay")

@@ -647,15 +647,14 @@ class Conversations:
         if target == lifecycle.RESOLVED:
             await self._post(updated.id, "system", "system", SURVEY_TEXT, {"kind": "survey", "scale": [1, 5]})
             updated = await self.get(conversation.id)
-        await self._publish_case(updated, conversation)
+        summary = await self._publish_case(updated, conversation)
         if lifecycle.QUEUED in (current, target):
             self._positions_changed()
         if target == lifecycle.QUEUED:
-            await self._sio.emit("case_queued", await self.summary(updated), room=self._agent_rooms(updated),
-                                 namespace=AGENT)
+            await self._sio.emit("case_queued", summary, room=self._agent_rooms(updated), namespace=AGENT)
         elif current == lifecycle.QUEUED:
-            await self._sio.emit("case_assigned", await self.summary(updated),
-                                 room=self._agent_rooms(updated, conversation), namespace=AGENT)
+            await self._sio.emit("case_assigned", summary, room=self._agent_rooms(updated, conversation),
+                                 namespace=AGENT)
         if current in (lifecycle.QUEUED, lifecycle.WITH_AGENT):
             self._wake_dispatcher()  # an agent has room again, or a case waits
         return updated
@@ -686,12 +685,16 @@ class Conversations:
         rooms += [agent_room(v.agent_id) for v in versions if v.agent_id]
         return list(dict.fromkeys(rooms))
 
-    async def _publish_case(self, conversation: Conversation, before: Conversation | None = None) -> None:
-        await self._sio.emit("case_updated", await self.customer_view(conversation),
+    async def _publish_case(self, conversation: Conversation, before: Conversation | None = None) -> dict[str, Any]:
+        """Send the case as it is now to its customer and its agents; return the agents' view of it."""
+        place = await self.queue_place(conversation)
+        await self._sio.emit("case_updated", conversation_view(conversation, place),
                              room=room(conversation.id), namespace=CHAT)
+        summary = case_summary(conversation, place)
         rooms = self._agent_rooms(conversation, *([before] if before else []))
         if rooms:
-            await self._sio.emit("case_updated", await self.summary(conversation), room=rooms, namespace=AGENT)
+            await self._sio.emit("case_updated", summary, room=rooms, namespace=AGENT)
+        return summary
 
     def _positions_changed(self) -> None:
         """The queues or the agents changed: every waiting customer gets their place and expected wait,
