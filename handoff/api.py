@@ -91,17 +91,15 @@ async def case_detail(request: web.Request) -> web.Response:
 
 @routes.patch("/api/customers/{customer_id}")
 async def update_customer(request: web.Request) -> web.Response:
-    """Mark a customer preferred or record their service contract: their cases are served first."""
+    """Mark a customer preferred: their cases are served first."""
     await signed_in(request)
-    p = payloads.fields(await _json(request), set(), {"preferred", "contract"})
+    p = payloads.fields(await _json(request), set(), {"preferred"})
     preferred = payloads.boolean(p, "preferred") if "preferred" in p else None
-    contract = payloads.optional_text(p, "contract", 80)
     conversations = request.app[CONVERSATIONS]
     customer_id = request.match_info["customer_id"]
-    await conversations.set_customer(customer_id, preferred, contract, clear_contract="contract" in p)
+    await conversations.set_customer(customer_id, preferred)
     cases = await conversations.store.customer_conversations(customer_id)
-    return web.json_response({"customer": {"id": customer_id, "preferred": cases[0].customer_preferred,
-                                           "contract": cases[0].customer_contract}})
+    return web.json_response({"customer": {"id": customer_id, "preferred": cases[0].customer_preferred}})
 
 
 @routes.get("/api/kb/search")

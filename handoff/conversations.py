@@ -260,30 +260,31 @@ class Conversations:
     async def earlier_cases(self, conversation: Conversation) -> list[Conversation]:
         return [c for c in await self.store.customer_conversations(conversation.customer_id) if c.id != conversation.id]
 
-    async def set_customer(self, customer_id: str, preferred: bool | None, contract: str | None,
-                           clear_contract: bool) -> None:
-        """Mark a customer preferred, or record their service contract; their waiting cases move up."""
-        fields: dict[str, Any] = {}
-        if preferred is not None:
-            fields["preferred"] = preferred
-        if contract is not None or clear_contract:
-            fields["contract"] = contract
-        cases = await self.store.customer_conversations(customer_id)
-        if not cases:
+    async def set_customer(self, customer_id: str, preferred: bool | None) -> None:
+        """Mark a customer preferred (or not)."""
+        if not await self.store.customer_conversations(customer_id):
             raise ApiError("not_found", f"customer {customer_id} does not exist")
-        if fields:
-            await self.store.update_customer(customer_id, **fields)
-        for c in cases:
-            if c.status == lifecycle.QUEUED:
-                async with self._locked(c.id):
-                    c = await self.get(c.id)
-                    priority = self.routing.priority(c.customer_preferred, c.customer_contract)
-                    if c.status == lifecycle.QUEUED and priority != c.priority and c.queued_at is not None:
-                        due = self.routing.deadlines(self.routing.queue(c.queue), priority, c.queued_at)
-                        await self.store.update_conversation(  # the targets of the new priority, from the start
-                            c.id, priority=priority, first_response_due_at=due.first_response,
-                            resolution_due_at=due.resolution, first_response_sla=None, resolution_sla=None)
-                        await self._publish_case(await self.get(c.id))
+        if preferred is not None:
+            await self.store.update_customer(customer_id, preferred=preferred)
+        await self.reprioritise(customer_id)
+
+    async def reprioritise(self, customer_id: str) -> None:
+        """The customer's priority may have changed (preferred, an entitlement of theirs or of their
+        account): their waiting cases get the priority and the SLA deadlines it gives, from the start."""
+        for c in await self.store.customer_conversations(customer_id):
+            if c.status != lifecycle.QUEUED:
+                continue
+            async with self._locked(c.id):
+                c = await self.get(c.id)
+                entitlement = await self.store.active_entitlement(c.customer_id, utcnow())
+                priority = self.routing.priority(c.customer_preferred, entitlement)
+                if c.status == lifecycle.QUEUED and c.queued_at is not None and (
+                        priority != c.priority or entitlement != c.entitlement):
+                    due = self.routing.deadlines(self.routing.queue(c.queue), priority, c.queued_at)
+                    await self.store.update_conversation(
+                        c.id, priority=priority, entitlement=entitlement, first_response_due_at=due.first_response,
+                        resolution_due_at=due.resolution, first_response_sla=None, resolution_sla=None)
+                    await self._publish_case(await self.get(c.id))
         self._positions_changed()
 
     async def by_token(self, token: str, field: str = "token") -> Conversation:
@@ -602,9 +603,11 @@ class Conversations:
         articles, language = _topics(bot_turns)
         topics = {tag for a in articles for tag in self._article_tags(a)} | set(articles)
         queue = self.routing.queue_for(topics, language or conversation.locale[:2], conversation.channel)
-        priority = self.routing.priority(conversation.customer_preferred, conversation.customer_contract)
+        entitlement = await self.store.active_entitlement(conversation.customer_id, now)
+        priority = self.routing.priority(conversation.customer_preferred, entitlement)
         due = self.routing.deadlines(queue, priority, now)
-        return {"queue": queue.name, "priority": priority, "first_response_due_at": due.first_response,
+        return {"queue": queue.name, "priority": priority, "entitlement": entitlement,
+                "first_response_due_at": due.first_response,
                 "resolution_due_at": due.resolution, "first_response_at": None, "first_response_sla": None,
                 "resolution_sla": None}
 
@@ -632,10 +635,12 @@ class Conversations:
                                                                now, now)}
         elif target == lifecycle.RESOLVED:
             fields = {"resolution": "bot"}
-        elif target == lifecycle.ABANDONED:
-            fields = {"resolution": "abandoned"}
+        elif target in (lifecycle.ABANDONED, lifecycle.CANCELLED):
+            fields = {"resolution": target}
         elif target == lifecycle.BOT:
             fields = {"agent_id": None, "queued_at": None}
+        if target in lifecycle.CLOSED:
+            fields["closed_at"] = now
         try:
             await self.store.change_status(
                 conversation.id, expected=current, status=target, reason=reason, actor=actor, fields=fields

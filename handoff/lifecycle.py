@@ -5,6 +5,7 @@
   |                     +--(customer leaves)--> abandoned
   +------------------(return to bot)----------+
  bot --(answer helped / goodbye / idle)--> resolved (by bot) --> survey
+ bot, queued, with_agent --(a supervisor cancels: spam, a test, a duplicate)--> cancelled
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ QUEUED = "queued"
 WITH_AGENT = "with_agent"
 RESOLVED = "resolved"
 ABANDONED = "abandoned"
+CANCELLED = "cancelled"
 
 ALLOWED: dict[str, frozenset[str]] = {
-    BOT: frozenset({QUEUED, RESOLVED}),
-    QUEUED: frozenset({WITH_AGENT, ABANDONED}),
-    WITH_AGENT: frozenset({RESOLVED, QUEUED, BOT}),
+    BOT: frozenset({QUEUED, RESOLVED, CANCELLED}),
+    QUEUED: frozenset({WITH_AGENT, ABANDONED, CANCELLED}),
+    WITH_AGENT: frozenset({RESOLVED, QUEUED, BOT, CANCELLED}),
     RESOLVED: frozenset(),
     ABANDONED: frozenset(),
+    CANCELLED: frozenset(),
 }
 
-CLOSED = frozenset({RESOLVED, ABANDONED})
+CLOSED = frozenset({RESOLVED, ABANDONED, CANCELLED})
 OPEN = frozenset({BOT, QUEUED, WITH_AGENT})
 
 

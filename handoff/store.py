@@ -35,6 +35,7 @@ agents = sa.Table(
     sa.Column("display_name", sa.String(120), nullable=False),
     sa.Column("password_hash", sa.String(300), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("roles", sa.String(80), nullable=False, server_default="agent"),  # comma-separated (handoff.roles)
 )
 
 agent_sessions = sa.Table(
@@ -45,6 +46,18 @@ agent_sessions = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Companies (B2B); an account may belong to a parent account.
+accounts = sa.Table(
+    "accounts", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("parent_id", sa.String(40), sa.ForeignKey("accounts.id")),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_accounts_parent", "parent_id"),
+)
+
+# Contacts: the people who chat. An anonymous contact has no external_id (the host site's or app's user
+# id, from a signed identity token); it may later be merged into a known one.
 customers = sa.Table(
     "customers", metadata,
     sa.Column("id", sa.String(40), primary_key=True),
@@ -52,7 +65,27 @@ customers = sa.Table(
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("preferred", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("contract", sa.String(80)),
+    sa.Column("external_id", sa.String(200)),
+    sa.Column("email", sa.String(200)),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id", name="fk_customers_account")),
+    sa.UniqueConstraint("external_id", name="uq_customers_external_id"),
+    sa.Index("ix_customers_account", "account_id"),
+)
+
+# Contracts: a named service entitlement of a contact or of an account (and so of its contacts and of
+# its child accounts' contacts), valid between optional dates; an active one gives high priority.
+entitlements = sa.Table(
+    "entitlements", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id")),
+    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id")),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("starts_at", sa.DateTime(timezone=True)),
+    sa.Column("ends_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(customer_id IS NULL) <> (account_id IS NULL)", name="ck_entitlements_one_owner"),
+    sa.Index("ix_entitlements_customer", "customer_id"),
+    sa.Index("ix_entitlements_account", "account_id"),
 )
 
 conversations = sa.Table(
@@ -80,8 +113,14 @@ conversations = sa.Table(
     sa.Column("resolution_due_at", sa.DateTime(timezone=True)),
     sa.Column("first_response_sla", sa.String(10)),  # None (on track), warning, breached, met
     sa.Column("resolution_sla", sa.String(10)),
+    sa.Column("title", sa.String(200)),  # the customer's first message, shortened
+    sa.Column("awaiting", sa.String(10)),  # with an agent: who is to write next, "agent" or "customer"
+    sa.Column("entitlement", sa.String(80)),  # the contract that gave the case its priority
+    sa.Column("closed_at", sa.DateTime(timezone=True)),  # resolved, abandoned or cancelled
     sa.Index("ix_conversations_customer", "customer_id"),
     sa.Index("ix_conversations_status", "status"),
+    sa.Index("ix_conversations_created", "created_at"),
+    sa.Index("ix_conversations_closed", "closed_at"),
 )
 
 messages = sa.Table(
@@ -107,12 +146,37 @@ case_events = sa.Table(
     sa.Index("ix_case_events_conversation", "conversation_id"),
 )
 
+# The knowledge articles the bot showed in a case (answered with, or offered to choose from), and whether
+# the customer said the answer helped (None: not asked or not answered).
+case_articles = sa.Table(
+    "case_articles", metadata,
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),  # the bot's message that showed it
+    sa.Column("article_id", sa.String(120), primary_key=True),
+    sa.Column("shown_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("helped", sa.Boolean),
+    sa.Index("ix_case_articles_article", "article_id"),
+)
+
+# One answer per case: satisfaction 1-5 (always), an optional comment, and the questions the settings
+# add (NPS 0-10, effort 1-7); answered in the chat or through the one-time link.
 surveys = sa.Table(
     "surveys", metadata,
     sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), primary_key=True),
     sa.Column("rating", sa.Integer, nullable=False),
     sa.Column("comment", sa.Text),
     sa.Column("agent_id", sa.String(40)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("nps", sa.Integer),
+    sa.Column("effort", sa.Integer),
+    sa.Column("answered_via", sa.String(10), nullable=False, server_default="chat"),  # chat or link
+)
+
+# Keys the app makes itself on first use and every node shares (e.g. the one that signs survey links).
+app_keys = sa.Table(
+    "app_keys", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -149,10 +213,17 @@ def _aware(value: datetime | None) -> datetime | None:
 
 @dataclasses.dataclass(frozen=True)
 class Agent:
+    """A person who signs in to the panel: an agent, a supervisor (reports, contacts), an editor."""
+
     id: str
     username: str
     display_name: str
     password_hash: str
+    roles: frozenset[str] = frozenset({"agent"})
+
+
+def _to_agent(row: Any) -> Agent:
+    return Agent(row.id, row.username, row.display_name, row.password_hash, frozenset(row.roles.split(",")))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +233,6 @@ class Conversation:
     customer_id: str
     customer_name: str
     customer_preferred: bool
-    customer_contract: str | None
     channel: str
     locale: str
     status: str
@@ -183,6 +253,27 @@ class Conversation:
     resolution_due_at: datetime | None = None
     first_response_sla: str | None = None
     resolution_sla: str | None = None
+    title: str | None = None
+    awaiting: str | None = None
+    entitlement: str | None = None
+    closed_at: datetime | None = None
+    customer_external_id: str | None = None
+    customer_account_id: str | None = None
+
+    @property
+    def status_reason(self) -> str:
+        """The status as Dynamics names its status reasons: an agent's case awaiting the customer's
+        answer is `waiting_for_customer`; a resolved one says by whom."""
+        if self.status == "with_agent" and self.awaiting == "customer":
+            return "waiting_for_customer"
+        if self.status == "resolved":
+            return f"resolved_by_{self.resolution}"
+        return {"bot": "with_bot"}.get(self.status, self.status)
+
+    @property
+    def state(self) -> str:
+        """active, resolved or cancelled (abandoned cases count as cancelled, as in Dynamics)."""
+        return {"resolved": "resolved", "abandoned": "cancelled", "cancelled": "cancelled"}.get(self.status, "active")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,6 +322,19 @@ class AlreadyExists(Exception):
     """A row that may exist only once (a survey answer, a username) exists already."""
 
 
+AWAITS = {"customer": "agent", "agent": "customer"}  # who is to write next after a message of each
+TITLE_LENGTH = 120
+MAX_ACCOUNT_DEPTH = 20  # parent accounts followed at most (the API refuses deeper trees and cycles)
+
+
+def title_of(text: str) -> str:
+    """A case's title: the customer's first message, on one line, shortened at a word."""
+    line = " ".join(text.split())
+    if len(line) <= TITLE_LENGTH:
+        return line
+    return line[:TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
+
+
 SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite+pysqlite"}  # async driver -> its blocking twin
 T = TypeVar("T")
 
@@ -272,27 +376,28 @@ class SqlCaseStore:
 
     # -- agents and sessions -------------------------------------------------------------------
 
-    async def add_agent(self, agent_id: str, username: str, display_name: str, password_hash: str) -> Agent:
+    async def add_agent(self, agent_id: str, username: str, display_name: str, password_hash: str,
+                        roles: frozenset[str] = frozenset({"agent"})) -> Agent:
         def write(conn: sa.Connection) -> Any:
             exists = conn.scalar(sa.select(agents.c.id).where(agents.c.username == username))
             if exists:
                 raise AlreadyExists(f"agent {username!r} exists")
             conn.execute(agents.insert().values(
                 id=agent_id, username=username, display_name=display_name,
-                password_hash=password_hash, created_at=utcnow(),
+                password_hash=password_hash, created_at=utcnow(), roles=",".join(sorted(roles)),
             ))
         await self._write(write)
-        return Agent(agent_id, username, display_name, password_hash)
+        return Agent(agent_id, username, display_name, password_hash, roles)
 
     async def agent_by_username(self, username: str) -> Agent | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(agents).where(agents.c.username == username))).first()
-        return Agent(row.id, row.username, row.display_name, row.password_hash) if row else None
+        return _to_agent(row) if row else None
 
     async def agent(self, agent_id: str) -> Agent | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).first()
-        return Agent(row.id, row.username, row.display_name, row.password_hash) if row else None
+        return _to_agent(row) if row else None
 
     async def agent_loads(self) -> dict[str, int]:
         """Agent id -> how many conversations they hold now."""
@@ -325,7 +430,7 @@ class SqlCaseStore:
             row = (await conn.execute(query)).first()
         if row is None or _aware(row.expires_at) <= utcnow():  # type: ignore[operator]
             return None
-        return Agent(row.id, row.username, row.display_name, row.password_hash)
+        return _to_agent(row)
 
     async def delete_session(self, token_hash: str) -> None:
         def write(conn: sa.Connection) -> Any:
@@ -365,7 +470,8 @@ class SqlCaseStore:
                 conversations,
                 customers.c.display_name.label("customer_name"),
                 customers.c.preferred.label("customer_preferred"),
-                customers.c.contract.label("customer_contract"),
+                customers.c.external_id.label("customer_external_id"),
+                customers.c.account_id.label("customer_account_id"),
                 agents.c.display_name.label("agent_name"),
                 (surveys.c.conversation_id.is_not(None)).label("survey_answered"),
             )
@@ -378,7 +484,7 @@ class SqlCaseStore:
     def _to_conversation(row: Any) -> Conversation:
         return Conversation(
             id=row.id, number=row.number, customer_id=row.customer_id, customer_name=row.customer_name,
-            customer_preferred=bool(row.customer_preferred), customer_contract=row.customer_contract,
+            customer_preferred=bool(row.customer_preferred),
             channel=row.channel, locale=row.locale, status=row.status, resolution=row.resolution,
             escalation_reason=row.escalation_reason, agent_id=row.agent_id, agent_name=row.agent_name,
             last_seq=row.last_seq, created_at=_aware(row.created_at),  # type: ignore[arg-type]
@@ -387,6 +493,8 @@ class SqlCaseStore:
             resolution_category=row.resolution_category, first_response_at=_aware(row.first_response_at),
             first_response_due_at=_aware(row.first_response_due_at), resolution_due_at=_aware(row.resolution_due_at),
             first_response_sla=row.first_response_sla, resolution_sla=row.resolution_sla,
+            title=row.title, awaiting=row.awaiting, entitlement=row.entitlement, closed_at=_aware(row.closed_at),
+            customer_external_id=row.customer_external_id, customer_account_id=row.customer_account_id,
         )
 
     async def _select_conversations(self, where: Any, order_by: Any = None) -> list[Conversation]:
@@ -417,6 +525,25 @@ class SqlCaseStore:
         """Every conversation of one customer, newest first."""
         return await self._select_conversations(conversations.c.customer_id == customer_id,
                                                 conversations.c.number.desc())
+
+    async def active_entitlement(self, customer_id: str, at: datetime) -> str | None:
+        """The name of the oldest entitlement active at ``at`` of the contact, of its account, or of
+        that account's parent accounts; None without one."""
+        async with self._engine.connect() as conn:
+            account_id = await conn.scalar(sa.select(customers.c.account_id).where(customers.c.id == customer_id))
+            chain: list[str] = []
+            while account_id is not None and account_id not in chain and len(chain) < MAX_ACCOUNT_DEPTH:
+                chain.append(account_id)
+                account_id = await conn.scalar(sa.select(accounts.c.parent_id).where(accounts.c.id == account_id))
+            query = (
+                sa.select(entitlements.c.name)
+                .where(sa.or_(entitlements.c.customer_id == customer_id, entitlements.c.account_id.in_(chain)),
+                       sa.or_(entitlements.c.starts_at.is_(None), entitlements.c.starts_at <= at),
+                       sa.or_(entitlements.c.ends_at.is_(None), entitlements.c.ends_at > at))
+                .order_by(entitlements.c.created_at)
+                .limit(1)
+            )
+            return await conn.scalar(query)
 
     async def update_customer(self, customer_id: str, **fields: Any) -> None:
         def write(conn: sa.Connection) -> Any:
@@ -524,12 +651,16 @@ class SqlCaseStore:
             where.append(conversations.c.status.in_(list(statuses)))
         if agent_id is not None:
             where.append(conversations.c.agent_id == agent_id)
+        values: dict[str, Any] = {"last_seq": conversations.c.last_seq + 1, "last_activity_at": now}
+        if sender in AWAITS:
+            values["awaiting"] = AWAITS[sender]
+        if sender == "customer" and not data.get("payload"):
+            values["title"] = sa.func.coalesce(conversations.c.title, title_of(text))
         def write(conn: sa.Connection) -> Any:
             # One statement checks the conversation and takes the next number, so app processes
             # sharing the database never collide, and the message path needs no read before it.
             found = conn.execute(
-                conversations.update().where(*where).values(last_seq=conversations.c.last_seq + 1,
-                                                            last_activity_at=now)
+                conversations.update().where(*where).values(values)
                 .returning(conversations.c.last_seq, conversations.c.status, conversations.c.agent_id,
                            conversations.c.first_response_at)
             ).first()
@@ -668,7 +799,7 @@ class SqlCaseStore:
             rows = (await conn.execute(query)).all()
         found: dict[str, tuple[Agent, str | None]] = {}
         for r in rows:
-            found[r.id] = (Agent(r.id, r.username, r.display_name, r.password_hash), r.availability)
+            found[r.id] = (_to_agent(r), r.availability)
         return list(found.values())
 
     # -- plumbing --------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ def case_summary(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
     return {
         **conversation_view(c, place),
         "customer_id": c.customer_id, "customer_name": c.customer_name,
-        "customer_preferred": c.customer_preferred, "customer_contract": c.customer_contract,
+        "customer_preferred": c.customer_preferred, "entitlement": c.entitlement,
+        "title": c.title, "status_reason": c.status_reason, "state": c.state, "closed_at": iso(c.closed_at),
         "channel": c.channel, "locale": c.locale,
         "escalation_reason": c.escalation_reason, "queued_at": iso(c.queued_at),
         "agent_id": c.agent_id, "created_at": iso(c.created_at),

@@ -84,7 +84,7 @@ def test_every_payload_field_is_documented() -> None:
     now = datetime(2026, 11, 22, 13, 20, tzinfo=UTC)
     conversation = Conversation(
         id="c_1", number=1, customer_id="u_1", customer_name="Customer", customer_preferred=False,
-        customer_contract=None, channel="web", locale="en", status="queued", resolution=None,
+        channel="web", locale="en", status="queued", resolution=None,
         escalation_reason="low_confidence", agent_id=None, agent_name=None, last_seq=2, created_at=now,
         queued_at=now, last_activity_at=now, survey_answered=False, queue="general", priority="normal",
     )

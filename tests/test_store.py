@@ -20,7 +20,8 @@ from handoff.rasa_bridge import RasaBridge
 from handoff.settings import load_settings
 from handoff.store import AlreadyExists, SqlCaseStore, StaleStatus, utcnow
 
-STATUSES = [lifecycle.BOT, lifecycle.QUEUED, lifecycle.WITH_AGENT, lifecycle.RESOLVED, lifecycle.ABANDONED]
+STATUSES = [lifecycle.BOT, lifecycle.QUEUED, lifecycle.WITH_AGENT, lifecycle.RESOLVED, lifecycle.ABANDONED,
+            lifecycle.CANCELLED]
 
 
 @pytest.fixture
@@ -70,6 +71,7 @@ async def test_every_transition_is_allowed_or_refused_by_the_table(
         lifecycle.BOT: [], lifecycle.QUEUED: [lifecycle.QUEUED],
         lifecycle.WITH_AGENT: [lifecycle.QUEUED, lifecycle.WITH_AGENT],
         lifecycle.RESOLVED: [lifecycle.RESOLVED], lifecycle.ABANDONED: [lifecycle.QUEUED, lifecycle.ABANDONED],
+        lifecycle.CANCELLED: [lifecycle.CANCELLED],
     }[current]
     for step in path:
         conversation = await conversations._transition(conversation, step, reason="setup", actor="t", agent=agent)
@@ -80,8 +82,11 @@ async def test_every_transition_is_allowed_or_refused_by_the_table(
         assert changed.status == target
         assert (await conversations.store.events(conversation.id))[-1].to_status == target
         expected_resolution = {lifecycle.RESOLVED: "agent" if current == lifecycle.WITH_AGENT else "bot",
-                               lifecycle.ABANDONED: "abandoned"}.get(target)
+                               lifecycle.ABANDONED: "abandoned", lifecycle.CANCELLED: "cancelled"}.get(target)
         assert changed.resolution == expected_resolution
+        assert (changed.closed_at is not None) == (target in lifecycle.CLOSED)
+        assert changed.state == {lifecycle.RESOLVED: "resolved", lifecycle.ABANDONED: "cancelled",
+                                 lifecycle.CANCELLED: "cancelled"}.get(target, "active")
     else:
         with pytest.raises(ApiError) as refused:
             await conversations._transition(conversation, target, reason="test", actor="t", agent=agent)
