@@ -10,6 +10,7 @@ import hmac
 import secrets
 import time
 from datetime import timedelta
+from typing import Any
 
 from handoff.errors import ApiError
 from handoff.store import Agent, AlreadyExists, SqlCaseStore, utcnow
@@ -18,6 +19,10 @@ _N, _R, _P = 2**14, 8, 1
 # A session checked against the store is trusted this long by this process before the next check; a
 # sign-out through this process ends it at once, through another node within this time.
 RECHECK_SECONDS = 5.0
+# What an account may do: take and handle cases in the panel; see reports and manage contacts, accounts
+# and entitlements; edit the knowledge base.
+AGENT, SUPERVISOR, EDITOR = "agent", "supervisor", "editor"
+ROLES = (AGENT, SUPERVISOR, EDITOR)
 
 
 def hash_password(password: str) -> str:
@@ -47,8 +52,9 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def agent_view(agent: Agent) -> dict[str, str]:
-    return {"id": agent.id, "username": agent.username, "display_name": agent.display_name}
+def agent_view(agent: Agent) -> dict[str, Any]:
+    return {"id": agent.id, "username": agent.username, "display_name": agent.display_name,
+            "roles": sorted(agent.roles)}
 
 
 class AgentAuth:
@@ -57,22 +63,27 @@ class AgentAuth:
         self._session_hours = session_hours
         self._checked: dict[str, tuple[Agent, float]] = {}  # token digest -> agent, when checked (monotonic)
 
-    async def add(self, username: str, password: str, display_name: str | None = None) -> Agent:
+    async def add(self, username: str, password: str, display_name: str | None = None,
+                  roles: frozenset[str] = frozenset({AGENT})) -> Agent:
         if len(password) < 8:
             raise ValueError("password: must be at least 8 characters")
+        if not roles or not roles <= set(ROLES):
+            raise ValueError(f"roles: must be some of {', '.join(ROLES)}")
         try:
             password_hash = await asyncio.to_thread(hash_password, password)
             return await self._store.add_agent("a_" + secrets.token_hex(8), username, display_name or username,
-                                               password_hash)
+                                               password_hash, roles)
         except AlreadyExists as exc:
             raise ValueError(str(exc)) from None
 
     async def ensure_first_agent(self, username: str, password: str | None) -> str | None:
-        """Create the first agent when there is none; return the password if we generated it."""
+        """Create the first account, with every role, when there is none; return the password if we
+        generated it."""
         if await self._store.count_agents():
             return None
         generated = None if password else secrets.token_urlsafe(12)
-        await self.add(username, password or generated or "", display_name=username.capitalize())
+        await self.add(username, password or generated or "", display_name=username.capitalize(),
+                       roles=frozenset(ROLES))
         return generated
 
     async def login(self, username: str, password: str) -> tuple[str, Agent]:
@@ -86,7 +97,14 @@ class AgentAuth:
         await self._store.add_session(token_digest(token), agent.id, expires)
         return token, agent
 
-    async def authenticate(self, token: object) -> Agent:
+    async def authenticate(self, token: object, role: str = AGENT) -> Agent:
+        """The account signed in with ``token``, if it has ``role``."""
+        agent = await self._signed_in(token)
+        if role not in agent.roles:
+            raise ApiError("forbidden", f"this needs the {role} role, which {agent.username} does not have")
+        return agent
+
+    async def _signed_in(self, token: object) -> Agent:
         if not isinstance(token, str) or not token:
             raise ApiError("unauthorized", "sign in first: no agent token was given")
         digest = token_digest(token)

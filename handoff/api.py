@@ -10,11 +10,11 @@ from aiohttp import web
 
 from bot.actions import context as action_context
 from handoff import payloads
-from handoff.agents import agent_view
+from handoff.agents import AGENT, agent_view
 from handoff.errors import ApiError
 from handoff.keys import AUTH, BRIDGE, CONVERSATIONS
 from handoff.store import Agent
-from handoff.views import event_view, message_view, survey_view
+from handoff.views import article_view, event_view, message_view, survey_view
 from knowledge_index.entries import plain_text
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,9 @@ def _bearer(request: web.Request) -> str | None:
     return header[7:] if header.startswith("Bearer ") else None
 
 
-async def signed_in(request: web.Request) -> Agent:
-    return await request.app[AUTH].authenticate(_bearer(request))
+async def signed_in(request: web.Request, role: str = AGENT) -> Agent:
+    """The account that sent the request, if it has ``role`` (401 without a valid token, else 403)."""
+    return await request.app[AUTH].authenticate(_bearer(request), role)
 
 
 @routes.post("/api/agent/login")
@@ -83,6 +84,7 @@ async def case_detail(request: web.Request) -> web.Response:
         **await conversations.summary(conversation),
         "events": [event_view(e) for e in await store.events(conversation.id)],
         "survey": survey_view(survey) if survey else None,
+        "articles": [article_view(a) for a in await store.case_articles(conversation.id)],
     }
     case["earlier_cases"] = [await conversations.summary(c) for c in await conversations.earlier_cases(conversation)]
     messages = [message_view(m) for m in await store.messages_after(conversation.id)]

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot import rasa_runtime
 from handoff import migrations
+from handoff.agents import AGENT, ROLES
 from handoff.app import create_app
 from handoff.keys import AUTH
 from handoff.settings import Settings, SettingsError, load_settings
@@ -83,17 +84,18 @@ async def run(settings: Settings) -> None:
         await runner.cleanup()
 
 
-async def add_agent(settings: Settings, username: str, display_name: str | None, environ: Mapping[str, str]) -> None:
+async def add_agent(settings: Settings, username: str, display_name: str | None, roles: Sequence[str],
+                    environ: Mapping[str, str]) -> None:
     from handoff.agents import AgentAuth
     from handoff.store import SqlCaseStore
 
     password = environ.get("CASEDESK_NEW_AGENT_PASSWORD") or getpass.getpass(f"password for {username}: ")
     store = await SqlCaseStore.open(settings.database_url)
     try:
-        await AgentAuth(store, settings.agent_session_hours).add(username, password, display_name)
+        await AgentAuth(store, settings.agent_session_hours).add(username, password, display_name, frozenset(roles))
     finally:
         await store.close()
-    _say(f"agent {username} added")
+    _say(f"agent {username} added ({', '.join(sorted(set(roles)))})")
 
 
 async def database(settings: Settings, command: str, message: str | None) -> None:
@@ -129,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = agent.add_parser("add", help="add an agent (password from CASEDESK_NEW_AGENT_PASSWORD or a prompt)")
     add.add_argument("username")
     add.add_argument("--display-name")
+    add.add_argument("--role", action="append", choices=ROLES, dest="roles",
+                     help="agent (default), supervisor (reports, contacts), editor (knowledge base); repeatable")
     db_parser = commands.add_parser("db", help="the database's schema revision (docs/database.md)")
     db = db_parser.add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="bring the database to the newest revision (the app also does on start)")
@@ -161,7 +165,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             model, trained = rasa_runtime.ensure_model()
             _say(f"{'trained' if trained else 'up to date'}: {model}")
         elif args.command == "agent":
-            asyncio.run(add_agent(settings, args.username, args.display_name, environ))
+            asyncio.run(add_agent(settings, args.username, args.display_name, args.roles or [AGENT], environ))
         elif args.command == "db":
             asyncio.run(database(settings, args.db_command, getattr(args, "message", None)))
     except (rasa_runtime.RasaError, migrations.MigrationError, ValueError) as exc:

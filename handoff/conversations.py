@@ -335,7 +335,8 @@ class Conversations:
             replies = [BotReply(BOT_DOWN_TEXT, {"kind": "handoff", "reason": "bot_unavailable"},
                                 handoff_reason="bot_unavailable")]
         for reply in replies:
-            await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
+            posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
+            await self._record_articles(conversation.id, posted.message.seq, reply)
             if reply.handoff_reason:
                 await self._transition(conversation, lifecycle.QUEUED, reason=reply.handoff_reason,
                                        actor="bot")
@@ -344,6 +345,17 @@ class Conversations:
                 await self._transition(conversation, lifecycle.RESOLVED, reason=reply.resolve_reason,
                                        actor="bot")
                 return
+
+    async def _record_articles(self, conversation_id: str, seq: int, reply: BotReply) -> None:
+        """The case's articles: those the bot answered with or offered, and whether they helped."""
+        data = reply.data
+        shown = [data["article"]["id"]] if data.get("kind") == "answer" else data.get("offered", [])
+        if shown:
+            await self.store.add_case_articles(conversation_id, seq, shown)
+        if reply.resolve_reason == "answer_helped":
+            await self.store.article_feedback(conversation_id, True, data.get("article_id"))
+        elif reply.handoff_reason in ("answer_not_helpful", "no_offered_article_fits"):
+            await self.store.article_feedback(conversation_id, False, data.get("article_id"))
 
     async def typing(self, conversation_id: str, sender: str, name: str, typing: bool) -> None:
         """Tell the other side that the customer or the agent is typing (or stopped); not stored.

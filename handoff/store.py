@@ -307,6 +307,14 @@ class CaseEvent:
 
 
 @dataclasses.dataclass(frozen=True)
+class CaseArticle:
+    article_id: str
+    seq: int  # the bot's message that showed it
+    shown_at: datetime
+    helped: bool | None
+
+
+@dataclasses.dataclass(frozen=True)
 class Survey:
     rating: int
     comment: str | None
@@ -703,6 +711,37 @@ class SqlCaseStore:
             row.conversation_id, row.seq, row.sender, row.sender_name, row.text,
             json.loads(row.data), _aware(row.created_at),  # type: ignore[arg-type]
         )
+
+    # -- articles shown -------------------------------------------------------------------------
+
+    async def add_case_articles(self, conversation_id: str, seq: int, article_ids: Sequence[str]) -> None:
+        """The bot's message ``seq`` showed these articles."""
+        now = utcnow()
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(case_articles.insert(), [
+                {"conversation_id": conversation_id, "seq": seq, "article_id": a, "shown_at": now}
+                for a in dict.fromkeys(article_ids)
+            ])
+        await self._write(write)
+
+    async def article_feedback(self, conversation_id: str, helped: bool, article_id: str | None = None) -> None:
+        """The customer said whether the articles shown last (or the last showing of ``article_id``)
+        helped; articles already judged keep their answer."""
+        def write(conn: sa.Connection) -> Any:
+            where = [case_articles.c.conversation_id == conversation_id, case_articles.c.helped.is_(None)]
+            if article_id is not None:
+                where.append(case_articles.c.article_id == article_id)
+            last = conn.scalar(sa.select(sa.func.max(case_articles.c.seq)).where(*where))
+            if last is not None:
+                conn.execute(case_articles.update().where(*where, case_articles.c.seq == last).values(helped=helped))
+        await self._write(write)
+
+    async def case_articles(self, conversation_id: str) -> list[CaseArticle]:
+        query = (sa.select(case_articles).where(case_articles.c.conversation_id == conversation_id)
+                 .order_by(case_articles.c.seq, case_articles.c.article_id))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [CaseArticle(r.article_id, r.seq, _aware(r.shown_at), r.helped) for r in rows]  # type: ignore[arg-type]
 
     # -- surveys ---------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handoff.store import CaseEvent, Conversation, Message, Survey
+from handoff.store import CaseArticle, CaseEvent, Conversation, Message, Survey
 
 
 def iso(value: datetime | None) -> str | None:
@@ -65,3 +65,7 @@ def survey_view(s: Survey) -> dict[str, Any]:
 
 def event_view(e: CaseEvent) -> dict[str, Any]:
     return {"from": e.from_status, "to": e.to_status, "reason": e.reason, "actor": e.actor, "at": iso(e.at)}
+
+
+def article_view(a: CaseArticle) -> dict[str, Any]:
+    return {"article_id": a.article_id, "seq": a.seq, "shown_at": iso(a.shown_at), "helped": a.helped}

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot import rasa_runtime
@@ -35,9 +35,11 @@ class AppProcess:
     reader: threading.Thread
     env: dict[str, str] = dataclasses.field(default_factory=dict)
 
-    def add_agent(self, username: str, password: str = "correct horse battery") -> None:
-        """Add an agent account with the operators' command, on this app's database."""
-        subprocess.run([sys.executable, "-m", "handoff", "agent", "add", username], cwd=ROOT, check=True,
+    def add_agent(self, username: str, password: str = "correct horse battery", roles: Sequence[str] = ()) -> None:
+        """Add an agent account (with ``roles``, else the agent role) with the operators' command, on this
+        app's database."""
+        role_args = [arg for role in roles for arg in ("--role", role)]
+        subprocess.run([sys.executable, "-m", "handoff", "agent", "add", username, *role_args], cwd=ROOT, check=True,
                        env={**self.env, "CASEDESK_NEW_AGENT_PASSWORD": password}, capture_output=True)
 
     def stop(self) -> None:

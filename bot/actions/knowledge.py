@@ -132,7 +132,8 @@ async def answer_or(dispatcher: CollectingDispatcher, tracker: Tracker, fallback
         choices = [ctx.index.article(article_id) for article_id in decision.article_ids]
         buttons = [{"title": c.title, "payload": f'/choose_article{{"article_id": "{c.id}"}}'} for c in choices if c]
         neither = {"title": say["neither"], "payload": "/deny"}
-        _reply(dispatcher, say["which"], {"kind": "clarify", "buttons": [*buttons, neither], **why})
+        offered = {"offered": [c.id for c in choices if c]}
+        _reply(dispatcher, say["which"], {"kind": "clarify", "buttons": [*buttons, neither], **offered, **why})
         return [SlotSet("last_article", None), SlotSet("offered_articles", ",".join(decision.article_ids)), *language]
     _reply(dispatcher, say["low_confidence"], {"kind": "handoff", **why, "reason": "low_confidence"},
            handoff="low_confidence")
