@@ -40,7 +40,7 @@ async def error_boundary(request: web.Request, handler: Any) -> web.StreamRespon
         return web.json_response(ApiError("internal", "the server failed").body(), status=500)
 
 
-async def _json(request: web.Request) -> Any:
+async def json_body(request: web.Request) -> Any:
     try:
         return await request.json()
     except ValueError:
@@ -59,7 +59,7 @@ async def signed_in(request: web.Request, role: str = AGENT) -> Agent:
 
 @routes.post("/api/agent/login")
 async def login(request: web.Request) -> web.Response:
-    p = payloads.fields(await _json(request), {"username", "password"})
+    p = payloads.fields(await json_body(request), {"username", "password"})
     username = payloads.text(p, "username", 80)
     password = payloads.text(p, "password", 200)
     token, agent = await request.app[AUTH].login(username, password)
@@ -89,19 +89,6 @@ async def case_detail(request: web.Request) -> web.Response:
     case["earlier_cases"] = [await conversations.summary(c) for c in await conversations.earlier_cases(conversation)]
     messages = [message_view(m) for m in await store.messages_after(conversation.id)]
     return web.json_response({"case": case, "messages": messages})
-
-
-@routes.patch("/api/customers/{customer_id}")
-async def update_customer(request: web.Request) -> web.Response:
-    """Mark a customer preferred: their cases are served first."""
-    await signed_in(request)
-    p = payloads.fields(await _json(request), set(), {"preferred"})
-    preferred = payloads.boolean(p, "preferred") if "preferred" in p else None
-    conversations = request.app[CONVERSATIONS]
-    customer_id = request.match_info["customer_id"]
-    await conversations.set_customer(customer_id, preferred)
-    cases = await conversations.store.customer_conversations(customer_id)
-    return web.json_response({"customer": {"id": customer_id, "preferred": cases[0].customer_preferred}})
 
 
 @routes.get("/api/kb/search")

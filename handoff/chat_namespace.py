@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from handoff import payloads
+from handoff import identity, payloads
 from handoff.boundary import BoundaryNamespace
 from handoff.conversations import CHAT, Conversations, room
 from handoff.errors import ApiError
@@ -52,14 +52,16 @@ class ChatNamespace(BoundaryNamespace):
         return conversation_id
 
     async def on_start_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
-        p = payloads.fields(payload, set(), {"channel", "locale", "name", "earlier_token"})
+        p = payloads.fields(payload, set(), {"channel", "locale", "name", "earlier_token", "identity"})
         channel = payloads.choice(p, "channel", CHANNELS, "web")
         locale = p.get("locale", "en")
         if not isinstance(locale, str) or not LOCALE.match(locale):
             raise ApiError("invalid_payload", "locale: must look like en or de-DE")
         name = payloads.optional_text(p, "name", 80)
         earlier = payloads.optional_text(p, "earlier_token", 200)
-        conversation, token = await self._conversations.start(channel, locale, name, earlier)
+        signed = payloads.optional_text(p, "identity", 4000)
+        known = identity.verify(signed, self._settings.identity_secret) if signed else None
+        conversation, token = await self._conversations.start(channel, locale, name, earlier, known)
         await self._bind(sid, conversation)
         return {"conversation": await self._conversations.customer_view(conversation), "token": token}
 

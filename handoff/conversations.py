@@ -28,6 +28,7 @@ import socketio
 from handoff import lifecycle
 from handoff.agents import token_digest
 from handoff.errors import ApiError
+from handoff.identity import Identity
 from handoff.rasa_bridge import BotReply, BotUnavailable, RasaBridge
 from handoff.routing import AUTO, BREACHED, WARNING, QueueSpec, Routing, order_key
 from handoff.settings import Settings
@@ -242,31 +243,40 @@ class Conversations:
 
     # -- customers ---------------------------------------------------------------------------------
 
-    async def start(self, channel: str, locale: str, name: str | None,
-                    earlier_token: str | None = None) -> tuple[Conversation, str]:
-        """A new conversation; with the token of one of the customer's earlier conversations, for the
-        same customer (so agents see their earlier cases)."""
+    async def start(self, channel: str, locale: str, name: str | None, earlier_token: str | None = None,
+                    identity: Identity | None = None) -> tuple[Conversation, str]:
+        """A new conversation. With the token of one of the customer's earlier conversations, it is the
+        same contact's (so agents see their earlier cases). With the host site's identity, it is the
+        contact known by it: an anonymous contact of ``earlier_token`` becomes that known contact (it
+        is merged into it when the identity had a contact already)."""
         customer_id = "u_" + secrets.token_hex(8)
         if earlier_token is not None:
             customer_id = (await self.by_token(earlier_token, "earlier_token")).customer_id
+        if identity is not None:
+            customer_id = await self._identified(identity, customer_id if earlier_token else None)
         token = secrets.token_urlsafe(32)
         conversation = await self.store.create_conversation(
             conversation_id="c_" + secrets.token_hex(8), token_hash=token_digest(token),
-            customer_id=customer_id, customer_name=name or "Customer",
+            customer_id=customer_id, customer_name=(identity and identity.name) or name or "Customer",
             channel=channel, locale=locale, status=lifecycle.BOT, actor="customer",
+            external_id=identity.external_id if identity else None, email=identity.email if identity else None,
         )
         return conversation, token
 
+    async def _identified(self, identity: Identity, earlier_id: str | None) -> str:
+        """The contact of ``identity``: the known one, or the anonymous contact ``earlier_id`` made known,
+        or (neither) a new one."""
+        known = await self.store.contact_by_external_id(identity.external_id)
+        earlier = await self.store.contact(earlier_id) if earlier_id else None
+        if earlier is not None and earlier.external_id is None:
+            if known is None:
+                await self.store.update_contact(earlier.id, external_id=identity.external_id)
+                return earlier.id
+            await self.store.merge_contacts(earlier.id, known.id, actor="customer")
+        return known.id if known else "u_" + secrets.token_hex(8)
+
     async def earlier_cases(self, conversation: Conversation) -> list[Conversation]:
         return [c for c in await self.store.customer_conversations(conversation.customer_id) if c.id != conversation.id]
-
-    async def set_customer(self, customer_id: str, preferred: bool | None) -> None:
-        """Mark a customer preferred (or not)."""
-        if not await self.store.customer_conversations(customer_id):
-            raise ApiError("not_found", f"customer {customer_id} does not exist")
-        if preferred is not None:
-            await self.store.update_customer(customer_id, preferred=preferred)
-        await self.reprioritise(customer_id)
 
     async def reprioritise(self, customer_id: str) -> None:
         """The customer's priority may have changed (preferred, an entitlement of theirs or of their

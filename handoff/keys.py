@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from handoff.agents import AgentAuth
+from handoff.contacts import Contacts
 from handoff.conversations import Conversations
 from handoff.rasa_bridge import RasaBridge
 from handoff.settings import Settings
@@ -13,3 +14,4 @@ SETTINGS = web.AppKey("settings", Settings)
 AUTH = web.AppKey("auth", AgentAuth)
 BRIDGE = web.AppKey("bridge", RasaBridge)
 CONVERSATIONS = web.AppKey("conversations", Conversations)
+CONTACTS = web.AppKey("contacts", Contacts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from handoff.errors import ApiError
@@ -63,3 +64,17 @@ def choice(payload: Mapping[str, Any], key: str, allowed: tuple[str, ...], defau
     if value not in allowed:
         raise ApiError("invalid_payload", f"{key}: must be one of {', '.join(allowed)}")
     return str(value)
+
+
+def optional_time(payload: Mapping[str, Any], key: str) -> datetime | None:
+    """An ISO 8601 time (a date alone is its midnight, UTC; a time without an offset is UTC), or None."""
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError("invalid_payload", f"{key}: must be an ISO 8601 time such as 2027-01-31T00:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError("invalid_payload", f"{key}: must be an ISO 8601 time such as 2027-01-31T00:00:00Z") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

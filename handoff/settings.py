@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from handoff.identity import MIN_SECRET_LENGTH
 from handoff.routing import (
     DEFAULT_CATEGORIES,
     DEFAULT_QUEUES,
@@ -61,10 +62,11 @@ class Settings:
     queues: tuple[QueueSpec, ...] = DEFAULT_QUEUES
     agents: tuple[AgentSpec, ...] = ()
     resolution_categories: tuple[str, ...] = DEFAULT_CATEGORIES
-    # Secret: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD), never from the file.
+    # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
+    identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host site (handoff.identity)
 
-    SECRETS = frozenset({"first_agent_password"})
+    SECRETS = frozenset({"first_agent_password", "identity_secret"})
 
     @property
     def public_url(self) -> str:
@@ -173,6 +175,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"sla_warning_ratio: must be between 0 and 1, got {s.sla_warning_ratio}")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"redis_url: must be a redis:// URL, got {s.redis_url!r}")
+    if s.identity_secret and len(s.identity_secret) < MIN_SECRET_LENGTH:
+        raise SettingsError(f"identity_secret: must be at least {MIN_SECRET_LENGTH} characters")
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
     if not s.database_url.startswith("sqlite+aiosqlite://"):

@@ -227,6 +227,58 @@ def _to_agent(row: Any) -> Agent:
 
 
 @dataclasses.dataclass(frozen=True)
+class Contact:
+    """A person who chats (the table ``customers``); anonymous while ``external_id`` is None."""
+
+    id: str
+    display_name: str
+    channel: str
+    created_at: datetime
+    preferred: bool
+    external_id: str | None
+    email: str | None
+    account_id: str | None
+
+
+def _to_contact(row: Any) -> Contact:
+    return Contact(row.id, row.display_name, row.channel, _aware(row.created_at), bool(row.preferred),  # type: ignore[arg-type]
+                   row.external_id, row.email, row.account_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    parent_id: str | None
+    created_at: datetime
+
+
+def _to_account(row: Any) -> Account:
+    return Account(row.id, row.name, row.parent_id, _aware(row.created_at))  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass(frozen=True)
+class Entitlement:
+    """A contract of a contact or (exclusive) of an account, active from ``starts_at`` until ``ends_at``."""
+
+    id: str
+    customer_id: str | None
+    account_id: str | None
+    name: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    created_at: datetime
+
+    def active(self, at: datetime) -> bool:
+        return (self.starts_at is None or self.starts_at <= at) and (self.ends_at is None or at < self.ends_at)
+
+
+def _to_entitlement(row: Any) -> Entitlement:
+    return Entitlement(row.id, row.customer_id, row.account_id, row.name, _aware(row.starts_at),
+                       _aware(row.ends_at), _aware(row.created_at))  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass(frozen=True)
 class Conversation:
     id: str
     number: int
@@ -449,17 +501,28 @@ class SqlCaseStore:
 
     async def create_conversation(
         self, *, conversation_id: str, token_hash: str, customer_id: str, customer_name: str,
-        channel: str, locale: str, status: str, actor: str,
+        channel: str, locale: str, status: str, actor: str, external_id: str | None = None,
+        email: str | None = None,
     ) -> Conversation:
+        """A new conversation of the contact ``customer_id`` (made when unknown); with ``external_id``,
+        of the contact known by it instead (made when unknown, its name and e-mail kept up to date)."""
         now = utcnow()
         def write(conn: sa.Connection) -> Any:
-            known = conn.scalar(sa.select(customers.c.id).where(customers.c.id == customer_id))
+            contact_id = customer_id
+            if external_id is not None:
+                contact_id = conn.scalar(sa.select(customers.c.id).where(customers.c.external_id == external_id)) \
+                    or customer_id
+            known = conn.scalar(sa.select(customers.c.id).where(customers.c.id == contact_id))
             if known is None:
                 conn.execute(customers.insert().values(
-                    id=customer_id, display_name=customer_name, channel=channel, created_at=now,
+                    id=contact_id, display_name=customer_name, channel=channel, created_at=now,
+                    external_id=external_id, email=email,
                 ))
+            elif external_id is not None:
+                changed = {"display_name": customer_name, **({"email": email} if email else {})}
+                conn.execute(customers.update().where(customers.c.id == contact_id).values(changed))
             conn.execute(conversations.insert().values(
-                id=conversation_id, token_hash=token_hash, customer_id=customer_id, channel=channel,
+                id=conversation_id, token_hash=token_hash, customer_id=contact_id, channel=channel,
                 locale=locale, status=status, last_seq=0, created_at=now, updated_at=now,
                 last_activity_at=now,
             ))
@@ -467,7 +530,12 @@ class SqlCaseStore:
                 conversation_id=conversation_id, from_status=None, to_status=status,
                 reason="conversation_started", actor=actor, at=now,
             ))
-        await self._write(write)
+        try:
+            await self._write(write)
+        except sa.exc.IntegrityError:
+            if external_id is None:
+                raise
+            await self._write(write)  # another node made the contact meanwhile: now it is found
         conversation = await self.conversation(conversation_id)
         assert conversation is not None
         return conversation
@@ -534,29 +602,118 @@ class SqlCaseStore:
         return await self._select_conversations(conversations.c.customer_id == customer_id,
                                                 conversations.c.number.desc())
 
-    async def active_entitlement(self, customer_id: str, at: datetime) -> str | None:
-        """The name of the oldest entitlement active at ``at`` of the contact, of its account, or of
-        that account's parent accounts; None without one."""
-        async with self._engine.connect() as conn:
-            account_id = await conn.scalar(sa.select(customers.c.account_id).where(customers.c.id == customer_id))
-            chain: list[str] = []
-            while account_id is not None and account_id not in chain and len(chain) < MAX_ACCOUNT_DEPTH:
-                chain.append(account_id)
-                account_id = await conn.scalar(sa.select(accounts.c.parent_id).where(accounts.c.id == account_id))
-            query = (
-                sa.select(entitlements.c.name)
-                .where(sa.or_(entitlements.c.customer_id == customer_id, entitlements.c.account_id.in_(chain)),
-                       sa.or_(entitlements.c.starts_at.is_(None), entitlements.c.starts_at <= at),
-                       sa.or_(entitlements.c.ends_at.is_(None), entitlements.c.ends_at > at))
-                .order_by(entitlements.c.created_at)
-                .limit(1)
-            )
-            return await conn.scalar(query)
+    # -- contacts, accounts, entitlements ---------------------------------------------------------
 
-    async def update_customer(self, customer_id: str, **fields: Any) -> None:
+    async def contact(self, customer_id: str) -> Contact | None:
+        found = await self._select(customers, customers.c.id == customer_id)
+        return _to_contact(found[0]) if found else None
+
+    async def contact_by_external_id(self, external_id: str) -> Contact | None:
+        found = await self._select(customers, customers.c.external_id == external_id)
+        return _to_contact(found[0]) if found else None
+
+    async def search_contacts(self, text: str, limit: int) -> list[Contact]:
+        """Contacts whose name, e-mail or external id contains ``text`` (any case), newest first."""
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where = sa.or_(*(sa.func.lower(column).like(pattern, escape="\\") for column in
+                         (customers.c.display_name, customers.c.email, customers.c.external_id)))
+        rows = await self._select(customers, where, customers.c.created_at.desc(), limit)
+        return [_to_contact(r) for r in rows]
+
+    async def account_contacts(self, account_id: str) -> list[Contact]:
+        rows = await self._select(customers, customers.c.account_id == account_id, customers.c.display_name)
+        return [_to_contact(r) for r in rows]
+
+    async def update_contact(self, customer_id: str, **fields: Any) -> None:
         def write(conn: sa.Connection) -> Any:
             conn.execute(customers.update().where(customers.c.id == customer_id).values(**fields))
         await self._write(write)
+
+    async def merge_contacts(self, source_id: str, target_id: str, actor: str) -> list[str]:
+        """Move everything of contact ``source_id`` to ``target_id`` and delete the source, in one
+        transaction; each moved case gets a timeline event. Returns the moved cases' ids."""
+        now = utcnow()
+        def write(conn: sa.Connection) -> Any:
+            source = conn.execute(sa.select(customers).where(customers.c.id == source_id)).first()
+            target = conn.execute(sa.select(customers).where(customers.c.id == target_id)).first()
+            if source is None or target is None:
+                raise KeyError(source_id if source is None else target_id)
+            moved = conn.execute(sa.select(conversations.c.id, conversations.c.status)
+                                 .where(conversations.c.customer_id == source_id)).all()
+            conn.execute(conversations.update().where(conversations.c.customer_id == source_id)
+                         .values(customer_id=target_id))
+            conn.execute(entitlements.update().where(entitlements.c.customer_id == source_id)
+                         .values(customer_id=target_id))
+            conn.execute(customers.update().where(customers.c.id == target_id).values(
+                preferred=bool(target.preferred or source.preferred),
+                account_id=target.account_id or source.account_id, email=target.email or source.email,
+            ))
+            conn.execute(customers.delete().where(customers.c.id == source_id))
+            if moved:
+                conn.execute(case_events.insert(), [
+                    {"conversation_id": c.id, "from_status": c.status, "to_status": c.status,
+                     "reason": "contact_merged", "actor": actor, "at": now} for c in moved
+                ])
+            return [c.id for c in moved]
+        return await self._write(write)
+
+    async def add_account(self, account_id: str, name: str, parent_id: str | None) -> Account:
+        now = utcnow()
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(accounts.insert().values(id=account_id, name=name, parent_id=parent_id, created_at=now))
+        await self._write(write)
+        return Account(account_id, name, parent_id, now)
+
+    async def account(self, account_id: str) -> Account | None:
+        found = await self._select(accounts, accounts.c.id == account_id)
+        return _to_account(found[0]) if found else None
+
+    async def child_accounts(self, account_id: str) -> list[Account]:
+        rows = await self._select(accounts, accounts.c.parent_id == account_id, accounts.c.name)
+        return [_to_account(r) for r in rows]
+
+    async def update_account(self, account_id: str, **fields: Any) -> None:
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(accounts.update().where(accounts.c.id == account_id).values(**fields))
+        await self._write(write)
+
+    async def account_chain(self, account_id: str | None) -> list[Account]:
+        """The account and its parent accounts, nearest first (at most `MAX_ACCOUNT_DEPTH`)."""
+        chain: list[Account] = []
+        while account_id is not None and len(chain) < MAX_ACCOUNT_DEPTH:
+            account = await self.account(account_id)
+            if account is None or account in chain:
+                break
+            chain.append(account)
+            account_id = account.parent_id
+        return chain
+
+    async def add_entitlement(self, entitlement: Entitlement) -> None:
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(entitlements.insert().values(dataclasses.asdict(entitlement)))
+        await self._write(write)
+
+    async def entitlement(self, entitlement_id: str) -> Entitlement | None:
+        found = await self._select(entitlements, entitlements.c.id == entitlement_id)
+        return _to_entitlement(found[0]) if found else None
+
+    async def entitlements_of(self, customer_id: str | None = None,
+                              account_ids: Sequence[str] = ()) -> list[Entitlement]:
+        where = sa.or_(entitlements.c.customer_id == customer_id, entitlements.c.account_id.in_(list(account_ids)))
+        return [_to_entitlement(r) for r in await self._select(entitlements, where, entitlements.c.created_at)]
+
+    async def delete_entitlement(self, entitlement_id: str) -> None:
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(entitlements.delete().where(entitlements.c.id == entitlement_id))
+        await self._write(write)
+
+    async def active_entitlement(self, customer_id: str, at: datetime) -> str | None:
+        """The name of the oldest entitlement active at ``at`` of the contact, of its account, or of
+        that account's parent accounts; None without one."""
+        contact = await self.contact(customer_id)
+        chain = [a.id for a in await self.account_chain(contact.account_id if contact else None)]
+        active = [e for e in await self.entitlements_of(customer_id, chain) if e.active(at)]
+        return active[0].name if active else None
 
     async def update_conversation(self, conversation_id: str, **fields: Any) -> None:
         """Fields that are no status change: the first response, SLA states, priority."""
@@ -842,6 +999,15 @@ class SqlCaseStore:
         return list(found.values())
 
     # -- plumbing --------------------------------------------------------------------------------
+
+    async def _select(self, table: sa.Table, where: Any, order_by: Any = None, limit: int | None = None) -> list[Any]:
+        query = sa.select(table).where(where)
+        if order_by is not None:
+            query = query.order_by(order_by)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).all())
 
     async def _write(self, fn: Callable[[sa.Connection], T]) -> T:
         """Run ``fn`` in the store's one writer thread, in a transaction of its own (committed when it

@@ -136,31 +136,39 @@ async def test_cases_are_routed_by_topic_language_and_channel_to_agents_with_the
         app.stop()
 
 
-async def test_preferred_and_contract_customers_are_served_first(app: AppProcess) -> None:
+async def test_preferred_and_entitled_customers_are_served_first(app: AppProcess) -> None:
     first, first_id = await queued_customer(app.url)
     second, second_id = await queued_customer(app.url)
     third, third_id = await queued_customer(app.url)
     token, agent_client = await agent(app.url)
     assert [c["id"] for c in (await agent_client.ok("list_cases", {}))["queued"]] == [first_id, second_id, third_id]
 
+    # The third customer's company belongs to a group with a Gold contract: it applies to them.
     third_customer = (await case(app.url, token, third_id))["customer_id"]
-    status, body = await http_json("PATCH", f"{app.url}/api/customers/{third_customer}", {"contract": "Gold"},
-                                   token=token)
-    assert status == 200 and body["customer"] == {"id": third_customer, "preferred": False, "contract": "Gold"}
+    _, group = await http_json("POST", f"{app.url}/api/accounts", {"name": "Acme Group"}, token=token)
+    _, company = await http_json("POST", f"{app.url}/api/accounts",
+                                 {"name": "Acme Ltd", "parent_id": group["account"]["id"]}, token=token)
+    status, _ = await http_json("POST", f"{app.url}/api/entitlements",
+                                {"account_id": group["account"]["id"], "name": "Gold"}, token=token)
+    assert status == 201
+    status, body = await http_json("PATCH", f"{app.url}/api/contacts/{third_customer}",
+                                   {"account_id": company["account"]["id"]}, token=token)
+    assert status == 200 and [a["name"] for a in body["contact"]["accounts"]] == ["Acme Ltd", "Acme Group"]
+    assert [(e["name"], e["active"]) for e in body["contact"]["entitlements"]] == [("Gold", True)]
     second_customer = (await case(app.url, token, second_id))["customer_id"]
-    await http_json("PATCH", f"{app.url}/api/customers/{second_customer}", {"preferred": True}, token=token)
+    await http_json("PATCH", f"{app.url}/api/contacts/{second_customer}", {"preferred": True}, token=token)
 
     # High priority first, in the order they came; the customers see their new places.
     await until(lambda: latest(first)["queue_position"] == 3)
     assert latest(second)["queue_position"] == 1 and latest(third)["queue_position"] == 2
     listed = await agent_client.ok("list_cases", {})
-    assert [(c["id"], c["priority"]) for c in listed["queued"]] == [
-        (second_id, "high"), (third_id, "high"), (first_id, "normal")]
+    assert [(c["id"], c["priority"], c["entitlement"]) for c in listed["queued"]] == [
+        (second_id, "high", None), (third_id, "high", "Gold"), (first_id, "normal", None)]
 
-    assert (await http_json("PATCH", f"{app.url}/api/customers/{third_customer}", {"preferred": "yes"},
+    assert (await http_json("PATCH", f"{app.url}/api/contacts/{third_customer}", {"preferred": "yes"},
                             token=token))[0] == 400
-    assert (await http_json("PATCH", f"{app.url}/api/customers/u_nobody", {"preferred": True}, token=token))[0] == 404
-    assert (await http_json("PATCH", f"{app.url}/api/customers/{third_customer}", {"preferred": True}))[0] == 401
+    assert (await http_json("PATCH", f"{app.url}/api/contacts/u_nobody", {"preferred": True}, token=token))[0] == 404
+    assert (await http_json("PATCH", f"{app.url}/api/contacts/{third_customer}", {"preferred": True}))[0] == 401
     for client in (first, second, third, agent_client):
         await client.close()
 
@@ -170,7 +178,7 @@ async def test_sla_warning_and_breach_are_on_the_timeline_and_move_the_case_up(a
     token, agent_client = await agent(app.url)
     vip, vip_id = await queued_customer(app.url)
     vip_customer = (await case(app.url, token, vip_id))["customer_id"]
-    await http_json("PATCH", f"{app.url}/api/customers/{vip_customer}", {"preferred": True}, token=token)
+    await http_json("PATCH", f"{app.url}/api/contacts/{vip_customer}", {"preferred": True}, token=token)
     await until(lambda: latest(vip)["queue_position"] == 1)  # high priority first ...
 
     # ... until the other case's first response is close to breach (80 % of 2.5 s), then it leads.
