@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.actions import context as action_context
 from handoff import payloads
-from handoff.agents import AGENT, agent_view
+from handoff.agents import AGENT, SUPERVISOR, agent_view
 from handoff.errors import ApiError
 from handoff.keys import AUTH, BRIDGE, CONVERSATIONS
 from handoff.store import Agent
@@ -89,6 +89,16 @@ async def case_detail(request: web.Request) -> web.Response:
     case["earlier_cases"] = [await conversations.summary(c) for c in await conversations.earlier_cases(conversation)]
     messages = [message_view(m) for m in await store.messages_after(conversation.id)]
     return web.json_response({"case": case, "messages": messages})
+
+
+@routes.post("/api/cases/{conversation_id}/cancel")
+async def cancel_case(request: web.Request) -> web.Response:
+    supervisor = await signed_in(request, SUPERVISOR)
+    p = payloads.fields(await json_body(request), {"reason"})
+    conversations = request.app[CONVERSATIONS]
+    cancelled = await conversations.cancel(supervisor, request.match_info["conversation_id"],
+                                           payloads.text(p, "reason", 20))
+    return web.json_response({"case": await conversations.summary(cancelled)})
 
 
 @routes.get("/api/kb/search")

@@ -52,6 +52,8 @@ AGENT = "/agent"
 SURVEY_TEXT = "How satisfied are you with this conversation? Please rate it from 1 to 5."
 BACK_TO_BOT_TEXT = "You are chatting with our assistant again. Ask it anything, or ask for a person."
 TRANSFER_TEXT = "I'm passing your conversation to a colleague. Please stay here; you keep your place in the queue."
+CANCELLED_TEXT = "This conversation has been closed. You can start a new one at any time."
+CANCEL_REASONS = ("spam", "duplicate", "test", "other")
 NOTE = "note"  # the sender of an agent's private note
 KEEP_PLACE = frozenset({"agent_disconnected", "transferred"})  # requeued cases keep their first queued_at
 AVAILABLE = "available"
@@ -257,9 +259,8 @@ class Conversations:
         token = secrets.token_urlsafe(32)
         conversation = await self.store.create_conversation(
             conversation_id="c_" + secrets.token_hex(8), token_hash=token_digest(token),
-            customer_id=customer_id, customer_name=(identity and identity.name) or name or "Customer",
-            channel=channel, locale=locale, status=lifecycle.BOT, actor="customer",
-            external_id=identity.external_id if identity else None, email=identity.email if identity else None,
+            customer_id=customer_id, customer_name=name or "Customer", channel=channel, locale=locale,
+            status=lifecycle.BOT, actor="customer", identity=identity,
         )
         return conversation, token
 
@@ -528,6 +529,18 @@ class Conversations:
             conversation = await self._held(agent, conversation_id)
             return await self._transition(conversation, lifecycle.RESOLVED, reason="resolved_by_agent",
                                           actor=f"agent:{agent.username}", category=category)
+
+    async def cancel(self, supervisor: Agent, conversation_id: str, reason: str) -> Conversation:
+        """A supervisor closes an open case that needs no resolution (spam, a duplicate, a test)."""
+        if reason not in CANCEL_REASONS:
+            raise ApiError("invalid_payload", "reason: must be one of " + ", ".join(CANCEL_REASONS))
+        async with self._locked(conversation_id):
+            conversation = await self.get(conversation_id)
+            if conversation.status not in lifecycle.OPEN:
+                raise ApiError("conflict", f"case {conversation.number} is {conversation.status} already")
+            await self._post(conversation.id, "system", "system", CANCELLED_TEXT, {"kind": "cancelled"})
+            return await self._transition(conversation, lifecycle.CANCELLED, reason=f"cancelled_{reason}",
+                                          actor=f"agent:{supervisor.username}")
 
     # -- background --------------------------------------------------------------------------------
 

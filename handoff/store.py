@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff import migrations
+from handoff.identity import Identity
 
 metadata = sa.MetaData()
 
@@ -501,26 +502,26 @@ class SqlCaseStore:
 
     async def create_conversation(
         self, *, conversation_id: str, token_hash: str, customer_id: str, customer_name: str,
-        channel: str, locale: str, status: str, actor: str, external_id: str | None = None,
-        email: str | None = None,
+        channel: str, locale: str, status: str, actor: str, identity: Identity | None = None,
     ) -> Conversation:
-        """A new conversation of the contact ``customer_id`` (made when unknown); with ``external_id``,
-        of the contact known by it instead (made when unknown, its name and e-mail kept up to date)."""
+        """A new conversation of the contact ``customer_id`` (made when unknown); with the host site's
+        ``identity``, of the contact known by it instead (made when unknown; its name and e-mail follow
+        the identity's claims)."""
         now = utcnow()
         def write(conn: sa.Connection) -> Any:
             contact_id = customer_id
-            if external_id is not None:
-                contact_id = conn.scalar(sa.select(customers.c.id).where(customers.c.external_id == external_id)) \
-                    or customer_id
+            if identity is not None:
+                contact_id = conn.scalar(sa.select(customers.c.id)
+                                         .where(customers.c.external_id == identity.external_id)) or customer_id
             known = conn.scalar(sa.select(customers.c.id).where(customers.c.id == contact_id))
             if known is None:
                 conn.execute(customers.insert().values(
-                    id=contact_id, display_name=customer_name, channel=channel, created_at=now,
-                    external_id=external_id, email=email,
+                    id=contact_id, display_name=(identity and identity.name) or customer_name, channel=channel,
+                    created_at=now, external_id=identity and identity.external_id, email=identity and identity.email,
                 ))
-            elif external_id is not None:
-                changed = {"display_name": customer_name, **({"email": email} if email else {})}
-                conn.execute(customers.update().where(customers.c.id == contact_id).values(changed))
+            elif identity is not None and (claims := {k: v for k, v in (("display_name", identity.name),
+                                                                         ("email", identity.email)) if v}):
+                conn.execute(customers.update().where(customers.c.id == contact_id).values(claims))
             conn.execute(conversations.insert().values(
                 id=conversation_id, token_hash=token_hash, customer_id=contact_id, channel=channel,
                 locale=locale, status=status, last_seq=0, created_at=now, updated_at=now,
@@ -533,7 +534,7 @@ class SqlCaseStore:
         try:
             await self._write(write)
         except sa.exc.IntegrityError:
-            if external_id is None:
+            if identity is None:
                 raise
             await self._write(write)  # another node made the contact meanwhile: now it is found
         conversation = await self.conversation(conversation_id)
