@@ -266,7 +266,7 @@
   }
 
   // ---- conversation state ----
-  function isEnded() { return !!conv && (conv.status === "resolved" || conv.status === "abandoned"); }
+  function isEnded() { return !!conv && (conv.status === "resolved" || conv.status === "abandoned" || conv.status === "cancelled"); }
   function applyConversation(c) {
     conv = c;
     var text = "";

@@ -8,7 +8,7 @@
     answer_not_helpful: "Answer was not helpful",
     bot_unavailable: "Bot unavailable"
   };
-  var STATUS = { bot: "With bot", queued: "Waiting", with_agent: "With agent", resolved: "Resolved", abandoned: "Abandoned" };
+  var STATUS = { bot: "With bot", queued: "Waiting", with_agent: "With agent", resolved: "Resolved", abandoned: "Abandoned", cancelled: "Cancelled" };
   var SLA = { warning: "SLA close to breach", breached: "SLA breached", met: "SLA met" };
   var PRIORITY_RANK = { high: 0, normal: 1 };
 
@@ -439,9 +439,11 @@
     $("conversation-title").textContent = caseTitle(c) + " · " + customer(c);
     var dl = $("conversation-meta");
     dl.textContent = "";
-    [["Status", STATUS[c.status] || c.status, "conversation-status"], ["Customer", customer(c)], ["Channel", c.channel || "-"],
+    [["Subject", c.title || "-", "conversation-subject"],
+      ["Status", (STATUS[c.status] || c.status) + (c.status_reason === "waiting_for_customer" ? " (waiting for customer)" : ""),
+        "conversation-status"], ["Customer", customer(c)], ["Channel", c.channel || "-"],
       ["Escalation reason", reason(c.escalation_reason), "conversation-reason"], ["Waiting", c.queued_at ? since(c.queued_at) : "-"],
-      ["Queue", c.queue || "-", "conversation-queue"], ["Priority", c.priority || "-", "conversation-priority"],
+      ["Queue", c.queue || "-", "conversation-queue"], ["Priority", (c.priority || "-") + (c.entitlement ? " (" + c.entitlement + ")" : ""), "conversation-priority"],
       ["First response due", slaText(c, "first_response"), "conversation-sla-first"],
       ["Resolution due", slaText(c, "resolution"), "conversation-sla-resolution"]]
       .forEach(function (row) {
