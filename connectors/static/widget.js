@@ -224,10 +224,19 @@
     if (stored) return Promise.resolve();
     if (!starting) {
       var fresh = { channel: "web", locale: locale }, earlier = earlierToken();
-      starting = call("start_conversation", earlier ? Object.assign({ earlier_token: earlier }, fresh) : fresh).catch(function (err) {
+      if (cfg.identity) fresh.identity = cfg.identity;  // the host site's signed identity of the customer
+      var start = function (payload) {
+        return call("start_conversation", payload).catch(function (err) {
+          if (!payload.identity || (err.code !== "unauthorized" && err.code !== "invalid_payload")) throw err;
+          var anonymous = Object.assign({}, payload);  // an expired or refused identity: help them anyway
+          delete anonymous.identity;
+          return call("start_conversation", anonymous);
+        });
+      };
+      starting = start(earlier ? Object.assign({ earlier_token: earlier }, fresh) : fresh).catch(function (err) {
         if (!earlier || err.code !== "unauthorized") throw err;
         setEarlierToken(null);  // that conversation is gone (e.g. another server): start as a new customer
-        return call("start_conversation", fresh);
+        return start(fresh);
       }).then(function (res) {
         stored = { token: res.token, id: res.conversation.id, lastSeq: 0 };
         save();
