@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser
 
+from tests.browser import chromium
 from tests.servers import AppProcess, RasaProcess, app_and_rasa
 
 
@@ -23,3 +25,10 @@ def app_url(stack: tuple[AppProcess, RasaProcess]) -> str:
 @pytest.fixture(scope="session")
 def db_path(stack: tuple[AppProcess, RasaProcess]) -> Path:
     return stack[0].db_path
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless (tests/browser.py)."""
+    async with chromium() as launched:
+        yield launched

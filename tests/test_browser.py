@@ -1,56 +1,19 @@
-"""The widget and the agent panel in a real browser (Debian's Chromium driven by playwright), against the real stack.
-
-Needs /usr/bin/chromium (scripts/test installs it with apt-get). Playwright's own browser downloads are never used.
-Screenshots of the key moments go to test-artifacts/ (git-ignored).
+"""The widget and the agent panel in a real browser (Debian's Chromium driven by playwright, tests/browser.py),
+against the real stack. Screenshots of the key moments go to test-artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
+from tests.browser import WAIT_MS, open_page, shot
 from tests.clients import http_json
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-WAIT_MS = 20_000
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>'
-
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def open_page(browser: Browser, url: str, errors: list[str]) -> Page:
-    context = await browser.new_context(viewport={"width": 1100, "height": 800})
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    page.on("pageerror", lambda exc: errors.append(f"{url}: {exc}"))
-    await page.goto(url)
-    return page
-
-
-async def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / name))
 
 
 async def seqs(items: Locator) -> list[str]:

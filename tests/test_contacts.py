@@ -4,10 +4,11 @@ socket.io: the signed identity token, the roles each call needs, and the errors 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, Route, expect
 
 from handoff.identity import sign
 from tests.clients import Recorder, http_json, sign_in
@@ -138,3 +139,37 @@ async def test_supervisor_calls_need_the_role_and_validate_their_input(app: AppP
     assert updated["resolution"] == "cancelled"
     for client in (guest, known):
         await client.close()
+
+
+def serving(body: str) -> Callable[[Route], Awaitable[None]]:
+    return lambda route: route.fulfill(content_type="text/html", body=body)
+
+
+async def test_the_widget_passes_the_host_sites_identity_and_falls_back_when_it_is_refused(
+    app: AppProcess, browser: Browser
+) -> None:
+    token = await sign_in(app.url)
+    external_ids = []
+    errors: list[str] = []
+    for identity in (sign("shop-77", SECRET, name="Ilse"), sign("shop-78", SECRET, expires_in=-120)):
+        context = await browser.new_context()
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # A host page of the app's origin (as a shop embedding the widget), signed in as a customer.
+        host_page = ('<!doctype html><html><head><meta charset="utf-8"></head><body><h1>Shop</h1>'
+                     f'<script src="/static/widget/widget.js" data-locale="en" data-identity="{identity}" defer>'
+                     '</script></body></html>')
+        await page.route(f"{app.url}/shop", serving(host_page))
+        await page.goto(f"{app.url}/shop")
+        await page.get_by_test_id("cdw-launcher").click()
+        await page.get_by_test_id("cdw-input").fill("I want to talk to a person")
+        await page.get_by_test_id("cdw-send").click()
+        await expect(page.get_by_test_id("cdw-message").first).to_be_visible()
+        stored = await page.evaluate("JSON.parse(localStorage.getItem('casedesk.conversation'))")
+        _, case = await http_json("GET", f"{app.url}/api/cases/{stored['id']}", token=token)
+        _, contact = await http_json("GET", f"{app.url}/api/contacts/{case['case']['customer_id']}", token=token)
+        external_ids.append((contact["contact"]["external_id"], contact["contact"]["display_name"]))
+        await context.close()
+    assert errors == []
+    # signed in: the known contact; an expired identity: helped all the same, as an anonymous contact
+    assert external_ids == [("shop-77", "Ilse"), (None, "Customer")]
