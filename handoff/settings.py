@@ -1,8 +1,9 @@
 """The app's settings: one frozen object, built once at the entry point and passed down.
 
 Values come from a TOML settings file (``casedesk.toml`` by default) and are overridden by environment
-variables named ``CASEDESK_<KEY>``. Secrets (the first agent's password) come from the environment
-only. Nothing here reads the environment at import time: callers pass the environment in.
+variables named ``CASEDESK_<KEY>``. Secrets (the first agent's password, a database URL with a password)
+come from the environment only. Nothing here reads the environment at import time: callers pass the
+environment in.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,10 @@ from handoff.routing import (
 ENV_PREFIX = "CASEDESK_"
 # Variables of the same prefix that are no setting: the settings file, and `casedesk agent add`'s password.
 NOT_SETTINGS = frozenset({ENV_PREFIX + "SETTINGS", ENV_PREFIX + "NEW_AGENT_PASSWORD"})
+
+
+# The stores (handoff/store.py) by the start of their URL: SQLite, PostgreSQL.
+DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 
 
 class SettingsError(ValueError):
@@ -122,6 +128,9 @@ def load_settings(
                 raise SettingsError(
                     f"{path}: {key} is a secret; set {ENV_PREFIX}{key.upper()} in the environment"
                 )
+            if key == "database_url" and isinstance(value, str) and urllib.parse.urlsplit(value).password:
+                raise SettingsError(f"{path}: database_url holds a password, a secret; set the whole URL as"
+                                    f" {ENV_PREFIX}DATABASE_URL in the environment")
             if key in STRUCTURED:
                 try:
                     value = STRUCTURED[key](value)
@@ -179,5 +188,10 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"identity_secret: must be at least {MIN_SECRET_LENGTH} characters")
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
-    if not s.database_url.startswith("sqlite+aiosqlite://"):
-        raise SettingsError("database_url: must start with sqlite+aiosqlite://")
+    # The value is not shown: a PostgreSQL URL may hold a password.
+    if not s.database_url.startswith(DATABASES):
+        raise SettingsError("database_url: must start with sqlite+aiosqlite:// (SQLite) or postgresql+asyncpg://"
+                            " (PostgreSQL)")
+    if s.database_url.startswith("postgresql") and urllib.parse.urlsplit(s.database_url).query:
+        raise SettingsError("database_url: a PostgreSQL URL takes no options (?...): asyncpg and psycopg, which"
+                            " both get them, name them differently")

@@ -32,7 +32,13 @@ def test_defaults_file_then_environment(tmp_path: Path) -> None:
         ("", {"CASEDESK_RASA_TIMEOUT_SECONDS": "lots"}, "rasa_timeout_seconds: expected float"),
         ("", {"CASEDESK_THRESHOLDS_FILE": "/nowhere.json"}, "thresholds_file: /nowhere.json does not exist"),
         ("", {"CASEDESK_NO_SUCH": "1"}, "CASEDESK_NO_SUCH: unknown setting"),
-        ("", {"CASEDESK_DATABASE_URL": "mysql://x"}, "database_url: must start with sqlite+aiosqlite://"),
+        ("", {"CASEDESK_DATABASE_URL": "mysql://x"},
+         "database_url: must start with sqlite+aiosqlite:// (SQLite) or postgresql+asyncpg:// (PostgreSQL)"),
+        ("", {"CASEDESK_DATABASE_URL": "postgresql://casedesk@db/casedesk"}, "or postgresql+asyncpg://"),
+        ("", {"CASEDESK_DATABASE_URL": "postgresql+asyncpg://casedesk@db/casedesk?ssl=require"},
+         "database_url: a PostgreSQL URL takes no options (?...)"),
+        ('database_url = "postgresql+asyncpg://casedesk:s3cret@db/casedesk"\n', {},
+         "database_url holds a password, a secret; set the whole URL as CASEDESK_DATABASE_URL in the environment"),
         ("port = [\n", {}, "casedesk.toml"),
     ],
 )
@@ -41,6 +47,18 @@ def test_bad_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str,
     file.write_text(text)
     with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings(file, environ)
+
+
+def test_the_database_is_sqlite_or_postgresql(tmp_path: Path) -> None:
+    file = tmp_path / "casedesk.toml"
+    file.write_text('database_url = "postgresql+asyncpg://casedesk@db.internal:5432/casedesk"\n')
+    assert load_settings(file, {}).database_url == "postgresql+asyncpg://casedesk@db.internal:5432/casedesk"
+    secret = "postgresql+asyncpg://casedesk:s3cret@db.internal/casedesk"  # with a password: the environment
+    assert load_settings(file, {"CASEDESK_DATABASE_URL": secret}).database_url == secret
+    assert load_settings(None, {}).database_url == "sqlite+aiosqlite:///var/casedesk.db"
+    with pytest.raises(SettingsError) as refused:
+        load_settings(file, {"CASEDESK_DATABASE_URL": "postgres://casedesk:s3cret@db.internal/casedesk"})
+    assert "s3cret" not in str(refused.value)
 
 
 def test_a_named_settings_file_must_exist(tmp_path: Path) -> None:
