@@ -1,10 +1,11 @@
 """The case store: agents, sessions, conversations (cases), messages, timeline events, surveys.
 
-SQLAlchemy 2. SQLite is the embedded default (WAL mode). Reads are async on the event loop; writes run
-in one writer thread per process (`SqlCaseStore._write`), a transaction each, so a message is stored
-in one hop however many statements it takes. Sequence numbers are taken in the statement that stores
-them, and every status change is a compare-and-set on the current status stored together with its
-timeline event, so several processes may share the database.
+SQLAlchemy 2, on SQLite (the embedded default, WAL mode) or PostgreSQL. Reads are async on the event loop
+(aiosqlite, asyncpg); writes run in one writer thread per process (`SqlCaseStore._write`) with the blocking
+driver (sqlite3, psycopg), a transaction each, so a message is stored in one hop however many statements it
+takes. Sequence numbers are taken in the statement that stores them, and every status change is a
+compare-and-set on the current status stored together with its timeline event, so several processes may
+share the database.
 
 The tables are declared here; a database's schema is changed only by the revisions in
 handoff/migrations, applied when the store opens. A change to a table here needs a new revision there
@@ -206,10 +207,11 @@ def utcnow() -> datetime:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    # Everything we store is UTC, and is handed out in UTC: SQLite hands back naive datetimes, psycopg
+    # (PostgreSQL's writer driver) ones in the session's time zone.
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -396,7 +398,17 @@ def title_of(text: str) -> str:
     return line[:TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
 
 
-SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite+pysqlite"}  # async driver -> its blocking twin
+SYNC_DRIVERS = {  # async driver -> its blocking twin
+    "sqlite+aiosqlite": "sqlite+pysqlite",
+    "postgresql+asyncpg": "postgresql+psycopg",
+}
+# PostgreSQL's connections: each app process keeps up to 10 (and 5 more at a peak) for its reads and one for
+# its writer thread, so a server's default 100 serve some 6 processes; a pooled connection is checked before
+# it is used, so connections that a server restart broke are replaced, not handed out.
+POSTGRES_POOLS = {
+    "reads": {"pool_size": 10, "max_overflow": 5, "pool_pre_ping": True},
+    "writes": {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True},
+}
 T = TypeVar("T")
 
 
@@ -421,10 +433,12 @@ class SqlCaseStore:
     async def open(cls, url: str) -> SqlCaseStore:
         """Open the database, first bringing it to the newest schema revision (handoff.migrations)."""
         await migrations.upgrade(url)
-        engine = create_async_engine(url)
+        postgres = sa.make_url(url).get_backend_name() == "postgresql"
+        engine = create_async_engine(url, **(POSTGRES_POOLS["reads"] if postgres else {}))
         # The writer thread uses the database's plain (blocking) driver.
         writer = sa.create_engine(engine.url.set(drivername=SYNC_DRIVERS.get(engine.url.drivername,
-                                                                               engine.url.drivername)))
+                                                                               engine.url.drivername)),
+                                  **(POSTGRES_POOLS["writes"] if postgres else {}))
         if engine.dialect.name == "sqlite":
             for sync_engine in (engine.sync_engine, writer):
                 sa.event.listen(sync_engine, "connect", _sqlite_pragmas)

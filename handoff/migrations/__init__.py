@@ -5,6 +5,7 @@ The scripts live beside this module (``env.py``, ``script.py.mako``, ``versions/
 package; the Alembic configuration is built here, so there is no ``alembic.ini``. Revisions are numbered
 ``0001``, ``0002``, ... Revision ``0001`` is exactly the schema that ``metadata.create_all`` made before
 migrations existed: a database that has those tables and no revision is stamped ``0001``, then upgraded.
+The same revisions run on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ BASELINE_TABLES = frozenset({
     "agents", "agent_sessions", "customers", "conversations", "messages", "case_events", "surveys",
 })
 
+# PostgreSQL's advisory lock (per database) that migration runs take turns on: "casedesk" in ASCII.
+LOCK = int.from_bytes(b"casedesk")
 T = TypeVar("T")
 
 
@@ -73,12 +76,13 @@ def alembic_config(
 
 
 def _engine(url: str) -> AsyncEngine:
-    """An engine for one migration run. On SQLite the whole run is one transaction, DDL included (the
-    sqlite3 module would otherwise run each CREATE and ALTER outside it, and a failed migration would leave
-    half a schema), begun IMMEDIATE so that two processes upgrading at once take turns. Foreign keys are
-    not enforced during the run (SQLite ignores that switch inside a transaction, hence here): batch mode
-    rebuilds a table by copying it, dropping the old one and renaming the copy, and dropping a table that
-    others reference would fail. The references are checked once at the end instead."""
+    """An engine for one migration run, which is one transaction, DDL included. On SQLite the sqlite3
+    module would otherwise run each CREATE and ALTER outside it, and a failed migration would leave half a
+    schema; the transaction is begun IMMEDIATE so that two processes upgrading at once take turns. Foreign
+    keys are not enforced during the run (SQLite ignores that switch inside a transaction, hence here): batch
+    mode rebuilds a table by copying it, dropping the old one and renaming the copy, and dropping a table that
+    others reference would fail. The references are checked once at the end instead. PostgreSQL's DDL is
+    transactional as it is; there the run takes turns by a lock (`_run`)."""
     engine = create_async_engine(url, poolclass=NullPool)
     if engine.dialect.name == "sqlite":
         @sa.event.listens_for(engine.sync_engine, "connect")
@@ -99,8 +103,19 @@ def _engine(url: str) -> AsyncEngine:
 async def _run(url: str, job: Callable[[sa.Connection], T]) -> T:
     engine = _engine(url)
     try:
-        async with engine.begin() as connection:
-            return await connection.run_sync(job)
+        try:
+            connection = await engine.connect()
+        except (OSError, sa.exc.DBAPIError) as exc:
+            reason = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+            raise MigrationError(f"cannot open the database {engine.url.render_as_string()}: {reason}") from exc
+        try:
+            async with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    # Two processes upgrading at once take turns: the lock is held until the transaction ends.
+                    await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(LOCK)))
+                return await connection.run_sync(job)
+        finally:
+            await connection.close()
     finally:
         await engine.dispose()
 
@@ -139,8 +154,8 @@ def _upgrade(connection: sa.Connection, scripts: Path) -> tuple[Revisions, Revis
 
 
 async def upgrade(url: str, scripts: Path = SCRIPTS) -> tuple[Revisions, Revisions]:
-    """Bring the database to the newest revision, creating it when needed; all or nothing. Returns the
-    revisions before and after."""
+    """Bring the database to the newest revision, creating a SQLite file when needed (a PostgreSQL database
+    must exist); all or nothing. Returns the revisions before and after."""
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +176,9 @@ async def revisions(url: str) -> Revisions | None:
 async def new_revision(message: str, scripts: Path = SCRIPTS, target_metadata: sa.MetaData | None = None) -> Path:
     """Write the next revision into ``scripts/versions``: what ``target_metadata`` (the store's by
     default) has that the newest revision does not, found by comparing it with a scratch database upgraded
-    to the newest revision. Returns the new file, to be read and completed before it is committed."""
+    to the newest revision: a SQLite file, whatever database the app uses. The revision is written in batch
+    mode, which SQLite needs and PostgreSQL runs as plain ALTER TABLEs. Returns the new file, to be read and
+    completed before it is committed."""
     def write(connection: sa.Connection) -> Path:
         config = alembic_config(connection, scripts, target_metadata)
         command.upgrade(config, "head")
