@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from playwright.async_api import Browser
 
+from tests import postgres
 from tests.browser import chromium
 from tests.servers import AppProcess, RasaProcess, app_and_rasa
 
@@ -32,3 +35,35 @@ async def browser() -> AsyncIterator[Browser]:
     """Debian's Chromium, headless (tests/browser.py)."""
     async with chromium() as launched:
         yield launched
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[sa.URL]:
+    """A PostgreSQL server for the session (tests.postgres): CASEDESK_TEST_POSTGRES_URL, else a throwaway
+    cluster of Debian's PostgreSQL on loopback. Without one the tests that need it fail; they never skip."""
+    try:
+        given = postgres.given_server(os.environ)
+        if given is not None:
+            yield given
+            return
+        bin_dir = postgres.binaries()
+        with postgres.cluster(bin_dir) as url:
+            yield url
+    except postgres.NoPostgres as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: sa.URL) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test: its postgresql+asyncpg:// URL."""
+    with postgres.database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One store test suite, run against both stores: a test that takes this fixture (or `store` in
+    tests/test_store.py) runs twice, on a new SQLite file and on a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'cases.db'}"
+    return str(request.getfixturevalue("postgres_url"))
