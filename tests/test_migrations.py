@@ -1,9 +1,12 @@
-"""The store's schema migrations (handoff/migrations) on real SQLite files: a new database gets exactly
-the declared schema, an operator's database from before migrations is stamped and keeps its data, the
-next revision is written and applied, a failed one changes nothing, and the ``casedesk db`` commands."""
+"""The store's schema migrations (handoff/migrations) on real SQLite files and, where a test takes
+`database_url` (tests/conftest.py), on real PostgreSQL databases too: a new database gets exactly the
+declared schema, an operator's database from before migrations is stamped and keeps its data, the next
+revision is written and applied, a failed one changes nothing, two upgrades at once take turns, and the
+``casedesk db`` commands."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -20,9 +23,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from handoff import migrations
 from handoff.store import Agent, SqlCaseStore, metadata
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE_MIGRATIONS = ROOT / "tests" / "fixtures" / "store-before-migrations.sql"
@@ -50,9 +55,33 @@ def revision_in(path: Path) -> list[str]:
     return [version for (version,) in sql(path, "SELECT version_num FROM alembic_version")]
 
 
-async def schema_diff(path: Path, target: sa.MetaData = metadata) -> list[Any]:
+async def query(database_url: str, statement: str) -> list[tuple[Any, ...]]:
+    """Run one statement on any of the stores' databases (committed); its rows, if it has any."""
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            result = await conn.exec_driver_sql(statement)
+            return [tuple(row) for row in result.all()] if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+async def tables(database_url: str) -> dict[str, list[str]]:
+    """Every table of the database, Alembic's included, with its columns."""
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda sync: {
+                name: [column["name"] for column in sa.inspect(sync).get_columns(name)]
+                for name in sorted(sa.inspect(sync).get_table_names())
+            })
+    finally:
+        await engine.dispose()
+
+
+async def schema_diff(database_url: str, target: sa.MetaData = metadata) -> list[Any]:
     """What Alembic's autogenerate finds between the database and ``target``: empty when they agree."""
-    engine = create_async_engine(url(path))
+    engine = create_async_engine(database_url, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(lambda sync: compare_metadata(
@@ -71,12 +100,18 @@ def made_before_migrations(path: Path) -> None:
         conn.commit()
 
 
-async def test_a_new_database_gets_exactly_the_declared_schema(tmp_path: Path) -> None:
-    path = tmp_path / "var" / "new.db"  # the folder is made too
-    store = await SqlCaseStore.open(url(path))
+async def test_a_new_database_gets_exactly_the_declared_schema(database_url: str) -> None:
+    store = await SqlCaseStore.open(database_url)
     await store.close()
-    assert revision_in(path) == [HEAD]
-    assert await schema_diff(path) == []
+    assert await query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+    assert await schema_diff(database_url) == []
+
+
+async def test_two_upgrades_at_once_take_turns(database_url: str) -> None:
+    first, second = await asyncio.gather(migrations.upgrade(database_url), migrations.upgrade(database_url))
+    assert {first[0].current, second[0].current} == {None, HEAD}  # one made the schema, the other found it
+    assert first[1].current == second[1].current == HEAD
+    assert await schema_diff(database_url) == []
 
 
 async def test_the_baseline_is_the_schema_create_all_made_before_migrations(tmp_path: Path) -> None:
@@ -102,7 +137,7 @@ async def test_a_database_from_before_migrations_is_stamped_and_keeps_its_data(t
     finally:
         await store.close()
     assert revision_in(path) == [HEAD]
-    assert await schema_diff(path) == []
+    assert await schema_diff(url(path)) == []
     reopened = await SqlCaseStore.open(url(path))  # stamped once: opening again changes nothing
     assert await reopened.count_agents() == 2
     await reopened.close()
@@ -117,7 +152,7 @@ def scripts_copy(tmp_path: Path) -> Path:
 
 
 async def test_the_next_revision_is_written_from_the_tables_and_applied_to_a_database_with_data(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str,
 ) -> None:
     changed = sa.MetaData()
     for table in metadata.tables.values():
@@ -135,8 +170,8 @@ async def test_the_next_revision_is_written_from_the_tables_and_applied_to_a_dat
     assert f"down_revision: str | None = '{HEAD}'" in text
     assert "batch_op.add_column(sa.Column('weight'" in text and "batch_op.alter_column('locale'" in text
 
-    path = tmp_path / "casedesk.db"
-    store = await SqlCaseStore.open(url(path))  # at the package's head, with a conversation and its messages
+    # Written on SQLite whatever the database (batch mode), applied to both.
+    store = await SqlCaseStore.open(database_url)  # at the package's head, with a conversation and its messages
     conversation = await store.create_conversation(
         conversation_id="c1", token_hash="t1", customer_id="u1", customer_name="Dana", channel="web",
         locale="en", status="bot", actor="test",
@@ -144,15 +179,16 @@ async def test_the_next_revision_is_written_from_the_tables_and_applied_to_a_dat
     await store.append_message(conversation.id, sender="customer", sender_name="Dana", text="hello")
     await store.close()
 
-    before, after = await migrations.upgrade(url(path), scripts)
+    before, after = await migrations.upgrade(database_url, scripts)
     assert (before.current, after.current) == (HEAD, written.name[:4])
-    assert await schema_diff(path, changed) == []
-    assert sql(path, "SELECT id, locale, weight FROM conversations") == [("c1", "en", 0)]
-    assert sql(path, "SELECT conversation_id, seq, text FROM messages") == [("c1", 1, "hello")]
-    assert sql(path, "PRAGMA foreign_key_check") == []
+    assert await schema_diff(database_url, changed) == []
+    assert await query(database_url, "SELECT id, locale, weight FROM conversations") == [("c1", "en", 0)]
+    assert await query(database_url, "SELECT conversation_id, seq, text FROM messages") == [("c1", 1, "hello")]
+    path = migrations.sqlite_file(database_url)
+    assert path is None or sql(path, "PRAGMA foreign_key_check") == []
 
 
-async def test_a_failing_revision_changes_nothing(tmp_path: Path) -> None:
+async def test_a_failing_revision_changes_nothing(tmp_path: Path, database_url: str) -> None:
     scripts = scripts_copy(tmp_path)
     (scripts / "versions" / "9000_fails.py").write_text(
         f'"""fails half-way"""\n'
@@ -163,14 +199,23 @@ async def test_a_failing_revision_changes_nothing(tmp_path: Path) -> None:
         f'    op.add_column("agents", sa.Column("nickname", sa.String(20)))\n'
         f'    op.execute("SELECT no_such_function()")\n'
     )
-    path = tmp_path / "casedesk.db"
-    made_before_migrations(path)
-    before = schema(path)
-    with pytest.raises(sa.exc.OperationalError, match="no_such_function"):
-        await migrations.upgrade(url(path), scripts)
-    assert schema(path) == before  # neither the new table, nor the new column, nor the stamp
-    assert "alembic_version" not in {name for (name,) in sql(path, "SELECT name FROM sqlite_master")}
-    assert sql(path, "SELECT username FROM agents") == [("kim",)]
+    path = migrations.sqlite_file(database_url)
+    if path is not None:  # from before migrations: not even the stamp may stay
+        made_before_migrations(path)
+    else:  # at the head
+        await migrations.upgrade(database_url)
+        await query(database_url, "INSERT INTO agents VALUES ('a1', 'kim', 'Kim', 'scrypt$x', '2026-01-05 10:00Z')")
+    before = await tables(database_url)
+    before_sql = schema(path) if path else None
+    with pytest.raises(sa.exc.DBAPIError, match="no_such_function"):
+        await migrations.upgrade(database_url, scripts)
+    assert await tables(database_url) == before  # neither the new table, nor the new column, nor the stamp
+    assert ("alembic_version" in before) == (path is None)
+    if path is None:
+        assert await query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+    else:
+        assert schema(path) == before_sql
+    assert await query(database_url, "SELECT username FROM agents") == [("kim",)]
 
 
 @pytest.mark.parametrize(("damage", "message"), [
@@ -191,11 +236,11 @@ async def test_a_database_it_cannot_place_is_refused_and_left_alone(
     assert schema(path) == before
 
 
-def casedesk(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def casedesk(tmp_path: Path, *args: str, database_url: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEDESK_")}
     (tmp_path / "none.toml").write_text("")
     env.update(CASEDESK_SETTINGS=str(tmp_path / "none.toml"),
-               CASEDESK_DATABASE_URL=url(tmp_path / "var" / "casedesk.db"))
+               CASEDESK_DATABASE_URL=database_url or url(tmp_path / "var" / "casedesk.db"))
     return subprocess.run([sys.executable, "-m", "handoff", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
 
@@ -224,3 +269,20 @@ def test_the_db_commands_upgrade_and_show_the_revision(tmp_path: Path) -> None:
     refused = casedesk(tmp_path, "db", "upgrade")
     assert refused.returncode == 1
     assert "error: the database is at revision 0999" in refused.stderr
+
+
+def test_the_db_commands_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    def said(*args: str) -> str:
+        done = casedesk(tmp_path, "db", *args, database_url=postgres_url)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout.strip()
+
+    assert said("current") == "revision none: an empty database"
+    assert said("upgrade") == f"database upgraded from revision none (empty) to {HEAD} (head)"
+    assert said("current") == f"revision {HEAD} (head)"
+
+    nobody = f"postgresql+asyncpg://casedesk:s3cret@127.0.0.1:{free_port()}/casedesk"  # nothing listens there
+    refused = casedesk(tmp_path, "db", "upgrade", database_url=nobody)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"error: cannot open the database {nobody.replace('s3cret', '***')}: ")
+    assert "s3cret" not in refused.stderr and "Traceback" not in refused.stderr

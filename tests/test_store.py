@@ -1,4 +1,6 @@
-"""The case store and the lifecycle's one owner of status changes, on a real SQLite file."""
+"""The case store and the lifecycle's one owner of status changes, on both stores: every test here that
+takes `store` (or `conversations`) runs on a real SQLite file and on a real PostgreSQL database
+(`database_url` in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -27,8 +28,8 @@ STATUSES = [lifecycle.BOT, lifecycle.QUEUED, lifecycle.WITH_AGENT, lifecycle.RES
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlCaseStore]:
-    store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{tmp_path / 'cases.db'}")
+async def store(database_url: str) -> AsyncIterator[SqlCaseStore]:
+    store = await SqlCaseStore.open(database_url)
     yield store
     await store.close()
 
