@@ -12,16 +12,18 @@ For each database and size:
   - timeline read: for --reads random cases, what an agent's case view reads
     (`SqlCaseStore.conversation`, `events`, `messages_after(0)`, `case_articles`): p50/p99.
 
-    .venv/bin/python bench/store.py [--cases 100000] [--messages-per-case 20] [--postgres URL]
+    .venv/bin/python bench/store.py [--cases 100000] [--messages-per-case 20] [--postgres auto|URL]
 
-PostgreSQL URLs look like postgresql+asyncpg://user@127.0.0.1:5432/dbname; the database is emptied
-(its tables dropped) first.
+`--postgres auto` starts a throwaway cluster of Debian's PostgreSQL on disk with its default, durable
+settings (tests/postgres.py); a URL (postgresql+asyncpg://user@127.0.0.1:5432/dbname) uses that
+database, emptied (its tables dropped) first. SQLite runs as the app runs it: WAL, synchronous=NORMAL.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import statistics
 import sys
@@ -40,6 +42,7 @@ from bench.dev_suite import cpu_model  # noqa: E402
 from bench.turn_latency import percentile  # noqa: E402
 from handoff import store as tables  # noqa: E402
 from handoff.store import SYNC_DRIVERS, SqlCaseStore, utcnow  # noqa: E402
+from tests import postgres  # noqa: E402
 
 STATUSES = ("resolved",) * 8 + ("abandoned", "with_agent")  # what a store that has run a while holds
 SENDERS = ("customer", "bot", "customer", "agent")
@@ -170,11 +173,14 @@ async def main() -> None:
     parser.add_argument("--writers", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--reads", type=int, default=2000)
-    parser.add_argument("--postgres", help="also on this PostgreSQL database (emptied first)")
+    parser.add_argument("--postgres", help="also on PostgreSQL: auto (a throwaway cluster) or a database URL")
     args = parser.parse_args()
     print(f"machine: {cpu_model()}; {time.strftime('%Y-%m-%d')}", flush=True)
     results: list[tuple[str, dict[str, Any]]] = []
-    with TemporaryDirectory() as tmp:
+    with TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        if args.postgres == "auto":
+            server = stack.enter_context(postgres.cluster(postgres.binaries(), durable=True))
+            args.postgres = stack.enter_context(postgres.database(server))
         backends = [("SQLite", lambda n: f"sqlite+aiosqlite:///{Path(tmp) / f'cases-{n}.db'}")]
         if args.postgres:
             backends.append(("PostgreSQL", lambda n: args.postgres))

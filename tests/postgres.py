@@ -58,8 +58,9 @@ def binaries() -> Path:
 
 
 @contextlib.contextmanager
-def cluster(bin_dir: Path) -> Iterator[sa.URL]:
-    """Start a throwaway cluster; yields its superuser's URL (database ``postgres``)."""
+def cluster(bin_dir: Path, durable: bool = False) -> Iterator[sa.URL]:
+    """Start a throwaway cluster; yields its superuser's URL (database ``postgres``). ``durable``: on disk
+    with PostgreSQL's own settings (fsync, synchronous commits), as an operator runs it (bench/store.py)."""
     run_as: list[str] = []
     if os.geteuid() == 0:
         try:
@@ -69,7 +70,8 @@ def cluster(bin_dir: Path) -> Iterator[sa.URL]:
                              " (Debian's postgresql package makes one)") from None
         run_as = ["runuser", "-u", "postgres", "--"]
     # In memory where there is /dev/shm: a test's database is made there in some 15 ms, on disk in 300.
-    folder = Path(tempfile.mkdtemp(prefix="casedesk-postgres-", dir=MEMORY if MEMORY.is_dir() else None))
+    in_memory = MEMORY.is_dir() and not durable
+    folder = Path(tempfile.mkdtemp(prefix="casedesk-postgres-", dir=MEMORY if in_memory else None))
     data, log = folder / "data", folder / "server.log"
 
     def run(*args: str) -> None:
@@ -85,7 +87,7 @@ def cluster(bin_dir: Path) -> Iterator[sa.URL]:
             "--locale=C", "--no-sync")
         port = free_port()
         run(str(bin_dir / "pg_ctl"), "start", "-D", str(data), "-l", str(log), "-w", "-t", "60",
-            "-o", f"-h 127.0.0.1 -p {port} -k {folder} {SETTINGS}")
+            "-o", f"-h 127.0.0.1 -p {port} -k {folder} {'' if durable else SETTINGS}")
         try:
             yield sa.URL.create("postgresql", username="postgres", host="127.0.0.1", port=port, database="postgres")
         finally:
