@@ -20,7 +20,7 @@ from handoff.errors import ApiError
 from handoff.identity import Identity
 from handoff.rasa_bridge import RasaBridge
 from handoff.settings import load_settings
-from handoff.store import AlreadyExists, SqlCaseStore, StaleStatus, utcnow
+from handoff.store import AlreadyExists, SqlCaseStore, StaleStatus, Survey, utcnow
 
 STATUSES = [lifecycle.BOT, lifecycle.QUEUED, lifecycle.WITH_AGENT, lifecycle.RESOLVED, lifecycle.ABANDONED,
             lifecycle.CANCELLED]
@@ -109,6 +109,38 @@ async def test_resolution_posts_the_survey_once(conversations: Conversations) ->
         await conversations.answer_survey(conversation.id, 5, None)
     with pytest.raises(AlreadyExists):
         await conversations.store.add_survey(conversation.id, 1, None, None)
+
+
+async def test_one_survey_answer_per_case_across_processes(tmp_path: Path, conversations: Conversations) -> None:
+    """Two stores on one database file, as two app processes have: answers racing for one case store one."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cases.db'}"
+    other = await SqlCaseStore.open(url)
+    try:
+        cases = [(await conversations.start("web", "en", None))[0] for _ in range(10)]
+        results = await asyncio.gather(*(
+            store.add_survey(case.id, rating, None, None, nps=rating, answered_via=via)
+            for case in cases for store, rating, via in ((conversations.store, 1, "chat"), (other, 5, "link"))
+        ), return_exceptions=True)
+        for case, pair in zip(cases, zip(results[::2], results[1::2], strict=True), strict=True):
+            assert sorted(type(r).__name__ for r in pair) == ["AlreadyExists", "Survey"], pair
+            [won] = [r for r in pair if isinstance(r, Survey)]
+            assert await other.survey(case.id) == won
+    finally:
+        await other.close()
+
+
+async def test_the_app_makes_each_key_once_across_processes(tmp_path: Path, store: SqlCaseStore) -> None:
+    other = await SqlCaseStore.open(f"sqlite+aiosqlite:///{tmp_path / 'cases.db'}")
+    try:
+        assert await store.app_key("survey_links") is None  # looking makes nothing
+        made = iter(f"key-{i}" for i in range(100))
+        values = await asyncio.gather(*(s.app_key("survey_links", lambda: next(made))
+                                        for _ in range(10) for s in (store, other)))
+        assert len(set(values)) == 1 and values[0] is not None and values[0].startswith("key-")
+        assert await other.app_key("survey_links") == values[0]
+        assert await store.app_key("survey_links", lambda: "another") == values[0]
+    finally:
+        await other.close()
 
 
 async def test_agent_sign_in(store: SqlCaseStore) -> None:
