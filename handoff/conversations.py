@@ -40,8 +40,10 @@ from handoff.store import (
     Posted,
     SqlCaseStore,
     StaleStatus,
+    Survey,
     utcnow,
 )
+from handoff.survey_questions import Answers, survey_request
 from handoff.views import QueuePlace, case_summary, conversation_view, message_view
 
 log = logging.getLogger(__name__)
@@ -380,14 +382,21 @@ class Conversations:
         else:
             await self._sio.emit("typing_changed", event, room=room(conversation_id), namespace=CHAT)
 
-    async def answer_survey(self, conversation_id: str, rating: int, comment: str | None) -> Any:
-        conversation = await self.get(conversation_id)
-        if conversation.status != lifecycle.RESOLVED:
-            raise ApiError("conflict", "the survey opens when the conversation is resolved")
-        try:
-            return await self.store.add_survey(conversation_id, rating, comment, conversation.agent_id)
-        except AlreadyExists:
-            raise ApiError("conflict", "this survey has been answered already") from None
+    async def answer_survey(self, conversation_id: str, answers: Answers, via: str = "chat") -> Survey:
+        """The customer's one survey answer (``via`` the chat): stored with the case's agent; the
+        customer and the agent are sent the case again."""
+        async with self._locked(conversation_id):
+            conversation = await self.get(conversation_id)
+            if conversation.status != lifecycle.RESOLVED:
+                raise ApiError("conflict", "the survey opens when the conversation is resolved")
+            try:
+                survey = await self.store.add_survey(
+                    conversation_id, answers.rating, answers.comment, conversation.agent_id,
+                    nps=answers.nps, effort=answers.effort, answered_via=via)
+            except AlreadyExists:
+                raise ApiError("conflict", "this survey has been answered already") from None
+            await self._publish_case(await self.get(conversation_id))
+        return survey
 
     # -- agents ------------------------------------------------------------------------------------
 
@@ -685,7 +694,8 @@ class Conversations:
         updated = await self.get(conversation.id)
 
         if target == lifecycle.RESOLVED:
-            await self._post(updated.id, "system", "system", SURVEY_TEXT, {"kind": "survey", "scale": [1, 5]})
+            await self._post(updated.id, "system", "system", SURVEY_TEXT,
+                             survey_request(self._settings.survey_questions))
             updated = await self.get(conversation.id)
         summary = await self._publish_case(updated, conversation)
         if lifecycle.QUEUED in (current, target):

@@ -60,7 +60,15 @@ def case_summary(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
 
 
 def survey_view(s: Survey) -> dict[str, Any]:
-    return {"rating": s.rating, "comment": s.comment, "created_at": iso(s.created_at)}
+    return {"rating": s.rating, "comment": s.comment, "nps": s.nps, "effort": s.effort,
+            "answered_via": s.answered_via, "created_at": iso(s.created_at)}
+
+
+def case_survey_view(s: Survey, articles: list[CaseArticle]) -> dict[str, Any]:
+    """The survey as agents see it in the case: with the agent it is stored with and the articles the
+    bot showed in the case (its `case_articles`), each once."""
+    article_ids = list(dict.fromkeys(a.article_id for a in articles))
+    return {**survey_view(s), "agent_id": s.agent_id, "article_ids": article_ids}
 
 
 def event_view(e: CaseEvent) -> dict[str, Any]:

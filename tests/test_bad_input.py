@@ -72,6 +72,8 @@ async def test_bad_messages_in_a_conversation_store_nothing(app_url: str, db_pat
     assert_error(await customer.call("answer_survey", {"rating": 5}), "conflict")  # not resolved yet
     assert_error(await customer.call("answer_survey", {"rating": 9}), "invalid_payload")
     assert_error(await customer.call("answer_survey", {"rating": True}), "invalid_payload")
+    assert_error(await customer.call("answer_survey", {"rating": 5, "nps": 9}), "invalid_payload")  # not asked
+    assert_error(await customer.call("answer_survey", {"rating": 5, "effort": 3}), "invalid_payload")
 
     assert snapshot(db_path) == before
     assert started["conversation"]["last_seq"] == 0

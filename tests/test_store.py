@@ -21,6 +21,7 @@ from handoff.identity import Identity
 from handoff.rasa_bridge import RasaBridge
 from handoff.settings import load_settings
 from handoff.store import AlreadyExists, SqlCaseStore, StaleStatus, Survey, utcnow
+from handoff.survey_questions import Answers
 
 STATUSES = [lifecycle.BOT, lifecycle.QUEUED, lifecycle.WITH_AGENT, lifecycle.RESOLVED, lifecycle.ABANDONED,
             lifecycle.CANCELLED]
@@ -100,15 +101,18 @@ async def test_every_transition_is_allowed_or_refused_by_the_table(
 async def test_resolution_posts_the_survey_once(conversations: Conversations) -> None:
     conversation, _ = await conversations.start("web", "en", None)
     with pytest.raises(ApiError, match="resolved"):
-        await conversations.answer_survey(conversation.id, 5, None)
+        await conversations.answer_survey(conversation.id, Answers(5))
     await conversations._transition(conversation, lifecycle.RESOLVED, reason="answer_helped", actor="bot")
     [survey_message] = await conversations.store.messages_after(conversation.id)
-    assert survey_message.data == {"kind": "survey", "scale": [1, 5]}
-    await conversations.answer_survey(conversation.id, 3, "ok")
+    assert survey_message.data == {"kind": "survey", "scale": [1, 5],
+                                   "questions": [{"id": "satisfaction", "scale": [1, 5]}, {"id": "comment"}]}
+    await conversations.answer_survey(conversation.id, Answers(3, "ok"))
     with pytest.raises(ApiError, match="answered already"):
-        await conversations.answer_survey(conversation.id, 5, None)
+        await conversations.answer_survey(conversation.id, Answers(5), via="link")
     with pytest.raises(AlreadyExists):
         await conversations.store.add_survey(conversation.id, 1, None, None)
+    stored = await conversations.store.survey(conversation.id)
+    assert stored is not None and (stored.rating, stored.comment, stored.answered_via) == (3, "ok", "chat")
 
 
 async def test_one_survey_answer_per_case_across_processes(tmp_path: Path, conversations: Conversations) -> None:
