@@ -43,6 +43,7 @@ from handoff.store import (
     Survey,
     utcnow,
 )
+from handoff.survey_links import SurveyLinks
 from handoff.survey_questions import Answers, survey_request
 from handoff.views import QueuePlace, case_summary, conversation_view, message_view
 
@@ -120,6 +121,7 @@ class Conversations:
         self._dispatch_pending = False
         self._positions_pending = False
         self._tasks: set[asyncio.Future[None]] = set()
+        self.survey_links = SurveyLinks(store, settings.survey_link_days)
 
     @asynccontextmanager
     async def _locked(self, conversation_id: str) -> AsyncIterator[None]:
@@ -207,7 +209,8 @@ class Conversations:
         return [m for m in await self.store.messages_after(conversation_id, after_seq) if m.sender != NOTE]
 
     async def customer_view(self, conversation: Conversation) -> dict[str, Any]:
-        return conversation_view(conversation, await self.queue_place(conversation))
+        return conversation_view(conversation, await self.queue_place(conversation),
+                                 await self.survey_links.url(conversation))
 
     async def summary(self, conversation: Conversation) -> dict[str, Any]:
         return case_summary(conversation, await self.queue_place(conversation))
@@ -383,8 +386,8 @@ class Conversations:
             await self._sio.emit("typing_changed", event, room=room(conversation_id), namespace=CHAT)
 
     async def answer_survey(self, conversation_id: str, answers: Answers, via: str = "chat") -> Survey:
-        """The customer's one survey answer (``via`` the chat): stored with the case's agent; the
-        customer and the agent are sent the case again."""
+        """The customer's one survey answer, in the chat or through the link (``via``): whichever comes
+        first is stored, with the case's agent; the customer and the agent are sent the case again."""
         async with self._locked(conversation_id):
             conversation = await self.get(conversation_id)
             if conversation.status != lifecycle.RESOLVED:
@@ -738,7 +741,8 @@ class Conversations:
     async def _publish_case(self, conversation: Conversation, before: Conversation | None = None) -> dict[str, Any]:
         """Send the case as it is now to its customer and its agents; return the agents' view of it."""
         place = await self.queue_place(conversation)
-        await self._sio.emit("case_updated", conversation_view(conversation, place),
+        await self._sio.emit("case_updated", conversation_view(conversation, place,
+                                                               await self.survey_links.url(conversation)),
                              room=room(conversation.id), namespace=CHAT)
         summary = case_summary(conversation, place)
         rooms = self._agent_rooms(conversation, *([before] if before else []))
