@@ -13,12 +13,24 @@ from aiohttp import web
 from handoff import lifecycle, survey_questions
 from handoff.errors import ApiError
 from handoff.keys import CONVERSATIONS, SETTINGS
+from handoff.pages import WIDGET_DIR
 from handoff.store import Conversation
 from handoff.views import iso, survey_view
 
 routes = web.RouteTableDef()
 
 MAX_TOKEN = 100
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the token is in the page's address
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+}
+
+
+@routes.get("/survey/{token}")
+async def survey_page(request: web.Request) -> web.FileResponse:
+    """The page; its script reads the token from the address and asks the API below."""
+    return web.FileResponse(WIDGET_DIR / "survey.html", headers=PAGE_HEADERS)
 
 
 async def _case(request: web.Request) -> Conversation:
