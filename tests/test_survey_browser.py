@@ -1,13 +1,17 @@
 """The survey in a real browser (Debian's Chromium driven by playwright, as tests/test_browser.py): the
-page of the one-time link. Screenshots go to test-artifacts/."""
+page of the one-time link, and the widget asking the configured questions. Screenshots go to
+test-artifacts/."""
 
 from __future__ import annotations
 
+import json
+
 from playwright.async_api import Browser, Locator, Page, expect
 
+from tests.clients import agent_socket, http_json
 from tests.servers import AppProcess
 from tests.test_browser import WAIT_MS, XSS, browser, open_page, shot  # noqa: F401 (browser: a fixture)
-from tests.test_survey import case_detail, resolved_case, survey_app, survey_row  # noqa: F401
+from tests.test_survey import case_detail, resolved_case, resumed_view, survey_app, survey_row  # noqa: F401
 
 
 def point(page: Page, test_id: str, value: int) -> Locator:
@@ -109,4 +113,60 @@ async def test_the_link_page_in_arabic_reads_right_to_left(browser: Browser, sur
         assert survey_row(survey_app.db_path, case.id)["rating"] == 5
     finally:
         await case.close()
+    assert errors == [], "uncaught errors on the page"
+
+
+async def test_the_widget_asks_the_configured_questions_and_offers_the_link(
+        browser: Browser, survey_app: AppProcess) -> None:  # noqa: F811
+    expect.set_options(timeout=WAIT_MS)
+    errors: list[str] = []
+    page = await open_page(browser, f"{survey_app.url}/", errors)
+    widget = page.get_by_test_id("cdw-panel")
+    try:
+        await page.get_by_test_id("cdw-launcher").click()
+        await widget.get_by_test_id("cdw-input").fill("I would like to talk to someone")
+        await widget.get_by_test_id("cdw-send").click()  # nobody listens where Rasa should be: handed over
+        await expect(widget.get_by_test_id("cdw-status")).to_have_attribute("data-status", "queued")
+        stored = json.loads(await page.evaluate("localStorage.getItem('casedesk.conversation')"))
+        status, body = await http_json("POST", f"{survey_app.url}/api/agent/login",
+                                       {"username": "agent", "password": "correct horse battery"})
+        assert status == 200
+        agent = await agent_socket(survey_app.url, body["token"])
+        await agent.ok("accept_case", {"conversation_id": stored["id"]})
+        await agent.ok("resolve_case", {"conversation_id": stored["id"], "category": "other"})
+        await agent.close()
+
+        survey = widget.get_by_test_id("cdw-survey")
+        await expect(survey).to_be_visible()
+        await expect(survey.get_by_test_id("cdw-survey-rating")).to_have_count(5)
+        await expect(survey.get_by_test_id("cdw-survey-nps")).to_have_count(11)
+        await expect(survey.get_by_test_id("cdw-survey-effort")).to_have_count(7)
+        await expect(survey.locator("[data-question=effort] legend")).to_have_text(
+            "How easy was it to get your issue resolved?")
+        await expect(survey.locator("[data-testid=cdw-survey-effort][data-value='7']")).to_have_attribute(
+            "aria-label", "7 out of 7")
+        # "Answer later": the one-time link of the customer's own case.
+        later = survey.get_by_test_id("cdw-survey-later")
+        view = await resumed_view(survey_app.url, stored["token"])
+        await expect(later).to_have_attribute("href", survey_app.url + view["survey_url"])
+        await expect(later).to_have_attribute("target", "_blank")
+
+        await survey.locator("[data-testid=cdw-survey-rating][data-rating='5']").click()
+        ten = survey.locator("[data-testid=cdw-survey-nps][data-value='10']")
+        await ten.focus()
+        await page.keyboard.press("Space")
+        await expect(ten).to_have_attribute("aria-pressed", "true")
+        await survey.locator("[data-testid=cdw-survey-effort][data-value='2']").click()
+        await later.scroll_into_view_if_needed()
+        await shot(page, "widget-survey-questions.png")
+        await survey.get_by_test_id("cdw-survey-submit").click()
+        await expect(survey.get_by_test_id("cdw-survey-thanks")).to_be_visible()
+        await expect(later).to_have_count(0)
+        row = survey_row(survey_app.db_path, stored["id"])
+        assert (row["rating"], row["nps"], row["effort"], row["answered_via"]) == (5, 10, 2, "chat")
+        status, state = await http_json("GET", survey_app.url + view["survey_url"].replace("/survey/", "/api/surveys/"))
+        assert status == 200 and state["answered"] is True
+    except BaseException:
+        await shot(page, "failure-widget-survey.png")
+        raise
     assert errors == [], "uncaught errors on the page"
