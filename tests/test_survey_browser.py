@@ -1,4 +1,4 @@
-"""The survey in a real browser (Debian's Chromium driven by playwright, as tests/test_browser.py): the
+"""The survey in a real browser (Debian's Chromium driven by playwright, tests/browser.py): the
 page of the one-time link, and the widget asking the configured questions. Screenshots go to
 test-artifacts/."""
 
@@ -8,10 +8,13 @@ import json
 
 from playwright.async_api import Browser, Locator, Page, expect
 
+from tests import test_survey as survey
+from tests.browser import WAIT_MS, open_page, shot
 from tests.clients import agent_socket, http_json
 from tests.servers import AppProcess
-from tests.test_browser import WAIT_MS, XSS, browser, open_page, shot  # noqa: F401 (browser: a fixture)
-from tests.test_survey import case_detail, resolved_case, resumed_view, survey_app, survey_row  # noqa: F401
+from tests.test_browser import XSS
+
+survey_app = survey.survey_app  # the app that asks every question (an instance of its own for this module)
 
 
 def point(page: Page, test_id: str, value: int) -> Locator:
@@ -23,10 +26,10 @@ async def pressed(page: Page, test_id: str, value: int) -> None:
     await expect(point(page, test_id, value)).to_have_attribute("aria-pressed", "true")
 
 
-async def test_the_link_page_is_answered_once_with_the_keyboard(browser: Browser, survey_app: AppProcess) -> None:  # noqa: F811
+async def test_the_link_page_is_answered_once_with_the_keyboard(browser: Browser, survey_app: AppProcess) -> None:
     expect.set_options(timeout=WAIT_MS)
     errors: list[str] = []
-    case = await resolved_case(survey_app.url)
+    case = await survey.resolved_case(survey_app.url)
     token = case.link_token
     page = await open_page(browser, f"{survey_app.url}/survey/{token}", errors)
     try:
@@ -48,7 +51,7 @@ async def test_the_link_page_is_answered_once_with_the_keyboard(browser: Browser
         await page.get_by_test_id("survey-submit").click()
         await expect(page.get_by_test_id("survey-error")).to_have_text("Please choose a rating.")
         await expect(stars.first).to_be_focused()
-        assert survey_row(survey_app.db_path, case.id) is None
+        assert survey.survey_row(survey_app.db_path, case.id) is None
 
         # The keyboard alone: Tab from the first star to the fourth, Space; Tab on through the NPS scale, Enter.
         for _ in range(3):
@@ -71,7 +74,7 @@ async def test_the_link_page_is_answered_once_with_the_keyboard(browser: Browser
         await shot(page, "survey-link-thanks.png")
         assert await page.evaluate("typeof window.__pwned") == "undefined"
 
-        detail = await case_detail(survey_app.url, case)
+        detail = await survey.case_detail(survey_app.url, case)
         answer = {k: detail["survey"][k] for k in ("rating", "nps", "effort", "comment", "answered_via")}
         assert answer == {"rating": 4, "nps": 9, "effort": 6, "comment": XSS, "answered_via": "link"}
         # The open chat is told; the link, opened again, says it was answered.
@@ -93,10 +96,10 @@ async def test_the_link_page_is_answered_once_with_the_keyboard(browser: Browser
     assert errors == [], "uncaught errors on the page"
 
 
-async def test_the_link_page_in_arabic_reads_right_to_left(browser: Browser, survey_app: AppProcess) -> None:  # noqa: F811
+async def test_the_link_page_in_arabic_reads_right_to_left(browser: Browser, survey_app: AppProcess) -> None:
     expect.set_options(timeout=WAIT_MS)
     errors: list[str] = []
-    case = await resolved_case(survey_app.url, locale="ar")
+    case = await survey.resolved_case(survey_app.url, locale="ar")
     page = await open_page(browser, survey_app.url + case.survey_url, errors)
     try:
         await expect(page.get_by_test_id("survey-title")).to_have_text("قيّم محادثتك")
@@ -110,14 +113,14 @@ async def test_the_link_page_in_arabic_reads_right_to_left(browser: Browser, sur
         await shot(page, "survey-link-page-ar.png")
         await page.get_by_test_id("survey-submit").click()
         await expect(page.get_by_test_id("survey-notice")).to_have_text("شكرًا لك على ملاحظاتك.")
-        assert survey_row(survey_app.db_path, case.id)["rating"] == 5
+        assert survey.survey_row(survey_app.db_path, case.id)["rating"] == 5
     finally:
         await case.close()
     assert errors == [], "uncaught errors on the page"
 
 
 async def test_the_widget_asks_the_configured_questions_and_offers_the_link(
-        browser: Browser, survey_app: AppProcess) -> None:  # noqa: F811
+        browser: Browser, survey_app: AppProcess) -> None:
     expect.set_options(timeout=WAIT_MS)
     errors: list[str] = []
     page = await open_page(browser, f"{survey_app.url}/", errors)
@@ -136,33 +139,33 @@ async def test_the_widget_asks_the_configured_questions_and_offers_the_link(
         await agent.ok("resolve_case", {"conversation_id": stored["id"], "category": "other"})
         await agent.close()
 
-        survey = widget.get_by_test_id("cdw-survey")
-        await expect(survey).to_be_visible()
-        await expect(survey.get_by_test_id("cdw-survey-rating")).to_have_count(5)
-        await expect(survey.get_by_test_id("cdw-survey-nps")).to_have_count(11)
-        await expect(survey.get_by_test_id("cdw-survey-effort")).to_have_count(7)
-        await expect(survey.locator("[data-question=effort] legend")).to_have_text(
+        block = widget.get_by_test_id("cdw-survey")
+        await expect(block).to_be_visible()
+        await expect(block.get_by_test_id("cdw-survey-rating")).to_have_count(5)
+        await expect(block.get_by_test_id("cdw-survey-nps")).to_have_count(11)
+        await expect(block.get_by_test_id("cdw-survey-effort")).to_have_count(7)
+        await expect(block.locator("[data-question=effort] legend")).to_have_text(
             "How easy was it to get your issue resolved?")
-        await expect(survey.locator("[data-testid=cdw-survey-effort][data-value='7']")).to_have_attribute(
+        await expect(block.locator("[data-testid=cdw-survey-effort][data-value='7']")).to_have_attribute(
             "aria-label", "7 out of 7")
         # "Answer later": the one-time link of the customer's own case.
-        later = survey.get_by_test_id("cdw-survey-later")
-        view = await resumed_view(survey_app.url, stored["token"])
+        later = block.get_by_test_id("cdw-survey-later")
+        view = await survey.resumed_view(survey_app.url, stored["token"])
         await expect(later).to_have_attribute("href", survey_app.url + view["survey_url"])
         await expect(later).to_have_attribute("target", "_blank")
 
-        await survey.locator("[data-testid=cdw-survey-rating][data-rating='5']").click()
-        ten = survey.locator("[data-testid=cdw-survey-nps][data-value='10']")
+        await block.locator("[data-testid=cdw-survey-rating][data-rating='5']").click()
+        ten = block.locator("[data-testid=cdw-survey-nps][data-value='10']")
         await ten.focus()
         await page.keyboard.press("Space")
         await expect(ten).to_have_attribute("aria-pressed", "true")
-        await survey.locator("[data-testid=cdw-survey-effort][data-value='2']").click()
+        await block.locator("[data-testid=cdw-survey-effort][data-value='2']").click()
         await later.scroll_into_view_if_needed()
         await shot(page, "widget-survey-questions.png")
-        await survey.get_by_test_id("cdw-survey-submit").click()
-        await expect(survey.get_by_test_id("cdw-survey-thanks")).to_be_visible()
+        await block.get_by_test_id("cdw-survey-submit").click()
+        await expect(block.get_by_test_id("cdw-survey-thanks")).to_be_visible()
         await expect(later).to_have_count(0)
-        row = survey_row(survey_app.db_path, stored["id"])
+        row = survey.survey_row(survey_app.db_path, stored["id"])
         assert (row["rating"], row["nps"], row["effort"], row["answered_via"]) == (5, 10, 2, "chat")
         status, state = await http_json("GET", survey_app.url + view["survey_url"].replace("/survey/", "/api/surveys/"))
         assert status == 200 and state["answered"] is True
