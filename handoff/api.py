@@ -14,7 +14,7 @@ from handoff.agents import AGENT, SUPERVISOR, agent_view
 from handoff.errors import ApiError
 from handoff.keys import AUTH, BRIDGE, CONVERSATIONS
 from handoff.store import Agent
-from handoff.views import article_view, event_view, message_view, survey_view
+from handoff.views import article_view, case_survey_view, event_view, message_view
 from knowledge_index.entries import plain_text
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,12 @@ async def case_detail(request: web.Request) -> web.Response:
     conversation = await conversations.get(request.match_info["conversation_id"])
     store = conversations.store
     survey = await store.survey(conversation.id)
+    articles = await store.case_articles(conversation.id)
     case = {
         **await conversations.summary(conversation),
         "events": [event_view(e) for e in await store.events(conversation.id)],
-        "survey": survey_view(survey) if survey else None,
-        "articles": [article_view(a) for a in await store.case_articles(conversation.id)],
+        "survey": case_survey_view(survey, articles) if survey else None,
+        "articles": [article_view(a) for a in articles],
     }
     case["earlier_cases"] = [await conversations.summary(c) for c in await conversations.earlier_cases(conversation)]
     messages = [message_view(m) for m in await store.messages_after(conversation.id)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from handoff import identity, payloads
+from handoff import identity, payloads, survey_questions
 from handoff.boundary import BoundaryNamespace
 from handoff.conversations import CHAT, Conversations, room
 from handoff.errors import ApiError
@@ -93,8 +93,6 @@ class ChatNamespace(BoundaryNamespace):
 
     async def on_answer_survey(self, sid: str, payload: Any) -> dict[str, Any]:
         conversation_id = self._conversation_of(sid)
-        p = payloads.fields(payload, {"rating"}, {"comment"})
-        rating = payloads.integer(p, "rating", 1, 5)
-        comment = payloads.optional_text(p, "comment", self._settings.max_message_length)
-        survey = await self._conversations.answer_survey(conversation_id, rating, comment)
+        answers = survey_questions.answers(payload, self._settings.survey_questions, self._settings.max_message_length)
+        survey = await self._conversations.answer_survey(conversation_id, answers, via="chat")
         return {"survey": survey_view(survey)}

@@ -40,8 +40,11 @@ from handoff.store import (
     Posted,
     SqlCaseStore,
     StaleStatus,
+    Survey,
     utcnow,
 )
+from handoff.survey_links import SurveyLinks
+from handoff.survey_questions import Answers, survey_request
 from handoff.views import QueuePlace, case_summary, conversation_view, message_view
 
 log = logging.getLogger(__name__)
@@ -118,6 +121,7 @@ class Conversations:
         self._dispatch_pending = False
         self._positions_pending = False
         self._tasks: set[asyncio.Future[None]] = set()
+        self.survey_links = SurveyLinks(store, settings.survey_link_days)
 
     @asynccontextmanager
     async def _locked(self, conversation_id: str) -> AsyncIterator[None]:
@@ -205,7 +209,8 @@ class Conversations:
         return [m for m in await self.store.messages_after(conversation_id, after_seq) if m.sender != NOTE]
 
     async def customer_view(self, conversation: Conversation) -> dict[str, Any]:
-        return conversation_view(conversation, await self.queue_place(conversation))
+        return conversation_view(conversation, await self.queue_place(conversation),
+                                 await self.survey_links.url(conversation))
 
     async def summary(self, conversation: Conversation) -> dict[str, Any]:
         return case_summary(conversation, await self.queue_place(conversation))
@@ -380,14 +385,21 @@ class Conversations:
         else:
             await self._sio.emit("typing_changed", event, room=room(conversation_id), namespace=CHAT)
 
-    async def answer_survey(self, conversation_id: str, rating: int, comment: str | None) -> Any:
-        conversation = await self.get(conversation_id)
-        if conversation.status != lifecycle.RESOLVED:
-            raise ApiError("conflict", "the survey opens when the conversation is resolved")
-        try:
-            return await self.store.add_survey(conversation_id, rating, comment, conversation.agent_id)
-        except AlreadyExists:
-            raise ApiError("conflict", "this survey has been answered already") from None
+    async def answer_survey(self, conversation_id: str, answers: Answers, via: str = "chat") -> Survey:
+        """The customer's one survey answer, in the chat or through the link (``via``): whichever comes
+        first is stored, with the case's agent; the customer and the agent are sent the case again."""
+        async with self._locked(conversation_id):
+            conversation = await self.get(conversation_id)
+            if conversation.status != lifecycle.RESOLVED:
+                raise ApiError("conflict", "the survey opens when the conversation is resolved")
+            try:
+                survey = await self.store.add_survey(
+                    conversation_id, answers.rating, answers.comment, conversation.agent_id,
+                    nps=answers.nps, effort=answers.effort, answered_via=via)
+            except AlreadyExists:
+                raise ApiError("conflict", "this survey has been answered already") from None
+            await self._publish_case(await self.get(conversation_id))
+        return survey
 
     # -- agents ------------------------------------------------------------------------------------
 
@@ -685,7 +697,8 @@ class Conversations:
         updated = await self.get(conversation.id)
 
         if target == lifecycle.RESOLVED:
-            await self._post(updated.id, "system", "system", SURVEY_TEXT, {"kind": "survey", "scale": [1, 5]})
+            await self._post(updated.id, "system", "system", SURVEY_TEXT,
+                             survey_request(self._settings.survey_questions))
             updated = await self.get(conversation.id)
         summary = await self._publish_case(updated, conversation)
         if lifecycle.QUEUED in (current, target):
@@ -728,7 +741,8 @@ class Conversations:
     async def _publish_case(self, conversation: Conversation, before: Conversation | None = None) -> dict[str, Any]:
         """Send the case as it is now to its customer and its agents; return the agents' view of it."""
         place = await self.queue_place(conversation)
-        await self._sio.emit("case_updated", conversation_view(conversation, place),
+        await self._sio.emit("case_updated", conversation_view(conversation, place,
+                                                               await self.survey_links.url(conversation)),
                              room=room(conversation.id), namespace=CHAT)
         summary = case_summary(conversation, place)
         rooms = self._agent_rooms(conversation, *([before] if before else []))

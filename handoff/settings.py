@@ -26,6 +26,7 @@ from handoff.routing import (
     parse_categories,
     parse_queues,
 )
+from handoff.survey_questions import DEFAULT_QUESTIONS, parse_questions
 
 ENV_PREFIX = "CASEDESK_"
 # Variables of the same prefix that are no setting: the settings file, and `casedesk agent add`'s password.
@@ -64,10 +65,12 @@ class Settings:
     index_poll_seconds: float = 5.0
     redis_url: str = ""
     sla_warning_ratio: float = 0.8
+    survey_link_days: float = 14.0
     # Tables and lists: only from the settings file (`STRUCTURED`).
     queues: tuple[QueueSpec, ...] = DEFAULT_QUEUES
     agents: tuple[AgentSpec, ...] = ()
     resolution_categories: tuple[str, ...] = DEFAULT_CATEGORIES
+    survey_questions: tuple[str, ...] = DEFAULT_QUESTIONS
     # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
     identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host site (handoff.identity)
@@ -96,7 +99,9 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
     raise SettingsError(f"{key}: expected {kind.__name__}, got {value!r}")
 
 
-STRUCTURED = {"queues": parse_queues, "agents": parse_agents, "resolution_categories": parse_categories}
+STRUCTURED = {"queues": parse_queues, "agents": parse_agents, "resolution_categories": parse_categories,
+              "survey_questions": parse_questions}
+MAX_LINK_DAYS = 3650
 _KINDS = {"str": str, "int": int, "float": float, "str | None": str}
 
 
@@ -180,6 +185,9 @@ def _validate(s: Settings) -> None:
                 "bot_idle_seconds", "agent_grace_seconds", "sweep_interval_seconds", "index_poll_seconds"):
         if getattr(s, key) <= 0:
             raise SettingsError(f"{key}: must be positive")
+    if not 0 < s.survey_link_days <= MAX_LINK_DAYS:
+        raise SettingsError(f"survey_link_days: must be more than 0 and at most {MAX_LINK_DAYS}, "
+                            f"got {s.survey_link_days:g}")
     if not 0 < s.sla_warning_ratio < 1:
         raise SettingsError(f"sla_warning_ratio: must be between 0 and 1, got {s.sla_warning_ratio}")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff import migrations
@@ -373,8 +375,11 @@ class CaseArticle:
 class Survey:
     rating: int
     comment: str | None
-    agent_id: str | None
+    agent_id: str | None  # the case's agent; None for a case the bot resolved
     created_at: datetime
+    nps: int | None = None
+    effort: int | None = None
+    answered_via: str = "chat"  # chat or link
 
 
 class StaleStatus(Exception):
@@ -410,6 +415,21 @@ POSTGRES_POOLS = {
     "writes": {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True},
 }
 T = TypeVar("T")
+
+
+def _insert_absent(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> bool:
+    """Insert the row unless one with its primary key exists (one statement, so safe against other
+    processes doing the same); False when it existed."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        statement: Any = sqlite_insert(table)
+    elif dialect == "postgresql":
+        statement = postgresql_insert(table)
+    else:
+        raise NotImplementedError(f"insert-if-absent on {dialect}")
+    # RETURNING says whether a row went in (psycopg reports no rowcount for an insert that may do nothing)
+    key = list(table.primary_key.columns)[0]
+    return conn.execute(statement.values(values).on_conflict_do_nothing().returning(key)).first() is not None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -918,28 +938,46 @@ class SqlCaseStore:
     # -- surveys ---------------------------------------------------------------------------------
 
     async def add_survey(
-        self, conversation_id: str, rating: int, comment: str | None, agent_id: str | None
+        self, conversation_id: str, rating: int, comment: str | None, agent_id: str | None, *,
+        nps: int | None = None, effort: int | None = None, answered_via: str = "chat",
     ) -> Survey:
+        """Store the case's one survey answer; `AlreadyExists` when it has one. The row is the case's
+        (its primary key), inserted only if absent, so two app processes answering at once store one."""
         now = utcnow()
+        values = {"conversation_id": conversation_id, "rating": rating, "comment": comment, "agent_id": agent_id,
+                  "created_at": now, "nps": nps, "effort": effort, "answered_via": answered_via}
         def write(conn: sa.Connection) -> Any:
-            exists = conn.scalar(
-                sa.select(surveys.c.conversation_id).where(surveys.c.conversation_id == conversation_id)
-            )
-            if exists:
+            if not _insert_absent(conn, surveys, values):
                 raise AlreadyExists(f"survey for {conversation_id} answered already")
-            conn.execute(surveys.insert().values(
-                conversation_id=conversation_id, rating=rating, comment=comment, agent_id=agent_id,
-                created_at=now,
-            ))
         await self._write(write)
-        return Survey(rating, comment, agent_id, now)
+        return Survey(rating, comment, agent_id, now, nps, effort, answered_via)
 
     async def survey(self, conversation_id: str) -> Survey | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(
                 sa.select(surveys).where(surveys.c.conversation_id == conversation_id)
             )).first()
-        return Survey(row.rating, row.comment, row.agent_id, _aware(row.created_at)) if row else None  # type: ignore[arg-type]
+        if row is None:
+            return None
+        return Survey(row.rating, row.comment, row.agent_id, _aware(row.created_at),  # type: ignore[arg-type]
+                      row.nps, row.effort, row.answered_via)
+
+    # -- keys the app makes itself ----------------------------------------------------------------
+
+    async def app_key(self, name: str, make: Callable[[], str] | None = None) -> str | None:
+        """The value of the app's key ``name``. With ``make``: made and stored on first use, once for
+        every process sharing the database (the first insert wins; the others read it). Without: None
+        while there is none."""
+        query = sa.select(app_keys.c.value).where(app_keys.c.name == name)
+        async with self._engine.connect() as conn:
+            value = await conn.scalar(query)
+        if value is not None or make is None:
+            return value
+        candidate = make()
+        def write(conn: sa.Connection) -> Any:
+            _insert_absent(conn, app_keys, {"name": name, "value": candidate, "created_at": utcnow()})
+            return conn.scalar(query)
+        return await self._write(write)  # type: ignore[no-any-return]
 
     # -- presence: the connections of every node that is alive ------------------------------------
 

@@ -30,7 +30,8 @@ class QueuePlace:
     estimated_wait_seconds: int | None
 
 
-def conversation_view(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
+def _case_view(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
+    """What the customer and the agents both see of a case."""
     return {
         "id": c.id, "case_number": c.number, "status": c.status,
         "queue_position": place.position if place else None,
@@ -41,9 +42,14 @@ def conversation_view(c: Conversation, place: QueuePlace | None) -> dict[str, An
     }
 
 
+def conversation_view(c: Conversation, place: QueuePlace | None, survey_url: str | None = None) -> dict[str, Any]:
+    """The customer's view, with the link to their survey (`handoff.survey_links`), which agents never get."""
+    return {**_case_view(c, place), "survey_url": survey_url}
+
+
 def case_summary(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
     return {
-        **conversation_view(c, place),
+        **_case_view(c, place),
         "customer_id": c.customer_id, "customer_name": c.customer_name,
         "customer_preferred": c.customer_preferred, "entitlement": c.entitlement,
         "title": c.title, "status_reason": c.status_reason, "state": c.state, "closed_at": iso(c.closed_at),
@@ -60,7 +66,15 @@ def case_summary(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
 
 
 def survey_view(s: Survey) -> dict[str, Any]:
-    return {"rating": s.rating, "comment": s.comment, "created_at": iso(s.created_at)}
+    return {"rating": s.rating, "comment": s.comment, "nps": s.nps, "effort": s.effort,
+            "answered_via": s.answered_via, "created_at": iso(s.created_at)}
+
+
+def case_survey_view(s: Survey, articles: list[CaseArticle]) -> dict[str, Any]:
+    """The survey as agents see it in the case: with the agent it is stored with and the articles the
+    bot showed in the case (its `case_articles`), each once."""
+    article_ids = list(dict.fromkeys(a.article_id for a in articles))
+    return {**survey_view(s), "agent_id": s.agent_id, "article_ids": article_ids}
 
 
 def event_view(e: CaseEvent) -> dict[str, Any]:

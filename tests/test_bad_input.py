@@ -72,6 +72,8 @@ async def test_bad_messages_in_a_conversation_store_nothing(app_url: str, db_pat
     assert_error(await customer.call("answer_survey", {"rating": 5}), "conflict")  # not resolved yet
     assert_error(await customer.call("answer_survey", {"rating": 9}), "invalid_payload")
     assert_error(await customer.call("answer_survey", {"rating": True}), "invalid_payload")
+    assert_error(await customer.call("answer_survey", {"rating": 5, "nps": 9}), "invalid_payload")  # not asked
+    assert_error(await customer.call("answer_survey", {"rating": 5, "effort": 3}), "invalid_payload")
 
     assert snapshot(db_path) == before
     assert started["conversation"]["last_seq"] == 0
@@ -123,6 +125,9 @@ async def test_rest_errors_have_one_shape(app_url: str, db_path: Path) -> None:
         ("GET", "/api/kb/search?q=bike", None, None, 401, "unauthorized"),
         ("GET", "/api/no/such/route", None, None, 404, "not_found"),
         ("GET", "/api/agent/login", None, None, 404, "not_found"),  # wrong method
+        ("GET", "/api/surveys/forged", None, None, 401, "unauthorized"),
+        ("POST", "/api/surveys/c_0000000000000000.AAAAAAAAAAAAAAAAAAAAAA", {"rating": 5}, None, 401, "unauthorized"),
+        ("PUT", "/api/surveys/forged", {"rating": 5}, None, 404, "not_found"),
     ]
     for method, path, body, token, status, code in cases:
         got_status, got = await http_json(method, app_url + path, body, token=token)

@@ -84,10 +84,12 @@ async def test_question_answered_then_escalated_to_an_agent(app_url: str, db_pat
     await agent.ok("resolve_case", {"conversation_id": conversation_id, "category": "question_answered"})
     survey = await customer.wait_for("message_created", lambda m: m["data"].get("kind") == "survey")
     assert survey["sender"] == "system"
+    assert survey["data"]["questions"] == [{"id": "satisfaction", "scale": [1, 5]}, {"id": "comment"}]
     resolved = await customer.wait_for("case_updated", lambda c: c["status"] == "resolved")
     assert resolved["resolution"] == "agent"
+    assert resolved["survey_url"].startswith("/survey/")  # to answer later instead
     answered = await customer.ok("answer_survey", {"rating": 4, "comment": "Quick and friendly"})
-    assert answered["survey"]["rating"] == 4
+    assert (answered["survey"]["rating"], answered["survey"]["answered_via"]) == (4, "chat")
     again = await customer.call("answer_survey", {"rating": 1})
     assert again["error"]["code"] == "conflict"
 
@@ -111,6 +113,12 @@ async def test_question_answered_then_escalated_to_an_agent(app_url: str, db_pat
     [survey_row] = db_rows(db_path, "SELECT * FROM surveys WHERE conversation_id = ?", conversation_id)
     assert (survey_row["rating"], survey_row["comment"]) == (4, "Quick and friendly")
     assert survey_row["agent_id"] == case["agent_id"]
+    # The agents' case shows the answer with its agent and the articles involved.
+    _, detail = await http_json("GET", f"{app_url}/api/cases/{conversation_id}", token=await sign_in(app_url))
+    shown = detail["case"]["survey"]
+    assert (shown["rating"], shown["comment"], shown["answered_via"]) == (4, "Quick and friendly", "chat")
+    assert (shown["agent_id"], shown["article_ids"]) == (case["agent_id"], ["bike-returns"])
+    assert "survey_url" not in detail["case"]
 
     await customer.close()
     await agent.close()
@@ -128,8 +136,11 @@ async def test_answer_that_helped_resolves_by_bot(app_url: str, db_path: Path) -
     await customer.ok("send_message", {"text": "Yes", "payload": "/affirm"})
     resolved = await customer.wait_for("case_updated", lambda c: c["status"] == "resolved")
     assert resolved["resolution"] == "bot"
-    await customer.wait_for("message_created", lambda m: m["data"].get("kind") == "survey")
+    assert resolved["survey_url"].startswith("/survey/")
+    survey = await customer.wait_for("message_created", lambda m: m["data"].get("kind") == "survey")
+    assert [q["id"] for q in survey["data"]["questions"]] == ["satisfaction", "comment"]
     await customer.ok("answer_survey", {"rating": 5})
+    await customer.wait_for("case_updated", lambda c: c["survey_answered"] and c["survey_url"] is None)
 
     # The conversation has ended: further messages are refused and nothing is stored.
     refused = await customer.call("send_message", {"text": "one more thing"})

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from handoff import api, pages, views
+from handoff import api, pages, survey_questions, survey_routes, views
 from handoff.agent_namespace import AgentNamespace
 from handoff.agents import agent_view
 from handoff.chat_namespace import ChatNamespace
@@ -36,7 +36,8 @@ def test_every_socket_event_is_documented_in_its_namespace() -> None:
 
 def test_every_rest_route_is_documented() -> None:
     rest = section("REST")
-    routes = [(r.method, r.path) for table in (api.routes, pages.routes) for r in table]  # type: ignore[attr-defined]
+    tables = (api.routes, pages.routes, survey_routes.routes)
+    routes = [(r.method, r.path) for table in tables for r in table]  # type: ignore[attr-defined]
     assert routes
     for method, path in routes:
         assert f"`{method} {path}" in rest, f"undocumented route {method} {path}"
@@ -96,7 +97,11 @@ def test_every_payload_field_is_documented() -> None:
         "Case": set(views.event_view(CaseEvent(None, "bot", "conversation_started", "customer", now))),
         "Message": set(views.message_view(Message("c_1", 1, "customer", "Customer", "hi", {}, now))),
         "Survey": set(views.survey_view(Survey(5, None, None, now))),
+        "CaseSurvey": set(views.case_survey_view(Survey(5, None, "a_1", now), [])) - set(views.survey_view(
+            Survey(5, None, None, now))),
         "Agent": set(agent_view(Agent("a_1", "agent", "Agent", "hash"))),
+        "Question": {key for question in survey_questions.describe(tuple(survey_questions.QUESTIONS))
+                     for key in question} | set(survey_questions.QUESTIONS),
     }
     for name, keys in fields.items():
         assert keys, name

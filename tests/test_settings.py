@@ -126,6 +126,17 @@ QUEUE = '[[queues]]\nname = "general"\n'
          "CASEDESK_QUEUES: queues can only be set in the settings file"),
         ("", {"CASEDESK_AGENTS": "anna"}, "CASEDESK_AGENTS: agents can only be set in the settings file"),
         ("sla_warning_ratio = 1.5\n", {}, "sla_warning_ratio: must be between 0 and 1, got 1.5"),
+        ('survey_questions = ["nps", "comment"]\n', {}, "survey_questions: satisfaction is always asked; list it"),
+        ('survey_questions = ["satisfaction", "csat"]\n', {},
+         "survey_questions: unknown question 'csat'; questions are satisfaction, comment, nps, effort"),
+        ('survey_questions = ["satisfaction", "nps", "nps"]\n', {}, "survey_questions: 'nps' is listed twice"),
+        ('survey_questions = "satisfaction"\n', {},
+         "survey_questions: expected a list of question ids, got 'satisfaction'"),
+        ("", {"CASEDESK_SURVEY_QUESTIONS": "satisfaction,nps"},
+         "CASEDESK_SURVEY_QUESTIONS: survey_questions can only be set in the settings file"),
+        ("survey_link_days = 0\n", {}, "survey_link_days: must be more than 0 and at most 3650, got 0"),
+        ("survey_link_days = 4000\n", {}, "survey_link_days: must be more than 0 and at most 3650, got 4000"),
+        ("", {"CASEDESK_SURVEY_LINK_DAYS": "a fortnight"}, "survey_link_days: expected float"),
     ],
 )
 def test_bad_queue_and_agent_tables_name_the_key(tmp_path: Path, text: str, environ: dict[str, str],
@@ -134,3 +145,12 @@ def test_bad_queue_and_agent_tables_name_the_key(tmp_path: Path, text: str, envi
     file.write_text(text)
     with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings(file, environ)
+
+
+def test_survey_questions_in_the_order_asked_and_the_link_days(tmp_path: Path) -> None:
+    assert load_settings(None, {}).survey_questions == ("satisfaction", "comment")
+    file = tmp_path / "casedesk.toml"
+    file.write_text('survey_questions = ["satisfaction", "effort", "nps"]\nsurvey_link_days = 0.5\n')
+    settings = load_settings(file, {})
+    assert (settings.survey_questions, settings.survey_link_days) == (("satisfaction", "effort", "nps"), 0.5)
+    assert load_settings(file, {"CASEDESK_SURVEY_LINK_DAYS": "30"}).survey_link_days == 30

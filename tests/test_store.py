@@ -21,7 +21,8 @@ from handoff.errors import ApiError
 from handoff.identity import Identity
 from handoff.rasa_bridge import RasaBridge
 from handoff.settings import load_settings
-from handoff.store import AlreadyExists, SqlCaseStore, StaleStatus, utcnow
+from handoff.store import AlreadyExists, SqlCaseStore, StaleStatus, Survey, utcnow
+from handoff.survey_questions import Answers
 
 STATUSES = [lifecycle.BOT, lifecycle.QUEUED, lifecycle.WITH_AGENT, lifecycle.RESOLVED, lifecycle.ABANDONED,
             lifecycle.CANCELLED]
@@ -101,15 +102,49 @@ async def test_every_transition_is_allowed_or_refused_by_the_table(
 async def test_resolution_posts_the_survey_once(conversations: Conversations) -> None:
     conversation, _ = await conversations.start("web", "en", None)
     with pytest.raises(ApiError, match="resolved"):
-        await conversations.answer_survey(conversation.id, 5, None)
+        await conversations.answer_survey(conversation.id, Answers(5))
     await conversations._transition(conversation, lifecycle.RESOLVED, reason="answer_helped", actor="bot")
     [survey_message] = await conversations.store.messages_after(conversation.id)
-    assert survey_message.data == {"kind": "survey", "scale": [1, 5]}
-    await conversations.answer_survey(conversation.id, 3, "ok")
+    assert survey_message.data == {"kind": "survey", "scale": [1, 5],
+                                   "questions": [{"id": "satisfaction", "scale": [1, 5]}, {"id": "comment"}]}
+    await conversations.answer_survey(conversation.id, Answers(3, "ok"))
     with pytest.raises(ApiError, match="answered already"):
-        await conversations.answer_survey(conversation.id, 5, None)
+        await conversations.answer_survey(conversation.id, Answers(5), via="link")
     with pytest.raises(AlreadyExists):
         await conversations.store.add_survey(conversation.id, 1, None, None)
+    stored = await conversations.store.survey(conversation.id)
+    assert stored is not None and (stored.rating, stored.comment, stored.answered_via) == (3, "ok", "chat")
+
+
+async def test_one_survey_answer_per_case_across_processes(database_url: str, conversations: Conversations) -> None:
+    """Two stores on one database, as two app processes have: answers racing for one case store one."""
+    other = await SqlCaseStore.open(database_url)
+    try:
+        cases = [(await conversations.start("web", "en", None))[0] for _ in range(10)]
+        results = await asyncio.gather(*(
+            store.add_survey(case.id, rating, None, None, nps=rating, answered_via=via)
+            for case in cases for store, rating, via in ((conversations.store, 1, "chat"), (other, 5, "link"))
+        ), return_exceptions=True)
+        for case, pair in zip(cases, zip(results[::2], results[1::2], strict=True), strict=True):
+            assert sorted(type(r).__name__ for r in pair) == ["AlreadyExists", "Survey"], pair
+            [won] = [r for r in pair if isinstance(r, Survey)]
+            assert await other.survey(case.id) == won
+    finally:
+        await other.close()
+
+
+async def test_the_app_makes_each_key_once_across_processes(database_url: str, store: SqlCaseStore) -> None:
+    other = await SqlCaseStore.open(database_url)
+    try:
+        assert await store.app_key("survey_links") is None  # looking makes nothing
+        made = iter(f"key-{i}" for i in range(100))
+        values = await asyncio.gather(*(s.app_key("survey_links", lambda: next(made))
+                                        for _ in range(10) for s in (store, other)))
+        assert len(set(values)) == 1 and values[0] is not None and values[0].startswith("key-")
+        assert await other.app_key("survey_links") == values[0]
+        assert await store.app_key("survey_links", lambda: "another") == values[0]
+    finally:
+        await other.close()
 
 
 async def test_agent_sign_in(store: SqlCaseStore) -> None:

@@ -19,7 +19,10 @@
       ended: "This conversation has ended", newConv: "Start a new conversation", rate: "{n} out of 5",
       rateLegend: "How was your experience?", comment: "Comment (optional)", submit: "Submit",
       thanks: "Thank you for your feedback", readMore: "Read the article:", offline: "Connecting…",
-      timeout: "The server did not answer. Please try again.", pickRating: "Please choose a rating." },
+      timeout: "The server did not answer. Please try again.", pickRating: "Please choose a rating.",
+      npsLegend: "How likely are you to recommend us?", npsHint: "0 = not at all likely, 10 = extremely likely",
+      npsPoint: "{n} out of 10", effortLegend: "How easy was it to get your issue resolved?",
+      effortHint: "1 = very difficult, 7 = very easy", effortPoint: "{n} out of 7", answerLater: "Answer later" },
     de: { open: "Chat öffnen", close: "Chat schließen", title: "Hilfe", input: "Ihre Nachricht", send: "Senden", you: "Sie",
       bot: "Assistent", agent: "Mitarbeiter", queued: "Sie sind Nummer {n} in der Warteschlange. Gleich ist jemand für Sie da.",
       queuedNoPos: "Gleich ist jemand für Sie da.", typing: "{name} schreibt …", wait: "Voraussichtliche Wartezeit: etwa {m} Min.",
@@ -28,7 +31,11 @@
       ended: "Diese Unterhaltung ist beendet", newConv: "Neue Unterhaltung beginnen", rate: "{n} von 5",
       rateLegend: "Wie zufrieden waren Sie?", comment: "Kommentar (optional)", submit: "Absenden",
       thanks: "Vielen Dank für Ihr Feedback", readMore: "Zum Artikel:", offline: "Verbindung wird hergestellt…",
-      timeout: "Der Server antwortet nicht. Bitte versuchen Sie es erneut.", pickRating: "Bitte wählen Sie eine Bewertung." },
+      timeout: "Der Server antwortet nicht. Bitte versuchen Sie es erneut.", pickRating: "Bitte wählen Sie eine Bewertung.",
+      npsLegend: "Wie wahrscheinlich ist es, dass Sie uns weiterempfehlen?",
+      npsHint: "0 = sehr unwahrscheinlich, 10 = sehr wahrscheinlich", npsPoint: "{n} von 10",
+      effortLegend: "Wie einfach war es, Ihr Anliegen zu lösen?", effortHint: "1 = sehr schwierig, 7 = sehr einfach",
+      effortPoint: "{n} von 7", answerLater: "Später beantworten" },
     ar: { open: "افتح المحادثة", close: "أغلق المحادثة", title: "المساعدة", input: "رسالتك", send: "إرسال", you: "أنت",
       bot: "المساعد", agent: "موظف", queued: "ترتيبك {n} في قائمة الانتظار. سينضم إليك موظف قريبًا.",
       queuedNoPos: "سينضم إليك موظف قريبًا.", typing: "{name} يكتب…", wait: "مدة الانتظار المتوقعة: حوالي {m} دقيقة.",
@@ -37,7 +44,10 @@
       ended: "انتهت هذه المحادثة", newConv: "ابدأ محادثة جديدة", rate: "{n} من 5",
       rateLegend: "كيف كانت تجربتك؟", comment: "تعليق (اختياري)", submit: "إرسال",
       thanks: "شكرًا لك على ملاحظاتك", readMore: "اقرأ المقال:", offline: "جارٍ الاتصال…",
-      timeout: "لم يستجب الخادم. حاول مرة أخرى.", pickRating: "يرجى اختيار تقييم." }
+      timeout: "لم يستجب الخادم. حاول مرة أخرى.", pickRating: "يرجى اختيار تقييم.",
+      npsLegend: "ما مدى احتمال أن توصي بنا؟", npsHint: "0 = غير محتمل إطلاقًا، 10 = محتمل جدًا", npsPoint: "{n} من 10",
+      effortLegend: "ما مدى سهولة حل مشكلتك؟", effortHint: "1 = صعب جدًا، 7 = سهل جدًا", effortPoint: "{n} من 7",
+      answerLater: "أجب لاحقًا" }
   };
   var locale = (cfg.locale || document.documentElement.lang || "en").slice(0, 2).toLowerCase();
   if (!I18N[locale]) locale = "en";
@@ -293,6 +303,7 @@
     ui.input.disabled = ui.send.disabled = isEnded();
     if (isEnded()) ui.list.querySelectorAll("[data-testid=cdw-quick-reply]").forEach(function (b) { b.disabled = true; });
     if (c && c.survey_answered) ui.list.querySelectorAll(".cdw-survey form").forEach(surveyDone);
+    ui.list.querySelectorAll("[data-testid=cdw-survey-later]").forEach(showLater);
   }
 
   // ---- rendering ----
@@ -319,7 +330,7 @@
       li.appendChild(card);
     }
     if (Array.isArray(data.buttons) && data.buttons.length) li.appendChild(quickReplies(data.buttons));
-    if (data.kind === "survey") li.appendChild(survey());
+    if (data.kind === "survey") li.appendChild(survey(data));
     if (sender === "bot") Object.keys(shown).forEach(function (s) {
       if (+s < m.seq) shown[s].querySelectorAll("[data-testid=cdw-quick-reply]").forEach(function (b) { b.disabled = true; });
     });
@@ -353,39 +364,39 @@
     return box;
   }
 
-  function survey() {
+  // The survey's questions (docs/protocol.md): each one's answer key and, for scales, the labels.
+  var SURVEY_FIELDS = { satisfaction: "rating", nps: "nps", effort: "effort", comment: "comment" };
+  var SURVEY_SCALES = { nps: { legend: "npsLegend", hint: "npsHint", point: "npsPoint" },
+    effort: { legend: "effortLegend", hint: "effortHint", point: "effortPoint" } };
+  function surveyQuestions(data) {
+    // a survey request stored before the questions were configurable: satisfaction and a comment
+    var asked = Array.isArray(data.questions) ? data.questions : [{ id: "satisfaction", scale: [1, 5] }, { id: "comment" }];
+    return asked.filter(function (q) { return q && SURVEY_FIELDS[q.id] && (q.id === "comment" || Array.isArray(q.scale)); });
+  }
+
+  function survey(data) {
     var wrap = el("div", { className: "cdw-survey", "data-testid": "cdw-survey" });
-    var lo = 1, hi = 5; // protocol: rating 1..5
     var form = el("form", { className: "cdw-survey-form" });
-    var set = el("fieldset");
-    set.appendChild(el("legend", null, t("rateLegend")));
-    var rating = 0, btns = [];
-    var stars = el("div", { className: "cdw-stars", role: "group" });
-    for (var n = lo; n <= hi; n++) (function (n) {
-      var b = el("button", { type: "button", className: "cdw-star", "aria-pressed": "false", "aria-label": t("rate", { n: n }),
-        "data-testid": "cdw-survey-rating", "data-rating": n }, "★");
-      b.addEventListener("click", function () {
-        rating = n;
-        btns.forEach(function (x, i) { x.setAttribute("aria-pressed", String(lo + i === n)); x.classList.toggle("cdw-on", lo + i <= n); });
-      });
-      btns.push(b);
-      stars.appendChild(b);
-    })(n);
-    set.appendChild(stars);
-    var cid = "casedesk-survey-" + Math.random().toString(36).slice(2);
-    set.appendChild(el("label", { for: cid, className: "cdw-label" }, t("comment")));
-    var comment = el("textarea", { id: cid, rows: "2", maxlength: "2000", "data-testid": "cdw-survey-comment" });
-    set.appendChild(comment);
-    form.appendChild(set);
+    var chosen = {}, comment = null;
+    surveyQuestions(data).forEach(function (q) {
+      if (q.id === "satisfaction") form.appendChild(stars(q.scale, chosen));
+      else if (q.id === "comment") {
+        var cid = "casedesk-survey-" + Math.random().toString(36).slice(2);
+        form.appendChild(el("label", { for: cid, className: "cdw-label" }, t("comment")));
+        comment = el("textarea", { id: cid, rows: "2", maxlength: "2000", "data-testid": "cdw-survey-comment" });
+        form.appendChild(comment);
+      } else form.appendChild(pointScale(q.id, q.scale, chosen));
+    });
     var submit = el("button", { type: "submit", className: "cdw-survey-submit", "data-testid": "cdw-survey-submit" }, t("submit"));
     form.appendChild(submit);
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      if (!rating) { setError(t("pickRating")); return; }
+      if (!chosen.satisfaction) { setError(t("pickRating")); return; }
       setError("");
       submit.disabled = true;
-      var payload = { rating: rating };
-      if (comment.value.trim()) payload.comment = comment.value.trim();
+      var payload = {};
+      Object.keys(chosen).forEach(function (id) { payload[SURVEY_FIELDS[id]] = chosen[id]; });
+      if (comment && comment.value.trim()) payload.comment = comment.value.trim();
       whenReady(function () {
         call("answer_survey", payload).then(function () {
           if (conv) conv.survey_answered = true;
@@ -396,14 +407,67 @@
       });
     });
     wrap.appendChild(form);
+    // The one-time link (Conversation.survey_url), for answering later, in another tab or on another device.
+    var later = el("a", { className: "cdw-later", target: "_blank", rel: "noopener noreferrer", hidden: true,
+      "data-testid": "cdw-survey-later" }, t("answerLater"));
+    wrap.appendChild(later);
+    showLater(later);
     if (conv && conv.survey_answered) surveyDone(form);
     return wrap;
+  }
+  function stars(range, chosen) {  // satisfaction: 1..5 stars
+    var lo = range[0], hi = range[1];
+    var set = el("fieldset");
+    set.appendChild(el("legend", null, t("rateLegend")));
+    var btns = [];
+    var group = el("div", { className: "cdw-stars", role: "group" });
+    for (var n = lo; n <= hi; n++) (function (n) {
+      var b = el("button", { type: "button", className: "cdw-star", "aria-pressed": "false", "aria-label": t("rate", { n: n }),
+        "data-testid": "cdw-survey-rating", "data-rating": n }, "★");
+      b.addEventListener("click", function () {
+        chosen.satisfaction = n;
+        if (ui.error.textContent === t("pickRating")) setError("");
+        btns.forEach(function (x, i) { x.setAttribute("aria-pressed", String(lo + i === n)); x.classList.toggle("cdw-on", lo + i <= n); });
+      });
+      btns.push(b);
+      group.appendChild(b);
+    })(n);
+    set.appendChild(group);
+    return set;
+  }
+  function pointScale(id, range, chosen) {  // nps 0..10, effort 1..7: a row of numbered buttons
+    var labels = SURVEY_SCALES[id], lo = range[0], hi = range[1];
+    var hintId = "casedesk-survey-" + id + "-" + Math.random().toString(36).slice(2);
+    var set = el("fieldset", { "aria-describedby": hintId, "data-question": id });
+    set.appendChild(el("legend", null, t(labels.legend)));
+    set.appendChild(el("p", { id: hintId, className: "cdw-hint" }, t(labels.hint)));
+    var btns = [];
+    var group = el("div", { className: "cdw-points", role: "group" });
+    for (var n = lo; n <= hi; n++) (function (n) {
+      var b = el("button", { type: "button", className: "cdw-point", "aria-pressed": "false", "aria-label": t(labels.point, { n: n }),
+        "data-testid": "cdw-survey-" + id, "data-value": n }, n);
+      b.addEventListener("click", function () {
+        chosen[id] = n;
+        btns.forEach(function (x, i) { x.setAttribute("aria-pressed", String(lo + i === n)); });
+      });
+      btns.push(b);
+      group.appendChild(b);
+    })(n);
+    set.appendChild(group);
+    return set;
+  }
+  function showLater(link) {
+    var href = conv && conv.status === "resolved" && !conv.survey_answered && conv.survey_url ? safeUrl(conv.survey_url) : null;
+    if (href) link.setAttribute("href", href); else link.removeAttribute("href");
+    link.hidden = !href;
   }
   function surveyDone(form) {
     var wrap = form.parentNode;
     form.remove();
     if (wrap && !wrap.querySelector(".cdw-thanks"))
       wrap.appendChild(el("p", { className: "cdw-thanks", tabindex: "-1", "data-testid": "cdw-survey-thanks" }, t("thanks")));
+    var later = wrap && wrap.querySelector("[data-testid=cdw-survey-later]");
+    if (later) later.remove();
   }
 
   // ---- boot ----

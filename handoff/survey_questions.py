@@ -1,0 +1,83 @@
+"""The survey's questions: which ones the settings ask, how the survey request describes them, and
+the validation of a customer's answers (in the chat or through the link).
+
+Satisfaction (1-5) is always asked; a comment, the Net Promoter Score question (0-10) and the
+Customer Effort Score question (1-7) are asked when `survey_questions` lists them, in its order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from handoff import payloads
+from handoff.errors import ApiError
+
+
+@dataclasses.dataclass(frozen=True)
+class Question:
+    id: str
+    field: str  # its key in an answer (`answer_survey`, POST /api/surveys/{token})
+    scale: tuple[int, int] | None  # lowest and highest answer; None: free text
+
+
+SATISFACTION = "satisfaction"
+QUESTIONS = {q.id: q for q in (
+    Question(SATISFACTION, "rating", (1, 5)),
+    Question("comment", "comment", None),
+    Question("nps", "nps", (0, 10)),  # How likely are you to recommend us?
+    Question("effort", "effort", (1, 7)),  # How easy was it to get your issue resolved?
+)}
+DEFAULT_QUESTIONS = (SATISFACTION, "comment")
+
+
+@dataclasses.dataclass(frozen=True)
+class Answers:
+    rating: int
+    comment: str | None = None
+    nps: int | None = None
+    effort: int | None = None
+
+
+def parse_questions(value: Any) -> tuple[str, ...]:
+    """`survey_questions` from the settings file: known ids, each once, satisfaction among them."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"survey_questions: expected a list of question ids, got {value!r}")
+    for i, name in enumerate(value):
+        if name not in QUESTIONS:
+            raise ValueError(f"survey_questions: unknown question {name!r}; questions are {', '.join(QUESTIONS)}")
+        if name in value[:i]:
+            raise ValueError(f"survey_questions: {name!r} is listed twice")
+    if SATISFACTION not in value:
+        raise ValueError(f"survey_questions: {SATISFACTION} is always asked; list it")
+    return tuple(value)
+
+
+def describe(questions: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The questions as clients get them, in the order they are asked: ``{"id", "scale"?: [low, high]}``."""
+    asked = [QUESTIONS[q] for q in questions]
+    return [{"id": q.id, **({"scale": list(q.scale)} if q.scale else {})} for q in asked]
+
+
+def survey_request(questions: tuple[str, ...]) -> dict[str, Any]:
+    """The data of the system message that asks for the survey. ``scale`` is satisfaction's, kept for
+    clients of protocol version 1 that read only it."""
+    return {"kind": "survey", "scale": list(QUESTIONS[SATISFACTION].scale or ()), "questions": describe(questions)}
+
+
+def answers(payload: Any, questions: tuple[str, ...], max_comment: int) -> Answers:
+    """A customer's answers: the rating always; the other questions only when the survey asks them."""
+    asked = [QUESTIONS[q] for q in questions]
+    if isinstance(payload, dict):
+        fields = {q.field for q in asked}
+        for question in QUESTIONS.values():
+            if question.field in payload and question.field not in fields:
+                raise ApiError("invalid_payload", f"{question.field}: this survey does not ask it")
+    p = payloads.fields(payload, {"rating"}, {q.field for q in asked} - {"rating"})
+    found: dict[str, Any] = {}
+    for question in asked:
+        if question.scale is None:
+            found[question.field] = payloads.optional_text(p, question.field, max_comment)
+        elif question.field == "rating" or p.get(question.field) is not None:
+            found[question.field] = payloads.integer(p, question.field, *question.scale)
+    return Answers(**found)
