@@ -18,7 +18,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -1012,6 +1012,16 @@ class SqlCaseStore:
         for r in rows:
             found[r.id] = (_to_agent(r), r.availability)
         return list(found.values())
+
+    # -- reports -------------------------------------------------------------------------------
+
+    async def rows(self, query: sa.Select[Any]) -> AsyncIterator[sa.Row[Any]]:
+        """The rows of a read-only query, streamed from the database on the event loop (reports and
+        exports build their own queries over the tables above)."""
+        async with self._engine.connect() as conn:
+            result = await conn.stream(query)
+            async for row in result:
+                yield row
 
     # -- plumbing --------------------------------------------------------------------------------
 
