@@ -31,13 +31,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from handoff.agents import AGENT, SUPERVISOR, AgentAuth
 from handoff.store import (
+    SYNC_DRIVERS,
     SqlCaseStore,
     case_articles,
     case_events,
@@ -273,10 +273,11 @@ def cases(ann: tuple[str, str], ben: tuple[str, str]) -> list[Case]:
     ]
 
 
-async def seed(db_path: Path) -> dict[str, str]:
-    """Create the database (at the newest revision), the accounts (``sup``: supervisor and agent;
-    ``ann`` and ``ben``: agents) and the cases; return the accounts' ids by username."""
-    store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{db_path}")
+async def seed(url: str) -> dict[str, str]:
+    """Bring the database at ``url`` (the app's, SQLite or PostgreSQL) to the newest revision, add the
+    accounts (``sup``: supervisor and agent; ``ann`` and ``ben``: agents) and the cases; return the
+    accounts' ids by username."""
+    store = await SqlCaseStore.open(url)
     try:
         auth = AgentAuth(store, 12)
         ids = {SUPERVISOR_NAME: (await auth.add(SUPERVISOR_NAME, PASSWORD, "Sam", frozenset({SUPERVISOR, AGENT}))).id}
@@ -284,7 +285,8 @@ async def seed(db_path: Path) -> dict[str, str]:
             ids[name] = (await auth.add(name, PASSWORD, name.capitalize())).id
     finally:
         await store.close()
-    engine = sa.create_engine(f"sqlite:///{db_path}")
+    async_url = sa.make_url(url)
+    engine = sa.create_engine(async_url.set(drivername=SYNC_DRIVERS[async_url.drivername]))
     try:
         with engine.begin() as conn:
             for case in cases((ids["ann"], "Ann"), (ids["ben"], "Ben")):

@@ -1,8 +1,8 @@
 """The supervisors' reports, on the seeded cases of tests/report_seed.py, whose figures each test states.
 
-The reports run in-process on the seeded database with the app's own knowledge index and encoder
-(handoff/live_index.py), then once through the REST endpoints of a real app process (started on
-loopback with the same seeded database), with a case driven through the app as well.
+The reports run in-process on the seeded database, SQLite and PostgreSQL, with the app's own
+knowledge index and encoder (handoff/live_index.py), then through the REST endpoints of a real app
+process (started on loopback on a seeded SQLite database), with a case driven through the app too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -27,7 +26,7 @@ from handoff.live_index import LiveIndex
 from handoff.reports import Reports, Scope
 from handoff.settings import load_settings
 from handoff.store import SqlCaseStore
-from tests import report_seed
+from tests import postgres, report_seed
 from tests.clients import TIMEOUT, Recorder, agent_socket, http_json, queued_customer, sign_in
 from tests.servers import ROOT, AppProcess, free_port, start_app
 
@@ -37,11 +36,18 @@ GIFT_CARDS = ["Do you sell gift cards?", "Can I buy a gift voucher for my brothe
               "Are gift cards available in your shop?"]
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """The seeded database and the accounts' ids by username."""
-    path = tmp_path_factory.mktemp("reports") / "casedesk.db"
-    return path, asyncio.run(report_seed.seed(path))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the seeded database; the reports run on both stores (a new SQLite file, a new
+    PostgreSQL database: tests/conftest.py)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('reports') / 'casedesk.db'}"
+        asyncio.run(report_seed.seed(url))
+        yield url
+        return
+    with postgres.database(request.getfixturevalue("postgres_server")) as url:
+        asyncio.run(report_seed.seed(url))
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +62,8 @@ def live_index() -> LiveIndex:
 
 
 @pytest.fixture
-async def reports(seeded: tuple[Path, dict[str, str]], live_index: LiveIndex) -> AsyncIterator[Reports]:
-    store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{seeded[0]}")
+async def reports(seeded: str, live_index: LiveIndex) -> AsyncIterator[Reports]:
+    store = await SqlCaseStore.open(seeded)
     try:
         yield Reports(store, live_index.article, live_index.encoder)
     finally:
@@ -191,9 +197,8 @@ async def test_content_gaps_group_paraphrases_and_keep_other_questions_apart(rep
     assert [(g["count"], g["representative"]) for g in later["groups"]] == [(1, "Do you sell gift cards?")]
 
 
-async def test_content_gap_examples_go_through_the_mask(seeded: tuple[Path, dict[str, str]],
-                                                        live_index: LiveIndex) -> None:
-    store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{seeded[0]}")
+async def test_content_gap_examples_go_through_the_mask(seeded: str, live_index: LiveIndex) -> None:
+    store = await SqlCaseStore.open(seeded)
     try:
         masked = Reports(store, live_index.article, live_index.encoder, mask=lambda text: text.replace("gift", "****"))
         [gift, *_] = (await masked.gaps(SEEDED))["groups"]
@@ -273,9 +278,10 @@ def test_csv_cells_that_could_run_as_formulas_are_text() -> None:
 # -- REST, against a real app process ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def app(seeded: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    """The app on the seeded database; nothing listens where Rasa should be (the bot hands over)."""
-    workdir = seeded[0].parent
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    """The app on a seeded SQLite database; nothing listens where Rasa should be (the bot hands over)."""
+    workdir = tmp_path_factory.mktemp("reports-app")
+    asyncio.run(report_seed.seed(f"sqlite+aiosqlite:///{workdir / 'casedesk.db'}"))
     started = start_app(workdir, f"http://127.0.0.1:{free_port()}", settings_file=report_seed.SETTINGS_FILE)
     try:
         yield started

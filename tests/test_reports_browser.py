@@ -2,7 +2,7 @@
 the seeded cases of tests/report_seed.py: the sign-in and its role check, the charts and their
 tables with the seeded figures, the CSV download, and the link from the panel.
 
-Needs /usr/bin/chromium (scripts/test installs it). Screenshots go to test-artifacts/ (git-ignored):
+The browser is the suite's (the `browser` fixture, tests/browser.py). Screenshots go to test-artifacts/ (git-ignored):
 reports-dashboard.png (the whole page), reports-overview.png (its top), reports-gaps.png and
 reports-topics.png.
 """
@@ -13,35 +13,22 @@ import asyncio
 import csv
 import io
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests import report_seed
+from tests.browser import ARTIFACTS, WAIT_MS, open_page
 from tests.servers import AppProcess, free_port, start_app
-from tests.test_browser import ARTIFACTS, CHROMIUM, WAIT_MS, open_page
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     workdir = tmp_path_factory.mktemp("reports-browser")
-    asyncio.run(report_seed.seed(workdir / "casedesk.db"))
+    asyncio.run(report_seed.seed(f"sqlite+aiosqlite:///{workdir / 'casedesk.db'}"))
     started = start_app(workdir, f"http://127.0.0.1:{free_port()}", settings_file=report_seed.SETTINGS_FILE)
     try:
         yield started
