@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from handoff.agents import AGENT, SUPERVISOR, AgentAuth
+from handoff.conversations import CANCELLED_TEXT, SURVEY_TEXT
 from handoff.store import (
     SYNC_DRIVERS,
     SqlCaseStore,
@@ -64,7 +65,6 @@ resolution_seconds = { normal = 7200 }
 [[queues]]
 name = "general"
 """
-SURVEY_TEXT = "How satisfied are you with this conversation? Please rate it from 1 to 5."
 XSS_QUESTION = "Can I pay for my bike in monthly instalments? <img src=x onerror=\"window.__pwned=1\">"
 SPAM = '=HYPERLINK("http://spam.example","win")'
 
@@ -206,8 +206,9 @@ class Case:
         self.row.update(resolution="abandoned", closed_at=self.at(seconds))
         return self
 
-    def cancel(self, seconds: float) -> Case:
-        self._event(seconds, self.status, "cancelled", "cancelled", f"agent:{SUPERVISOR_NAME}")
+    def cancel(self, seconds: float, reason: str = "spam") -> Case:
+        self._post(seconds, "system", "system", CANCELLED_TEXT, {"kind": "cancelled"})
+        self._event(seconds, self.status, "cancelled", f"cancelled_{reason}", f"agent:{SUPERVISOR_NAME}")
         self.row.update(resolution="cancelled", closed_at=self.at(seconds))
         return self
 
