@@ -13,15 +13,16 @@ import socketio
 from aiohttp import web
 
 from bot.action_endpoint import action_executor, webhook_handler
-from handoff import api, contacts_routes, pages, survey_routes
+from handoff import api, contacts_routes, pages, report_routes, survey_routes
 from handoff.agent_namespace import AgentNamespace
 from handoff.agents import AgentAuth
 from handoff.chat_namespace import ChatNamespace
 from handoff.contacts import Contacts
 from handoff.conversations import Conversations
-from handoff.keys import AUTH, BRIDGE, CONTACTS, CONVERSATIONS, SETTINGS
+from handoff.keys import AUTH, BRIDGE, CONTACTS, CONVERSATIONS, REPORTS, SETTINGS
 from handoff.live_index import LiveIndex
 from handoff.rasa_bridge import RasaBridge
+from handoff.reports import Reports
 from handoff.settings import Settings
 from handoff.store import SqlCaseStore
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> web.Application:
         await conversations.node_started(alone=not settings.redis_url)
         app[AUTH], app[BRIDGE], app[CONVERSATIONS] = auth, bridge, conversations
         app[CONTACTS] = Contacts(conversations)
+        app[REPORTS] = Reports(store, live_index.article, live_index.encoder)
         sio.register_namespace(ChatNamespace(conversations, settings))
         sio.register_namespace(AgentNamespace(conversations, auth, settings))
         # What start-up loaded (models, index, libraries) lives as long as the app: keep it out of the
@@ -86,6 +88,7 @@ def create_app(settings: Settings) -> web.Application:
     ])
     app.router.add_routes(api.routes)
     app.router.add_routes(contacts_routes.routes)
+    app.router.add_routes(report_routes.routes)
     app.router.add_routes(pages.routes)
     app.router.add_routes(survey_routes.routes)
     app.router.add_post("/webhook", webhook_handler(action_executor()))

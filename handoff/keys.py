@@ -8,6 +8,7 @@ from handoff.agents import AgentAuth
 from handoff.contacts import Contacts
 from handoff.conversations import Conversations
 from handoff.rasa_bridge import RasaBridge
+from handoff.reports import Reports
 from handoff.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -15,3 +16,4 @@ AUTH = web.AppKey("auth", AgentAuth)
 BRIDGE = web.AppKey("bridge", RasaBridge)
 CONVERSATIONS = web.AppKey("conversations", Conversations)
 CONTACTS = web.AppKey("contacts", Contacts)
+REPORTS = web.AppKey("reports", Reports)

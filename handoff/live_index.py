@@ -13,8 +13,9 @@ from pathlib import Path
 from bot.actions import context as action_context
 from handoff.settings import Settings
 from knowledge_index.decision import load_thresholds
+from knowledge_index.embedder import Embedder
 from knowledge_index.index import KnowledgeIndex, ensure_index, production_embedders
-from knowledge_index.storage import IndexMismatch, current_version
+from knowledge_index.storage import ArticleRecord, IndexMismatch, current_version
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,16 @@ class LiveIndex:
         log.info("knowledge index swapped to %s: %d articles", index.version, len(index.articles))
         self._use(index)
         return True
+
+    @property
+    def encoder(self) -> Embedder:
+        """The English model the index embeds with (the reports group questions with it too)."""
+        return self._english
+
+    @staticmethod
+    def article(article_id: str) -> ArticleRecord | None:
+        """An article of the version in use."""
+        return action_context.current().index.article(article_id)
 
     @staticmethod
     def tags(article_id: str) -> tuple[str, ...]:

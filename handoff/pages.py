@@ -1,4 +1,5 @@
-"""Pages and static files: the demo shop page with the widget, the agent panel, article pages."""
+"""Pages and static files: the demo shop page with the widget, the agent panel and its reports page,
+article pages."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WIDGET_DIR = ROOT / "connectors" / "static"
 PANEL_DIR = ROOT / "handoff" / "static"
 VENDOR_DIR = ROOT / "node_modules" / "socket.io-client" / "dist"
+CHARTS_DIR = ROOT / "node_modules" / "chart.js" / "dist"  # Chart.js's UMD build, for the reports page
 
 routes = web.RouteTableDef()
 
@@ -27,6 +29,11 @@ async def demo_page(request: web.Request) -> web.FileResponse:
 @routes.get("/panel")
 async def panel_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(PANEL_DIR / "panel.html")
+
+
+@routes.get("/panel/reports")
+async def reports_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(PANEL_DIR / "reports.html")
 
 
 @routes.get("/kb/{article_id}")
@@ -52,3 +59,5 @@ def add_static(app: web.Application) -> None:
     app.router.add_static("/static/panel/", PANEL_DIR)
     if VENDOR_DIR.exists():
         app.router.add_static("/static/vendor/", VENDOR_DIR)
+    if CHARTS_DIR.exists():
+        app.router.add_static("/static/charts/", CHARTS_DIR)

@@ -18,7 +18,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -428,7 +428,7 @@ def _insert_absent(conn: sa.Connection, table: sa.Table, values: dict[str, Any])
     else:
         raise NotImplementedError(f"insert-if-absent on {dialect}")
     # RETURNING says whether a row went in (psycopg reports no rowcount for an insert that may do nothing)
-    key = list(table.primary_key.columns)[0]
+    key = next(iter(table.primary_key.columns))
     return conn.execute(statement.values(values).on_conflict_do_nothing().returning(key)).first() is not None
 
 
@@ -1050,6 +1050,16 @@ class SqlCaseStore:
         for r in rows:
             found[r.id] = (_to_agent(r), r.availability)
         return list(found.values())
+
+    # -- reports -------------------------------------------------------------------------------
+
+    async def rows(self, query: sa.Select[Any]) -> AsyncIterator[sa.Row[Any]]:
+        """The rows of a read-only query, streamed from the database on the event loop (reports and
+        exports build their own queries over the tables above)."""
+        async with self._engine.connect() as conn:
+            result = await conn.stream(query)
+            async for row in result:
+                yield row
 
     # -- plumbing --------------------------------------------------------------------------------
 

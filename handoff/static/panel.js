@@ -84,6 +84,7 @@
     $("app-view").hidden = false;
     $("session").hidden = false;
     $("agent-name").textContent = "Signed in as " + (session.agent && (session.agent.display_name || session.agent.username) || "agent");
+    $("reports-link").hidden = ((session.agent && session.agent.roles) || []).indexOf("supervisor") < 0;
   }
   function resetState() {
     if (socket) { socket.off(); socket.disconnect(); socket = null; }
