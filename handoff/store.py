@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff import migrations
 from handoff.identity import Identity
+from handoff.store_privacy import PrivacyQueries
 
 metadata = sa.MetaData()
 
@@ -421,8 +422,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class SqlCaseStore:
-    """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`."""
+class SqlCaseStore(PrivacyQueries):
+    """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`.
+    A contact's export and deletion, and the retention of closed cases: handoff/store_privacy.py."""
 
     def __init__(self, engine: AsyncEngine, writer_engine: sa.Engine) -> None:
         self._engine = engine  # reads, on the event loop
