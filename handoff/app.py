@@ -13,13 +13,13 @@ import socketio
 from aiohttp import web
 
 from bot.action_endpoint import action_executor, webhook_handler
-from handoff import api, contacts_routes, pages
+from handoff import api, contacts_routes, masking, pages, privacy
 from handoff.agent_namespace import AgentNamespace
 from handoff.agents import AgentAuth
 from handoff.chat_namespace import ChatNamespace
 from handoff.contacts import Contacts
 from handoff.conversations import Conversations
-from handoff.keys import AUTH, BRIDGE, CONTACTS, CONVERSATIONS, SETTINGS
+from handoff.keys import AUTH, BRIDGE, CONTACTS, CONVERSATIONS, MASK_FOR_REPORTS, SETTINGS
 from handoff.live_index import LiveIndex
 from handoff.rasa_bridge import RasaBridge
 from handoff.settings import Settings
@@ -28,12 +28,16 @@ from handoff.store import SqlCaseStore
 log = logging.getLogger(__name__)
 
 
-def every(seconds: float, job: Callable[[], Awaitable[object]]) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A background task running ``job`` every ``seconds`` while the app runs."""
+def every(seconds: float, job: Callable[[], Awaitable[object]],
+          first_after: float | None = None) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A background task running ``job`` every ``seconds`` (the first time after ``first_after``) while the
+    app runs."""
     async def context(app: web.Application) -> AsyncIterator[None]:
         async def loop() -> None:
+            wait = seconds if first_after is None else first_after
             while True:
-                await asyncio.sleep(seconds)
+                await asyncio.sleep(wait)
+                wait = seconds
                 try:
                     await job()
                 except Exception:
@@ -51,6 +55,7 @@ def every(seconds: float, job: Callable[[], Awaitable[object]]) -> Callable[[web
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[api.error_boundary], client_max_size=256 * 1024)
     app[SETTINGS] = settings
+    app[MASK_FOR_REPORTS] = masking.for_reports(settings)
     # With a Redis URL, several app processes (nodes) share the socket rooms; the store is shared too.
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False)
@@ -84,6 +89,9 @@ def create_app(settings: Settings) -> web.Application:
         every(settings.sweep_interval_seconds, lambda: app[CONVERSATIONS].sweep()),
         every(settings.index_poll_seconds, lambda: asyncio.to_thread(live_index.refresh)),
     ])
+    if settings.retention_days:  # closed cases older than that are deleted: at start, then hourly
+        app.cleanup_ctx.append(every(privacy.RETENTION_INTERVAL_SECONDS, lambda: privacy.apply_retention(
+            app[CONVERSATIONS].store, settings.retention_days), first_after=0))
     app.router.add_routes(api.routes)
     app.router.add_routes(contacts_routes.routes)
     app.router.add_routes(pages.routes)
