@@ -13,7 +13,7 @@ import socketio
 from aiohttp import web
 
 from bot.action_endpoint import action_executor, webhook_handler
-from handoff import api, contacts_routes, masking, pages, privacy
+from handoff import api, contacts_routes, masking, pages, privacy, privacy_routes
 from handoff.agent_namespace import AgentNamespace
 from handoff.agents import AgentAuth
 from handoff.chat_namespace import ChatNamespace
@@ -95,6 +95,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(api.routes)
     app.router.add_routes(contacts_routes.routes)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(privacy_routes.routes)
     app.router.add_post("/webhook", webhook_handler(action_executor()))
     pages.add_static(app)
     return app

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from handoff import api, pages, views
+from handoff import api, contacts_routes, pages, privacy_routes, views
 from handoff.agent_namespace import AgentNamespace
 from handoff.agents import agent_view
 from handoff.chat_namespace import ChatNamespace
@@ -36,7 +36,8 @@ def test_every_socket_event_is_documented_in_its_namespace() -> None:
 
 def test_every_rest_route_is_documented() -> None:
     rest = section("REST")
-    routes = [(r.method, r.path) for table in (api.routes, pages.routes) for r in table]  # type: ignore[attr-defined]
+    tables = (api.routes, pages.routes, contacts_routes.routes, privacy_routes.routes)
+    routes = [(r.method, r.path) for table in tables for r in table]  # type: ignore[attr-defined]
     assert routes
     for method, path in routes:
         assert f"`{method} {path}" in rest, f"undocumented route {method} {path}"
