@@ -49,6 +49,7 @@ _IBAN = re.compile(r"(?<!\w)[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}(?!\w)")
 _DIGIT_RUN = re.compile(r"\d+(?:[ -]\d+)*")
 _GROUP = re.compile(r"\d+")
 _WORD = re.compile(r"\w")
+_ANY_DIGIT = re.compile(r"\d")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +158,7 @@ class Masker:
         taken: list[Found] = []
         if "@" in text:
             taken += [Found(EMAIL, m.start(), m.end(), EMAIL_TOKEN) for m in _EMAIL.finditer(text)]
-        if self.kinds & {PHONE, CARD} and any(ch.isdigit() for ch in text):
+        if self.kinds & {PHONE, CARD} and _ANY_DIGIT.search(text):
             # Nothing inside an e-mail address or an IBAN is a phone or card number; a card number is
             # found before phone numbers, which may not overlap it.
             taken += [f for m in _IBAN.finditer(text) if not _overlaps(f := Found(IBAN, m.start(), m.end(), ""), taken)]
