@@ -5,10 +5,13 @@ delivered or sent to the bot; a supervisor exports and deletes one contact's dat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,8 +114,8 @@ async def test_what_people_write_is_masked_before_it_is_stored_sent_to_the_bot_o
     agent = await agent_socket(app.url, token)
     accepted = await agent.ok("accept_case", {"conversation_id": conversation_id})
     assert accepted["messages"][0]["text"] == masked
-    reply = await agent.ok("send_message", {"conversation_id": conversation_id,
-                                            "text": f"I see the card ending 4444 ({MASTERCARD}); we call +49 30 1234567"})
+    text = f"I see the card ending 4444 ({MASTERCARD}); we call +49 30 1234567"
+    reply = await agent.ok("send_message", {"conversation_id": conversation_id, "text": text})
     assert reply["message"]["text"] == "I see the card ending 4444 ([card ••••4444]); we call [phone]"
     delivered = await customer.wait_for("message_created", lambda m: m["sender"] == "agent")
     assert delivered["text"] == reply["message"]["text"]
@@ -137,9 +140,20 @@ async def test_what_people_write_is_masked_before_it_is_stored_sent_to_the_bot_o
     assert b"dana@example.com" in stored  # e-mail addresses are not in this app's mask_in_transcripts
 
 
+def checkpointed(db_path: Path) -> bytes:
+    """The database file's bytes once every change in its write-ahead log is in it."""
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
+        for _ in range(50):
+            busy, log, done = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if not busy and log == done:
+                return db_path.read_bytes()
+            time.sleep(0.1)
+    raise AssertionError("the write-ahead log could not be checkpointed")
+
+
 async def test_a_supervisor_exports_and_deletes_one_contact(app: AppProcess) -> None:
     customer, conversation_id, agent, token = await customer_with_agent(app.url, "where is my parcel?")
-    await agent.ok("add_note", {"conversation_id": conversation_id, "text": "prefers e-mail"})
+    await agent.ok("add_note", {"conversation_id": conversation_id, "text": "prefers e-mail, zx81-marker"})
     _, case = await http_json("GET", f"{app.url}/api/cases/{conversation_id}", token=token)
     contact_id = case["case"]["customer_id"]
     other, other_id, other_agent, _ = await customer_with_agent(app.url, "another person's question")
@@ -161,7 +175,7 @@ async def test_a_supervisor_exports_and_deletes_one_contact(app: AppProcess) -> 
     [exported] = document["cases"]
     assert exported["id"] == conversation_id and exported["status"] == "with_agent"
     assert [m["text"] for m in exported["messages"] if m["sender"] in ("customer", "note")] == [
-        "where is my parcel?", "prefers e-mail"]
+        "where is my parcel?", "prefers e-mail, zx81-marker"]
     assert [e["to_status"] for e in exported["case_events"]] == ["bot", "queued", "with_agent"]
     assert other_id not in json.dumps(document)
 
@@ -171,8 +185,10 @@ async def test_a_supervisor_exports_and_deletes_one_contact(app: AppProcess) -> 
     assert (await http_json("GET", f"{app.url}/api/cases/{conversation_id}", token=token))[0] == 200
 
     await agent.ok("resolve_case", {"conversation_id": conversation_id, "category": "question_answered"})
+    assert b"zx81-marker" in checkpointed(app.db_path)
     status, body = await http_json("DELETE", f"{app.url}/api/contacts/{contact_id}", token=token)
     assert status == 200
+    assert b"zx81-marker" not in checkpointed(app.db_path)  # overwritten, not only unlinked (secure_delete)
     assert body["deleted"]["contact_id"] == contact_id and body["deleted"]["cases"] == 1
     assert body["deleted"]["rows"]["messages"] == len(exported["messages"]) + 1  # and the survey request
     status, gone = await http_json("GET", f"{app.url}/api/cases/{conversation_id}", token=token)
