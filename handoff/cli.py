@@ -116,7 +116,10 @@ async def contact(settings: Settings, command: str, customer_id: str, output: st
             return
         if not yes:
             cases = len(await store.customer_conversations(customer_id))
-            answer = input(f"delete contact {customer_id} and its {cases} cases for good? [y/N] ")
+            try:
+                answer = input(f"delete contact {customer_id} and its {cases} cases for good? [y/N] ")
+            except EOFError:  # no terminal to ask: only with --yes
+                answer = ""
             if answer.strip().lower() not in ("y", "yes"):
                 _say("nothing deleted")
                 return

@@ -206,7 +206,7 @@ async def test_a_supervisor_exports_and_deletes_one_contact(app: AppProcess) -> 
 
 def casedesk(app: AppProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "handoff", *args], cwd=ROOT, env=app.env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)
 
 
 async def test_operators_export_and_delete_a_contact_from_the_command_line(app: AppProcess, tmp_path: Path) -> None:
@@ -223,6 +223,8 @@ async def test_operators_export_and_delete_a_contact_from_the_command_line(app: 
     written = await asyncio.to_thread(casedesk, app, "contact", "export", contact_id, "--output", str(output))
     assert written.returncode == 0 and json.loads(output.read_text())["contact"]["id"] == contact_id
 
+    unasked = await asyncio.to_thread(casedesk, app, "contact", "delete", contact_id)  # no terminal, no --yes
+    assert unasked.returncode == 0 and "nothing deleted" in unasked.stdout
     refused = await asyncio.to_thread(casedesk, app, "contact", "delete", contact_id, "--yes")
     assert refused.returncode == 1 and "open cases" in refused.stderr
     await agent.ok("resolve_case", {"conversation_id": conversation_id, "category": "question_answered"})
