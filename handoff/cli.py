@@ -168,10 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     contact_parser = commands.add_parser("contact", help="one contact's data (docs/privacy.md)")
     contact_command = contact_parser.add_subparsers(dest="contact_command", required=True)
     export = contact_command.add_parser("export", help="everything stored about the contact, as JSON")
-    export.add_argument("customer_id")
+    export.add_argument("contact_id")
     export.add_argument("--output", help="write the JSON to this file (default: standard output)")
     delete = contact_command.add_parser("delete", help="delete the contact and all their cases (none may be open)")
-    delete.add_argument("customer_id")
+    delete.add_argument("contact_id")
     delete.add_argument("--yes", action="store_true", help="do not ask first")
     db_parser = commands.add_parser("db", help="the database's schema revision (docs/database.md)")
     db = db_parser.add_subparsers(dest="db_command", required=True)
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         elif args.command == "agent":
             asyncio.run(add_agent(settings, args.username, args.display_name, args.roles or [AGENT], environ))
         elif args.command == "contact":
-            asyncio.run(contact(settings, args.contact_command, args.customer_id, getattr(args, "output", None),
+            asyncio.run(contact(settings, args.contact_command, args.contact_id, getattr(args, "output", None),
                                 getattr(args, "yes", False)))
         elif args.command == "db":
             asyncio.run(database(settings, args.db_command, getattr(args, "message", None)))
