@@ -3,9 +3,13 @@ shops' customers write: German, English and Arabic, order numbers, dates, prices
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from handoff import masking
 from handoff.masking import KINDS, Masker, luhn_valid, parse_kinds
+from handoff.settings import load_settings
 
 ALL = Masker(KINDS, "DE")
 
@@ -118,3 +122,15 @@ def test_a_long_message_full_of_digits_is_masked_quickly() -> None:
     started = time.perf_counter()
     ALL(text)
     assert time.perf_counter() - started < 0.5
+
+
+def test_the_maskers_follow_the_settings(tmp_path: Path) -> None:
+    text = f"anna@velora.example, (415) 555-2671, {VISA}"
+    defaults = load_settings(None, {})
+    assert masking.for_transcripts(defaults)(text) == "anna@velora.example, (415) 555-2671, [card ••••4242]"
+    assert masking.for_reports(defaults)(text) == "[email], (415) 555-2671, [card ••••4242]"  # not a DE number
+    file = tmp_path / "casedesk.toml"
+    file.write_text('mask_in_transcripts = []\nmask_in_reports = ["phone"]\nphone_region = "US"\n')
+    settings = load_settings(file, {})
+    assert masking.for_transcripts(settings)(text) == text
+    assert masking.for_reports(settings)(text) == f"anna@velora.example, [phone], {VISA}"
