@@ -13,7 +13,7 @@ import socketio
 from aiohttp import web
 
 from bot.action_endpoint import action_executor, webhook_handler
-from handoff import api, contacts_routes, pages, report_routes, survey_routes
+from handoff import api, contacts_routes, masking, pages, privacy, privacy_routes, report_routes, survey_routes
 from handoff.agent_namespace import AgentNamespace
 from handoff.agents import AgentAuth
 from handoff.chat_namespace import ChatNamespace
@@ -29,12 +29,16 @@ from handoff.store import SqlCaseStore
 log = logging.getLogger(__name__)
 
 
-def every(seconds: float, job: Callable[[], Awaitable[object]]) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A background task running ``job`` every ``seconds`` while the app runs."""
+def every(seconds: float, job: Callable[[], Awaitable[object]],
+          first_after: float | None = None) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A background task running ``job`` every ``seconds`` (the first time after ``first_after``) while the
+    app runs."""
     async def context(app: web.Application) -> AsyncIterator[None]:
         async def loop() -> None:
+            wait = seconds if first_after is None else first_after
             while True:
-                await asyncio.sleep(seconds)
+                await asyncio.sleep(wait)
+                wait = seconds
                 try:
                     await job()
                 except Exception:
@@ -68,7 +72,7 @@ def create_app(settings: Settings) -> web.Application:
         await conversations.node_started(alone=not settings.redis_url)
         app[AUTH], app[BRIDGE], app[CONVERSATIONS] = auth, bridge, conversations
         app[CONTACTS] = Contacts(conversations)
-        app[REPORTS] = Reports(store, live_index.article, live_index.encoder)
+        app[REPORTS] = Reports(store, live_index.article, live_index.encoder, masking.for_reports(settings))
         sio.register_namespace(ChatNamespace(conversations, settings))
         sio.register_namespace(AgentNamespace(conversations, auth, settings))
         # What start-up loaded (models, index, libraries) lives as long as the app: keep it out of the
@@ -86,11 +90,15 @@ def create_app(settings: Settings) -> web.Application:
         every(settings.sweep_interval_seconds, lambda: app[CONVERSATIONS].sweep()),
         every(settings.index_poll_seconds, lambda: asyncio.to_thread(live_index.refresh)),
     ])
+    if settings.retention_days:  # closed cases older than that are deleted: at start, then hourly
+        app.cleanup_ctx.append(every(privacy.RETENTION_INTERVAL_SECONDS, lambda: privacy.apply_retention(
+            app[CONVERSATIONS].store, settings.retention_days), first_after=0))
     app.router.add_routes(api.routes)
     app.router.add_routes(contacts_routes.routes)
     app.router.add_routes(report_routes.routes)
     app.router.add_routes(pages.routes)
     app.router.add_routes(survey_routes.routes)
+    app.router.add_routes(privacy_routes.routes)
     app.router.add_post("/webhook", webhook_handler(action_executor()))
     pages.add_static(app)
     return app

@@ -1,11 +1,12 @@
-"""The ``casedesk`` command: run the product, serve the app, manage agents, train, upgrade the database, and the
-``kb`` tools."""
+"""The ``casedesk`` command: run the product, serve the app, manage agents, export or delete a contact's data,
+train, upgrade the database, and the ``kb`` tools."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import os
 import signal
@@ -17,9 +18,10 @@ from urllib.parse import urlparse
 from aiohttp import web
 
 from bot import rasa_runtime
-from handoff import migrations
+from handoff import migrations, privacy
 from handoff.agents import AGENT, ROLES
 from handoff.app import create_app
+from handoff.errors import ApiError
 from handoff.keys import AUTH
 from handoff.settings import Settings, SettingsError, load_settings
 from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
@@ -98,6 +100,36 @@ async def add_agent(settings: Settings, username: str, display_name: str | None,
     _say(f"agent {username} added ({', '.join(sorted(set(roles)))})")
 
 
+async def contact(settings: Settings, command: str, customer_id: str, output: str | None, yes: bool) -> None:
+    """Export everything stored about one contact (JSON, to stdout or ``output``), or delete it."""
+    from handoff.store import SqlCaseStore
+
+    store = await SqlCaseStore.open(settings.database_url)
+    try:
+        if command == "export":
+            text = json.dumps(await privacy.export_contact(store, customer_id), ensure_ascii=False, indent=2)
+            if output:
+                Path(output).write_text(text + "\n", encoding="utf-8")
+                _say(f"contact {customer_id} exported to {output}")
+            else:
+                _say(text)
+            return
+        if not yes:
+            cases = len(await store.customer_conversations(customer_id))
+            try:
+                answer = input(f"delete contact {customer_id} and its {cases} cases for good? [y/N] ")
+            except EOFError:  # no terminal to ask: only with --yes
+                answer = ""
+            if answer.strip().lower() not in ("y", "yes"):
+                _say("nothing deleted")
+                return
+        deleted = await privacy.delete_contact(store, customer_id)
+        rows = ", ".join(f"{table} {count}" for table, count in deleted["rows"].items())
+        _say(f"contact {customer_id} deleted with {deleted['cases']} cases ({rows})")
+    finally:
+        await store.close()
+
+
 async def database(settings: Settings, command: str, message: str | None) -> None:
     if command == "upgrade":
         before, after = await migrations.upgrade(settings.database_url)
@@ -133,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name")
     add.add_argument("--role", action="append", choices=ROLES, dest="roles",
                      help="agent (default), supervisor (reports, contacts), editor (knowledge base); repeatable")
+    contact_parser = commands.add_parser("contact", help="one contact's data (docs/privacy.md)")
+    contact_command = contact_parser.add_subparsers(dest="contact_command", required=True)
+    export = contact_command.add_parser("export", help="everything stored about the contact, as JSON")
+    export.add_argument("contact_id")
+    export.add_argument("--output", help="write the JSON to this file (default: standard output)")
+    delete = contact_command.add_parser("delete", help="delete the contact and all their cases (none may be open)")
+    delete.add_argument("contact_id")
+    delete.add_argument("--yes", action="store_true", help="do not ask first")
     db_parser = commands.add_parser("db", help="the database's schema revision (docs/database.md)")
     db = db_parser.add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="bring the database to the newest revision (the app also does on start)")
@@ -166,10 +206,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             _say(f"{'trained' if trained else 'up to date'}: {model}")
         elif args.command == "agent":
             asyncio.run(add_agent(settings, args.username, args.display_name, args.roles or [AGENT], environ))
+        elif args.command == "contact":
+            asyncio.run(contact(settings, args.contact_command, args.contact_id, getattr(args, "output", None),
+                                getattr(args, "yes", False)))
         elif args.command == "db":
             asyncio.run(database(settings, args.db_command, getattr(args, "message", None)))
     except (rasa_runtime.RasaError, migrations.MigrationError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ApiError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
     return 0
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import socketio
 
-from handoff import lifecycle
+from handoff import lifecycle, masking
 from handoff.agents import token_digest
 from handoff.errors import ApiError
 from handoff.identity import Identity
@@ -58,6 +58,7 @@ TRANSFER_TEXT = "I'm passing your conversation to a colleague. Please stay here;
 CANCELLED_TEXT = "This conversation has been closed. You can start a new one at any time."
 CANCEL_REASONS = ("spam", "duplicate", "test", "other")
 NOTE = "note"  # the sender of an agent's private note
+WRITTEN_BY_PEOPLE = frozenset({"customer", "agent", NOTE})  # masked before they are stored (mask_in_transcripts)
 KEEP_PLACE = frozenset({"agent_disconnected", "transferred"})  # requeued cases keep their first queued_at
 AVAILABLE = "available"
 AVAILABILITY = (AVAILABLE, "busy", "away")
@@ -110,6 +111,7 @@ class Conversations:
         self._sio = sio
         self._bot = bot
         self._settings = settings
+        self._mask = masking.for_transcripts(settings)  # before a person's text is stored or sent to Rasa
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # Who is connected is kept in the store (shared by every node); this node's sockets are named by
         # `node_id`. When this node first saw a customer (conversation id) or an agent gone, for the sweep:
@@ -330,8 +332,8 @@ class Conversations:
                                           {"payload": payload} if payload else {}, statuses=lifecycle.OPEN)
             except StaleStatus:
                 raise ApiError("conflict", "this conversation has ended; start a new one") from None
-            if posted.status == lifecycle.BOT:
-                await self._bot_turn(await self.get(conversation_id), payload or text)
+            if posted.status == lifecycle.BOT:  # the bot gets the text as stored: masked
+                await self._bot_turn(await self.get(conversation_id), payload or posted.message.text)
             return posted.message
 
     async def _check_button(self, conversation_id: str, payload: str) -> None:
@@ -394,8 +396,8 @@ class Conversations:
                 raise ApiError("conflict", "the survey opens when the conversation is resolved")
             try:
                 survey = await self.store.add_survey(
-                    conversation_id, answers.rating, answers.comment, conversation.agent_id,
-                    nps=answers.nps, effort=answers.effort, answered_via=via)
+                    conversation_id, answers.rating, answers.comment and self._mask(answers.comment),
+                    conversation.agent_id, nps=answers.nps, effort=answers.effort, answered_via=via)
             except AlreadyExists:
                 raise ApiError("conflict", "this survey has been answered already") from None
             await self._publish_case(await self.get(conversation_id))
@@ -719,7 +721,10 @@ class Conversations:
         statuses: Iterable[str] | None = None, agent_id: str | None = None,
     ) -> Posted:
         """Store a message (see `SqlCaseStore.append_message` for ``statuses`` and ``agent_id``), then
-        send it to the customer (but a private note) and to the case's agent."""
+        send it to the customer (but a private note) and to the case's agent. What people write is masked
+        first (`mask_in_transcripts`)."""
+        if sender in WRITTEN_BY_PEOPLE:
+            text = self._mask(text)
         try:
             posted = await self.store.append_message(conversation_id, sender=sender, sender_name=sender_name,
                                                      text=text, data=data, statuses=statuses, agent_id=agent_id)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from handoff import masking
 from handoff.identity import MIN_SECRET_LENGTH
 from handoff.routing import (
     DEFAULT_CATEGORIES,
@@ -66,11 +67,17 @@ class Settings:
     redis_url: str = ""
     sla_warning_ratio: float = 0.8
     survey_link_days: float = 14.0
+    # Privacy (docs/privacy.md): the region of phone numbers written without a country code, and how
+    # long closed cases are kept (0: for ever).
+    phone_region: str = "DE"
+    retention_days: int = 0
     # Tables and lists: only from the settings file (`STRUCTURED`).
     queues: tuple[QueueSpec, ...] = DEFAULT_QUEUES
     agents: tuple[AgentSpec, ...] = ()
     resolution_categories: tuple[str, ...] = DEFAULT_CATEGORIES
     survey_questions: tuple[str, ...] = DEFAULT_QUESTIONS
+    mask_in_transcripts: tuple[str, ...] = (masking.CARD,)
+    mask_in_reports: tuple[str, ...] = (masking.EMAIL, masking.PHONE, masking.CARD)
     # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
     identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host site (handoff.identity)
@@ -100,7 +107,9 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
 
 
 STRUCTURED = {"queues": parse_queues, "agents": parse_agents, "resolution_categories": parse_categories,
-              "survey_questions": parse_questions}
+              "survey_questions": parse_questions,
+              "mask_in_transcripts": masking.parse_kinds("mask_in_transcripts"),
+              "mask_in_reports": masking.parse_kinds("mask_in_reports")}
 MAX_LINK_DAYS = 3650
 _KINDS = {"str": str, "int": int, "float": float, "str | None": str}
 
@@ -196,6 +205,13 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"identity_secret: must be at least {MIN_SECRET_LENGTH} characters")
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
+    try:
+        masking.check_region(s.phone_region)
+    except ValueError as exc:
+        raise SettingsError(f"phone_region: {exc}") from None
+    if not 0 <= s.retention_days <= 36500:
+        raise SettingsError(f"retention_days: must be 0 (keep for ever) or a number of days up to 36500, "
+                            f"got {s.retention_days}")
     # The value is not shown: a PostgreSQL URL may hold a password.
     if not s.database_url.startswith(DATABASES):
         raise SettingsError("database_url: must start with sqlite+aiosqlite:// (SQLite) or postgresql+asyncpg://"

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff import migrations
 from handoff.identity import Identity
+from handoff.store_privacy import PrivacyQueries
 
 metadata = sa.MetaData()
 
@@ -438,11 +439,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA secure_delete=ON")  # a deleted row's bytes are overwritten (docs/privacy.md)
     cursor.close()
 
 
-class SqlCaseStore:
-    """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`."""
+class SqlCaseStore(PrivacyQueries):
+    """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`.
+    A contact's export and deletion, and the retention of closed cases: handoff/store_privacy.py."""
 
     def __init__(self, engine: AsyncEngine, writer_engine: sa.Engine) -> None:
         self._engine = engine  # reads, on the event loop

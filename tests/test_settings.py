@@ -154,3 +154,36 @@ def test_survey_questions_in_the_order_asked_and_the_link_days(tmp_path: Path) -
     settings = load_settings(file, {})
     assert (settings.survey_questions, settings.survey_link_days) == (("satisfaction", "effort", "nps"), 0.5)
     assert load_settings(file, {"CASEDESK_SURVEY_LINK_DAYS": "30"}).survey_link_days == 30
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ('mask_in_transcripts = ["card", "iban"]\n', {},
+         "mask_in_transcripts: 'iban' is not one of email, phone, card"),
+        ('mask_in_reports = "email"\n', {}, "mask_in_reports: expected a list of email, phone, card, got 'email'"),
+        ('mask_in_reports = ["email", "email"]\n', {}, "mask_in_reports: 'email' is listed twice"),
+        ("", {"CASEDESK_MASK_IN_TRANSCRIPTS": "card"},
+         "CASEDESK_MASK_IN_TRANSCRIPTS: mask_in_transcripts can only be set in the settings file"),
+        ('phone_region = "Germany"\n', {}, "phone_region: expected a region code like DE, US or AE (upper case)"),
+        ("", {"CASEDESK_PHONE_REGION": "de"}, "phone_region: expected a region code"),
+        ("retention_days = -1\n", {}, "retention_days: must be 0 (keep for ever) or a number of days up to 36500"),
+        ("", {"CASEDESK_RETENTION_DAYS": "a year"}, "retention_days: expected int, got 'a year'"),
+    ],
+)
+def test_bad_privacy_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
+    file = tmp_path / "casedesk.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(file, environ)
+
+
+def test_privacy_settings(tmp_path: Path) -> None:
+    defaults = load_settings(None, {})
+    assert defaults.mask_in_transcripts == ("card",) and defaults.mask_in_reports == ("email", "phone", "card")
+    assert (defaults.phone_region, defaults.retention_days) == ("DE", 0)
+    file = tmp_path / "casedesk.toml"
+    file.write_text('mask_in_transcripts = ["card", "email"]\nmask_in_reports = []\nphone_region = "AE"\n')
+    settings = load_settings(file, {"CASEDESK_RETENTION_DAYS": "365"})
+    assert settings.mask_in_transcripts == ("card", "email") and settings.mask_in_reports == ()
+    assert (settings.phone_region, settings.retention_days) == ("AE", 365)
