@@ -286,11 +286,17 @@ async def seed(url: str) -> dict[str, str]:
             ids[name] = (await auth.add(name, PASSWORD, name.capitalize())).id
     finally:
         await store.close()
+    insert(url, cases((ids["ann"], "Ann"), (ids["ben"], "Ben")))
+    return ids
+
+
+def insert(url: str, built: list[Case]) -> None:
+    """Store the cases with everything they have, each with a contact of its own, in one transaction."""
     async_url = sa.make_url(url)
     engine = sa.create_engine(async_url.set(drivername=SYNC_DRIVERS[async_url.drivername]))
     try:
         with engine.begin() as conn:
-            for case in cases((ids["ann"], "Ann"), (ids["ben"], "Ben")):
+            for case in built:
                 conn.execute(customers.insert().values(id=case.row["customer_id"], display_name="Customer",
                                                        channel=case.channel, created_at=case.start))
                 conn.execute(conversations.insert().values(**case.row))
@@ -302,4 +308,3 @@ async def seed(url: str) -> dict[str, str]:
                     conn.execute(surveys.insert().values(**case.survey))
     finally:
         engine.dispose()
-    return ids

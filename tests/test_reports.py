@@ -15,11 +15,13 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from handoff import masking
 from handoff.content_gaps import unanswered
 from handoff.exports import cell
 from handoff.live_index import LiveIndex
@@ -206,6 +208,24 @@ async def test_content_gap_examples_go_through_the_mask(seeded: str, live_index:
         await store.close()
     shown = [gift["representative"], *gift["examples"]]
     assert len(shown) == 3 and all("gift" not in text for text in shown) and any("****" in text for text in shown)
+
+
+async def test_content_gaps_mask_contact_details_as_the_settings_say(tmp_path: Path, live_index: LiveIndex) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'casedesk.db'}"
+    store = await SqlCaseStore.open(url)
+    question = "Can you deliver a table to my office? Mail ilse.berg@example.com or call 0151 23456789"
+    report_seed.insert(url, [report_seed.Case("g1", datetime(2025, 7, 1, 9, tzinfo=UTC)).ask(0, question)
+                             .hand_over(2, "low_confidence", hits=report_seed.hits(("bike-refund-timing", 0.2)))])
+    try:
+        for settings, expected in (
+            (load_settings(None, {}), "Can you deliver a table to my office? Mail [email] or call [phone]"),
+            (load_settings(None, {}, mask_in_reports=()), question),
+        ):
+            reports = Reports(store, live_index.article, live_index.encoder, masking.for_reports(settings))
+            [group] = (await reports.gaps(Scope(date(2025, 7, 1), date(2025, 7, 1))))["groups"]
+            assert group["count"] == 1 and {group["representative"], *group["examples"]} == {expected}
+    finally:
+        await store.close()
 
 
 def message(seq: int, sender: str, text: str, data: dict[str, Any] | None = None) -> Any:
