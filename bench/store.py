@@ -40,8 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.dev_suite import cpu_model  # noqa: E402
 from bench.turn_latency import percentile  # noqa: E402
-from handoff import store as tables  # noqa: E402
-from handoff.store import SYNC_DRIVERS, SqlCaseStore, utcnow  # noqa: E402
+from handoff import tables  # noqa: E402
+from handoff.records import utcnow  # noqa: E402
+from handoff.store import SYNC_DRIVERS, SqlCaseStore  # noqa: E402
 from tests import postgres  # noqa: E402
 
 STATUSES = ("resolved",) * 8 + ("abandoned", "with_agent")  # what a store that has run a while holds

@@ -11,8 +11,8 @@ from handoff.agents import AgentAuth
 from handoff.boundary import BoundaryNamespace
 from handoff.conversations import AGENT, AVAILABILITY, AVAILABLE, Conversations
 from handoff.errors import ApiError
+from handoff.records import Agent
 from handoff.settings import Settings
-from handoff.store import Agent
 from handoff.views import case_summary, message_view
 
 

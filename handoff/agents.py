@@ -13,7 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 from handoff.errors import ApiError
-from handoff.store import Agent, AlreadyExists, SqlCaseStore, utcnow
+from handoff.records import Agent, AlreadyExists, utcnow
+from handoff.store import SqlCaseStore
 
 _N, _R, _P = 2**14, 8, 1
 # A session checked against the store is trusted this long by this process before the next check; a

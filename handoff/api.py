@@ -13,7 +13,7 @@ from handoff import payloads
 from handoff.agents import AGENT, SUPERVISOR, agent_view
 from handoff.errors import ApiError
 from handoff.keys import AUTH, BRIDGE, CONVERSATIONS
-from handoff.store import Agent
+from handoff.records import Agent
 from handoff.views import article_view, case_survey_view, event_view, message_view
 from knowledge_index.entries import plain_text
 

@@ -9,9 +9,9 @@ from handoff import identity, payloads, survey_questions
 from handoff.boundary import BoundaryNamespace
 from handoff.conversations import CHAT, Conversations, room
 from handoff.errors import ApiError
+from handoff.records import Conversation
 from handoff.routing import CHANNELS
 from handoff.settings import Settings
-from handoff.store import Conversation
 from handoff.views import message_view, survey_view
 
 LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")

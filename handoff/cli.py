@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="bring the database to the newest revision (the app also does on start)")
     db.add_parser("current", help="show the database's revision and whether it is the newest")
     revision = db.add_parser("revision", help="for developers: write the next revision from the changes to"
-                             " handoff/store.py's tables")
+                             " handoff/tables.py")
     revision.add_argument("-m", "--message", required=True, help="what the revision changes")
     add_kb_commands(commands)
     return parser

@@ -13,7 +13,8 @@ from typing import Any
 
 from handoff.conversations import Conversations
 from handoff.errors import ApiError
-from handoff.store import MAX_ACCOUNT_DEPTH, Account, Contact, Entitlement, utcnow
+from handoff.records import Account, Contact, Entitlement, utcnow
+from handoff.store_contacts import MAX_ACCOUNT_DEPTH
 from handoff.views import iso
 
 

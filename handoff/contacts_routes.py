@@ -11,7 +11,7 @@ from handoff.agents import SUPERVISOR
 from handoff.api import json_body, signed_in
 from handoff.contacts import account_view, contact_view, entitlement_view
 from handoff.keys import CONTACTS
-from handoff.store import utcnow
+from handoff.records import utcnow
 
 routes = web.RouteTableDef()
 SEARCH_LIMIT = 50

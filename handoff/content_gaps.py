@@ -25,7 +25,8 @@ import numpy.typing as npt
 import sqlalchemy as sa
 
 from handoff import question_groups
-from handoff.store import SqlCaseStore, case_articles, case_events, conversations, messages
+from handoff.store import SqlCaseStore
+from handoff.tables import case_articles, case_events, conversations, messages
 from handoff.views import iso
 from knowledge_index.embedder import Embedder
 

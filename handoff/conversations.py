@@ -30,19 +30,10 @@ from handoff.agents import token_digest
 from handoff.errors import ApiError
 from handoff.identity import Identity
 from handoff.rasa_bridge import BotReply, BotUnavailable, RasaBridge
+from handoff.records import Agent, AlreadyExists, Conversation, Message, Posted, StaleStatus, Survey, utcnow
 from handoff.routing import AUTO, BREACHED, WARNING, QueueSpec, Routing, order_key
 from handoff.settings import Settings
-from handoff.store import (
-    Agent,
-    AlreadyExists,
-    Conversation,
-    Message,
-    Posted,
-    SqlCaseStore,
-    StaleStatus,
-    Survey,
-    utcnow,
-)
+from handoff.store import SqlCaseStore
 from handoff.survey_links import SurveyLinks
 from handoff.survey_questions import Answers, survey_request
 from handoff.views import QueuePlace, case_summary, conversation_view, message_view

@@ -17,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from handoff.reports import aware
-from handoff.store import SqlCaseStore, agents, case_articles, conversations, surveys
+from handoff.store import SqlCaseStore
+from handoff.tables import agents, case_articles, conversations, surveys
 from handoff.views import iso
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handoff.errors import ApiError
-from handoff.store import SqlCaseStore, utcnow
+from handoff.records import utcnow
+from handoff.store import SqlCaseStore
 from handoff.store_privacy import Deleted, OpenCases
 from handoff.views import iso
 

@@ -1,7 +1,7 @@
 """Reports for supervisors: what the cases of a period say, read from the store's tables.
 
 Every report covers the cases created in a period of whole UTC days (`Scope`), optionally of one
-channel and of one queue. The queries are SQLAlchemy core over the tables of handoff/store.py, run
+channel and of one queue. The queries are SQLAlchemy core over the tables of handoff/tables.py, run
 read-only through `SqlCaseStore.rows`; what SQL cannot say portably (days, percentiles, an
 article's tags) is worked out here. docs/reports.md says what each figure means and gives the JSON
 shape of each report.
@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 from handoff import content_gaps
 from handoff.routing import BREACHED, CHANNELS
-from handoff.store import SqlCaseStore, agents, case_articles, conversations, surveys
+from handoff.store import SqlCaseStore
+from handoff.tables import agents, case_articles, conversations, surveys
 from knowledge_index.embedder import Embedder
 from knowledge_index.storage import ArticleRecord
 

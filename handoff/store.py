@@ -7,19 +7,18 @@ takes. Sequence numbers are taken in the statement that stores them, and every s
 compare-and-set on the current status stored together with its timeline event, so several processes may
 share the database.
 
-The tables are declared here; a database's schema is changed only by the revisions in
-handoff/migrations, applied when the store opens. A change to a table here needs a new revision there
-(docs/database.md).
+The tables are in handoff/tables.py, the records the store hands out in handoff/records.py; contacts and
+accounts (handoff/store_contacts.py), who is connected (handoff/store_presence.py) and privacy
+(handoff/store_privacy.py) are mixins of `SqlCaseStore` on the same tables and the same writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -29,371 +28,37 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff import migrations
 from handoff.identity import Identity
+from handoff.records import (
+    Agent,
+    AlreadyExists,
+    CaseArticle,
+    CaseEvent,
+    Conversation,
+    Message,
+    Posted,
+    StaleStatus,
+    Survey,
+    aware,
+    to_agent,
+    utcnow,
+)
+from handoff.store_contacts import ContactQueries
+from handoff.store_presence import PresenceQueries
 from handoff.store_privacy import PrivacyQueries
-
-metadata = sa.MetaData()
-
-agents = sa.Table(
-    "agents", metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("username", sa.String(80), nullable=False, unique=True),
-    sa.Column("display_name", sa.String(120), nullable=False),
-    sa.Column("password_hash", sa.String(300), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("roles", sa.String(80), nullable=False, server_default="agent"),  # comma-separated (handoff.roles)
+from handoff.tables import (
+    agent_sessions,
+    agents,
+    app_keys,
+    case_articles,
+    case_events,
+    conversations,
+    customers,
+    messages,
+    surveys,
 )
-
-agent_sessions = sa.Table(
-    "agent_sessions", metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("agent_id", sa.String(40), sa.ForeignKey("agents.id"), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-# Companies (B2B); an account may belong to a parent account.
-accounts = sa.Table(
-    "accounts", metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("name", sa.String(120), nullable=False),
-    sa.Column("parent_id", sa.String(40), sa.ForeignKey("accounts.id")),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_accounts_parent", "parent_id"),
-)
-
-# Contacts: the people who chat. An anonymous contact has no external_id (the host site's or app's user
-# id, from a signed identity token); it may later be merged into a known one.
-customers = sa.Table(
-    "customers", metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("display_name", sa.String(120), nullable=False),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("preferred", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("external_id", sa.String(200)),
-    sa.Column("email", sa.String(200)),
-    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id", name="fk_customers_account")),
-    sa.UniqueConstraint("external_id", name="uq_customers_external_id"),
-    sa.Index("ix_customers_account", "account_id"),
-)
-
-# Contracts: a named service entitlement of a contact or of an account (and so of its contacts and of
-# its child accounts' contacts), valid between optional dates; an active one gives high priority.
-entitlements = sa.Table(
-    "entitlements", metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id")),
-    sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id")),
-    sa.Column("name", sa.String(80), nullable=False),
-    sa.Column("starts_at", sa.DateTime(timezone=True)),
-    sa.Column("ends_at", sa.DateTime(timezone=True)),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("(customer_id IS NULL) <> (account_id IS NULL)", name="ck_entitlements_one_owner"),
-    sa.Index("ix_entitlements_customer", "customer_id"),
-    sa.Index("ix_entitlements_account", "account_id"),
-)
-
-conversations = sa.Table(
-    "conversations", metadata,
-    sa.Column("number", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("id", sa.String(40), nullable=False, unique=True),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("customer_id", sa.String(40), sa.ForeignKey("customers.id"), nullable=False),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("locale", sa.String(10), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("resolution", sa.String(20)),
-    sa.Column("escalation_reason", sa.String(40)),
-    sa.Column("agent_id", sa.String(40), sa.ForeignKey("agents.id")),
-    sa.Column("last_seq", sa.Integer, nullable=False, default=0),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("queued_at", sa.DateTime(timezone=True)),
-    sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("queue", sa.String(40)),
-    sa.Column("priority", sa.String(10)),
-    sa.Column("resolution_category", sa.String(40)),
-    sa.Column("first_response_at", sa.DateTime(timezone=True)),
-    sa.Column("first_response_due_at", sa.DateTime(timezone=True)),
-    sa.Column("resolution_due_at", sa.DateTime(timezone=True)),
-    sa.Column("first_response_sla", sa.String(10)),  # None (on track), warning, breached, met
-    sa.Column("resolution_sla", sa.String(10)),
-    sa.Column("title", sa.String(200)),  # the customer's first message, shortened
-    sa.Column("awaiting", sa.String(10)),  # with an agent: who is to write next, "agent" or "customer"
-    sa.Column("entitlement", sa.String(80)),  # the contract that gave the case its priority
-    sa.Column("closed_at", sa.DateTime(timezone=True)),  # resolved, abandoned or cancelled
-    sa.Index("ix_conversations_customer", "customer_id"),
-    sa.Index("ix_conversations_status", "status"),
-    sa.Index("ix_conversations_created", "created_at"),
-    sa.Index("ix_conversations_closed", "closed_at"),
-)
-
-messages = sa.Table(
-    "messages", metadata,
-    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True),
-    sa.Column("sender", sa.String(20), nullable=False),
-    sa.Column("sender_name", sa.String(120), nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("data", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-case_events = sa.Table(
-    "case_events", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), nullable=False),
-    sa.Column("from_status", sa.String(20)),
-    sa.Column("to_status", sa.String(20), nullable=False),
-    sa.Column("reason", sa.String(80), nullable=False),
-    sa.Column("actor", sa.String(80), nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_case_events_conversation", "conversation_id"),
-)
-
-# The knowledge articles the bot showed in a case (answered with, or offered to choose from), and whether
-# the customer said the answer helped (None: not asked or not answered).
-case_articles = sa.Table(
-    "case_articles", metadata,
-    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True),  # the bot's message that showed it
-    sa.Column("article_id", sa.String(120), primary_key=True),
-    sa.Column("shown_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("helped", sa.Boolean),
-    sa.Index("ix_case_articles_article", "article_id"),
-)
-
-# One answer per case: satisfaction 1-5 (always), an optional comment, and the questions the settings
-# add (NPS 0-10, effort 1-7); answered in the chat or through the one-time link.
-surveys = sa.Table(
-    "surveys", metadata,
-    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), primary_key=True),
-    sa.Column("rating", sa.Integer, nullable=False),
-    sa.Column("comment", sa.Text),
-    sa.Column("agent_id", sa.String(40)),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("nps", sa.Integer),
-    sa.Column("effort", sa.Integer),
-    sa.Column("answered_via", sa.String(10), nullable=False, server_default="chat"),  # chat or link
-)
-
-# Keys the app makes itself on first use and every node shares (e.g. the one that signs survey links).
-app_keys = sa.Table(
-    "app_keys", metadata,
-    sa.Column("name", sa.String(40), primary_key=True),
-    sa.Column("value", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-
-# Who is connected, to which app process (node): shared by every node through the database.
-nodes = sa.Table(
-    "nodes", metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-connections = sa.Table(
-    "connections", metadata,
-    sa.Column("node_id", sa.String(40), primary_key=True),
-    sa.Column("sid", sa.String(40), primary_key=True),
-    sa.Column("kind", sa.String(10), nullable=False),  # "agent" or "customer"
-    sa.Column("subject_id", sa.String(40), nullable=False),  # the agent's id, or the customer's conversation
-    sa.Column("availability", sa.String(10)),  # an agent's
-    sa.Column("connected_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_connections_subject", "kind", "subject_id"),
-)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # Everything we store is UTC, and is handed out in UTC: SQLite hands back naive datetimes, psycopg
-    # (PostgreSQL's writer driver) ones in the session's time zone.
-    if value is None or value.tzinfo is UTC:
-        return value
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@dataclasses.dataclass(frozen=True)
-class Agent:
-    """A person who signs in to the panel: an agent, a supervisor (reports, contacts), an editor."""
-
-    id: str
-    username: str
-    display_name: str
-    password_hash: str
-    roles: frozenset[str] = frozenset({"agent"})
-
-
-def _to_agent(row: Any) -> Agent:
-    return Agent(row.id, row.username, row.display_name, row.password_hash, frozenset(row.roles.split(",")))
-
-
-@dataclasses.dataclass(frozen=True)
-class Contact:
-    """A person who chats (the table ``customers``); anonymous while ``external_id`` is None."""
-
-    id: str
-    display_name: str
-    channel: str
-    created_at: datetime
-    preferred: bool
-    external_id: str | None
-    email: str | None
-    account_id: str | None
-
-
-def _to_contact(row: Any) -> Contact:
-    return Contact(row.id, row.display_name, row.channel, _aware(row.created_at), bool(row.preferred),  # type: ignore[arg-type]
-                   row.external_id, row.email, row.account_id)
-
-
-@dataclasses.dataclass(frozen=True)
-class Account:
-    id: str
-    name: str
-    parent_id: str | None
-    created_at: datetime
-
-
-def _to_account(row: Any) -> Account:
-    return Account(row.id, row.name, row.parent_id, _aware(row.created_at))  # type: ignore[arg-type]
-
-
-@dataclasses.dataclass(frozen=True)
-class Entitlement:
-    """A contract of a contact or (exclusive) of an account, active from ``starts_at`` until ``ends_at``."""
-
-    id: str
-    customer_id: str | None
-    account_id: str | None
-    name: str
-    starts_at: datetime | None
-    ends_at: datetime | None
-    created_at: datetime
-
-    def active(self, at: datetime) -> bool:
-        return (self.starts_at is None or self.starts_at <= at) and (self.ends_at is None or at < self.ends_at)
-
-
-def _to_entitlement(row: Any) -> Entitlement:
-    return Entitlement(row.id, row.customer_id, row.account_id, row.name, _aware(row.starts_at),
-                       _aware(row.ends_at), _aware(row.created_at))  # type: ignore[arg-type]
-
-
-@dataclasses.dataclass(frozen=True)
-class Conversation:
-    id: str
-    number: int
-    customer_id: str
-    customer_name: str
-    customer_preferred: bool
-    channel: str
-    locale: str
-    status: str
-    resolution: str | None
-    escalation_reason: str | None
-    agent_id: str | None
-    agent_name: str | None
-    last_seq: int
-    created_at: datetime
-    queued_at: datetime | None
-    last_activity_at: datetime
-    survey_answered: bool
-    queue: str | None = None
-    priority: str | None = None
-    resolution_category: str | None = None
-    first_response_at: datetime | None = None
-    first_response_due_at: datetime | None = None
-    resolution_due_at: datetime | None = None
-    first_response_sla: str | None = None
-    resolution_sla: str | None = None
-    title: str | None = None
-    awaiting: str | None = None
-    entitlement: str | None = None
-    closed_at: datetime | None = None
-    customer_external_id: str | None = None
-    customer_account_id: str | None = None
-
-    @property
-    def status_reason(self) -> str:
-        """The status as Dynamics names its status reasons: an agent's case awaiting the customer's
-        answer is `waiting_for_customer`; a resolved one says by whom."""
-        if self.status == "with_agent" and self.awaiting == "customer":
-            return "waiting_for_customer"
-        if self.status == "resolved":
-            return f"resolved_by_{self.resolution}"
-        return {"bot": "with_bot"}.get(self.status, self.status)
-
-    @property
-    def state(self) -> str:
-        """active, resolved or cancelled (abandoned cases count as cancelled, as in Dynamics)."""
-        return {"resolved": "resolved", "abandoned": "cancelled", "cancelled": "cancelled"}.get(self.status, "active")
-
-
-@dataclasses.dataclass(frozen=True)
-class Message:
-    conversation_id: str
-    seq: int
-    sender: str
-    sender_name: str
-    text: str
-    data: dict[str, Any]
-    created_at: datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class Posted:
-    """A stored message, and what its conversation was when the message was stored."""
-
-    message: Message
-    status: str
-    agent_id: str | None
-    first_response_at: datetime | None
-
-
-@dataclasses.dataclass(frozen=True)
-class CaseEvent:
-    from_status: str | None
-    to_status: str
-    reason: str
-    actor: str
-    at: datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class CaseArticle:
-    article_id: str
-    seq: int  # the bot's message that showed it
-    shown_at: datetime
-    helped: bool | None
-
-
-@dataclasses.dataclass(frozen=True)
-class Survey:
-    rating: int
-    comment: str | None
-    agent_id: str | None  # the case's agent; None for a case the bot resolved
-    created_at: datetime
-    nps: int | None = None
-    effort: int | None = None
-    answered_via: str = "chat"  # chat or link
-
-
-class StaleStatus(Exception):
-    """The conversation was not in the expected status any more (someone else changed it)."""
-
-
-class AlreadyExists(Exception):
-    """A row that may exist only once (a survey answer, a username) exists already."""
-
 
 AWAITS = {"customer": "agent", "agent": "customer"}  # who is to write next after a message of each
 TITLE_LENGTH = 120
-MAX_ACCOUNT_DEPTH = 20  # parent accounts followed at most (the API refuses deeper trees and cycles)
 
 
 def title_of(text: str) -> str:
@@ -443,9 +108,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class SqlCaseStore(PrivacyQueries):
+class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
     """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`.
-    A contact's export and deletion, and the retention of closed cases: handoff/store_privacy.py."""
+    Contacts and accounts, presence, and privacy (a contact's export and deletion, retention): the mixins."""
 
     def __init__(self, engine: AsyncEngine, writer_engine: sa.Engine) -> None:
         self._engine = engine  # reads, on the event loop
@@ -490,12 +155,12 @@ class SqlCaseStore(PrivacyQueries):
     async def agent_by_username(self, username: str) -> Agent | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(agents).where(agents.c.username == username))).first()
-        return _to_agent(row) if row else None
+        return to_agent(row) if row else None
 
     async def agent(self, agent_id: str) -> Agent | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).first()
-        return _to_agent(row) if row else None
+        return to_agent(row) if row else None
 
     async def agent_loads(self) -> dict[str, int]:
         """Agent id -> how many conversations they hold now."""
@@ -526,9 +191,9 @@ class SqlCaseStore(PrivacyQueries):
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        if row is None or _aware(row.expires_at) <= utcnow():  # type: ignore[operator]
+        if row is None or aware(row.expires_at) <= utcnow():  # type: ignore[operator]
             return None
-        return _to_agent(row)
+        return to_agent(row)
 
     async def delete_session(self, token_hash: str) -> None:
         def write(conn: sa.Connection) -> Any:
@@ -601,13 +266,13 @@ class SqlCaseStore(PrivacyQueries):
             customer_preferred=bool(row.customer_preferred),
             channel=row.channel, locale=row.locale, status=row.status, resolution=row.resolution,
             escalation_reason=row.escalation_reason, agent_id=row.agent_id, agent_name=row.agent_name,
-            last_seq=row.last_seq, created_at=_aware(row.created_at),  # type: ignore[arg-type]
-            queued_at=_aware(row.queued_at), last_activity_at=_aware(row.last_activity_at),  # type: ignore[arg-type]
+            last_seq=row.last_seq, created_at=aware(row.created_at),  # type: ignore[arg-type]
+            queued_at=aware(row.queued_at), last_activity_at=aware(row.last_activity_at),  # type: ignore[arg-type]
             survey_answered=bool(row.survey_answered), queue=row.queue, priority=row.priority,
-            resolution_category=row.resolution_category, first_response_at=_aware(row.first_response_at),
-            first_response_due_at=_aware(row.first_response_due_at), resolution_due_at=_aware(row.resolution_due_at),
+            resolution_category=row.resolution_category, first_response_at=aware(row.first_response_at),
+            first_response_due_at=aware(row.first_response_due_at), resolution_due_at=aware(row.resolution_due_at),
             first_response_sla=row.first_response_sla, resolution_sla=row.resolution_sla,
-            title=row.title, awaiting=row.awaiting, entitlement=row.entitlement, closed_at=_aware(row.closed_at),
+            title=row.title, awaiting=row.awaiting, entitlement=row.entitlement, closed_at=aware(row.closed_at),
             customer_external_id=row.customer_external_id, customer_account_id=row.customer_account_id,
         )
 
@@ -639,119 +304,6 @@ class SqlCaseStore(PrivacyQueries):
         """Every conversation of one customer, newest first."""
         return await self._select_conversations(conversations.c.customer_id == customer_id,
                                                 conversations.c.number.desc())
-
-    # -- contacts, accounts, entitlements ---------------------------------------------------------
-
-    async def contact(self, customer_id: str) -> Contact | None:
-        found = await self._select(customers, customers.c.id == customer_id)
-        return _to_contact(found[0]) if found else None
-
-    async def contact_by_external_id(self, external_id: str) -> Contact | None:
-        found = await self._select(customers, customers.c.external_id == external_id)
-        return _to_contact(found[0]) if found else None
-
-    async def search_contacts(self, text: str, limit: int) -> list[Contact]:
-        """Contacts whose name, e-mail or external id contains ``text`` (any case), newest first."""
-        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where = sa.or_(*(sa.func.lower(column).like(pattern, escape="\\") for column in
-                         (customers.c.display_name, customers.c.email, customers.c.external_id)))
-        rows = await self._select(customers, where, customers.c.created_at.desc(), limit)
-        return [_to_contact(r) for r in rows]
-
-    async def account_contacts(self, account_id: str) -> list[Contact]:
-        rows = await self._select(customers, customers.c.account_id == account_id, customers.c.display_name)
-        return [_to_contact(r) for r in rows]
-
-    async def update_contact(self, customer_id: str, **fields: Any) -> None:
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(customers.update().where(customers.c.id == customer_id).values(**fields))
-        await self._write(write)
-
-    async def merge_contacts(self, source_id: str, target_id: str, actor: str) -> list[str]:
-        """Move everything of contact ``source_id`` to ``target_id`` and delete the source, in one
-        transaction; each moved case gets a timeline event. Returns the moved cases' ids."""
-        now = utcnow()
-        def write(conn: sa.Connection) -> Any:
-            source = conn.execute(sa.select(customers).where(customers.c.id == source_id)).first()
-            target = conn.execute(sa.select(customers).where(customers.c.id == target_id)).first()
-            if source is None or target is None:
-                raise KeyError(source_id if source is None else target_id)
-            moved = conn.execute(sa.select(conversations.c.id, conversations.c.status)
-                                 .where(conversations.c.customer_id == source_id)).all()
-            conn.execute(conversations.update().where(conversations.c.customer_id == source_id)
-                         .values(customer_id=target_id))
-            conn.execute(entitlements.update().where(entitlements.c.customer_id == source_id)
-                         .values(customer_id=target_id))
-            conn.execute(customers.update().where(customers.c.id == target_id).values(
-                preferred=bool(target.preferred or source.preferred),
-                account_id=target.account_id or source.account_id, email=target.email or source.email,
-            ))
-            conn.execute(customers.delete().where(customers.c.id == source_id))
-            if moved:
-                conn.execute(case_events.insert(), [
-                    {"conversation_id": c.id, "from_status": c.status, "to_status": c.status,
-                     "reason": "contact_merged", "actor": actor, "at": now} for c in moved
-                ])
-            return [c.id for c in moved]
-        return await self._write(write)
-
-    async def add_account(self, account_id: str, name: str, parent_id: str | None) -> Account:
-        now = utcnow()
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(accounts.insert().values(id=account_id, name=name, parent_id=parent_id, created_at=now))
-        await self._write(write)
-        return Account(account_id, name, parent_id, now)
-
-    async def account(self, account_id: str) -> Account | None:
-        found = await self._select(accounts, accounts.c.id == account_id)
-        return _to_account(found[0]) if found else None
-
-    async def child_accounts(self, account_id: str) -> list[Account]:
-        rows = await self._select(accounts, accounts.c.parent_id == account_id, accounts.c.name)
-        return [_to_account(r) for r in rows]
-
-    async def update_account(self, account_id: str, **fields: Any) -> None:
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(accounts.update().where(accounts.c.id == account_id).values(**fields))
-        await self._write(write)
-
-    async def account_chain(self, account_id: str | None) -> list[Account]:
-        """The account and its parent accounts, nearest first (at most `MAX_ACCOUNT_DEPTH`)."""
-        chain: list[Account] = []
-        while account_id is not None and len(chain) < MAX_ACCOUNT_DEPTH:
-            account = await self.account(account_id)
-            if account is None or account in chain:
-                break
-            chain.append(account)
-            account_id = account.parent_id
-        return chain
-
-    async def add_entitlement(self, entitlement: Entitlement) -> None:
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(entitlements.insert().values(dataclasses.asdict(entitlement)))
-        await self._write(write)
-
-    async def entitlement(self, entitlement_id: str) -> Entitlement | None:
-        found = await self._select(entitlements, entitlements.c.id == entitlement_id)
-        return _to_entitlement(found[0]) if found else None
-
-    async def entitlements_of(self, customer_id: str | None = None,
-                              account_ids: Sequence[str] = ()) -> list[Entitlement]:
-        where = sa.or_(entitlements.c.customer_id == customer_id, entitlements.c.account_id.in_(list(account_ids)))
-        return [_to_entitlement(r) for r in await self._select(entitlements, where, entitlements.c.created_at)]
-
-    async def delete_entitlement(self, entitlement_id: str) -> None:
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(entitlements.delete().where(entitlements.c.id == entitlement_id))
-        await self._write(write)
-
-    async def active_entitlement(self, customer_id: str, at: datetime) -> str | None:
-        """The name of the oldest entitlement active at ``at`` of the contact, of its account, or of
-        that account's parent accounts; None without one."""
-        contact = await self.contact(customer_id)
-        chain = [a.id for a in await self.account_chain(contact.account_id if contact else None)]
-        active = [e for e in await self.entitlements_of(customer_id, chain) if e.active(at)]
-        return active[0].name if active else None
 
     async def update_conversation(self, conversation_id: str, **fields: Any) -> None:
         """Fields that are no status change: the first response, SLA states, priority."""
@@ -816,7 +368,7 @@ class SqlCaseStore(PrivacyQueries):
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [CaseEvent(r.from_status, r.to_status, r.reason, r.actor, _aware(r.at)) for r in rows]  # type: ignore[arg-type]
+        return [CaseEvent(r.from_status, r.to_status, r.reason, r.actor, aware(r.at)) for r in rows]  # type: ignore[arg-type]
 
     async def recent_durations(self, status: str, then: str, limit: int) -> list[float]:
         """Seconds that the last ``limit`` cases to go from ``status`` to ``then`` spent in ``status``
@@ -836,7 +388,7 @@ class SqlCaseStore(PrivacyQueries):
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [(_aware(r.at) - _aware(r.since)).total_seconds() for r in rows if r.since is not None]  # type: ignore[operator]
+        return [(aware(r.at) - aware(r.since)).total_seconds() for r in rows if r.since is not None]  # type: ignore[operator]
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -877,7 +429,7 @@ class SqlCaseStore(PrivacyQueries):
             return found
         found = await self._write(write)
         message = Message(conversation_id, found.last_seq, sender, sender_name, text, data, now)
-        return Posted(message, found.status, found.agent_id, _aware(found.first_response_at))
+        return Posted(message, found.status, found.agent_id, aware(found.first_response_at))
 
     async def messages_after(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
         query = (
@@ -904,7 +456,7 @@ class SqlCaseStore(PrivacyQueries):
     def _to_message(row: Any) -> Message:
         return Message(
             row.conversation_id, row.seq, row.sender, row.sender_name, row.text,
-            json.loads(row.data), _aware(row.created_at),  # type: ignore[arg-type]
+            json.loads(row.data), aware(row.created_at),  # type: ignore[arg-type]
         )
 
     # -- articles shown -------------------------------------------------------------------------
@@ -936,7 +488,7 @@ class SqlCaseStore(PrivacyQueries):
                  .order_by(case_articles.c.seq, case_articles.c.article_id))
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [CaseArticle(r.article_id, r.seq, _aware(r.shown_at), r.helped) for r in rows]  # type: ignore[arg-type]
+        return [CaseArticle(r.article_id, r.seq, aware(r.shown_at), r.helped) for r in rows]  # type: ignore[arg-type]
 
     # -- surveys ---------------------------------------------------------------------------------
 
@@ -962,7 +514,7 @@ class SqlCaseStore(PrivacyQueries):
             )).first()
         if row is None:
             return None
-        return Survey(row.rating, row.comment, row.agent_id, _aware(row.created_at),  # type: ignore[arg-type]
+        return Survey(row.rating, row.comment, row.agent_id, aware(row.created_at),  # type: ignore[arg-type]
                       row.nps, row.effort, row.answered_via)
 
     # -- keys the app makes itself ----------------------------------------------------------------
@@ -981,78 +533,6 @@ class SqlCaseStore(PrivacyQueries):
             _insert_absent(conn, app_keys, {"name": name, "value": candidate, "created_at": utcnow()})
             return conn.scalar(query)
         return await self._write(write)  # type: ignore[no-any-return]
-
-    # -- presence: the connections of every node that is alive ------------------------------------
-
-    async def heartbeat(self, node_id: str, stale_before: datetime) -> None:
-        """The node is alive; forget the connections of nodes not seen since ``stale_before``."""
-        now = utcnow()
-        def write(conn: sa.Connection) -> Any:
-            updated = conn.execute(nodes.update().where(nodes.c.id == node_id).values(seen_at=now))
-            if updated.rowcount == 0:
-                conn.execute(nodes.insert().values(id=node_id, seen_at=now))
-            dead = sa.select(nodes.c.id).where(nodes.c.seen_at < stale_before)
-            conn.execute(connections.delete().where(connections.c.node_id.in_(dead)))
-            conn.execute(nodes.delete().where(nodes.c.seen_at < stale_before))
-        await self._write(write)
-
-    async def forget_node(self, node_id: str | None = None) -> None:
-        """Drop one node's connections (it stops), or every node's (the only node starts)."""
-        def write(conn: sa.Connection) -> Any:
-            if node_id is None:
-                conn.execute(connections.delete())
-                conn.execute(nodes.delete())
-            else:
-                conn.execute(connections.delete().where(connections.c.node_id == node_id))
-                conn.execute(nodes.delete().where(nodes.c.id == node_id))
-        await self._write(write)
-
-    async def add_connection(self, node_id: str, sid: str, kind: str, subject_id: str,
-                             availability: str | None = None) -> None:
-        # a socket bound again (a second resume) is one connection
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(connections.delete().where(connections.c.node_id == node_id, connections.c.sid == sid))
-            conn.execute(connections.insert().values(
-                node_id=node_id, sid=sid, kind=kind, subject_id=subject_id, availability=availability,
-                connected_at=utcnow(),
-            ))
-        await self._write(write)
-
-    async def remove_connection(self, node_id: str, sid: str) -> None:
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(connections.delete().where(connections.c.node_id == node_id,
-                                                          connections.c.sid == sid))
-        await self._write(write)
-
-    async def set_connection_availability(self, agent_id: str, availability: str) -> None:
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(connections.update().where(connections.c.kind == "agent",
-                                                          connections.c.subject_id == agent_id)
-                               .values(availability=availability))
-        await self._write(write)
-
-    async def connected(self, kind: str, subject_id: str | None = None) -> dict[str, str | None]:
-        """Subject id -> availability (the last one set) of everyone of ``kind`` connected anywhere."""
-        query = sa.select(connections.c.subject_id, connections.c.availability).where(connections.c.kind == kind)
-        if subject_id is not None:
-            query = query.where(connections.c.subject_id == subject_id)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query.order_by(connections.c.connected_at))).all()
-        return {row[0]: row[1] for row in rows}
-
-    async def online_agents(self) -> list[tuple[Agent, str | None]]:
-        """The agents connected anywhere, with their availability."""
-        query = (
-            sa.select(agents, connections.c.availability)
-            .join(connections, sa.and_(connections.c.kind == "agent", connections.c.subject_id == agents.c.id))
-            .order_by(connections.c.connected_at)
-        )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        found: dict[str, tuple[Agent, str | None]] = {}
-        for r in rows:
-            found[r.id] = (_to_agent(r), r.availability)
-        return list(found.values())
 
     # -- reports -------------------------------------------------------------------------------
 

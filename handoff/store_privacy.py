@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 
 from handoff import lifecycle
+from handoff import tables as db
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -186,7 +187,3 @@ class PrivacyQueries:
             if selected < batch:
                 return total
 
-
-# The tables. store.py imports this module for `PrivacyQueries`, so they are imported last: whichever of
-# the two modules is imported first, the other finds what it needs.
-from handoff import store as db  # noqa: E402

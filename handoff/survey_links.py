@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 
 from handoff import lifecycle
 from handoff.errors import ApiError
-from handoff.store import Conversation, SqlCaseStore, utcnow
+from handoff.records import Conversation, utcnow
+from handoff.store import SqlCaseStore
 
 KEY_NAME = "survey_links"
 SIGNATURE_LENGTH = 22  # base64url characters: 132 bits of the HMAC

@@ -14,7 +14,7 @@ from handoff import lifecycle, survey_questions
 from handoff.errors import ApiError
 from handoff.keys import CONVERSATIONS, SETTINGS
 from handoff.pages import WIDGET_DIR
-from handoff.store import Conversation
+from handoff.records import Conversation
 from handoff.views import iso, survey_view
 
 routes = web.RouteTableDef()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handoff.store import CaseArticle, CaseEvent, Conversation, Message, Survey
+from handoff.records import CaseArticle, CaseEvent, Conversation, Message, Survey
 
 
 def iso(value: datetime | None) -> str | None:

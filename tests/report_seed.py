@@ -37,17 +37,8 @@ import sqlalchemy as sa
 
 from handoff.agents import AGENT, SUPERVISOR, AgentAuth
 from handoff.conversations import CANCELLED_TEXT, SURVEY_TEXT
-from handoff.store import (
-    SYNC_DRIVERS,
-    SqlCaseStore,
-    case_articles,
-    case_events,
-    conversations,
-    customers,
-    messages,
-    surveys,
-    title_of,
-)
+from handoff.store import SYNC_DRIVERS, SqlCaseStore, title_of
+from handoff.tables import case_articles, case_events, conversations, customers, messages, surveys
 
 BOT = "Velora & Hearthwood assistant"
 PASSWORD = "correct horse battery"

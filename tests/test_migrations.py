@@ -26,7 +26,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from handoff import migrations
-from handoff.store import Agent, SqlCaseStore, metadata
+from handoff.records import Agent
+from handoff.store import SqlCaseStore
+from handoff.tables import metadata
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from handoff import api, contacts_routes, pages, privacy_routes, report_routes, 
 from handoff.agent_namespace import AgentNamespace
 from handoff.agents import agent_view
 from handoff.chat_namespace import ChatNamespace
-from handoff.store import Agent, CaseEvent, Conversation, Message, Survey
+from handoff.records import Agent, CaseEvent, Conversation, Message, Survey
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "protocol.md").read_text()

@@ -21,8 +21,9 @@ from handoff.conversations import Conversations
 from handoff.errors import ApiError
 from handoff.identity import Identity
 from handoff.rasa_bridge import RasaBridge
+from handoff.records import AlreadyExists, Conversation, Entitlement, StaleStatus, Survey, utcnow
 from handoff.settings import load_settings
-from handoff.store import AlreadyExists, Conversation, Entitlement, SqlCaseStore, StaleStatus, Survey, utcnow
+from handoff.store import SqlCaseStore
 from handoff.store_privacy import OpenCases
 from handoff.survey_questions import Answers
 

@@ -3,7 +3,7 @@
 
 from alembic import context
 
-from handoff.store import metadata
+from handoff.tables import metadata
 
 config = context.config
 connection = config.attributes.get("connection")
