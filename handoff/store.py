@@ -1,9 +1,9 @@
 """The case store: agents, sessions, conversations (cases), messages, timeline events, surveys.
 
 SQLAlchemy 2, on SQLite (the embedded default, WAL mode) or PostgreSQL. Reads are async on the event loop
-(aiosqlite, asyncpg); writes run in one writer thread per process (`SqlCaseStore._write`) with the blocking
-driver (sqlite3, psycopg), a transaction each, so a message is stored in one hop however many statements it
-takes. Sequence numbers are taken in the statement that stores them, and every status change is a
+(aiosqlite, asyncpg); writes run in the store's writer threads (`SqlCaseStore._write`: one on SQLite, four
+on PostgreSQL) with the blocking driver (sqlite3, psycopg), a transaction each, so a message is stored in
+one hop however many statements it takes. Sequence numbers are taken in the statement that stores them, and every status change is a
 compare-and-set on the current status stored together with its timeline event, so several processes may
 share the database.
 
@@ -76,9 +76,12 @@ SYNC_DRIVERS = {  # async driver -> its blocking twin
 # PostgreSQL's connections: each app process keeps up to 10 (and 5 more at a peak) for its reads and one for
 # its writer thread, so a server's default 100 serve some 6 processes; a pooled connection is checked before
 # it is used, so connections that a server restart broke are replaced, not handed out.
+# Writer threads per process: SQLite takes one writer at a time anyway; PostgreSQL commits several at
+# once (each commit waits for its flush to disk, and concurrent ones share it: bench/store.py).
+WRITERS = {"sqlite": 1, "postgresql": 4}
 POSTGRES_POOLS = {
     "reads": {"pool_size": 10, "max_overflow": 5, "pool_pre_ping": True},
-    "writes": {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True},
+    "writes": {"pool_size": WRITERS["postgresql"], "max_overflow": 0, "pool_pre_ping": True},
 }
 T = TypeVar("T")
 
@@ -115,7 +118,8 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
     def __init__(self, engine: AsyncEngine, writer_engine: sa.Engine) -> None:
         self._engine = engine  # reads, on the event loop
         self._writer_engine = writer_engine  # writes, in the writer thread (`_write`)
-        self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=WRITERS[writer_engine.dialect.name],
+                                                             thread_name_prefix="store-writer")
 
     @classmethod
     async def open(cls, url: str) -> SqlCaseStore:
@@ -556,9 +560,10 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
             return list((await conn.execute(query)).all())
 
     async def _write(self, fn: Callable[[sa.Connection], T]) -> T:
-        """Run ``fn`` in the store's one writer thread, in a transaction of its own (committed when it
-        returns, rolled back when it raises). One thread writes, so writes never wait on each other's
-        locks, and a write is one hop from the event loop however many statements it has."""
+        """Run ``fn`` in a writer thread of the store (`WRITERS`), in a transaction of its own (committed
+        when it returns, rolled back when it raises): a write is one hop from the event loop however many
+        statements it has. On SQLite one thread writes, so writes never wait on each other's locks; on
+        PostgreSQL several commit at once, as the writes of several app processes do anyway."""
         def run() -> T:
             with self._writer_engine.begin() as conn:
                 return fn(conn)
