@@ -1,7 +1,6 @@
 /* casedesk agent panel. Plain JS, no build step. Data is only ever inserted with textContent. */
 (function () {
   "use strict";
-  var STORE_KEY = "casedesk.agent";
   var REASONS = {
     low_confidence: "Bot was not confident",
     customer_request: "Customer asked for a person",
@@ -13,7 +12,7 @@
   var PRIORITY_RANK = { high: 0, normal: 1 };
 
   var $ = function (id) { return document.getElementById(id); };
-  var session = null;      // {token, agent}
+  var staff = window.casedeskStaff, el = staff.el, api = staff.api;
   var socket = null;
   var cases = {};          // id -> CaseSummary (latest)
   var waiting = [];        // ids of queued cases
@@ -24,16 +23,6 @@
   var details = {};        // id -> {events, earlier_cases} from GET /api/cases/{id}
   var options = { queues: [], all_queues: [], colleagues: [], resolution_categories: [] };
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      var v = attrs[k];
-      if (k === "className") node.className = v;
-      else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
-    });
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
   function safeUrl(url) {
     try {
       var u = new URL(String(url), window.location.href);
@@ -53,25 +42,6 @@
   function reason(code) { return code ? REASONS[code] || String(code) : "-"; }
   function setError(msg) { $("panel-error").textContent = msg || ""; }
 
-  // ---- session / REST ----
-  function loadSession() { try { var s = JSON.parse(sessionStorage.getItem(STORE_KEY)); return s && s.token ? s : null; } catch (e) { return null; } }
-  function saveSession() { if (session) sessionStorage.setItem(STORE_KEY, JSON.stringify(session)); else sessionStorage.removeItem(STORE_KEY); }
-
-  function api(method, path, body) {
-    var headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (session) headers.Authorization = "Bearer " + session.token;
-    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) })
-      .then(function (r) {
-        return r.json().catch(function () { return {}; }).then(function (data) {
-          if (r.ok) return data;
-          var err = (data && data.error) || { code: "internal", message: "Request failed (" + r.status + ")" };
-          err.status = r.status;
-          throw err;
-        });
-      });
-  }
-
   function showLogin(message) {
     $("app-view").hidden = true;
     $("session").hidden = true;
@@ -83,8 +53,8 @@
     $("login-view").hidden = true;
     $("app-view").hidden = false;
     $("session").hidden = false;
-    $("agent-name").textContent = "Signed in as " + (session.agent && (session.agent.display_name || session.agent.username) || "agent");
-    $("reports-link").hidden = ((session.agent && session.agent.roles) || []).indexOf("supervisor") < 0;
+    $("agent-name").textContent = "Signed in as " + (staff.session.agent && (staff.session.agent.display_name || staff.session.agent.username) || "agent");
+    $("reports-link").hidden = !staff.hasRole("supervisor");
   }
   function resetState() {
     if (socket) { socket.off(); socket.disconnect(); socket = null; }
@@ -92,28 +62,7 @@
     renderLists(); renderConversation();
   }
   function endSession(message) {
-    session = null; saveSession(); resetState(); showLogin(message);
-  }
-
-  function onLogin(e) {
-    e.preventDefault();
-    var user = $("login-username").value.trim(), pass = $("login-password").value;
-    if (!user || !pass) { $("login-error").textContent = "Enter your username and password."; return; }
-    $("login-submit").disabled = true;
-    $("login-error").textContent = "";
-    api("POST", "/api/agent/login", { username: user, password: pass }).then(function (res) {
-      session = { token: res.token, agent: res.agent || null };
-      saveSession();
-      $("login-password").value = "";
-      start();
-    }, function (err) {
-      $("login-error").textContent = err.message || "Sign-in failed.";
-      $("login-password").focus();
-    }).finally(function () { $("login-submit").disabled = false; });
-  }
-  function onSignOut() {
-    var done = function () { endSession(""); };
-    if (session) api("POST", "/api/agent/logout").then(done, done); else done();
+    staff.session = null; staff.save(); resetState(); showLogin(message);
   }
 
   // ---- socket ----
@@ -134,7 +83,7 @@
   function start() {
     showApp();
     $("connection").textContent = "Connecting…";
-    socket = window.io("/agent", { auth: { token: session.token }, transports: ["websocket"] });
+    socket = window.io("/agent", { auth: { token: staff.session.token }, transports: ["websocket"] });
     socket.on("connect", function () {
       $("connection").textContent = "Online";
       setError("");
@@ -226,7 +175,7 @@
   }
   function addTo(list, id) { if (list.indexOf(id) < 0) list.push(id); }
   function removeFrom(list, id) { var i = list.indexOf(id); if (i >= 0) list.splice(i, 1); }
-  function isMine(c) { return !!(session && session.agent && c.agent_id != null && String(c.agent_id) === String(session.agent.id)); }
+  function isMine(c) { return !!(staff.session && staff.session.agent && c.agent_id != null && String(c.agent_id) === String(staff.session.agent.id)); }
   function transcriptOf(id) { return transcripts[id] || (transcripts[id] = { messages: {}, loaded: false, unread: 0 }); }
   function addMessages(id, msgs) {
     var tr = transcriptOf(id);
@@ -503,8 +452,7 @@
 
   // ---- boot ----
   function boot() {
-    $("login-form").addEventListener("submit", onLogin);
-    $("signout").addEventListener("click", onSignOut);
+    staff.bindSignIn(start, endSession);
     $("availability").addEventListener("change", function () {
       if (socket && socket.connected) call("set_availability", { availability: $("availability").value }).catch(handleError);
     });
@@ -526,9 +474,9 @@
       document.querySelectorAll("[data-queued-at]").forEach(function (t) { t.textContent = since(t.getAttribute("data-queued-at")); });
     }, 30000);
     renderLists();
-    session = loadSession();
+    staff.load();
     if (!window.io) { showLogin("The chat client could not be loaded. Reload the page."); return; }
-    if (session) start(); else showLogin("");
+    if (staff.session) start(); else showLogin("");
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot); else boot();
 })();

@@ -1,8 +1,6 @@
 /* casedesk reports page. Plain JS with Chart.js; data is only ever inserted with textContent. */
 (function () {
   "use strict";
-  var STORE_KEY = "casedesk.agent"; // the panel's sign-in, shared
-  var SUPERVISOR = "supervisor";
   var REPORTS = ["volume", "deflection", "satisfaction", "times", "gaps", "topics"];
   var OUTCOMES = { bot: "Resolved by the bot", agent: "Resolved by an agent", abandoned: "Abandoned",
                    cancelled: "Cancelled", open: "Still open" };
@@ -14,20 +12,11 @@
              by_topic: ["tag", "Topic (tag)"] };
 
   var $ = function (id) { return document.getElementById(id); };
-  var session = null;
+  var staff = window.casedeskStaff, el = staff.el, api = staff.api, request = staff.request,
+    failure = staff.failure;
   var charts = {};
   var data = {};
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      var v = attrs[k];
-      if (k === "className") node.className = v;
-      else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
-    });
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
   function dash(v) { return v === null || v === undefined ? "–" : v; }
   function pct(v) { return v === null || v === undefined ? "–" : v.toFixed(1) + " %"; }
   function num(v, digits) { return v === null || v === undefined ? "–" : v.toFixed(digits); }
@@ -43,26 +32,6 @@
   function reason(code) { return REASONS[code] || String(code); }
   function isoDay(d) { return d.toISOString().slice(0, 10); }
 
-  // ---- session / REST ----
-  function loadSession() { try { var s = JSON.parse(sessionStorage.getItem(STORE_KEY)); return s && s.token ? s : null; } catch (e) { return null; } }
-  function saveSession() { if (session) sessionStorage.setItem(STORE_KEY, JSON.stringify(session)); else sessionStorage.removeItem(STORE_KEY); }
-  function request(method, path, body) {
-    var headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (session) headers.Authorization = "Bearer " + session.token;
-    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  }
-  function failure(r) {
-    return r.json().catch(function () { return {}; }).then(function (d) {
-      var err = (d && d.error) || { code: "internal", message: "Request failed (" + r.status + ")" };
-      err.status = r.status;
-      throw err;
-    });
-  }
-  function api(method, path, body) {
-    return request(method, path, body).then(function (r) { return r.ok ? r.json() : failure(r); });
-  }
-
   function show(view) {
     ["login-view", "denied-view", "reports-view"].forEach(function (id) { $(id).hidden = id !== view; });
     $("session").hidden = view === "login-view";
@@ -73,44 +42,23 @@
     $("login-username").focus();
   }
   function denied(message) {
-    var who = session && session.agent ? session.agent.username : "this account";
+    var who = staff.session && staff.session.agent ? staff.session.agent.username : "this account";
     $("denied-message").textContent = message ||
       ("You are signed in as " + who + ", which does not have the supervisor role. " +
        "Ask an administrator to give it to you (casedesk agent add NAME --role supervisor), then sign in again.");
     show("denied-view");
   }
-  function endSession(message) { session = null; saveSession(); showLogin(message); }
+  function endSession(message) { staff.session = null; staff.save(); showLogin(message); }
   function handle(err) {
     if (err && err.status === 401) endSession("Your session has expired. Please sign in again.");
     else if (err && err.status === 403) denied(err.message && "The server refused: " + err.message + ".");
     else $("report-error").textContent = (err && err.message) || "Something went wrong.";
   }
 
-  function onLogin(e) {
-    e.preventDefault();
-    var user = $("login-username").value.trim(), pass = $("login-password").value;
-    if (!user || !pass) { $("login-error").textContent = "Enter your username and password."; return; }
-    $("login-submit").disabled = true;
-    $("login-error").textContent = "";
-    api("POST", "/api/agent/login", { username: user, password: pass }).then(function (res) {
-      session = { token: res.token, agent: res.agent || null };
-      saveSession();
-      $("login-password").value = "";
-      start();
-    }, function (err) {
-      $("login-error").textContent = err.message || "Sign-in failed.";
-      $("login-password").focus();
-    }).finally(function () { $("login-submit").disabled = false; });
-  }
-  function onSignOut() {
-    var done = function () { endSession(""); };
-    if (session) api("POST", "/api/agent/logout").then(done, done); else done();
-  }
-
   function start() {
-    var agent = session.agent || {};
+    var agent = staff.session.agent || {};
     $("agent-name").textContent = "Signed in as " + (agent.display_name || agent.username || "agent");
-    if ((agent.roles || []).indexOf(SUPERVISOR) < 0) { denied(); return; }
+    if (!staff.hasRole("supervisor")) { denied(); return; }
     show("reports-view");
     load();
   }
@@ -354,8 +302,7 @@
 
   // ---- start ----
   document.addEventListener("DOMContentLoaded", function () {
-    $("login-form").addEventListener("submit", onLogin);
-    $("signout").addEventListener("click", onSignOut);
+    staff.bindSignIn(start, endSession);
     $("filters").addEventListener("submit", function (e) { e.preventDefault(); load(); });
     Array.prototype.forEach.call(document.querySelectorAll("[data-days]"), function (b) {
       b.addEventListener("click", function () { preset(Number(b.getAttribute("data-days"))); load(); });
@@ -366,7 +313,6 @@
     $("export-surveys").addEventListener("click", function () { download("/api/reports/surveys.csv", "surveys.csv"); });
     if (window.Chart) { window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily; }
     preset(30);
-    session = loadSession();
-    if (session) start(); else showLogin("");
+    if (staff.load()) start(); else showLogin("");
   });
 })();
