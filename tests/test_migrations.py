@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +289,53 @@ def test_the_db_commands_on_postgresql(tmp_path: Path, postgres_url: str) -> Non
     assert refused.returncode == 1
     assert refused.stderr.startswith(f"error: cannot open the database {nobody.replace('s3cret', '***')}: ")
     assert "s3cret" not in refused.stderr and "Traceback" not in refused.stderr
+
+
+async def test_revision_0003_turns_contracts_into_entitlements_and_dates_closed_cases(
+    tmp_path: Path, database_url: str,
+) -> None:
+    at_0002 = scripts_copy(tmp_path)
+    for later in (at_0002 / "versions").glob("000[3-9]_*.py"):
+        later.unlink()
+    await migrations.upgrade(database_url, at_0002)
+    assert (await migrations.revisions(database_url)).current == "0002"  # type: ignore[union-attr]
+    t, closed = datetime(2026, 11, 30, 10, tzinfo=UTC), datetime(2026, 11, 30, 10, 20, tzinfo=UTC)
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:  # rows as revision 0002 had them
+            for statement, rows in (
+                ("INSERT INTO customers (id, display_name, channel, created_at, preferred, contract) "
+                 "VALUES (:id, 'Customer', 'web', :t, false, :contract)",
+                 [{"id": "u1", "t": t, "contract": "Gold"}, {"id": "u2", "t": t, "contract": None}]),
+                ("INSERT INTO conversations (id, token_hash, customer_id, channel, locale, status, resolution, "
+                 "last_seq, created_at, updated_at, last_activity_at, priority) "
+                 "VALUES (:id, :id, :customer, 'web', 'en', :status, :resolution, 0, :t, :t, :t, :priority)",
+                 [{"id": "c1", "customer": "u1", "status": "resolved", "resolution": "agent", "t": t,
+                   "priority": "high"},
+                  {"id": "c2", "customer": "u2", "status": "queued", "resolution": None, "t": t,
+                   "priority": "normal"}]),
+                ("INSERT INTO case_events (conversation_id, from_status, to_status, reason, actor, at) "
+                 "VALUES (:id, :before, :after, 'test', 'system', :at)",
+                 [{"id": "c1", "before": None, "after": "bot", "at": t},
+                  {"id": "c1", "before": "with_agent", "after": "resolved", "at": closed},
+                  {"id": "c2", "before": "bot", "after": "queued", "at": t}]),
+            ):
+                await conn.execute(sa.text(statement), rows)
+    finally:
+        await engine.dispose()
+
+    await migrations.upgrade(database_url)
+    store = await SqlCaseStore.open(database_url)
+    try:
+        [gold] = await store.entitlements_of("u1")
+        assert (gold.name, gold.customer_id, gold.starts_at, gold.ends_at) == ("Gold", "u1", None, None)
+        assert await store.entitlements_of("u2") == []
+        assert await store.active_entitlement("u1", gold.created_at) == "Gold"
+        resolved, queued = await store.conversation("c1"), await store.conversation("c2")
+        assert resolved is not None and queued is not None
+        assert (resolved.entitlement, resolved.closed_at) == ("Gold", closed)
+        assert (queued.entitlement, queued.closed_at) == (None, None)
+    finally:
+        await store.close()
+    assert "contract" not in (await tables(database_url))["customers"]
+    assert await schema_diff(database_url) == []
