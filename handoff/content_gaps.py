@@ -17,7 +17,7 @@ import dataclasses
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import numpy.typing as npt
 import sqlalchemy as sa
 
 from handoff import question_groups
+from handoff.records import aware
 from handoff.store import SqlCaseStore
 from handoff.tables import case_articles, case_events, conversations, messages
 from handoff.views import iso
@@ -58,9 +59,8 @@ def unanswered(conversation_id: str, rows: Sequence[Any], not_helped: set[int]) 
 
     def add(question: Any, reason: str, articles: tuple[str, ...]) -> None:
         if question is not None and question.seq not in found:
-            at = question.created_at  # SQLite hands back naive datetimes; everything stored is UTC
             found[question.seq] = Question(conversation_id, question.seq, question.text,
-                                           at if at.tzinfo else at.replace(tzinfo=UTC), reason, articles)
+                                           aware(question.created_at), reason, articles)
 
     for row in rows:
         data = json.loads(row.data)

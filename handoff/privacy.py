@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from handoff.errors import ApiError
-from handoff.records import utcnow
+from handoff.records import aware, utcnow
 from handoff.store import SqlCaseStore
 from handoff.store_privacy import Deleted, OpenCases
 from handoff.views import iso
@@ -26,8 +26,7 @@ RETENTION_INTERVAL_SECONDS = 3600.0
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        # SQLite gives back naive UTC times, PostgreSQL's drivers aware ones (in the session's time zone)
-        return iso(value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC))
+        return iso(aware(value))
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: datetime | None) -> datetime | None:
-    # Everything we store is UTC, and is handed out in UTC: SQLite hands back naive datetimes, psycopg
-    # (PostgreSQL's writer driver) ones in the session's time zone.
+    """The time in UTC. Everything stored is UTC, and is handed out in UTC: SQLite hands back naive
+    datetimes, psycopg (PostgreSQL's writer driver) ones in the session's time zone."""
     if value is None or value.tzinfo is UTC:
         return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -49,7 +53,7 @@ class Contact:
 
 
 def to_contact(row: Any) -> Contact:
-    return Contact(row.id, row.display_name, row.channel, aware(row.created_at), bool(row.preferred),  # type: ignore[arg-type]
+    return Contact(row.id, row.display_name, row.channel, aware(row.created_at), bool(row.preferred),
                    row.external_id, row.email, row.account_id)
 
 
@@ -62,7 +66,7 @@ class Account:
 
 
 def to_account(row: Any) -> Account:
-    return Account(row.id, row.name, row.parent_id, aware(row.created_at))  # type: ignore[arg-type]
+    return Account(row.id, row.name, row.parent_id, aware(row.created_at))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +87,7 @@ class Entitlement:
 
 def to_entitlement(row: Any) -> Entitlement:
     return Entitlement(row.id, row.customer_id, row.account_id, row.name, aware(row.starts_at),
-                       aware(row.ends_at), aware(row.created_at))  # type: ignore[arg-type]
+                       aware(row.ends_at), aware(row.created_at))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from handoff import content_gaps
+from handoff.records import aware
 from handoff.routing import BREACHED, CHANNELS
 from handoff.store import SqlCaseStore
 from handoff.tables import agents, case_articles, conversations, surveys
@@ -70,11 +71,6 @@ class Scope:
     def view(self) -> dict[str, Any]:
         return {"from": self.first_day.isoformat(), "to": self.last_day.isoformat(), "channel": self.channel,
                 "queue": self.queue}
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def percent(part: int, whole: int) -> float | None:

@@ -3,9 +3,9 @@
 SQLAlchemy 2, on SQLite (the embedded default, WAL mode) or PostgreSQL. Reads are async on the event loop
 (aiosqlite, asyncpg); writes run in the store's writer threads (`SqlCaseStore._write`: one on SQLite, four
 on PostgreSQL) with the blocking driver (sqlite3, psycopg), a transaction each, so a message is stored in
-one hop however many statements it takes. Sequence numbers are taken in the statement that stores them, and every status change is a
-compare-and-set on the current status stored together with its timeline event, so several processes may
-share the database.
+one hop however many statements it takes. Sequence numbers are taken in the statement that stores them,
+and every status change is a compare-and-set on the current status stored together with its timeline
+event, so several processes may share the database.
 
 The tables are in handoff/tables.py, the records the store hands out in handoff/records.py; contacts and
 accounts (handoff/store_contacts.py), who is connected (handoff/store_presence.py) and privacy
@@ -195,7 +195,7 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        if row is None or aware(row.expires_at) <= utcnow():  # type: ignore[operator]
+        if row is None or aware(row.expires_at) <= utcnow():
             return None
         return to_agent(row)
 
@@ -270,8 +270,8 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
             customer_preferred=bool(row.customer_preferred),
             channel=row.channel, locale=row.locale, status=row.status, resolution=row.resolution,
             escalation_reason=row.escalation_reason, agent_id=row.agent_id, agent_name=row.agent_name,
-            last_seq=row.last_seq, created_at=aware(row.created_at),  # type: ignore[arg-type]
-            queued_at=aware(row.queued_at), last_activity_at=aware(row.last_activity_at),  # type: ignore[arg-type]
+            last_seq=row.last_seq, created_at=aware(row.created_at),
+            queued_at=aware(row.queued_at), last_activity_at=aware(row.last_activity_at),
             survey_answered=bool(row.survey_answered), queue=row.queue, priority=row.priority,
             resolution_category=row.resolution_category, first_response_at=aware(row.first_response_at),
             first_response_due_at=aware(row.first_response_due_at), resolution_due_at=aware(row.resolution_due_at),
@@ -372,7 +372,7 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [CaseEvent(r.from_status, r.to_status, r.reason, r.actor, aware(r.at)) for r in rows]  # type: ignore[arg-type]
+        return [CaseEvent(r.from_status, r.to_status, r.reason, r.actor, aware(r.at)) for r in rows]
 
     async def recent_durations(self, status: str, then: str, limit: int) -> list[float]:
         """Seconds that the last ``limit`` cases to go from ``status`` to ``then`` spent in ``status``
@@ -392,7 +392,7 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [(aware(r.at) - aware(r.since)).total_seconds() for r in rows if r.since is not None]  # type: ignore[operator]
+        return [(aware(r.at) - aware(r.since)).total_seconds() for r in rows if r.since is not None]
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -460,7 +460,7 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
     def _to_message(row: Any) -> Message:
         return Message(
             row.conversation_id, row.seq, row.sender, row.sender_name, row.text,
-            json.loads(row.data), aware(row.created_at),  # type: ignore[arg-type]
+            json.loads(row.data), aware(row.created_at),
         )
 
     # -- articles shown -------------------------------------------------------------------------
@@ -492,7 +492,7 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
                  .order_by(case_articles.c.seq, case_articles.c.article_id))
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [CaseArticle(r.article_id, r.seq, aware(r.shown_at), r.helped) for r in rows]  # type: ignore[arg-type]
+        return [CaseArticle(r.article_id, r.seq, aware(r.shown_at), r.helped) for r in rows]
 
     # -- surveys ---------------------------------------------------------------------------------
 
@@ -518,7 +518,7 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
             )).first()
         if row is None:
             return None
-        return Survey(row.rating, row.comment, row.agent_id, aware(row.created_at),  # type: ignore[arg-type]
+        return Survey(row.rating, row.comment, row.agent_id, aware(row.created_at),
                       row.nps, row.effort, row.answered_via)
 
     # -- keys the app makes itself ----------------------------------------------------------------
