@@ -78,6 +78,7 @@ async def run(settings: Settings) -> None:
         _say("")
         _say(f"  Demo page with the chat widget: {base}/")
         _say(f"  Agent panel:                    {base}/panel")
+        _say(f"  Reports (supervisors):          {base}/panel/reports")
         _say("")
         _say("Press Ctrl+C to stop.")
         await _wait_for_signal()
