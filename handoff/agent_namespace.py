@@ -55,7 +55,8 @@ class AgentNamespace(BoundaryNamespace):
         queues = conversations.routing.queues_of(agent.username)
         mine = await conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id)
         return {
-            "queued": [case_summary(c, place) for c, place in await conversations.waiting(queues)],
+            "queued": [case_summary(c, place, self._settings.sla_warning_ratio)
+                       for c, place in await conversations.waiting(queues)],
             "mine": [await conversations.summary(c) for c in mine],
             "queues": [{"name": q.name, "assignment": q.assignment} for q in queues],
             "all_queues": [q.name for q in conversations.routing.queues],

@@ -206,7 +206,7 @@ class Conversations:
                                  await self.survey_links.url(conversation))
 
     async def summary(self, conversation: Conversation) -> dict[str, Any]:
-        return case_summary(conversation, await self.queue_place(conversation))
+        return case_summary(conversation, await self.queue_place(conversation), self._settings.sla_warning_ratio)
 
     async def agent_connected(self, agent: Agent, sid: str) -> None:
         """Put the agent's new socket in its rooms: its own, and the queues it may take."""
@@ -740,7 +740,7 @@ class Conversations:
         await self._sio.emit("case_updated", conversation_view(conversation, place,
                                                                await self.survey_links.url(conversation)),
                              room=room(conversation.id), namespace=CHAT)
-        summary = case_summary(conversation, place)
+        summary = case_summary(conversation, place, self._settings.sla_warning_ratio)
         rooms = self._agent_rooms(conversation, *([before] if before else []))
         if rooms:
             await self._sio.emit("case_updated", summary, room=rooms, namespace=AGENT)

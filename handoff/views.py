@@ -47,7 +47,12 @@ def conversation_view(c: Conversation, place: QueuePlace | None, survey_url: str
     return {**_case_view(c, place), "survey_url": survey_url}
 
 
-def case_summary(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
+def _warning_at(start: datetime | None, due: datetime | None, ratio: float) -> str | None:
+    return iso(start + (due - start) * ratio) if start and due else None
+
+
+def case_summary(c: Conversation, place: QueuePlace | None, warning_ratio: float) -> dict[str, Any]:
+    """What agents see of a case; ``warning_ratio``: the setting sla_warning_ratio, for the SLA warning times."""
     return {
         **_case_view(c, place),
         "customer_id": c.customer_id, "customer_name": c.customer_name,
@@ -59,8 +64,10 @@ def case_summary(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
         "queue": c.queue, "priority": c.priority, "resolution_category": c.resolution_category,
         "sla": {
             "first_response_due_at": iso(c.first_response_due_at), "first_response_at": iso(c.first_response_at),
+            "first_response_warning_at": _warning_at(c.queued_at, c.first_response_due_at, warning_ratio),
             "first_response": c.first_response_sla,
             "resolution_due_at": iso(c.resolution_due_at), "resolution": c.resolution_sla,
+            "resolution_warning_at": _warning_at(c.queued_at, c.resolution_due_at, warning_ratio),
         },
     }
 

@@ -91,7 +91,7 @@ def test_every_payload_field_is_documented() -> None:
         queued_at=now, last_activity_at=now, survey_answered=False, queue="general", priority="normal",
     )
     seen = views.conversation_view(conversation, views.QueuePlace(1, 1, 60))
-    summary = views.case_summary(conversation, None)
+    summary = views.case_summary(conversation, None, 0.8)
     fields = {
         "Conversation": set(seen),
         "CaseSummary": (set(summary) - set(seen)) | set(summary["sla"]),

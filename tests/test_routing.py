@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,12 @@ async def test_sla_warning_and_breach_are_on_the_timeline_and_move_the_case_up(a
     assert reasons.index("sla_first_response_warning") < reasons.index("sla_first_response_breached")
     assert reasons.count("sla_first_response_breached") == 1
     assert detail["sla"]["first_response"] == "breached" and detail["sla"]["first_response_at"]
+    queued_at = datetime.fromisoformat(detail["queued_at"])
+    assert datetime.fromisoformat(detail["sla"]["first_response_warning_at"]) == queued_at + timedelta(seconds=2)
+    assert datetime.fromisoformat(detail["sla"]["first_response_due_at"]) == queued_at + timedelta(seconds=2.5)
+    warned_at = {e["reason"]: datetime.fromisoformat(e["at"]) for e in detail["events"]}
+    assert queued_at + timedelta(seconds=2) <= warned_at["sla_first_response_warning"]
+    assert queued_at + timedelta(seconds=2.5) <= warned_at["sla_first_response_breached"]
     assert (await case(app.url, token, vip_id))["sla"]["first_response"] is None  # 60 s: on track
     for client in (late, vip, agent_client):
         await client.close()
