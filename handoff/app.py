@@ -13,7 +13,17 @@ import socketio
 from aiohttp import web
 
 from bot.action_endpoint import action_executor, webhook_handler
-from handoff import api, contacts_routes, masking, pages, privacy, privacy_routes, report_routes, survey_routes
+from handoff import (
+    api,
+    contacts_routes,
+    masking,
+    pages,
+    privacy,
+    privacy_routes,
+    report_routes,
+    survey_routes,
+    widget_routes,
+)
 from handoff.agent_namespace import AgentNamespace
 from handoff.agents import AgentAuth
 from handoff.chat_namespace import ChatNamespace
@@ -21,6 +31,7 @@ from handoff.contacts import Contacts
 from handoff.conversations import Conversations
 from handoff.keys import AUTH, BRIDGE, CONTACTS, CONVERSATIONS, REPORTS, SETTINGS
 from handoff.live_index import LiveIndex
+from handoff.origins import socket_origins
 from handoff.rasa_bridge import RasaBridge
 from handoff.reports import Reports
 from handoff.settings import Settings
@@ -58,7 +69,9 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     # With a Redis URL, several app processes (nodes) share the socket rooms; the store is shared too.
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False)
+    # The widget's socket takes the app's own origin and the host sites of widget_origins (docs/widget.md).
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False,
+                               cors_allowed_origins=socket_origins(settings.widget_origins))
     sio.attach(app)
     live_index = LiveIndex(settings)
 
@@ -99,6 +112,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(pages.routes)
     app.router.add_routes(survey_routes.routes)
     app.router.add_routes(privacy_routes.routes)
+    app.router.add_routes(widget_routes.routes)
     app.router.add_post("/webhook", webhook_handler(action_executor()))
     pages.add_static(app)
     return app

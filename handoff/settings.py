@@ -18,6 +18,7 @@ from typing import Any
 
 from handoff import masking
 from handoff.identity import MIN_SECRET_LENGTH
+from handoff.origins import parse_origins
 from handoff.routing import (
     DEFAULT_CATEGORIES,
     DEFAULT_QUEUES,
@@ -78,6 +79,7 @@ class Settings:
     survey_questions: tuple[str, ...] = DEFAULT_QUESTIONS
     mask_in_transcripts: tuple[str, ...] = (masking.CARD,)
     mask_in_reports: tuple[str, ...] = (masking.EMAIL, masking.PHONE, masking.CARD)
+    widget_origins: tuple[str, ...] = ()  # other sites that may embed the web widget (docs/widget.md)
     # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
     identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host site (handoff.identity)
@@ -109,7 +111,8 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
 STRUCTURED = {"queues": parse_queues, "agents": parse_agents, "resolution_categories": parse_categories,
               "survey_questions": parse_questions,
               "mask_in_transcripts": masking.parse_kinds("mask_in_transcripts"),
-              "mask_in_reports": masking.parse_kinds("mask_in_reports")}
+              "mask_in_reports": masking.parse_kinds("mask_in_reports"),
+              "widget_origins": parse_origins}
 MAX_LINK_DAYS = 3650
 _KINDS = {"str": str, "int": int, "float": float, "str | None": str}
 

@@ -187,3 +187,33 @@ def test_privacy_settings(tmp_path: Path) -> None:
     settings = load_settings(file, {"CASEDESK_RETENTION_DAYS": "365"})
     assert settings.mask_in_transcripts == ("card", "email") and settings.mask_in_reports == ()
     assert (settings.phone_region, settings.retention_days) == ("AE", 365)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('widget_origins = "https://shop.example.com"\n', "widget_origins: expected a list of origins"),
+        ('widget_origins = ["https://shop.example.com/"]\n', "widget_origins[0]: expected an origin such as"),
+        ('widget_origins = ["https://a.example", "shop.example.com"]\n', "widget_origins[1]: expected an origin"),
+        ('widget_origins = ["ftp://shop.example.com"]\n', "widget_origins[0]: expected an origin"),
+        ('widget_origins = ["https://shop.example.com:99999"]\n', "widget_origins[0]: expected an origin"),
+        ('widget_origins = ["https://user@shop.example.com"]\n', "widget_origins[0]: expected an origin"),
+        ('widget_origins = [8080]\n', "widget_origins[0]: expected an origin such as https://shop.example.com, got 80"),
+        ('widget_origins = ["https://A.example", "https://a.example"]\n',
+         "widget_origins[1]: 'https://a.example' is listed twice"),
+    ],
+)
+def test_bad_widget_origins_name_the_entry(tmp_path: Path, text: str, message: str) -> None:
+    file = tmp_path / "casedesk.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(file, {})
+    with pytest.raises(SettingsError, match="widget_origins can only be set in the settings file"):
+        load_settings(None, {"CASEDESK_WIDGET_ORIGINS": "https://shop.example.com"})
+
+
+def test_widget_origins(tmp_path: Path) -> None:
+    assert load_settings(None, {}).widget_origins == ()
+    file = tmp_path / "casedesk.toml"
+    file.write_text('widget_origins = ["https://Shop.example.com", "http://127.0.0.1:8000"]\n')
+    assert load_settings(file, {}).widget_origins == ("https://shop.example.com", "http://127.0.0.1:8000")
