@@ -10,13 +10,20 @@ from playwright.async_api import Browser
 
 from tests import postgres
 from tests.browser import chromium
-from tests.servers import AppProcess, RasaProcess, app_and_rasa
+from tests.servers import AppProcess, RasaProcess, app_and_rasa, free_port
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppProcess, RasaProcess]]:
+def host_origin() -> str:
+    """The origin of a host site on another port that the session's app lets embed the widget
+    (widget_origins); tests/host_site.py serves its pages there."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, host_origin: str) -> Iterator[tuple[AppProcess, RasaProcess]]:
     """The product as it runs, shared by the tests of a session: the app and Rasa (tests.servers)."""
-    with app_and_rasa(tmp_path_factory.mktemp("stack")) as both:
+    with app_and_rasa(tmp_path_factory.mktemp("stack"), settings_file=f'widget_origins = ["{host_origin}"]\n') as both:
         yield both
 
 

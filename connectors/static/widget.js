@@ -6,7 +6,9 @@
 
   var script = document.currentScript || document.querySelector("script[src*='widget.js']");
   var cfg = (script && script.dataset) || {};
-  var SERVER = (cfg.server || "").replace(/\/+$/, "");
+  // The app serving the widget: data-server, else where this script came from (docs/widget.md).
+  var SERVER = (cfg.server || (script && script.src ? new URL(script.src, window.location.href).origin : ""))
+    .replace(/\/+$/, "");
   var STORE_KEY = "casedesk.conversation";
   // The token of the customer's last ended conversation: sent with the next start, so agents see it as theirs.
   var EARLIER_KEY = "casedesk.earlier";
@@ -22,7 +24,8 @@
       timeout: "The server did not answer. Please try again.", pickRating: "Please choose a rating.",
       npsLegend: "How likely are you to recommend us?", npsHint: "0 = not at all likely, 10 = extremely likely",
       npsPoint: "{n} out of 10", effortLegend: "How easy was it to get your issue resolved?",
-      effortHint: "1 = very difficult, 7 = very easy", effortPoint: "{n} out of 7", answerLater: "Answer later" },
+      effortHint: "1 = very difficult, 7 = very easy", effortPoint: "{n} out of 7", answerLater: "Answer later",
+      unavailable: "The chat is not available on this page right now.", left: "{n} characters left" },
     de: { open: "Chat öffnen", close: "Chat schließen", title: "Hilfe", input: "Ihre Nachricht", send: "Senden", you: "Sie",
       bot: "Assistent", agent: "Mitarbeiter", queued: "Sie sind Nummer {n} in der Warteschlange. Gleich ist jemand für Sie da.",
       queuedNoPos: "Gleich ist jemand für Sie da.", typing: "{name} schreibt …", wait: "Voraussichtliche Wartezeit: etwa {m} Min.",
@@ -35,7 +38,8 @@
       npsLegend: "Wie wahrscheinlich ist es, dass Sie uns weiterempfehlen?",
       npsHint: "0 = sehr unwahrscheinlich, 10 = sehr wahrscheinlich", npsPoint: "{n} von 10",
       effortLegend: "Wie einfach war es, Ihr Anliegen zu lösen?", effortHint: "1 = sehr schwierig, 7 = sehr einfach",
-      effortPoint: "{n} von 7", answerLater: "Später beantworten" },
+      effortPoint: "{n} von 7", answerLater: "Später beantworten",
+      unavailable: "Der Chat ist auf dieser Seite gerade nicht erreichbar.", left: "Noch {n} Zeichen" },
     ar: { open: "افتح المحادثة", close: "أغلق المحادثة", title: "المساعدة", input: "رسالتك", send: "إرسال", you: "أنت",
       bot: "المساعد", agent: "موظف", queued: "ترتيبك {n} في قائمة الانتظار. سينضم إليك موظف قريبًا.",
       queuedNoPos: "سينضم إليك موظف قريبًا.", typing: "{name} يكتب…", wait: "مدة الانتظار المتوقعة: حوالي {m} دقيقة.",
@@ -47,10 +51,23 @@
       timeout: "لم يستجب الخادم. حاول مرة أخرى.", pickRating: "يرجى اختيار تقييم.",
       npsLegend: "ما مدى احتمال أن توصي بنا؟", npsHint: "0 = غير محتمل إطلاقًا، 10 = محتمل جدًا", npsPoint: "{n} من 10",
       effortLegend: "ما مدى سهولة حل مشكلتك؟", effortHint: "1 = صعب جدًا، 7 = سهل جدًا", effortPoint: "{n} من 7",
-      answerLater: "أجب لاحقًا" }
+      answerLater: "أجب لاحقًا", unavailable: "المحادثة غير متاحة على هذه الصفحة الآن.", left: "متبقٍ {n} حرف" }
   };
   var locale = (cfg.locale || document.documentElement.lang || "en").slice(0, 2).toLowerCase();
   if (!I18N[locale]) locale = "en";
+  var RTL = locale === "ar";
+  // Where the launcher sits: data-position, else the end of a line in the page's reading direction.
+  var POSITION = cfg.position === "left" || cfg.position === "right" ? cfg.position : (RTL ? "left" : "right");
+  // The host's colours: CSS colour values only (the browser's own parser decides), else the defaults.
+  function colour(name, value) {
+    if (!value) return null;
+    if (window.CSS && CSS.supports && CSS.supports("color", value) && !/[;{}]/.test(value)) return value;
+    if (window.console) console.warn("casedesk: data-" + name + " is not a CSS colour, ignored");
+    return null;
+  }
+  var COLOURS = { "--cdw-accent": colour("accent", cfg.accent), "--cdw-accent-text": colour("accent-text", cfg.accentText) };
+  var limit = 2000;        // max_message_length, from the server's config (GET /api/widget/config)
+  var config = "loading";  // "loading" | "ok" | "failed": this page may not use the server, or it is down
   function t(key, vars) {
     var s = I18N[locale][key] || I18N.en[key] || key;
     Object.keys(vars || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(vars[k])); });
@@ -102,7 +119,9 @@
 
   // ---- DOM ----
   function build() {
-    var root = el("div", { className: "cdw-root", lang: locale, dir: locale === "ar" ? "rtl" : "ltr", "data-testid": "cdw-root" });
+    var root = el("div", { className: "cdw-root cdw-" + POSITION, lang: locale, dir: RTL ? "rtl" : "ltr",
+      "data-testid": "cdw-root", "data-position": POSITION });
+    Object.keys(COLOURS).forEach(function (k) { if (COLOURS[k]) root.style.setProperty(k, COLOURS[k]); });
     ui.launcher = el("button", { type: "button", className: "cdw-launcher", "aria-expanded": "false", "aria-controls": "casedesk-panel",
       "aria-label": t("open"), "data-testid": "cdw-launcher" });
     ui.launcher.appendChild(chatIcon());
@@ -123,12 +142,15 @@
     ui.error = el("div", { className: "cdw-error", role: "alert", "data-testid": "cdw-error" });
     ui.form = el("form", { className: "cdw-form", "data-testid": "cdw-form" });
     ui.form.appendChild(el("label", { for: "casedesk-input", className: "cdw-sr" }, t("input")));
-    ui.input = el("textarea", { id: "casedesk-input", className: "cdw-input", rows: "1", maxlength: "2000",
-      placeholder: t("input"), autocomplete: "off", "data-testid": "cdw-input" });
+    ui.input = el("textarea", { id: "casedesk-input", className: "cdw-input", rows: "1", maxlength: String(limit),
+      placeholder: t("input"), autocomplete: "off", "aria-describedby": "casedesk-count", "data-testid": "cdw-input" });
+    // how many characters are left, shown near the limit
+    ui.count = el("p", { id: "casedesk-count", className: "cdw-count", "aria-live": "polite", hidden: true,
+      "data-testid": "cdw-count" });
     ui.send = el("button", { type: "submit", className: "cdw-send", "data-testid": "cdw-send" }, t("send"));
     ui.form.appendChild(ui.input);
     ui.form.appendChild(ui.send);
-    [header, ui.status, ui.list, ui.typing, ui.error, ui.form].forEach(function (n) { ui.panel.appendChild(n); });
+    [header, ui.status, ui.list, ui.typing, ui.error, ui.count, ui.form].forEach(function (n) { ui.panel.appendChild(n); });
     root.appendChild(ui.panel);
     root.appendChild(ui.launcher);
     document.body.appendChild(root);
@@ -142,8 +164,30 @@
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitText(); }
     });
     ui.newConv.addEventListener("click", newConversation);
-    ui.input.addEventListener("input", function () { setTyping(!!ui.input.value.trim()); });
+    ui.input.addEventListener("input", function () { updateCount(); setTyping(!!ui.input.value.trim()); });
     resetView();
+  }
+
+  function setLimit(n) { limit = n; ui.input.maxLength = n; updateCount(); }
+  function updateCount() {
+    var used = ui.input.value.length, near = used >= Math.floor(limit * 0.8);
+    ui.count.hidden = !near;
+    ui.count.textContent = near ? t("left", { n: Math.max(0, limit - used) }) : "";
+    ui.count.classList.toggle("cdw-count-full", used >= limit);
+  }
+  // The server's settings for the widget; refused (another origin not in widget_origins) or unreachable: said
+  // in the panel, and asked again when the customer opens it or sends.
+  function loadConfig() {
+    config = "loading";
+    return window.fetch(SERVER + "/api/widget/config", { credentials: "omit" }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    }).then(function (c) {
+      if (c && typeof c.max_message_length === "number" && c.max_message_length >= 1) setLimit(c.max_message_length);
+      config = "ok";
+      if (ui.error.textContent === t("unavailable")) setError("");
+      if (stored || pending.length || !ui.panel.hidden) connect();
+    }, function () { config = "failed"; setError(t("unavailable")); });
   }
 
   function setOpen(open) {
@@ -183,6 +227,7 @@
 
   function connect() {
     if (socket) return;
+    if (config !== "ok") { if (config === "failed") loadConfig(); return; }
     socket = window.io(SERVER + "/chat", { transports: ["websocket"] });
     socket.on("connect", function () {
       setError("");
@@ -269,10 +314,11 @@
   function submitText() {
     var text = ui.input.value.trim();
     if (!text || ui.send.disabled) return;
+    if (config === "failed") { setError(t("unavailable")); loadConfig(); return; }
     setError("");
     ui.send.disabled = true;
     setTyping(false);
-    sendMessage(text).then(function () { ui.input.value = ""; }, function () {}).finally(function () {
+    sendMessage(text).then(function () { ui.input.value = ""; updateCount(); }, function () {}).finally(function () {
       ui.send.disabled = isEnded(); ui.input.focus();
     });
   }
@@ -300,7 +346,9 @@
     ui.status.hidden = !text;
     ui.status.setAttribute("data-status", c ? c.status : "none");
     ui.newConv.hidden = !isEnded();
+    var typingHere = document.activeElement === ui.input || document.activeElement === ui.send;
     ui.input.disabled = ui.send.disabled = isEnded();
+    if (typingHere && isEnded()) ui.newConv.focus();  // the text box is closed: keep the focus in the widget
     if (isEnded()) ui.list.querySelectorAll("[data-testid=cdw-quick-reply]").forEach(function (b) { b.disabled = true; });
     if (c && c.survey_answered) ui.list.querySelectorAll(".cdw-survey form").forEach(surveyDone);
     ui.list.querySelectorAll("[data-testid=cdw-survey-later]").forEach(showLater);
@@ -354,7 +402,9 @@
         all.forEach(function (x) { x.disabled = true; });
         btn.setAttribute("aria-pressed", "true");
         setError("");
-        sendMessage(String(b.title), b.payload ? String(b.payload) : undefined).then(function () { ui.input.focus(); }, function () {
+        sendMessage(String(b.title), b.payload ? String(b.payload) : undefined).then(function () {
+          (isEnded() ? ui.newConv : ui.input).focus();
+        }, function () {
           all.forEach(function (x) { x.disabled = isEnded(); });
           btn.removeAttribute("aria-pressed");
         });
@@ -383,7 +433,7 @@
       else if (q.id === "comment") {
         var cid = "casedesk-survey-" + Math.random().toString(36).slice(2);
         form.appendChild(el("label", { for: cid, className: "cdw-label" }, t("comment")));
-        comment = el("textarea", { id: cid, rows: "2", maxlength: "2000", "data-testid": "cdw-survey-comment" });
+        comment = el("textarea", { id: cid, rows: "2", maxlength: String(limit), "data-testid": "cdw-survey-comment" });
         form.appendChild(comment);
       } else form.appendChild(pointScale(q.id, q.scale, chosen));
     });
@@ -473,7 +523,7 @@
   // ---- boot ----
   function boot() {
     build();
-    if (stored) connect();
+    loadConfig();
   }
   function start() {
     var css = el("link", { rel: "stylesheet", href: script && script.src ? new URL("widget.css", script.src).href : SERVER + "/static/widget/widget.css" });
