@@ -5,6 +5,7 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import secrets
@@ -23,6 +24,15 @@ from tests.servers import AppProcess, RasaProcess, free_port, start_app
 from tests.test_browser import XSS, seqs
 
 LIMIT = 120
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET = 16 * 1024  # widget.js and widget.css, gzipped (docs/widget.md, "Size")
+
+
+def test_the_widget_stays_small() -> None:
+    files = [ROOT / "connectors" / "static" / name for name in ("widget.js", "widget.css")]
+    compressed = sum(len(gzip.compress(f.read_bytes(), compresslevel=9)) for f in files)
+    assert compressed < BUDGET, f"the widget is {compressed} bytes gzipped, over its budget of {BUDGET}"
+    assert "under 16 KiB gzipped" in (ROOT / "docs" / "widget.md").read_text()
 
 
 async def stored_conversation(page: Page) -> str:

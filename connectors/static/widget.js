@@ -368,7 +368,8 @@
     var who = sender === "customer" ? t("you") : sender === "system" ? null :
       m.sender_name || (sender === "bot" ? t("bot") : t("agent"));
     if (who) li.appendChild(el("span", { className: sender === "customer" ? "cdw-sr" : "cdw-name" }, who + (sender === "customer" ? ":" : "")));
-    if (m.text) li.appendChild(el("p", { className: "cdw-text" }, m.text));
+    // dir=auto: each message in its own direction (an English line in the Arabic widget keeps its full stop)
+    if (m.text) li.appendChild(el("p", { className: "cdw-text", dir: "auto" }, m.text));
     if (data.kind === "answer" && data.article && data.article.title) {
       var card = el("div", { className: "cdw-article", "data-testid": "cdw-article" });
       card.appendChild(el("span", { className: "cdw-sr" }, t("readMore") + " "));
