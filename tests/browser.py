@@ -8,11 +8,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Locator, Page, async_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 WAIT_MS = 20_000
+# A message that would run script if a page inserted it as HTML.
+XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>'
 
 
 @contextlib.asynccontextmanager
@@ -46,3 +48,8 @@ async def open_page(browser: Browser, url: str, errors: list[str]) -> Page:
 async def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / name))
+
+
+async def seqs(items: Locator) -> list[str]:
+    """The messages' sequence numbers, in the order the page shows them."""
+    return await items.evaluate_all("els => els.map(e => e.getAttribute('data-seq'))")

@@ -8,16 +8,10 @@ import json
 import re
 from typing import Any
 
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.browser import WAIT_MS, open_page, shot
+from tests.browser import WAIT_MS, XSS, open_page, seqs, shot
 from tests.clients import http_json
-
-XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>'
-
-
-async def seqs(items: Locator) -> list[str]:
-    return await items.evaluate_all("els => els.map(e => e.getAttribute('data-seq'))")
 
 
 async def test_customer_and_agent_in_the_browser(browser: Browser, app_url: str) -> None:

@@ -9,10 +9,9 @@ import json
 from playwright.async_api import Browser, Locator, Page, expect
 
 from tests import test_survey as survey
-from tests.browser import WAIT_MS, open_page, shot
+from tests.browser import WAIT_MS, XSS, open_page, shot
 from tests.clients import agent_socket, http_json
 from tests.servers import AppProcess
-from tests.test_browser import XSS
 
 survey_app = survey.survey_app  # the app that asks every question (an instance of its own for this module)
 
