@@ -217,6 +217,8 @@ async def journey(customer: Page, agent: Page, app_url: str) -> None:
     await expect(survey.get_by_test_id("cdw-survey-submit")).to_have_count(0)
     await expect(widget.get_by_test_id("cdw-error")).to_be_hidden()
     await shot(customer, "widget-survey-thanks.png")
+    # the agent's open case shows the answer as it comes
+    await expect(history.get_by_test_id("case-survey")).to_have_text("4 of 5 · in the chat")
 
     # -- the customer comes back: the next conversation is theirs, and the agent sees the earlier case
     await widget.get_by_test_id("cdw-new-conversation").click()

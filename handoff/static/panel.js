@@ -119,7 +119,8 @@
     socket.on("case_updated", function (c) {
       if (!c || !c.id) return;
       var before = cases[c.id];
-      var changed = !before || before.status !== c.status || JSON.stringify(before.sla) !== JSON.stringify(c.sla);
+      var changed = !before || before.status !== c.status || before.survey_answered !== c.survey_answered ||
+        JSON.stringify(before.sla) !== JSON.stringify(c.sla);
       upsert(c);
       if (openId === c.id && changed && transcripts[c.id] && transcripts[c.id].loaded) loadTranscript(c.id);  // the timeline
       if (c.status === "queued") { removeFrom(mine, c.id); if (mayTake(c)) addTo(waiting, c.id); else removeFrom(waiting, c.id); }
@@ -252,7 +253,7 @@
   function loadTranscript(id) {
     return api("GET", "/api/cases/" + encodeURIComponent(id)).then(function (res) {
       if (res.case) {
-        details[id] = { events: res.case.events || [], earlier_cases: res.case.earlier_cases || [] };
+        details[id] = { events: res.case.events || [], earlier_cases: res.case.earlier_cases || [], survey: res.case.survey };
         delete res.case.events; delete res.case.earlier_cases; delete res.case.survey;
         upsert(res.case);
       }
@@ -360,6 +361,14 @@
     list.scrollTop = list.scrollHeight;
     renderHistory(c.id);
   }
+  function surveyText(s) {
+    if (!s) return "Not answered";
+    var parts = [s.rating + " of 5"];
+    if (s.nps !== null && s.nps !== undefined) parts.push("NPS " + s.nps + " of 10");
+    if (s.effort !== null && s.effort !== undefined) parts.push("effort " + s.effort + " of 7");
+    parts.push(s.answered_via === "link" ? "through the link" : "in the chat");
+    return parts.join(" · ") + (s.comment ? ": “" + s.comment + "”" : "");
+  }
   function eventText(e) {
     var what = e.from === e.to ? e.reason.replace(/_/g, " ") : (STATUS[e.to] || e.to) + " (" + e.reason.replace(/_/g, " ") + ")";
     return fmtTime(e.at) + " " + what + " · " + e.actor;
@@ -381,6 +390,7 @@
       ec.appendChild(li);
     });
     if (!d.earlier_cases.length) ec.appendChild(el("li", { className: "muted" }, "None"));
+    $("case-survey").textContent = surveyText(d.survey);
     $("earlier-count").textContent = d.earlier_cases.length ? "(" + d.earlier_cases.length + " earlier)" : "";
   }
   function renderHeader() {
