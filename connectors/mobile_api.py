@@ -133,10 +133,13 @@ def document(settings: Settings) -> dict[str, Any]:
     doc = copy.deepcopy(_written())
     schemas = doc["components"]["schemas"]
     schemas["MessageRequest"]["properties"]["text"]["maxLength"] = settings.max_message_length
+    if not settings.identity_secret:  # then the server refuses every identity
+        del schemas["StartRequest"]["properties"]["identity"]
     answer: dict[str, Any] = {}
     for question in (survey_questions.QUESTIONS[q] for q in settings.survey_questions):
         if question.scale is None:
-            answer[question.field] = {"type": ["string", "null"], "maxLength": settings.max_message_length}
+            text = {**schemas["Text80"], "maxLength": settings.max_message_length}
+            answer[question.field] = {"anyOf": [{"type": "null"}, {"const": ""}, text]}
         else:
             low, high = question.scale
             kind = "integer" if question.field == "rating" else ["integer", "null"]
