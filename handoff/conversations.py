@@ -714,8 +714,8 @@ class Conversations:
         statuses: Iterable[str] | None = None, agent_id: str | None = None,
     ) -> Posted:
         """Store a message (see `SqlCaseStore.append_message` for ``statuses`` and ``agent_id``), then
-        send it to the customer (but a private note) and to the case's agent. What people write is masked
-        first (`mask_in_transcripts`)."""
+        send it to the customer (but a private note) and to the case's agent, and wake this process's
+        long-polls of the conversation (`arrivals`). What people write is masked first (`mask_in_transcripts`)."""
         if sender in WRITTEN_BY_PEOPLE:
             text = self._mask(text)
         try:
