@@ -187,3 +187,27 @@ async def test_the_example_client_talks_to_the_product(app_url: str, tmp_path: P
     _, detail = await http_json("GET", f"{app_url}/api/cases/{case['id']}", token=await sign_in(app_url))
     assert detail["case"]["survey"]["comment"] == "Quick and friendly"
     assert detail["case"]["status"] == "resolved" and detail["case"]["resolution"] == "agent"
+
+
+@pytest.mark.rasa
+async def test_a_button_press_over_rest_resolves_and_the_survey_is_answered_once(app_url: str) -> None:
+    conversation_id, token = await started(app_url, locale="en")
+    messages = f"{app_url}/api/conversations/{conversation_id}/messages"
+    status, sent = await http_json("POST", messages, {"text": "how do I return a bike?"}, token=token)
+    assert status == 201 and sent["message"]["seq"] == 1
+    _, found = await http_json("GET", f"{messages}?after_seq=1&wait=20", token=token)
+    [answer] = found["messages"]
+    assert answer["data"]["article"]["id"] == "bike-returns"
+    yes = next(b for b in answer["data"]["buttons"] if b["payload"] == "/affirm")
+    status, pressed = await http_json("POST", messages, {"text": yes["title"], "payload": yes["payload"]}, token=token)
+    assert status == 201 and pressed["message"]["data"] == {"payload": "/affirm"}
+    _, found = await http_json("GET", f"{messages}?after_seq={pressed['message']['seq']}&wait=20", token=token)
+    assert found["conversation"]["status"] == "resolved" and found["conversation"]["resolution"] == "bot"
+    assert any(m["data"].get("kind") == "survey" for m in found["messages"])
+    survey = f"{app_url}/api/conversations/{conversation_id}/survey"
+    status, answered = await http_json("POST", survey, {"rating": 4, "comment": "fine"}, token=token)
+    assert status == 200 and (answered["survey"]["rating"], answered["survey"]["answered_via"]) == (4, "chat")
+    status, again = await http_json("POST", survey, {"rating": 1}, token=token)
+    assert (status, again["error"]["code"]) == (409, "conflict")
+    status, late = await http_json("POST", messages, {"text": "one more thing"}, token=token)
+    assert (status, late["error"]["code"]) == (409, "conflict")
