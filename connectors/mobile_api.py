@@ -19,7 +19,7 @@ from aiohttp import web
 
 from handoff import survey_questions
 from handoff.api import json_body
-from handoff.customer_requests import message, start
+from handoff.customer_requests import CLIENT_CHANNELS, message, start
 from handoff.errors import ApiError
 from handoff.keys import CONVERSATIONS, SETTINGS
 from handoff.records import Conversation
@@ -129,10 +129,12 @@ def _written() -> dict[str, Any]:
 
 
 def document(settings: Settings) -> dict[str, Any]:
-    """connectors/openapi.yaml with what follows the settings: the message length and the survey's questions."""
+    """connectors/openapi.yaml with what follows the settings and the code: the message length, the survey's
+    questions, whether identities are accepted, the channels a client may name."""
     doc = copy.deepcopy(_written())
     schemas = doc["components"]["schemas"]
     schemas["MessageRequest"]["properties"]["text"]["maxLength"] = settings.max_message_length
+    schemas["StartRequest"]["properties"]["channel"]["enum"] = list(CLIENT_CHANNELS)
     if not settings.identity_secret:  # then the server refuses every identity
         del schemas["StartRequest"]["properties"]["identity"]
     answer: dict[str, Any] = {}

@@ -10,10 +10,12 @@ from typing import Any
 from handoff import identity, payloads
 from handoff.errors import ApiError
 from handoff.identity import Identity
-from handoff.routing import CHANNELS
 from handoff.settings import Settings
 
 LOCALE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
+# The channels a customer's own client starts conversations on (the socket or REST); a channel with a
+# connector of its own (a messenger) starts them there.
+CLIENT_CHANNELS = ("web", "mobile")
 START_FIELDS = frozenset({"channel", "locale", "name", "earlier_token", "identity"})
 
 
@@ -29,7 +31,7 @@ class Start:
 def start(payload: Any, settings: Settings, default_channel: str) -> Start:
     """The payload of `start_conversation` (docs/protocol.md); ``channel`` defaults to ``default_channel``."""
     p = payloads.fields(payload, set(), set(START_FIELDS))
-    channel = payloads.choice(p, "channel", CHANNELS, default_channel)
+    channel = payloads.choice(p, "channel", CLIENT_CHANNELS, default_channel)
     locale = p.get("locale", "en")
     if not isinstance(locale, str) or not LOCALE.fullmatch(locale):
         raise ApiError("invalid_payload", "locale: must look like en or de-DE")
