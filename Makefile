@@ -11,5 +11,5 @@ test: setup
 	scripts/test
 
 check: setup
-	.venv/bin/ruff check handoff knowledge_index bot connectors tests bench
+	.venv/bin/ruff check handoff knowledge_index bot connectors tests bench docs/examples
 	.venv/bin/mypy

@@ -13,6 +13,7 @@ import socketio
 from aiohttp import web
 
 from bot.action_endpoint import action_executor, webhook_handler
+from connectors import mobile_api
 from handoff import (
     api,
     contacts_routes,
@@ -113,6 +114,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(survey_routes.routes)
     app.router.add_routes(privacy_routes.routes)
     app.router.add_routes(widget_routes.routes)
+    app.router.add_routes(mobile_api.routes)  # customers' apps over REST (docs/mobile.md)
     app.router.add_post("/webhook", webhook_handler(action_executor()))
     pages.add_static(app)
     return app

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from handoff import identity, payloads, survey_questions
+from handoff import customer_requests, payloads, survey_questions
 from handoff.boundary import BoundaryNamespace
 from handoff.conversations import CHAT, Conversations, room
 from handoff.errors import ApiError
 from handoff.records import Conversation
-from handoff.routing import CHANNELS
 from handoff.settings import Settings
 from handoff.views import message_view, survey_view
-
-LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
 class ChatNamespace(BoundaryNamespace):
@@ -52,16 +48,9 @@ class ChatNamespace(BoundaryNamespace):
         return conversation_id
 
     async def on_start_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
-        p = payloads.fields(payload, set(), {"channel", "locale", "name", "earlier_token", "identity"})
-        channel = payloads.choice(p, "channel", CHANNELS, "web")
-        locale = p.get("locale", "en")
-        if not isinstance(locale, str) or not LOCALE.match(locale):
-            raise ApiError("invalid_payload", "locale: must look like en or de-DE")
-        name = payloads.optional_text(p, "name", 80)
-        earlier = payloads.optional_text(p, "earlier_token", 200)
-        signed = payloads.optional_text(p, "identity", 4000)
-        known = identity.verify(signed, self._settings.identity_secret) if signed else None
-        conversation, token = await self._conversations.start(channel, locale, name, earlier, known)
+        start = customer_requests.start(payload, self._settings, "web")
+        conversation, token = await self._conversations.start(start.channel, start.locale, start.name,
+                                                              start.earlier_token, start.identity)
         await self._bind(sid, conversation)
         return {"conversation": await self._conversations.customer_view(conversation), "token": token}
 
@@ -79,9 +68,7 @@ class ChatNamespace(BoundaryNamespace):
 
     async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
         conversation_id = self._conversation_of(sid)
-        p = payloads.fields(payload, {"text"}, {"payload"})
-        text = payloads.text(p, "text", self._settings.max_message_length, code="message_too_long")
-        button = payloads.optional_text(p, "payload", 200)
+        text, button = customer_requests.message(payload, self._settings)
         message = await self._conversations.customer_message(conversation_id, self._names[sid], text, button)
         return {"message": message_view(message)}
 

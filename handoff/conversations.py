@@ -27,6 +27,7 @@ import socketio
 
 from handoff import lifecycle, masking
 from handoff.agents import token_digest
+from handoff.arrivals import Arrivals
 from handoff.errors import ApiError
 from handoff.identity import Identity
 from handoff.rasa_bridge import BotReply, BotUnavailable, RasaBridge
@@ -115,6 +116,7 @@ class Conversations:
         self._positions_pending = False
         self._tasks: set[asyncio.Future[None]] = set()
         self.survey_links = SurveyLinks(store, settings.survey_link_days)
+        self.arrivals = Arrivals()  # long-polls waiting for a conversation's next message (REST for apps)
 
     @asynccontextmanager
     async def _locked(self, conversation_id: str) -> AsyncIterator[None]:
@@ -712,8 +714,8 @@ class Conversations:
         statuses: Iterable[str] | None = None, agent_id: str | None = None,
     ) -> Posted:
         """Store a message (see `SqlCaseStore.append_message` for ``statuses`` and ``agent_id``), then
-        send it to the customer (but a private note) and to the case's agent. What people write is masked
-        first (`mask_in_transcripts`)."""
+        send it to the customer (but a private note) and to the case's agent, and wake this process's
+        long-polls of the conversation (`arrivals`). What people write is masked first (`mask_in_transcripts`)."""
         if sender in WRITTEN_BY_PEOPLE:
             text = self._mask(text)
         try:
@@ -721,6 +723,7 @@ class Conversations:
                                                      text=text, data=data, statuses=statuses, agent_id=agent_id)
         except KeyError:
             raise ApiError("not_found", f"conversation {conversation_id} does not exist") from None
+        self.arrivals.posted(conversation_id)
         payload = message_view(posted.message)
         if sender != NOTE:
             await self._sio.emit("message_created", payload, room=room(conversation_id), namespace=CHAT)

@@ -44,7 +44,10 @@ def optional_text(payload: Mapping[str, Any], key: str, max_length: int) -> str 
 
 
 def integer(payload: Mapping[str, Any], key: str, low: int, high: int) -> int:
+    """An integer from ``low`` to ``high``; as in JSON Schema, a number without a fraction (``4.0``) is one."""
     value = payload.get(key)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise ApiError("invalid_payload", f"{key}: must be an integer")
     if not low <= value <= high:

@@ -120,3 +120,29 @@ async def test_relay_replay_and_assignment_across_two_nodes(nodes: tuple[AppProc
     await mobile.wait_for("message_created", lambda m: "has joined" in m["text"])
     for client in (back, mobile, agent):
         await client.close()
+
+
+async def test_a_long_poll_on_one_node_gets_a_message_stored_by_the_other(
+        nodes: tuple[AppProcess, AppProcess]) -> None:
+    """The customer's app long-polls node A over REST; their agent writes on node B, which wakes nobody on A:
+    A finds the message when it reads the store again (connectors/mobile_api.py, RECHECK_SECONDS)."""
+    a, b = nodes
+    agent = await agent_socket(b.url, await sign_in(b.url))
+    _, started = await http_json("POST", f"{a.url}/api/conversations", {"name": "Mo"})
+    conversation_id, token = started["conversation"]["id"], started["token"]
+    messages = f"{a.url}/api/conversations/{conversation_id}/messages"
+    await http_json("POST", messages, {"text": "my fork leaks oil"}, token=token)
+    await agent.wait_for("case_assigned", lambda c: c["id"] == conversation_id)  # the mobile queue assigns at once
+    _, now = await http_json("GET", messages, token=token)
+    last = now["messages"][-1]["seq"]
+
+    poll = asyncio.ensure_future(http_json("GET", f"{messages}?after_seq={last}&wait=20", token=token))
+    await asyncio.sleep(0.5)
+    assert not poll.done()
+    sent_at = time.monotonic()
+    await agent.ok("send_message", {"conversation_id": conversation_id, "text": "Which fork is it?"})
+    status, woken = await asyncio.wait_for(poll, 10)
+    assert time.monotonic() - sent_at < 3
+    assert status == 200
+    assert [(m["sender"], m["text"]) for m in woken["messages"]] == [("agent", "Which fork is it?")]
+    await agent.close()
