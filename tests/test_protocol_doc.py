@@ -54,10 +54,10 @@ def test_every_error_code_is_documented() -> None:
 
 
 def test_every_event_the_server_sends_is_documented_in_its_namespace() -> None:
-    """Every ``emit("event", ..., namespace=CHAT | AGENT)`` in handoff/ is a row of that namespace's
+    """Every ``emit("event", ..., namespace=CHAT | AGENT)`` in handoff/ and connectors/ is a row of that namespace's
     "Server -> client" table."""
     sent: set[tuple[str, str]] = set()
-    for module in (ROOT / "handoff").glob("*.py"):
+    for module in [*(ROOT / "handoff").glob("*.py"), *(ROOT / "connectors").glob("*.py")]:
         for node in ast.walk(ast.parse(module.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "emit"):
                 continue
