@@ -40,6 +40,11 @@ def test_defaults_file_then_environment(tmp_path: Path) -> None:
         ('database_url = "postgresql+asyncpg://casedesk:s3cret@db/casedesk"\n', {},
          "database_url holds a password, a secret; set the whole URL as CASEDESK_DATABASE_URL in the environment"),
         ("port = [\n", {}, "casedesk.toml"),
+        ('telegram_bot_token = "123:abc"\n', {}, "telegram_bot_token is a secret"),
+        ("", {"CASEDESK_TELEGRAM_BOT_TOKEN": "123:abc"}, "telegram_webhook_secret: needed with telegram_bot_token"),
+        ("", {"CASEDESK_TELEGRAM_BOT_TOKEN": "123:abc", "CASEDESK_TELEGRAM_WEBHOOK_SECRET": "short"},
+         "telegram_webhook_secret: needed with telegram_bot_token"),
+        ("", {"CASEDESK_TELEGRAM_API_URL": "api.telegram.org"}, "telegram_api_url: must be an http(s) URL"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
