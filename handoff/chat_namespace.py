@@ -11,7 +11,7 @@ from handoff.boundary import BoundaryNamespace
 from handoff.conversations import Conversations
 from handoff.errors import ApiError
 from handoff.records import Conversation
-from handoff.routing import CHANNELS
+from handoff.routing import SOCKET_CHANNELS
 from handoff.settings import Settings
 from handoff.views import message_view, survey_view
 
@@ -54,7 +54,7 @@ class ChatNamespace(BoundaryNamespace):
 
     async def on_start_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
         p = payloads.fields(payload, set(), {"channel", "locale", "name", "earlier_token", "identity"})
-        channel = payloads.choice(p, "channel", CHANNELS, "web")
+        channel = payloads.choice(p, "channel", SOCKET_CHANNELS, "web")
         locale = p.get("locale", "en")
         if not isinstance(locale, str) or not LOCALE.match(locale):
             raise ApiError("invalid_payload", "locale: must look like en or de-DE")

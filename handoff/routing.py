@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-CHANNELS = ("web", "mobile")  # where customers chat from
+CHANNELS = ("web", "mobile", "telegram")  # where customers chat from
+SOCKET_CHANNELS = ("web", "mobile")  # the ones that start conversations over socket.io /chat (connectors/channel.py)
 HIGH, NORMAL = "high", "normal"
 PRIORITIES = (HIGH, NORMAL)  # served in this order
 PICK, AUTO = "pick", "auto"

@@ -125,11 +125,13 @@ def start_rasa(app_url: str, port: int, log_path: Path) -> RasaProcess:
 
 
 @contextlib.contextmanager
-def app_and_rasa(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[tuple[AppProcess, RasaProcess]]:
-    """The product as it runs: the app and a Rasa server with a model trained from training_data/, each with
-    its own files under ``workdir``; both are stopped on the way out (stopping Rasa twice is harmless)."""
+def app_and_rasa(workdir: Path, extra_env: dict[str, str] | None = None,
+                 settings_file: str = "") -> Iterator[tuple[AppProcess, RasaProcess]]:
+    """The product as it runs: the app (with ``settings_file`` as its settings file) and a Rasa server with a
+    model trained from training_data/, each with its own files under ``workdir``; both are stopped on the way
+    out (stopping Rasa twice is harmless)."""
     rasa_port = free_port()
-    app = start_app(workdir, f"http://127.0.0.1:{rasa_port}", extra_env)
+    app = start_app(workdir, f"http://127.0.0.1:{rasa_port}", extra_env, settings_file)
     try:
         rasa = start_rasa(app.url, rasa_port, workdir / "rasa.log")
         try:
