@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from connectors import telegram
 from handoff import api, contacts_routes, pages, privacy_routes, report_routes, survey_questions, survey_routes, views
 from handoff.agent_namespace import AgentNamespace
 from handoff.agents import agent_view
@@ -37,7 +38,7 @@ def test_every_socket_event_is_documented_in_its_namespace() -> None:
 def test_every_rest_route_is_documented() -> None:
     rest = section("REST")
     tables = (api.routes, contacts_routes.routes, pages.routes, privacy_routes.routes, report_routes.routes,
-              survey_routes.routes)
+              survey_routes.routes, telegram.routes)
     routes = [(r.method, r.path) for table in tables for r in table]  # type: ignore[attr-defined]
     assert routes
     for method, path in routes:
