@@ -123,7 +123,7 @@ QUEUE = '[[queues]]\nname = "general"\n'
         ("resolution_categories = []\n", {}, "resolution_categories: name at least one category"),
         ('resolution_categories = ["Fixed it!"]\n', {},
          "resolution_categories: 'Fixed it!' is not a name of 1..40 letters, digits and _"),
-        (QUEUE + 'channels = ["whatsapp"]\n', {}, "queues[0].channels: 'whatsapp' is not one of web, mobile"),
+        (QUEUE + 'channels = ["whatsapp"]\n', {}, "queues[0].channels: 'whatsapp' is not one of web, mobile, telegram"),
         (QUEUE + 'languages = ["German"]\n', {},
          "queues[0].languages: 'German' is not a two-letter language code like de"),
         ("", {"CASEDESK_REDIS_URL": "127.0.0.1:6379"}, "redis_url: must be a redis:// URL"),
