@@ -38,7 +38,7 @@ class FakeTelegram:
         self.token = token
         self.url = ""
         self.calls: list[Call] = []
-        self._failures: dict[str, int] = {}
+        self._failures: dict[tuple[str, str], int] = {}  # (method, chat id) -> calls still to fail
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._updates = itertools.count(1)
@@ -75,10 +75,11 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         params = await request.json()
+        key = (method, str(params.get("chat_id")))
         with self._lock:
-            failing = self._failures.get(method, 0)
+            failing = self._failures.get(key, 0)
             if failing:
-                self._failures[method] = failing - 1
+                self._failures[key] = failing - 1
             status = 502 if failing else 200
             if method not in METHODS:
                 status = 404
@@ -97,10 +98,10 @@ class FakeTelegram:
 
     # -- what the tests use ----------------------------------------------------------------------------
 
-    def fail_next(self, method: str, times: int) -> None:
-        """The next ``times`` calls of ``method`` get 502 Bad Gateway (the API is down)."""
+    def fail_next(self, method: str, chat_id: int, times: int) -> None:
+        """The next ``times`` calls of ``method`` for the chat get 502 Bad Gateway (the API is down)."""
         with self._lock:
-            self._failures[method] = times
+            self._failures[method, str(chat_id)] = times
 
     def done(self, method: str, chat_id: int | None = None) -> list[dict[str, Any]]:
         """The parameters of the calls of ``method`` that succeeded (to ``chat_id``), in order."""
