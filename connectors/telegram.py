@@ -65,7 +65,12 @@ class BotApi:
 
     def __init__(self, http: aiohttp.ClientSession, api_url: str, token: str) -> None:
         self._http = http
+        self._token = token
         self._base = f"{api_url.rstrip('/')}/bot{token}/"
+
+    def redact(self, text: str) -> str:
+        """The text without the token (an error may name the URL it called)."""
+        return text.replace(self._token, "***") if self._token else text
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         async with self._http.post(self._base + method, json=params, timeout=CALL_TIMEOUT) as response:
@@ -180,7 +185,8 @@ class TelegramChannel:
             if self._tails.get(conversation_id) is finished:
                 del self._tails[conversation_id]
             if not finished.cancelled() and finished.exception() is not None:
-                log.error("telegram delivery failed", exc_info=finished.exception())
+                log.error("telegram delivery for %s failed: %s", conversation_id,
+                          self._api.redact(repr(finished.exception())))
 
         task.add_done_callback(done)
 
@@ -223,9 +229,10 @@ class TelegramChannel:
                 error, wait = exc, None
             if attempt == total:
                 break
-            log.warning("telegram %s (%s) failed, attempt %d of %d: %s", method, what, attempt, total, error)
+            log.warning("telegram %s (%s) failed, attempt %d of %d: %s", method, what, attempt, total,
+                        self._api.redact(repr(error)))
             await asyncio.sleep(max(delays[attempt - 1], wait or 0))
-        log.error("telegram %s (%s) not done: %s", method, what, error)
+        log.error("telegram %s (%s) not done: %s", method, what, self._api.redact(repr(error)))
         return False
 
     async def say(self, chat_id: str, text: str) -> None:
@@ -242,27 +249,26 @@ class TelegramChannel:
         async with lock:
             yield
 
-    def _first_time(self, update_id: Any) -> bool:
-        if not isinstance(update_id, int) or isinstance(update_id, bool):
-            raise ApiError("invalid_payload", "update_id: must be an integer")
-        if update_id in self._seen:
-            return False
+    def _handled(self, update_id: int) -> None:
         self._seen[update_id] = None
         if len(self._seen) > SEEN_UPDATES:
             self._seen.popitem(last=False)
-        return True
 
     async def receive(self, conversations: Conversations, update: Any) -> None:
         """One update (Telegram's ``Update`` object). Kinds other than a message or a button press are
         left alone (and answered with 200, so that Telegram does not send them again)."""
         if not isinstance(update, dict):
             raise ApiError("invalid_payload", "body: must be a Telegram Update object")
-        if not self._first_time(update.get("update_id")):
+        update_id = update.get("update_id")
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            raise ApiError("invalid_payload", "update_id: must be an integer")
+        if update_id in self._seen:
             return
         if "message" in update:
             await self._message(conversations, _object(update, "message"))
         elif "callback_query" in update:
             await self._pressed(conversations, _object(update, "callback_query"))
+        self._handled(update_id)  # only now: an update that failed is handled when Telegram sends it again
 
     async def _current(self, conversations: Conversations, chat_id: str) -> Conversation | None:
         conversation_id = await self._store.chat_conversation(TELEGRAM, chat_id)
