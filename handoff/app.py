@@ -13,7 +13,7 @@ import socketio
 from aiohttp import web
 
 from bot.action_endpoint import action_executor, webhook_handler
-from connectors import mobile_api
+from connectors import mobile_api, telegram
 from handoff import (
     api,
     contacts_routes,
@@ -84,6 +84,11 @@ def create_app(settings: Settings) -> web.Application:
         bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds)
         conversations = Conversations(store, sio, bridge, settings, live_index.tags)
         await conversations.node_started(alone=not settings.redis_url)
+        channel = None
+        if settings.telegram_bot_token:  # docs/channels.md
+            api = telegram.BotApi(http, settings.telegram_api_url, settings.telegram_bot_token)
+            channel = app[telegram.CHANNEL] = telegram.TelegramChannel(api, store, settings.max_message_length)
+            conversations.channels.add(telegram.TELEGRAM, channel)
         app[AUTH], app[BRIDGE], app[CONVERSATIONS] = auth, bridge, conversations
         app[CONTACTS] = Contacts(conversations)
         app[REPORTS] = Reports(store, live_index.article, live_index.encoder, masking.for_reports(settings))
@@ -96,6 +101,8 @@ def create_app(settings: Settings) -> web.Application:
             yield
         finally:
             await conversations.node_stopped()
+            if channel is not None:
+                await channel.close()
             await http.close()
             await store.close()
 
@@ -115,6 +122,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(privacy_routes.routes)
     app.router.add_routes(widget_routes.routes)
     app.router.add_routes(mobile_api.routes)  # customers' apps over REST (docs/mobile.md)
+    if settings.telegram_bot_token:
+        app.router.add_routes(telegram.routes)
     app.router.add_post("/webhook", webhook_handler(action_executor()))
     pages.add_static(app)
     return app

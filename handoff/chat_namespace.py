@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.channel import CHAT, room
 from handoff import customer_requests, payloads, survey_questions
 from handoff.boundary import BoundaryNamespace
-from handoff.conversations import CHAT, Conversations, room
+from handoff.conversations import Conversations
 from handoff.errors import ApiError
 from handoff.records import Conversation
 from handoff.settings import Settings

@@ -25,6 +25,7 @@ from typing import Any
 
 import socketio
 
+from connectors.channel import Channels
 from handoff import lifecycle, masking
 from handoff.agents import token_digest
 from handoff.arrivals import Arrivals
@@ -41,7 +42,6 @@ from handoff.views import QueuePlace, case_summary, conversation_view, message_v
 
 log = logging.getLogger(__name__)
 
-CHAT = "/chat"
 AGENT = "/agent"
 
 SURVEY_TEXT = "How satisfied are you with this conversation? Please rate it from 1 to 5."
@@ -58,11 +58,6 @@ HANDLING_SAMPLE = 20  # recent cases an agent resolved, for the expected wait
 MIN_HANDLING_SAMPLES = 3
 POSITIONS_DELAY = 0.25  # seconds: queue places are sent at most this often
 BOT_DOWN_TEXT = "Sorry, I can't answer right now. I'm connecting you with a person from our team."
-
-
-def room(conversation_id: str) -> str:
-    """The customer's sockets of one conversation (namespace /chat)."""
-    return f"conv:{conversation_id}"
 
 
 def agent_room(agent_id: str) -> str:
@@ -97,8 +92,11 @@ def _topics(bot_messages: list[Message]) -> tuple[list[str], str | None]:
 
 class Conversations:
     def __init__(self, store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings,
-                 article_tags: Callable[[str], Iterable[str]] = lambda article_id: ()) -> None:
+                 article_tags: Callable[[str], Iterable[str]] = lambda article_id: (),
+                 channels: Channels | None = None) -> None:
         self.store = store
+        # Where customers are reached, by their conversation's channel (connectors/channel.py).
+        self.channels = channels or Channels(sio)
         self._article_tags = article_tags  # the knowledge index's tags of an article, for routing
         self._sio = sio
         self._bot = bot
@@ -377,8 +375,8 @@ class Conversations:
         event = {"conversation_id": conversation_id, "sender": sender, "name": name, "typing": typing}
         if sender == "customer":
             await self._sio.emit("typing_changed", event, room=agent_room(conversation.agent_id), namespace=AGENT)
-        else:
-            await self._sio.emit("typing_changed", event, room=room(conversation_id), namespace=CHAT)
+        elif self.channels.of(conversation.channel).capabilities.typing:
+            await self.channels.of(conversation.channel).typing(conversation_id, event)
 
     async def answer_survey(self, conversation_id: str, answers: Answers, via: str = "chat") -> Survey:
         """The customer's one survey answer, in the chat or through the link (``via``): whichever comes
@@ -726,7 +724,7 @@ class Conversations:
         self.arrivals.posted(conversation_id)
         payload = message_view(posted.message)
         if sender != NOTE:
-            await self._sio.emit("message_created", payload, room=room(conversation_id), namespace=CHAT)
+            await self.channels.of(posted.channel).deliver(posted.message, payload)
         if posted.agent_id:
             await self._sio.emit("message_created", payload, room=agent_room(posted.agent_id), namespace=AGENT)
         return posted
@@ -740,9 +738,8 @@ class Conversations:
     async def _publish_case(self, conversation: Conversation, before: Conversation | None = None) -> dict[str, Any]:
         """Send the case as it is now to its customer and its agents; return the agents' view of it."""
         place = await self.queue_place(conversation)
-        await self._sio.emit("case_updated", conversation_view(conversation, place,
-                                                               await self.survey_links.url(conversation)),
-                             room=room(conversation.id), namespace=CHAT)
+        await self.channels.of(conversation.channel).case_updated(
+            conversation.id, conversation_view(conversation, place, await self.survey_links.url(conversation)))
         summary = case_summary(conversation, place, self._settings.sla_warning_ratio)
         rooms = self._agent_rooms(conversation, *([before] if before else []))
         if rooms:
@@ -761,8 +758,8 @@ class Conversations:
         await asyncio.sleep(POSITIONS_DELAY)
         self._positions_pending = False
         for conversation, place in await self.waiting(self.routing.queues):
-            await self._sio.emit("case_updated", conversation_view(conversation, place),
-                                 room=room(conversation.id), namespace=CHAT)
+            await self.channels.of(conversation.channel).case_updated(conversation.id,
+                                                                      conversation_view(conversation, place))
 
     def _background(self, job: Awaitable[None]) -> None:
         task = asyncio.ensure_future(job)

@@ -159,6 +159,7 @@ class Posted:
     status: str
     agent_id: str | None
     first_response_at: datetime | None
+    channel: str = "web"  # the conversation's, where the message is delivered (connectors/channel.py)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-CHANNELS = ("web", "mobile")  # where customers chat from
+CHANNELS = ("web", "mobile", "telegram")  # where customers chat from
 HIGH, NORMAL = "high", "normal"
 PRIORITIES = (HIGH, NORMAL)  # served in this order
 PICK, AUTO = "pick", "auto"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import tomllib
 import urllib.parse
 from collections.abc import Mapping
@@ -72,6 +73,8 @@ class Settings:
     # long closed cases are kept (0: for ever).
     phone_region: str = "DE"
     retention_days: int = 0
+    # Telegram (docs/channels.md): the Bot API's address; the bot's token and webhook secret are secrets.
+    telegram_api_url: str = "https://api.telegram.org"
     # Tables and lists: only from the settings file (`STRUCTURED`).
     queues: tuple[QueueSpec, ...] = DEFAULT_QUEUES
     agents: tuple[AgentSpec, ...] = ()
@@ -83,8 +86,10 @@ class Settings:
     # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
     identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host site (handoff.identity)
+    telegram_bot_token: str = dataclasses.field(default="", repr=False)  # from BotFather; set: the channel runs
+    telegram_webhook_secret: str = dataclasses.field(default="", repr=False)  # Telegram sends it with each update
 
-    SECRETS = frozenset({"first_agent_password", "identity_secret"})
+    SECRETS = frozenset({"first_agent_password", "identity_secret", "telegram_bot_token", "telegram_webhook_secret"})
 
     @property
     def public_url(self) -> str:
@@ -114,6 +119,7 @@ STRUCTURED = {"queues": parse_queues, "agents": parse_agents, "resolution_catego
               "mask_in_reports": masking.parse_kinds("mask_in_reports"),
               "widget_origins": parse_origins}
 MAX_LINK_DAYS = 3650
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 _KINDS = {"str": str, "int": int, "float": float, "str | None": str}
 
 
@@ -206,6 +212,11 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"redis_url: must be a redis:// URL, got {s.redis_url!r}")
     if s.identity_secret and len(s.identity_secret) < MIN_SECRET_LENGTH:
         raise SettingsError(f"identity_secret: must be at least {MIN_SECRET_LENGTH} characters")
+    if not s.telegram_api_url.startswith(("http://", "https://")):
+        raise SettingsError(f"telegram_api_url: must be an http(s) URL, got {s.telegram_api_url!r}")
+    if s.telegram_bot_token and not TELEGRAM_SECRET.fullmatch(s.telegram_webhook_secret):
+        raise SettingsError("telegram_webhook_secret: needed with telegram_bot_token: 16 to 256 characters, "
+                            "letters, digits, _ and - (Telegram's secret_token)")
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
     try:

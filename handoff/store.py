@@ -8,8 +8,9 @@ and every status change is a compare-and-set on the current status stored togeth
 event, so several processes may share the database.
 
 The tables are in handoff/tables.py, the records the store hands out in handoff/records.py; contacts and
-accounts (handoff/store_contacts.py), who is connected (handoff/store_presence.py) and privacy
-(handoff/store_privacy.py) are mixins of `SqlCaseStore` on the same tables and the same writer.
+accounts (handoff/store_contacts.py), who is connected (handoff/store_presence.py), privacy
+(handoff/store_privacy.py) and the chats of external channels (handoff/store_channels.py) are mixins of
+`SqlCaseStore` on the same tables and the same writer.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from handoff.records import (
     to_agent,
     utcnow,
 )
+from handoff.store_channels import ChannelLinkQueries
 from handoff.store_contacts import ContactQueries
 from handoff.store_presence import PresenceQueries
 from handoff.store_privacy import PrivacyQueries
@@ -111,7 +113,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
+class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries, ChannelLinkQueries):
     """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`.
     Contacts and accounts, presence, and privacy (a contact's export and deletion, retention): the mixins."""
 
@@ -421,7 +423,7 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
             found = conn.execute(
                 conversations.update().where(*where).values(values)
                 .returning(conversations.c.last_seq, conversations.c.status, conversations.c.agent_id,
-                           conversations.c.first_response_at)
+                           conversations.c.first_response_at, conversations.c.channel)
             ).first()
             if found is None:
                 exists = conn.scalar(sa.select(conversations.c.id).where(conversations.c.id == conversation_id))
@@ -433,7 +435,7 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries):
             return found
         found = await self._write(write)
         message = Message(conversation_id, found.last_seq, sender, sender_name, text, data, now)
-        return Posted(message, found.status, found.agent_id, aware(found.first_response_at))
+        return Posted(message, found.status, found.agent_id, aware(found.first_response_at), found.channel)
 
     async def messages_after(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
         query = (

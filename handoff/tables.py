@@ -178,3 +178,14 @@ connections = sa.Table(
     sa.Column("connected_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_connections_subject", "kind", "subject_id"),
 )
+
+# Conversations of external messaging channels (docs/channels.md): the channel's id of the chat
+# (a Telegram chat id) for each conversation it started; the newest one is the chat's current case.
+channel_links = sa.Table(
+    "channel_links", metadata,
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("external_id", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_channel_links_chat", "channel", "external_id"),
+)

@@ -339,3 +339,32 @@ async def test_revision_0003_turns_contracts_into_entitlements_and_dates_closed_
         await store.close()
     assert "contract" not in (await tables(database_url))["customers"]
     assert await schema_diff(database_url) == []
+
+
+async def test_revision_0004_links_chats_to_conversations_that_keep_their_data(
+    tmp_path: Path, database_url: str,
+) -> None:
+    at_0003 = scripts_copy(tmp_path)
+    for later in (at_0003 / "versions").glob("000[4-9]_*.py"):
+        later.unlink()
+    await migrations.upgrade(database_url, at_0003)
+    assert (await migrations.revisions(database_url)).current == "0003"  # type: ignore[union-attr]
+    assert "channel_links" not in await tables(database_url)
+    store = await SqlCaseStore.open(database_url)  # upgrades to the head, 0004 included
+    try:
+        assert (await migrations.revisions(database_url)).current == HEAD  # type: ignore[union-attr]
+        conversation = await store.create_conversation(
+            conversation_id="c1", token_hash="t1", customer_id="u1", customer_name="Dana", channel="telegram",
+            locale="en", status="resolved", actor="test",
+        )
+        await store.link_chat("telegram", "1001", conversation.id)
+        assert await store.chat_conversation("telegram", "1001") == "c1"
+        assert await store.conversation_chat("c1") == "1001"
+        assert await store.chat_conversation("telegram", "2002") is None
+        # the link is the contact's data: deleting the contact deletes it (docs/privacy.md)
+        deleted = await store.delete_contact("u1")
+        assert deleted.rows.get("channel_links") == 1
+        assert await store.chat_conversation("telegram", "1001") is None
+    finally:
+        await store.close()
+    assert await schema_diff(database_url) == []

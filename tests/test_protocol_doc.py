@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connectors import mobile_api
+from connectors import mobile_api, telegram
 from handoff import (
     api,
     contacts_routes,
@@ -48,7 +48,7 @@ def test_every_socket_event_is_documented_in_its_namespace() -> None:
 def test_every_rest_route_is_documented() -> None:
     rest = section("REST")
     tables = (api.routes, contacts_routes.routes, pages.routes, privacy_routes.routes, report_routes.routes,
-              survey_routes.routes, widget_routes.routes, mobile_api.routes)
+              survey_routes.routes, widget_routes.routes, mobile_api.routes, telegram.routes)
     routes = [(r.method, r.path) for table in tables for r in table]  # type: ignore[attr-defined]
     assert routes
     for method, path in routes:
@@ -65,10 +65,10 @@ def test_every_error_code_is_documented() -> None:
 
 
 def test_every_event_the_server_sends_is_documented_in_its_namespace() -> None:
-    """Every ``emit("event", ..., namespace=CHAT | AGENT)`` in handoff/ is a row of that namespace's
+    """Every ``emit("event", ..., namespace=CHAT | AGENT)`` in handoff/ and connectors/ is a row of that namespace's
     "Server -> client" table."""
     sent: set[tuple[str, str]] = set()
-    for module in (ROOT / "handoff").glob("*.py"):
+    for module in [*(ROOT / "handoff").glob("*.py"), *(ROOT / "connectors").glob("*.py")]:
         for node in ast.walk(ast.parse(module.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "emit"):
                 continue

@@ -85,12 +85,12 @@ def without(row: dict[str, Any], *keys: str) -> dict[str, Any]:
 async def test_volume_counts_cases_per_day_and_channel(reports: Reports) -> None:
     volume = await reports.volume(SEEDED)
     assert volume["period"] == {"from": "2025-06-02", "to": "2025-06-04", "channel": None, "queue": None}
-    assert (volume["total"], volume["channels"]) == (12, ["mobile", "web"])
-    assert volume["by_channel"] == {"mobile": 3, "web": 9}
+    assert (volume["total"], volume["channels"]) == (12, ["mobile", "telegram", "web"])
+    assert volume["by_channel"] == {"mobile": 3, "telegram": 0, "web": 9}
     assert volume["days"] == [
-        {"date": "2025-06-02", "total": 3, "channels": {"mobile": 1, "web": 2}},
-        {"date": "2025-06-03", "total": 4, "channels": {"mobile": 0, "web": 4}},
-        {"date": "2025-06-04", "total": 5, "channels": {"mobile": 2, "web": 3}},
+        {"date": "2025-06-02", "total": 3, "channels": {"mobile": 1, "telegram": 0, "web": 2}},
+        {"date": "2025-06-03", "total": 4, "channels": {"mobile": 0, "telegram": 0, "web": 4}},
+        {"date": "2025-06-04", "total": 5, "channels": {"mobile": 2, "telegram": 0, "web": 3}},
     ]
     # Whole UTC days: c00 at 23:59:59 the day before and c13 at midnight after count only when included.
     wider = await reports.volume(Scope(date(2025, 6, 1), date(2025, 6, 5)))
@@ -338,7 +338,7 @@ async def test_rest_reports_need_a_supervisor_and_valid_parameters(app: AppProce
         "from=2025-13-01": "from: 2025-13-01 is no date", "to=20250604": "to: must be a date as YYYY-MM-DD",
         "from=2025-06-05&to=2025-06-04": "from: must not be after to",
         "from=2024-01-01&to=2025-06-04": "from, to: a period is at most 366 days",
-        "channel=fax": "channel: must be one of web, mobile", "colour=red": "colour: unknown parameter",
+        "channel=fax": "channel: must be one of web, mobile, telegram", "colour=red": "colour: unknown parameter",
         "queue=general&queue=workshop": "queue: given more than once", "tag=assembly": "tag: unknown parameter",
     }
     for query, message in bad.items():
@@ -379,7 +379,7 @@ async def test_rest_reports_count_a_case_driven_through_the_app(app: AppProcess)
     today = date.fromisoformat(volume["period"]["to"])
     assert today in (before, datetime.now(UTC).date())
     assert volume["period"]["from"] == (today - timedelta(days=29)).isoformat() and len(volume["days"]) == 30
-    assert (volume["total"], volume["days"][-1]["channels"]) == (1, {"mobile": 0, "web": 1})
+    assert (volume["total"], volume["days"][-1]["channels"]) == (1, {"mobile": 0, "telegram": 0, "web": 1})
     status, deflection = await http_json("GET", f"{url}/deflection", token=sup)
     assert (deflection["outcomes"]["agent"], deflection["escalation_reasons"]) == (
         1, [{"reason": "bot_unavailable", "count": 1}])

@@ -40,6 +40,11 @@ def test_defaults_file_then_environment(tmp_path: Path) -> None:
         ('database_url = "postgresql+asyncpg://casedesk:s3cret@db/casedesk"\n', {},
          "database_url holds a password, a secret; set the whole URL as CASEDESK_DATABASE_URL in the environment"),
         ("port = [\n", {}, "casedesk.toml"),
+        ('telegram_bot_token = "123:abc"\n', {}, "telegram_bot_token is a secret"),
+        ("", {"CASEDESK_TELEGRAM_BOT_TOKEN": "123:abc"}, "telegram_webhook_secret: needed with telegram_bot_token"),
+        ("", {"CASEDESK_TELEGRAM_BOT_TOKEN": "123:abc", "CASEDESK_TELEGRAM_WEBHOOK_SECRET": "short"},
+         "telegram_webhook_secret: needed with telegram_bot_token"),
+        ("", {"CASEDESK_TELEGRAM_API_URL": "api.telegram.org"}, "telegram_api_url: must be an http(s) URL"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
@@ -118,7 +123,7 @@ QUEUE = '[[queues]]\nname = "general"\n'
         ("resolution_categories = []\n", {}, "resolution_categories: name at least one category"),
         ('resolution_categories = ["Fixed it!"]\n', {},
          "resolution_categories: 'Fixed it!' is not a name of 1..40 letters, digits and _"),
-        (QUEUE + 'channels = ["whatsapp"]\n', {}, "queues[0].channels: 'whatsapp' is not one of web, mobile"),
+        (QUEUE + 'channels = ["whatsapp"]\n', {}, "queues[0].channels: 'whatsapp' is not one of web, mobile, telegram"),
         (QUEUE + 'languages = ["German"]\n', {},
          "queues[0].languages: 'German' is not a two-letter language code like de"),
         ("", {"CASEDESK_REDIS_URL": "127.0.0.1:6379"}, "redis_url: must be a redis:// URL"),
