@@ -100,8 +100,8 @@ async def dashboard(page: Page, app: AppProcess) -> None:
     # -- each chart draws the report's numbers, and its table shows them
     assert await chart_data(page, "chart-volume") == {
         "labels": ["2025-06-02", "2025-06-03", "2025-06-04"],
-        "datasets": [["mobile", [1, 0, 2]], ["web", [2, 4, 3]]]}
-    assert await cells(page, "volume-table", "2025-06-04") == ["2025-06-04", "2", "3", "5"]
+        "datasets": [["mobile", [1, 0, 2]], ["telegram", [0, 0, 0]], ["web", [2, 4, 3]]]}
+    assert await cells(page, "volume-table", "2025-06-04") == ["2025-06-04", "2", "0", "3", "5"]
     outcomes = await chart_data(page, "chart-outcomes")
     assert outcomes["datasets"][0][1] == [2, 4, 2, 1, 3]
     assert await cells(page, "outcomes-table", "Resolved by the bot") == ["Resolved by the bot", "2"]
