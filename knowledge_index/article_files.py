@@ -12,11 +12,14 @@ it was based on, and a file changed since is a `VersionConflict`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -64,7 +67,7 @@ class ArticleFiles:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self._lock = threading.Lock()  # one write at a time, so a version check and its write are one step
+        self._lock = threading.Lock()
 
     def all(self) -> list[ArticleFile]:
         """Every article, sorted by id; an invalid set of files raises `ArticleError` (file:line)."""
@@ -111,7 +114,7 @@ class ArticleFiles:
     def create(self, relative_path: str, text: str) -> ArticleFile:
         """Write a new article file at ``relative_path`` (e.g. ``bikes/bike-returns.md``)."""
         target = self._target(relative_path)
-        with self._lock:
+        with self._writing():
             if target.exists():
                 raise VersionConflict(f"{self._relative(target)}: a file already exists there")
             article = self._validated(target, text)
@@ -120,7 +123,7 @@ class ArticleFiles:
 
     def update(self, article_id: str, text: str, based_on: str) -> ArticleFile:
         """Replace the file of ``article_id`` with ``text``, if it is still at version ``based_on``."""
-        with self._lock:
+        with self._writing():
             current = self.get(article_id)
             if current.version != based_on:
                 raise VersionConflict(f"{current.path}: changed since version {based_on[:12]}; "
@@ -135,7 +138,7 @@ class ArticleFiles:
     def add_question(self, article_id: str, question: str, based_on: str | None = None) -> ArticleFile:
         """Append an example question to the article's ``questions`` (at ``based_on``, when given)."""
         question = " ".join(question.split())
-        with self._lock:
+        with self._writing():
             current = self.get(article_id)
             if based_on is not None and current.version != based_on:
                 raise VersionConflict(f"{current.path}: changed since version {based_on[:12]}; reload it")
@@ -148,6 +151,20 @@ class ArticleFiles:
         return self._file(article, text)
 
     # --- helpers -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write at a time, so that a version check and its write are one step: in this process (a
+        lock) and among the processes on this machine (``flock`` on the directory, which creates no file)."""
+        if not self.root.is_dir():
+            raise ArticleError(str(self.root), 0, "no such articles directory")
+        with self._lock:
+            directory = os.open(self.root, os.O_RDONLY)
+            try:
+                fcntl.flock(directory, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(directory)  # releases the flock
 
     def _target(self, relative_path: str) -> Path:
         """The file a relative path names, refusing any that would leave the directory."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,28 @@ def test_check_reports_every_invalid_file(files: ArticleFiles) -> None:
     assert len(errors) == 2
     assert errors[0].endswith("bike-basic-service.md:3: unknown key 'titel' (allowed: id, title, questions, locale, "
                               "tags, url, translation_of)")
+
+
+def test_of_two_edits_based_on_one_version_exactly_one_is_written(files: ArticleFiles) -> None:
+    """Two editors (two `ArticleFiles`, as two app processes would have) update one article at once."""
+    original = files.get("bike-returns")
+    outcomes: list[str] = []
+    start = threading.Barrier(8)
+
+    def edit(number: int) -> None:
+        text = original.text.replace("title: Returning a bike", f"title: Returning a bike ({number})")
+        start.wait()
+        try:
+            ArticleFiles(files.root).update("bike-returns", text, original.version)
+            outcomes.append(f"written {number}")
+        except VersionConflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    written = [o for o in outcomes if o.startswith("written")]
+    assert len(written) == 1 and outcomes.count("conflict") == 7, outcomes
+    assert files.get("bike-returns").article.title == f"Returning a bike ({written[0].split()[1]})"
