@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from bot.actions import context as action_context
-from bot.actions.knowledge import consider
+from bot.actions.knowledge import Consideration, consider
 from handoff import payloads
 from handoff.agents import EDITOR
 from handoff.api import json_body, signed_in
@@ -23,6 +23,8 @@ from handoff.errors import ApiError
 from handoff.keys import ARTICLES
 from knowledge_index.article_files import ArticleFile, ArticleNotFound, EditRefused, VersionConflict
 from knowledge_index.articles import ArticleError
+from knowledge_index.decision import Decision
+from knowledge_index.index import Hit
 
 routes = web.RouteTableDef()
 MAX_TEXT = 200_000  # characters of an article file
@@ -138,13 +140,24 @@ async def try_question(request: web.Request) -> web.Response:
     question = payloads.text(p, "question", MAX_QUESTION)
     ctx = action_context.current()
     considered = await consider(ctx, question)
+    return web.json_response({"index_version": ctx.index.version, **consideration_view(considered)})
+
+
+def consideration_view(considered: Consideration) -> dict[str, Any]:
     decision = considered.decision
-    return web.json_response({
-        "index_version": ctx.index.version,
+    return {
         "language": considered.route.language,
         "model": considered.route.model,
-        "hits": [{"article_id": h.article_id, "title": h.title, "url": h.url, "score": h.score, "matched": h.matched}
-                 for h in considered.hits],
-        "decision": {"kind": decision.kind, "article_ids": list(decision.article_ids),
-                     "confidence": decision.confidence, "reason": decision.reason},
-    })
+        "hits": [hit_view(h) for h in considered.hits],
+        "decision": decision_view(decision),
+    }
+
+
+def hit_view(hit: Hit) -> dict[str, Any]:
+    return {"article_id": hit.article_id, "title": hit.title, "url": hit.url, "score": hit.score,
+            "matched": hit.matched}
+
+
+def decision_view(decision: Decision) -> dict[str, Any]:
+    return {"kind": decision.kind, "article_ids": list(decision.article_ids), "confidence": decision.confidence,
+            "reason": decision.reason}

@@ -175,11 +175,14 @@ class ArticleFiles:
                               "without '..' or hidden names")
         if pure.suffix != ".md":
             raise EditRefused(f"path {relative_path!r}: must end in .md")
-        root = self.root.resolve()
-        target = (root / pure).resolve()
-        if not target.is_relative_to(root):  # e.g. through a symbolic link
-            raise EditRefused(f"path {relative_path!r}: is outside the articles directory")
-        return self.root / pure
+        target = self.root / pure
+        self._check_inside(target)
+        return target
+
+    def _check_inside(self, target: Path) -> None:
+        """Refuse a file whose directory is outside ours (e.g. through a symbolic link)."""
+        if not target.parent.resolve().is_relative_to(self.root.resolve()):
+            raise EditRefused(f"path {self._relative(target)!r}: is outside the articles directory")
 
     def _validated(self, target: Path, text: str) -> Article:
         """The article ``text`` would be at ``target``, validated alone and with all the others."""
@@ -191,6 +194,7 @@ class ArticleFiles:
         return article
 
     def _write(self, target: Path, text: str) -> None:
+        self._check_inside(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Hidden (".") so that nothing reads the temporary file as an article.
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_index.article_files import ArticleFiles, EditRefused, VersionConflict
+from knowledge_index.article_files import ArticleFiles, ArticleNotFound, EditRefused, VersionConflict
 from knowledge_index.articles import ArticleError, load_articles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +92,18 @@ def test_a_symbolic_link_out_of_the_directory_is_refused(files: ArticleFiles, tm
     with pytest.raises(EditRefused, match="outside"):
         files.create("linked/x.md", NEW)
     assert not list((tmp_path / "outside").iterdir())
+
+
+def test_an_article_reached_through_a_symbolic_link_out_of_the_directory_is_not_written(
+        files: ArticleFiles, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "bike-bell-fitting.md").write_text(NEW)
+    (files.root / "linked").symlink_to(outside)
+    with pytest.raises(ArticleNotFound):  # the search for articles does not follow links to directories
+        files.add_question("bike-bell-fitting", "bell?")
+    assert "bike-bell-fitting" not in [item.article.id for item in files.all()]
+    assert (outside / "bike-bell-fitting.md").read_text() == NEW
 
 
 def test_add_question_keeps_the_rest_of_the_file(files: ArticleFiles) -> None:

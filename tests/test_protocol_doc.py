@@ -27,6 +27,8 @@ from handoff.chat_namespace import ChatNamespace
 from handoff.records import Agent, CaseEvent, Conversation, Message, Survey
 from knowledge_index.article_files import ArticleFile
 from knowledge_index.articles import parse_article
+from knowledge_index.decision import Decision
+from knowledge_index.index import Hit
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "protocol.md").read_text()
@@ -119,6 +121,8 @@ def test_every_payload_field_is_documented() -> None:
         "Agent": set(agent_view(Agent("a_1", "agent", "Agent", "hash"))),
         "ArticleSummary": set(editor_routes.summary_view(article_file)),
         "ArticleFile": set(editor_routes.detail_view(article_file)),
+        "TryHit": set(editor_routes.hit_view(Hit("a-1", "A", None, 0.5, "q"))),
+        "Decision": set(editor_routes.decision_view(Decision("answer", ("a-1",), 0.5, "score 0.500 >= 0.3"))),
         "Question": {key for question in survey_questions.describe(tuple(survey_questions.QUESTIONS))
                      for key in question} | set(survey_questions.QUESTIONS),
     }
