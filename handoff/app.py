@@ -17,6 +17,7 @@ from connectors import mobile_api, telegram
 from handoff import (
     api,
     contacts_routes,
+    editor_routes,
     masking,
     pages,
     privacy,
@@ -30,13 +31,14 @@ from handoff.agents import AgentAuth
 from handoff.chat_namespace import ChatNamespace
 from handoff.contacts import Contacts
 from handoff.conversations import Conversations
-from handoff.keys import AUTH, BRIDGE, CONTACTS, CONVERSATIONS, REPORTS, SETTINGS
+from handoff.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, REPORTS, SETTINGS
 from handoff.live_index import LiveIndex
 from handoff.origins import socket_origins
 from handoff.rasa_bridge import RasaBridge
 from handoff.reports import Reports
 from handoff.settings import Settings
 from handoff.store import SqlCaseStore
+from knowledge_index.article_files import ArticleFiles
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ def every(seconds: float, job: Callable[[], Awaitable[object]],
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[api.error_boundary], client_max_size=256 * 1024)
     app[SETTINGS] = settings
+    app[ARTICLES] = ArticleFiles(settings.articles_dir)  # what editors edit (docs/editing.md)
     # With a Redis URL, several app processes (nodes) share the socket rooms; the store is shared too.
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     # The widget's socket takes the app's own origin and the host sites of widget_origins (docs/widget.md).
@@ -116,6 +119,7 @@ def create_app(settings: Settings) -> web.Application:
             app[CONVERSATIONS].store, settings.retention_days), first_after=0))
     app.router.add_routes(api.routes)
     app.router.add_routes(contacts_routes.routes)
+    app.router.add_routes(editor_routes.routes)
     app.router.add_routes(report_routes.routes)
     app.router.add_routes(pages.routes)
     app.router.add_routes(survey_routes.routes)

@@ -10,6 +10,7 @@ from handoff.conversations import Conversations
 from handoff.rasa_bridge import RasaBridge
 from handoff.reports import Reports
 from handoff.settings import Settings
+from knowledge_index.article_files import ArticleFiles
 
 SETTINGS = web.AppKey("settings", Settings)
 AUTH = web.AppKey("auth", AgentAuth)
@@ -17,3 +18,4 @@ BRIDGE = web.AppKey("bridge", RasaBridge)
 CONVERSATIONS = web.AppKey("conversations", Conversations)
 CONTACTS = web.AppKey("contacts", Contacts)
 REPORTS = web.AppKey("reports", Reports)
+ARTICLES = web.AppKey("articles", ArticleFiles)

@@ -37,9 +37,12 @@ __all__ = [
     "Article",
     "ArticleError",
     "ArticleFields",
+    "article_paths",
     "fingerprint",
     "load_articles",
     "parse_article",
+    "read_article_files",
+    "validate_articles",
 ]
 
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
@@ -111,30 +114,47 @@ def load_articles(directory: str | Path) -> list[Article]:
     Hidden files and directories (names starting with ".") are skipped. Ids must be unique
     across files.
     """
+    return validate_articles(read_article_files(directory))
+
+
+def article_paths(directory: str | Path) -> list[Path]:
+    """The article files under ``directory``: every ``*.md`` (recursively) but hidden ones, sorted."""
     root = Path(directory)
     if not root.is_dir():
         raise ArticleError(str(root), 0, "no such articles directory")
-    paths = sorted(
+    return sorted(
         path
         for path in root.rglob("*.md")
         if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
     )
-    articles: list[Article] = []
-    seen: dict[str, tuple[str, int]] = {}
-    for path in paths:
+
+
+def read_article_files(directory: str | Path) -> list[tuple[str, str]]:
+    """``(path, text)`` of every article file under ``directory`` (`article_paths`)."""
+    files: list[tuple[str, str]] = []
+    for path in article_paths(directory):
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            files.append((str(path), path.read_text(encoding="utf-8-sig")))
         except UnicodeDecodeError as error:
             raise ArticleError(str(path), 0, f"not valid UTF-8 ({error.reason})") from None
-        article, id_line = _parse(text, str(path))
+    return files
+
+
+def validate_articles(files: Iterable[tuple[str, str]]) -> list[Article]:
+    """Parse and validate a whole set of article files, given as ``(path, text)``, sorted by id: each
+    file alone, then across files (unique ids, translations)."""
+    articles: list[Article] = []
+    seen: dict[str, tuple[str, int]] = {}
+    for path, text in files:
+        article, id_line = _parse(text, path)
         if article.id in seen:
             other_path, other_line = seen[article.id]
             raise ArticleError(
-                str(path),
+                path,
                 id_line,
                 f"duplicate id {article.id!r}: already used by {other_path}:{other_line}",
             )
-        seen[article.id] = (str(path), id_line)
+        seen[article.id] = (path, id_line)
         articles.append(article)
     articles.sort(key=lambda article: article.id)
     _check_translations(articles)

@@ -1,4 +1,4 @@
-"""Command line: ``kb build``, ``kb search``, ``kb query``, ``kb eval`` and ``kb calibrate``.
+"""Command line: ``kb build``, ``kb search``, ``kb query``, ``kb eval``, ``kb calibrate`` and ``kb article``.
 
 Standalone: ``python -m knowledge_index build|search|query|eval|calibrate ...``. In another argparse program::
 
@@ -36,7 +36,7 @@ EXIT_ERROR = 2
 
 # Name of the namespace attribute holding the handler of the chosen kb command.
 _HANDLER = "kb_handler"
-_COMMANDS = "{build,search,query,eval,calibrate}"
+_COMMANDS = "{build,search,query,eval,calibrate,article}"
 
 
 def add_kb_commands(subparsers: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
@@ -52,6 +52,7 @@ def is_kb_command(args: argparse.Namespace) -> bool:
 
 def run_kb_command(args: argparse.Namespace) -> int:
     """Run the parsed kb command; returns the exit status (2 after printing ``error: ...``)."""
+    from .article_files import ArticleNotFound, EditRefused, VersionConflict
     from .articles import ArticleError
     from .evaluation import CsvError
     from .storage import IndexMismatch
@@ -59,8 +60,11 @@ def run_kb_command(args: argparse.Namespace) -> int:
     handler = getattr(args, _HANDLER)
     try:
         status: int = handler(args)
-    except (ArticleError, IndexMismatch, CsvError) as error:
+    except (ArticleError, IndexMismatch, CsvError, EditRefused, VersionConflict) as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except ArticleNotFound as error:
+        print(f"error: no article has the id {error.args[0]!r}", file=sys.stderr)
         return EXIT_ERROR
     return status
 
@@ -93,6 +97,7 @@ def _add_subcommands(subparsers: argparse._SubParsersAction[Any]) -> None:
     search.add_argument("query", nargs="+", metavar="QUERY", help="the question to search for")
     search.set_defaults(**{_HANDLER: _search})
     _add_evaluation_subcommands(subparsers)
+    _add_article_subcommands(subparsers)
 
 
 def _positive_int(text: str) -> int:
@@ -310,4 +315,72 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"{name} thresholds: {thresholds.to_json()}")
         print(f"{name} calibration: {summary}")
         print(f"written to {out}")
+    return 0
+
+
+# --- article: the article files, as editors see them (docs/editing.md) -------------------------
+
+
+def _add_article_subcommands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    article = subparsers.add_parser("article", help="list, show, check the article files; add example questions",
+                                    description="The article files, through the same checks as the editors' API "
+                                    "(docs/editing.md).")
+    commands = article.add_subparsers(dest="article_command", metavar="{list,show,add-question,check}", required=True)
+    articles_help = "articles directory (default: %(default)s)"
+    listing = commands.add_parser("list", help="every article, or those containing every word of QUERY")
+    listing.add_argument("query", nargs="*", metavar="QUERY")
+    show = commands.add_parser("show", help="an article's file, its path and version")
+    show.add_argument("article_id", metavar="ID")
+    add = commands.add_parser("add-question", help="append an example question to an article")
+    add.add_argument("article_id", metavar="ID")
+    add.add_argument("question", nargs="+", metavar="QUESTION")
+    add.add_argument("--version", help="refuse when the file is no longer at this version (from `show`)")
+    check = commands.add_parser("check", help="validate every article file; print file:line for each problem")
+    for command, handler in ((listing, _article_list), (show, _article_show), (add, _article_add_question),
+                             (check, _article_check)):
+        command.add_argument("--articles", default=DEFAULT_ARTICLES_DIR, metavar="DIR", help=articles_help)
+        command.set_defaults(**{_HANDLER: handler})
+
+
+def _article_list(args: argparse.Namespace) -> int:
+    from .article_files import ArticleFiles
+
+    found = ArticleFiles(args.articles).search(" ".join(args.query))
+    width = max((len(item.article.id) for item in found), default=0)
+    for item in found:
+        a = item.article
+        print(f"{a.id:<{width}}  {a.locale:<5}  {len(a.questions):>3} questions  {item.path}  {a.title}")
+    print(f"{len(found)} articles")
+    return 0
+
+
+def _article_show(args: argparse.Namespace) -> int:
+    from .article_files import ArticleFiles
+
+    item = ArticleFiles(args.articles).get(args.article_id)
+    print(f"path: {item.path}")
+    print(f"version: {item.version}")
+    print()
+    print(item.text, end="")
+    return 0
+
+
+def _article_add_question(args: argparse.Namespace) -> int:
+    from .article_files import ArticleFiles
+
+    item = ArticleFiles(args.articles).add_question(args.article_id, " ".join(args.question), args.version)
+    print(f"{item.path}: {len(item.article.questions)} questions (version {item.version})")
+    return 0
+
+
+def _article_check(args: argparse.Namespace) -> int:
+    from .article_files import ArticleFiles
+
+    errors = ArticleFiles(args.articles).check()
+    for error in errors:
+        print(error)
+    if errors:
+        print(f"{len(errors)} invalid", file=sys.stderr)
+        return 1
+    print("all article files are valid")
     return 0

@@ -12,6 +12,7 @@ from connectors import mobile_api, telegram
 from handoff import (
     api,
     contacts_routes,
+    editor_routes,
     pages,
     privacy_routes,
     report_routes,
@@ -24,6 +25,10 @@ from handoff.agent_namespace import AgentNamespace
 from handoff.agents import agent_view
 from handoff.chat_namespace import ChatNamespace
 from handoff.records import Agent, CaseEvent, Conversation, Message, Survey
+from knowledge_index.article_files import ArticleFile
+from knowledge_index.articles import parse_article
+from knowledge_index.decision import Decision
+from knowledge_index.index import Hit
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "protocol.md").read_text()
@@ -47,8 +52,8 @@ def test_every_socket_event_is_documented_in_its_namespace() -> None:
 
 def test_every_rest_route_is_documented() -> None:
     rest = section("REST")
-    tables = (api.routes, contacts_routes.routes, pages.routes, privacy_routes.routes, report_routes.routes,
-              survey_routes.routes, widget_routes.routes, mobile_api.routes, telegram.routes)
+    tables = (api.routes, contacts_routes.routes, editor_routes.routes, pages.routes, privacy_routes.routes,
+              report_routes.routes, survey_routes.routes, widget_routes.routes, mobile_api.routes, telegram.routes)
     routes = [(r.method, r.path) for table in tables for r in table]  # type: ignore[attr-defined]
     assert routes
     for method, path in routes:
@@ -102,6 +107,8 @@ def test_every_payload_field_is_documented() -> None:
         queued_at=now, last_activity_at=now, survey_answered=False, queue="general", priority="normal",
     )
     seen = views.conversation_view(conversation, views.QueuePlace(1, 1, 60))
+    text = "---\nid: a-1\ntitle: A\nquestions: [q]\n---\nBody.\n"
+    article_file = ArticleFile(parse_article(text, "a-1.md"), "a-1.md", text, "0" * 64)
     summary = views.case_summary(conversation, None, 0.8)
     fields = {
         "Conversation": set(seen),
@@ -112,6 +119,10 @@ def test_every_payload_field_is_documented() -> None:
         "CaseSurvey": set(views.case_survey_view(Survey(5, None, "a_1", now), [])) - set(views.survey_view(
             Survey(5, None, None, now))),
         "Agent": set(agent_view(Agent("a_1", "agent", "Agent", "hash"))),
+        "ArticleSummary": set(editor_routes.summary_view(article_file)),
+        "ArticleFile": set(editor_routes.detail_view(article_file)),
+        "TryHit": set(editor_routes.hit_view(Hit("a-1", "A", None, 0.5, "q"))),
+        "Decision": set(editor_routes.decision_view(Decision("answer", ("a-1",), 0.5, "score 0.500 >= 0.3"))),
         "Question": {key for question in survey_questions.describe(tuple(survey_questions.QUESTIONS))
                      for key in question} | set(survey_questions.QUESTIONS),
     }

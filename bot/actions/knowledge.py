@@ -15,6 +15,7 @@ Replies are Rasa ``custom`` payloads in the shape handoff/rasa_bridge.py reads:
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -22,8 +23,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import context
-from knowledge_index.decision import decide
+from knowledge_index.decision import Decision, decide
 from knowledge_index.entries import plain_text
+from knowledge_index.index import Hit, Route
 from knowledge_index.multilingual import query_language
 
 PHRASES: dict[str, dict[str, str]] = {
@@ -109,13 +111,28 @@ def _article_reply(
     return [SlotSet("last_article", record.id), SlotSet("offered_articles", None)]
 
 
+@dataclass(frozen=True)
+class Consideration:
+    """What the bot makes of a question: its route, the ranked articles and the decision."""
+
+    route: Route
+    hits: list[Hit]
+    decision: Decision
+
+
+async def consider(ctx: context.ActionContext, query: str) -> Consideration:
+    """Search the context's index for ``query`` and decide, as the bot does (editors try questions with it)."""
+    route = ctx.index.route(query)
+    hits = await asyncio.to_thread(ctx.index.search, query, ctx.top_k)
+    return Consideration(route, hits, decide(hits, route.thresholds))
+
+
 async def answer_or(dispatcher: CollectingDispatcher, tracker: Tracker, fallback_response: str | None) -> Events:
     """Answer, offer two close articles, or hand over, as the decision says; small talk keeps its reply."""
     ctx = context.current()
     query = tracker.latest_message.get("text") or ""
-    route = ctx.index.route(query)
-    hits = await asyncio.to_thread(ctx.index.search, query, ctx.top_k)
-    decision = decide(hits, route.thresholds)
+    considered = await consider(ctx, query)
+    route, hits, decision = considered.route, considered.hits, considered.decision
     why = {
         "decision": decision.kind, "reason": decision.reason, "confidence": round(decision.confidence, 4),
         "hits": [{"article_id": h.article_id, "title": h.title, "score": round(h.score, 4)} for h in hits],
