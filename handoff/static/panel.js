@@ -55,6 +55,7 @@
     $("session").hidden = false;
     $("agent-name").textContent = "Signed in as " + (staff.session.agent && (staff.session.agent.display_name || staff.session.agent.username) || "agent");
     $("reports-link").hidden = !staff.hasRole("supervisor");
+    $("editor-link").hidden = !staff.hasRole("editor");
   }
   function resetState() {
     if (socket) { socket.off(); socket.disconnect(); socket = null; }
