@@ -1,16 +1,19 @@
 """Training and running Rasa (its own Python 3.10 environment) as a child process.
 
 A model is named by the fingerprint of its inputs (config.yml, bot/domain.yml, training_data/bot and
-the Rasa version), so an unchanged bot is never retrained.
+the Rasa version), so an unchanged bot is never retrained. Rasa runs with its HTTP API on loopback,
+behind a token, so that a publish can load a new model into the running server (`load_model`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -18,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 RASA_VERSION = "3.6.21"
 INPUTS = ("config.yml", "bot/domain.yml", "training_data/bot")
+KEEP_MODELS = 3  # trained models kept, so that a rollback can load an earlier one
 
 
 class RasaError(RuntimeError):
@@ -60,19 +64,23 @@ def ensure_model(root: Path = ROOT, log_path: Path | None = None) -> tuple[Path,
     if result.returncode != 0 or not target.exists():
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RasaError(f"rasa train failed (exit {result.returncode}); see {log_path}:\n{tail}")
-    for old in (root / "models").glob("casedesk-*.tar.gz"):
-        if old != target:
-            old.unlink()
+    older = sorted((m for m in (root / "models").glob("casedesk-*.tar.gz") if m != target),
+                   key=lambda m: m.stat().st_mtime, reverse=True)
+    for old in older[KEEP_MODELS - 1:]:
+        old.unlink()
     return target, True
 
 
-def start_rasa(model: Path, port: int, action_url: str, log_path: Path, root: Path = ROOT) -> subprocess.Popen[bytes]:
+def start_rasa(model: Path, port: int, action_url: str, log_path: Path, token: str,
+               root: Path = ROOT) -> subprocess.Popen[bytes]:
+    """Rasa serving ``model`` on loopback, with its HTTP API behind ``token`` (`load_model`)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = rasa_env()
     env["CASEDESK_ACTION_URL"] = action_url
     command = [
         str(RASA_BIN), "run", "--model", str(model), "--endpoints", "bot/endpoints.yml",
         "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(port),
+        "--enable-api", "--auth-token", token,
     ]
     with log_path.open("ab") as log:
         return subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -102,3 +110,31 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def loaded_model(url: str, token: str, timeout: float = 10) -> str:
+    """The file name of the model the Rasa server at ``url`` runs ("" when it runs none)."""
+    status = _call("GET", f"{url.rstrip('/')}/status", token, None, timeout)
+    return Path(str(status.get("model_file") or "")).name
+
+
+def load_model(url: str, token: str, model: Path, timeout: float = 300) -> None:
+    """Make the Rasa server at ``url`` load ``model`` (a file on its machine); conversations go on
+    with the old model until the new one is loaded."""
+    _call("PUT", f"{url.rstrip('/')}/model", token, {"model_file": str(model.resolve())}, timeout)
+
+
+def _call(method: str, url: str, token: str, body: object, timeout: float) -> dict[str, object]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{url}?{urllib.parse.urlencode({'token': token})}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")[:500]
+        raise RasaError(f"Rasa {method} {url.split('?')[0]} answered {error.code}: {detail}") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise RasaError(f"Rasa at {url.split('?')[0]} is unreachable: {error}") from None
+    parsed = json.loads(raw) if raw.strip() else {}
+    return parsed if isinstance(parsed, dict) else {}

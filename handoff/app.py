@@ -22,6 +22,7 @@ from handoff import (
     pages,
     privacy,
     privacy_routes,
+    publish_routes,
     report_routes,
     survey_routes,
     widget_routes,
@@ -31,9 +32,10 @@ from handoff.agents import AgentAuth
 from handoff.chat_namespace import ChatNamespace
 from handoff.contacts import Contacts
 from handoff.conversations import Conversations
-from handoff.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, REPORTS, SETTINGS
+from handoff.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, PUBLISHER, REPORTS, SETTINGS
 from handoff.live_index import LiveIndex
 from handoff.origins import socket_origins
+from handoff.publishing import Publisher
 from handoff.rasa_bridge import RasaBridge
 from handoff.reports import Reports
 from handoff.settings import Settings
@@ -78,6 +80,8 @@ def create_app(settings: Settings) -> web.Application:
                                cors_allowed_origins=socket_origins(settings.widget_origins))
     sio.attach(app)
     live_index = LiveIndex(settings)
+    # Editors' publishes (docs/editing.md); this node swaps to a new version at once, the others poll.
+    app[PUBLISHER] = Publisher(settings, live_index.encoder, live_index.multilingual, on_published=live_index.refresh)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(live_index.start)
@@ -120,6 +124,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(api.routes)
     app.router.add_routes(contacts_routes.routes)
     app.router.add_routes(editor_routes.routes)
+    app.router.add_routes(publish_routes.routes)
     app.router.add_routes(report_routes.routes)
     app.router.add_routes(pages.routes)
     app.router.add_routes(survey_routes.routes)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -18,7 +20,7 @@ from urllib.parse import urlparse
 from aiohttp import web
 
 from bot import rasa_runtime
-from handoff import migrations, privacy
+from handoff import migrations, privacy, publish_cli
 from handoff.agents import AGENT, ROLES
 from handoff.app import create_app
 from handoff.errors import ApiError
@@ -65,12 +67,15 @@ async def serve(settings: Settings) -> None:
 
 async def run(settings: Settings) -> None:
     """Everything: train Rasa if needed, start the app and Rasa, print the addresses."""
+    # Rasa's HTTP API (a publish loads new models through it) takes this token; one per run unless set.
+    settings = dataclasses.replace(settings, rasa_token=settings.rasa_token or secrets.token_urlsafe(24))
     model, trained = await asyncio.to_thread(rasa_runtime.ensure_model)
     _say(f"Rasa model {'trained' if trained else 'up to date'}: {model.name}")
     runner, port = await _start_app(settings)
     rasa_port = urlparse(settings.rasa_url).port or 5005
     log_path = Path("var") / "rasa.log"
-    rasa = rasa_runtime.start_rasa(model, rasa_port, f"http://127.0.0.1:{port}/webhook", log_path)
+    rasa = rasa_runtime.start_rasa(model, rasa_port, f"http://127.0.0.1:{port}/webhook", log_path,
+                                   settings.rasa_token)
     try:
         _say(f"starting Rasa on {settings.rasa_url} (log: {log_path}) ...")
         await asyncio.to_thread(rasa_runtime.wait_until_ready, rasa, settings.rasa_url, log_path)
@@ -79,6 +84,7 @@ async def run(settings: Settings) -> None:
         _say(f"  Demo page with the chat widget: {base}/")
         _say(f"  Agent panel:                    {base}/panel")
         _say(f"  Reports (supervisors):          {base}/panel/reports")
+        _say(f"  Knowledge base (editors):       {base}/panel/editor")
         _say("")
         _say("Press Ctrl+C to stop.")
         await _wait_for_signal()
@@ -181,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     revision = db.add_parser("revision", help="for developers: write the next revision from the changes to"
                              " handoff/tables.py")
     revision.add_argument("-m", "--message", required=True, help="what the revision changes")
+    by_help = "who publishes, for the history (default: the system user)"
+    publish_parser = commands.add_parser("publish", help="rebuild the index, retrain Rasa if needed, run the quality"
+                                         " gate and publish (docs/editing.md)")
+    rollback_parser = commands.add_parser("rollback", help="make the previous publish live again")
+    for command in (publish_parser, rollback_parser):
+        command.add_argument("--by", default=getpass.getuser(), help=by_help)
+    commands.add_parser("publishes", help="the history of publishes and rollbacks, newest first")
     add_kb_commands(commands)
     return parser
 
@@ -210,6 +223,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         elif args.command == "contact":
             asyncio.run(contact(settings, args.contact_command, args.contact_id, getattr(args, "output", None),
                                 getattr(args, "yes", False)))
+        elif args.command == "publish":
+            return publish_cli.publish(settings, args.by)
+        elif args.command == "publishes":
+            return publish_cli.history(settings)
+        elif args.command == "rollback":
+            return publish_cli.rollback(settings, args.by)
         elif args.command == "db":
             asyncio.run(database(settings, args.db_command, getattr(args, "message", None)))
     except (rasa_runtime.RasaError, migrations.MigrationError, ValueError) as exc:

@@ -7,6 +7,7 @@ from aiohttp import web
 from handoff.agents import AgentAuth
 from handoff.contacts import Contacts
 from handoff.conversations import Conversations
+from handoff.publishing import Publisher
 from handoff.rasa_bridge import RasaBridge
 from handoff.reports import Reports
 from handoff.settings import Settings
@@ -19,3 +20,4 @@ CONVERSATIONS = web.AppKey("conversations", Conversations)
 CONTACTS = web.AppKey("contacts", Contacts)
 REPORTS = web.AppKey("reports", Reports)
 ARTICLES = web.AppKey("articles", ArticleFiles)
+PUBLISHER = web.AppKey("publisher", Publisher)

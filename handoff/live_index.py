@@ -1,8 +1,12 @@
-"""The app's knowledge index: loaded (or built) at start-up, swapped when a new version is published.
+"""The app's knowledge index: loaded at start-up, swapped when a new version is published.
 
-`casedesk kb build` (or an editor's publish) writes a new immutable version and moves the index's
-CURRENT pointer; the app polls that pointer and loads the new version off the event loop, so
-conversations go on and every search sees one whole version.
+An editor's publish (handoff/publishing.py, or `casedesk kb build`) writes a new immutable version and
+moves the index's CURRENT pointer; the app polls that pointer and loads the new version off the event
+loop, so conversations go on and every search sees one whole version.
+
+At start-up the app answers from the published version, even when the article files changed since:
+edits go live through a publish and its quality gate, not through a restart. Only when there is no
+usable published index (none yet, or one built with other models) is it built from the files.
 """
 
 from __future__ import annotations
@@ -30,13 +34,18 @@ class LiveIndex:
         self.version = ""
 
     def start(self) -> None:
-        """Load the index, rebuilding it first when the articles changed (blocking: run in a thread)."""
-        index, rebuilt = ensure_index(
-            Path(self._settings.articles_dir), Path(self._settings.index_dir), self._english,
-            thresholds=self._thresholds, multilingual=self._multilingual,
-            multilingual_thresholds=self._multilingual_thresholds,
-        )
-        log.info("knowledge index %s: %d articles (%s)", "rebuilt" if rebuilt else "loaded", len(index.articles),
+        """Load the published index, building one first when there is none (blocking: run in a thread)."""
+        try:
+            index = KnowledgeIndex.load(self._settings.index_dir, self._english, self._multilingual)
+            rebuilt = False
+        except IndexMismatch as exc:
+            log.info("building the knowledge index: %s", exc)
+            index, rebuilt = ensure_index(
+                Path(self._settings.articles_dir), Path(self._settings.index_dir), self._english,
+                thresholds=self._thresholds, multilingual=self._multilingual,
+                multilingual_thresholds=self._multilingual_thresholds,
+            )
+        log.info("knowledge index %s: %d articles (%s)", "built" if rebuilt else "loaded", len(index.articles),
                  index.version)
         self._use(index)
 
@@ -57,6 +66,10 @@ class LiveIndex:
     def encoder(self) -> Embedder:
         """The English model the index embeds with (the reports group questions with it too)."""
         return self._english
+
+    @property
+    def multilingual(self) -> Embedder:
+        return self._multilingual
 
     @staticmethod
     def article(article_id: str) -> ArticleRecord | None:

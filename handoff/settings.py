@@ -66,6 +66,9 @@ class Settings:
     agent_capacity: int = 3
     sweep_interval_seconds: float = 30.0
     index_poll_seconds: float = 5.0
+    # Publishing (docs/editing.md): the quality gate's own questions, and how much a metric may drop.
+    regression_questions_file: str = "training_data/regression-questions.yml"
+    publish_tolerance: float = 0.01
     redis_url: str = ""
     sla_warning_ratio: float = 0.8
     survey_link_days: float = 14.0
@@ -88,8 +91,10 @@ class Settings:
     identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host site (handoff.identity)
     telegram_bot_token: str = dataclasses.field(default="", repr=False)  # from BotFather; set: the channel runs
     telegram_webhook_secret: str = dataclasses.field(default="", repr=False)  # Telegram sends it with each update
+    rasa_token: str = dataclasses.field(default="", repr=False)  # Rasa's HTTP API token (`casedesk run` makes one)
 
-    SECRETS = frozenset({"first_agent_password", "identity_secret", "telegram_bot_token", "telegram_webhook_secret"})
+    SECRETS = frozenset({"first_agent_password", "identity_secret", "telegram_bot_token", "telegram_webhook_secret",
+                         "rasa_token"})
 
     @property
     def public_url(self) -> str:
@@ -195,6 +200,8 @@ def _validate(s: Settings) -> None:
         path = getattr(s, key)
         if path and not Path(path).is_file():
             raise SettingsError(f"{key}: {path} does not exist")
+    if not 0 <= s.publish_tolerance < 1:
+        raise SettingsError(f"publish_tolerance: must be at least 0 and below 1, got {s.publish_tolerance}")
     if not 1 <= s.agent_capacity <= 100:
         raise SettingsError(f"agent_capacity: must be 1..100, got {s.agent_capacity}")
     if not 1 <= s.max_message_length <= 100_000:

@@ -150,6 +150,34 @@ class ArticleFiles:
             self._write(target, text)
         return self._file(article, text)
 
+    def snapshot(self) -> tuple[list[Article], dict[str, str]]:
+        """The validated articles and the text of every article file (by relative path), read once, so
+        that a publish records exactly the files it indexed. Raises `ArticleError` for an invalid set."""
+        files = read_article_files(self.root)
+        return validate_articles(files), {self._relative(Path(path)): text for path, text in files}
+
+    def restore(self, wanted: dict[str, str], published: dict[str, str]) -> tuple[list[str], list[str]]:
+        """Put the files back as ``wanted`` (relative path: text), for a rollback from the ``published``
+        files: a file still as published is rewritten (or deleted when ``wanted`` lacks it); a file
+        edited since is kept, as an edit to publish later. Returns (restored, kept) paths. Refused
+        (`ArticleError`) when the files would not be a valid set."""
+        with self._writing():
+            current = {self._relative(Path(path)): text for path, text in read_article_files(self.root)}
+            restored: list[str] = []
+            kept: list[str] = []
+            for path in sorted(set(wanted) | set(published)):
+                if current.get(path) == wanted.get(path):
+                    continue
+                (restored if current.get(path) == published.get(path) else kept).append(path)
+            after = {**current, **{path: wanted.get(path) for path in restored}}
+            validate_articles([(str(self.root / path), text) for path, text in after.items() if text is not None])
+            for path in restored:
+                if path in wanted:
+                    self._write(self._target(path), wanted[path])
+                else:
+                    self._target(path).unlink(missing_ok=True)
+        return restored, kept
+
     # --- helpers -------------------------------------------------------------------------------
 
     @contextlib.contextmanager

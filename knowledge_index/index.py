@@ -14,6 +14,7 @@ returns each topic once, as the article in the query's language when there is on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -86,6 +87,7 @@ class _Space:
     prototypes: faiss.Index  # one row per topic
     thresholds: Thresholds
     scoring: Scoring
+    entries: tuple[Entry, ...]  # row i of `vectors` is entry i
 
     @cached_property
     def matrix(self) -> npt.NDArray[np.float32]:
@@ -104,6 +106,8 @@ class KnowledgeIndex:
         # (a 15k-entry search went from ~27 ms to ~12 ms with one FAISS thread; docs/evaluation.md).
         faiss.omp_set_num_threads(1)
         self._directory = Path(directory)
+        self._stored = stored
+        self.embedded: tuple[int, ...] = ()  # texts embedded (not reused) per space, when composed
         self._manifest = stored.manifest
         self._articles = stored.articles
         self._by_id = {record.id: record for record in stored.articles}
@@ -117,12 +121,14 @@ class KnowledgeIndex:
         for row, entry in enumerate(stored.entries):
             rows.setdefault(self._by_id[entry.article_id].topic, []).append(row)
         self._topic_rows = {topic: np.array(found) for topic, found in rows.items()}
-        self._english = _Space(embedder, stored.vectors, stored.prototypes, self.thresholds, SCORING["english"])
+        self._english = _Space(embedder, stored.vectors, stored.prototypes, self.thresholds, SCORING["english"],
+                               stored.entries)
         self._multilingual: _Space | None = None
         other, other_prototypes = stored.multilingual, stored.multilingual_prototypes
         if multilingual is not None and other is not None and other_prototypes is not None:
             thresholds = Thresholds.from_json(stored.manifest.multilingual["thresholds"])
-            self._multilingual = _Space(multilingual, other, other_prototypes, thresholds, SCORING["multilingual"])
+            self._multilingual = _Space(multilingual, other, other_prototypes, thresholds, SCORING["multilingual"],
+                                       stored.entries)
 
     @classmethod
     def build(
@@ -134,6 +140,19 @@ class KnowledgeIndex:
         calibration), as the new live version of the index in ``directory``; with a ``multilingual``
         embedder, also in its space, with ``multilingual_thresholds`` (default: its shipped calibration).
         ``progress`` is told how many of the texts to embed (in all spaces) are done."""
+        composed = cls.compose(articles, embedder, thresholds, multilingual=multilingual,
+                               multilingual_thresholds=multilingual_thresholds, progress=progress)
+        return composed.write(directory)
+
+    @classmethod
+    def compose(
+        cls, articles: Sequence[ArticleFields], embedder: Embedder, thresholds: Thresholds | None = None, *,
+        multilingual: Embedder | None = None, multilingual_thresholds: Thresholds | None = None,
+        progress: Progress | None = None, reuse: KnowledgeIndex | None = None,
+    ) -> KnowledgeIndex:
+        """An index of ``articles`` in memory, not yet published (`write` publishes it; its `version`
+        is "" until then). Texts that ``reuse`` (an index of the same models) already holds keep their
+        vectors: only new or changed texts are embedded (`embedded` says how many, per space)."""
         records = tuple(sorted((ArticleRecord.from_article(article) for article in articles), key=lambda r: r.id))
         duplicates = sorted(article_id for article_id, count in Counter(r.id for r in records).items() if count > 1)
         if duplicates:
@@ -144,13 +163,13 @@ class KnowledgeIndex:
         number = {topic: row for row, topic in enumerate(names)}
         topic_of = {record.id: number[record.topic] for record in records}
         entry_topics = [topic_of[entry.article_id] for entry in entries]
-        stages = 1 if multilingual is None else 2
-        vectors, prototypes = _space(embedder, texts, entry_topics, len(names), _stage(progress, 0, stages))
-        space: dict[str, object] = {}
-        other_vectors = other_prototypes = None
+        spaces = [(embedder, reuse._english if reuse else None)]
         if multilingual is not None:
-            other_vectors, other_prototypes = _space(multilingual, texts, entry_topics, len(names),
-                                                     _stage(progress, 1, stages))
+            spaces.append((multilingual, reuse._multilingual if reuse else None))
+        built = [_space(model, texts, entry_topics, len(names), old, _stage(progress, stage, len(spaces)))
+                 for stage, (model, old) in enumerate(spaces)]
+        space: dict[str, object] = {}
+        if multilingual is not None:
             other = multilingual_thresholds or load_thresholds(MULTILINGUAL_THRESHOLDS_FILE)
             space = _multilingual_manifest(multilingual, other)
         manifest = Manifest(
@@ -165,14 +184,26 @@ class KnowledgeIndex:
             scoring=SCORING["english"],
             multilingual=space,
         )
-        version = write_index(directory, manifest=manifest, articles=records, entries=entries, vectors=vectors,
-                              prototypes=prototypes, multilingual=other_vectors,
-                              multilingual_prototypes=other_prototypes)
-        log.info("built knowledge index %s/%s: %d articles, %d entries", directory, version, len(records), len(entries))
+        (vectors, prototypes, _), *rest = built
+        other_vectors, other_prototypes, _ = rest[0] if rest else (None, None, 0)
         stored = StoredIndex(manifest=manifest, articles=records, entries=entries, vectors=vectors,
-                             prototypes=prototypes, version=version, multilingual=other_vectors,
+                             prototypes=prototypes, version="", multilingual=other_vectors,
                              multilingual_prototypes=other_prototypes)
-        return cls(directory, embedder, stored, multilingual)
+        index = cls("", embedder, stored, multilingual)
+        index.embedded = tuple(count for _, _, count in built)
+        return index
+
+    def write(self, directory: str | Path, extra: dict[str, bytes] | None = None) -> KnowledgeIndex:
+        """Publish this index as the new live version in ``directory``, with ``extra`` files (name: bytes)
+        in its version folder; returns the published index."""
+        s = self._stored
+        version = write_index(directory, manifest=s.manifest, articles=s.articles, entries=s.entries,
+                              vectors=s.vectors, prototypes=s.prototypes, multilingual=s.multilingual,
+                              multilingual_prototypes=s.multilingual_prototypes, extra=extra)
+        log.info("published knowledge index %s/%s: %d articles, %d entries", directory, version, len(s.articles),
+                 len(s.entries))
+        multilingual = self._multilingual.embedder if self._multilingual else None
+        return type(self)(directory, self._english.embedder, dataclasses.replace(s, version=version), multilingual)
 
     @classmethod
     def load(cls, directory: str | Path, embedder: Embedder, multilingual: Embedder | None = None) -> KnowledgeIndex:
@@ -322,12 +353,21 @@ def _language(locale: str) -> str:
 
 
 def _space(
-    embedder: Embedder, texts: list[str], entry_topics: list[int], count: int, progress: Progress | None
-) -> tuple[faiss.Index, faiss.Index]:
-    """The entry vectors of ``texts`` and the ``count`` topic prototypes learnt from them."""
-    matrix = embed(embedder, texts, progress)
+    embedder: Embedder, texts: list[str], entry_topics: list[int], count: int, old: _Space | None,
+    progress: Progress | None,
+) -> tuple[faiss.Index, faiss.Index, int]:
+    """The entry vectors of ``texts`` (those that ``old``, a space of the same model, holds taken from it),
+    the ``count`` topic prototypes learnt from them, and how many texts were embedded."""
+    known: dict[str, int] = {}
+    if old is not None and old.embedder.name == embedder.name:
+        known = {entry.text: row for row, entry in enumerate(old.entries)}
+    missing = [text for text in dict.fromkeys(texts) if text not in known]
+    fresh = dict(zip(missing, embed(embedder, missing, progress), strict=True))
+    matrix = np.zeros((len(texts), embedder.dimension), np.float32)
+    for row, text in enumerate(texts):
+        matrix[row] = fresh[text] if text in fresh else old.matrix[known[text]]  # type: ignore[union-attr]
     return (vector_index(matrix, embedder.dimension),
-            vector_index(fit_prototypes(matrix, entry_topics, count), embedder.dimension))
+            vector_index(fit_prototypes(matrix, entry_topics, count), embedder.dimension), len(missing))
 
 
 def _multilingual_manifest(embedder: Embedder, thresholds: Thresholds) -> dict[str, object]:

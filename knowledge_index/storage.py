@@ -50,6 +50,8 @@ FORMAT = 2  # 2: topic prototypes (prototypes.py) beside the entry vectors
 KEEP = 3  # versions kept after publishing, to roll back to
 GRACE = 10.0  # seconds a reader may take from reading CURRENT to opening that version's files
 CURRENT, LOCK, TEMPORARY = "CURRENT", ".lock", ".tmp-"
+# Kept beside the versions by the publishing workflow (knowledge_index/publishing.py).
+PUBLISH_LOCK, HISTORY = ".publish.lock", "history.jsonl"
 FAISS_FILE, ENTRIES_FILE, ARTICLES_FILE, MANIFEST_FILE = "index.faiss", "entries.json", "articles.json", "manifest.json"
 MULTILINGUAL_FILE, PROTOTYPES_FILE = "multilingual.faiss", "prototypes.faiss"
 MULTILINGUAL_PROTOTYPES_FILE = "multilingual-prototypes.faiss"
@@ -147,8 +149,10 @@ def write_index(
     prototypes: faiss.Index,
     multilingual: faiss.Index | None = None,
     multilingual_prototypes: faiss.Index | None = None,
+    extra: dict[str, bytes] | None = None,
 ) -> str:
-    """Publish a complete index as the new live version in ``directory``; returns its name."""
+    """Publish a complete index as the new live version in ``directory``, with ``extra`` files (name:
+    content) in its folder; returns its name."""
     target = Path(directory)
     foreign = sorted(name for name in os.listdir(target) if not _ours(name)) if target.is_dir() else []
     if foreign:  # so a mistyped path cannot get unrelated files deleted
@@ -166,6 +170,10 @@ def write_index(
                     _write(staging / name, faiss.serialize_index(index).tobytes())
             _write(staging / ENTRIES_FILE, _json(rows))
             _write(staging / ARTICLES_FILE, _json([record.to_json() for record in articles]))
+            for name, data in (extra or {}).items():
+                if name in INDEX_FILES or name in MULTILINGUAL_FILES or "/" in name:
+                    raise ValueError(f"not an extra file name: {name!r}")
+                _write(staging / name, data)
             _write(staging / MANIFEST_FILE, _json(manifest.to_json()))
             version = f"v-{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}-{manifest.fingerprint[:8]}"
             os.rename(staging, target / version)  # fails rather than replace an existing version
@@ -198,7 +206,7 @@ def set_current(directory: str | Path, version: str) -> None:
 
 def _ours(name: str) -> bool:
     # Loose INDEX_FILES are an index of the old, unversioned layout; publishing deletes them.
-    known = (CURRENT, LOCK, *INDEX_FILES, MULTILINGUAL_FILE)
+    known = (CURRENT, LOCK, PUBLISH_LOCK, HISTORY, *INDEX_FILES, MULTILINGUAL_FILE)
     return name in known or name.startswith(TEMPORARY) or bool(_VERSION.fullmatch(name))
 
 

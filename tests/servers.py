@@ -68,6 +68,7 @@ def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = N
         "CASEDESK_INDEX_DIR": str(ROOT / ".cache" / "test-index"),
         "CASEDESK_ARTICLES_DIR": str(ROOT / "training_data" / "articles"),
         "CASEDESK_RASA_URL": rasa_url,
+        "CASEDESK_RASA_TOKEN": RASA_TOKEN,
         "CASEDESK_FIRST_AGENT_USERNAME": "agent",
         "CASEDESK_FIRST_AGENT_PASSWORD": "correct horse battery",
         **(extra_env or {}),
@@ -112,9 +113,12 @@ class RasaProcess:
         rasa_runtime.stop(self.process)
 
 
+RASA_TOKEN = "tests-rasa-token"  # the apps the tests start get it too (CASEDESK_RASA_TOKEN)
+
+
 def start_rasa(app_url: str, port: int, log_path: Path) -> RasaProcess:
     model, _ = rasa_runtime.ensure_model(log_path=log_path.with_name("rasa-train.log"))
-    process = rasa_runtime.start_rasa(model, port, f"{app_url}/webhook", log_path)
+    process = rasa_runtime.start_rasa(model, port, f"{app_url}/webhook", log_path, RASA_TOKEN)
     url = f"http://127.0.0.1:{port}"
     try:
         rasa_runtime.wait_until_ready(process, url, log_path)
