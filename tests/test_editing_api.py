@@ -134,7 +134,7 @@ async def test_an_update_based_on_a_stale_version_is_a_conflict(app: AppProcess,
     status, body = await http_json("PUT", url, {"text": invalid, "version": body["article"]["version"]}, token=editor)
     assert (status, body["error"]["code"]) == (400, "invalid_payload")
     assert body["error"]["message"] == (f"{articles}/bikes/bike-shipping.md:3: unknown key 'titel' (allowed: id, "
-                                        "title, questions, locale, tags, url, translation_of)")
+                                        "title, questions, locale, tags, url, translation_of, draft)")
     assert (articles / "bikes" / "bike-shipping.md").read_text() == text
 
 
