@@ -58,8 +58,9 @@ async def source(store: SqlCaseStore, case_id: str, mask: Callable[[str], str]) 
     if case is None:
         raise ApiError("not_found", f"no case has the id {case_id!r}")
     if case.status != "resolved" or case.resolution != "agent":
+        state = "the bot resolved it" if case.status == "resolved" else f"it is {case.status}"
         raise ApiError("invalid_payload", f"case_id: case {case.number} was not resolved by an agent "
-                                          f"(it is {case.status}); draft from a case an agent resolved")
+                                          f"({state}); draft from a case an agent resolved")
     messages = await store.messages_after(case_id)
     replies = [m.text.strip() for m in messages if m.sender == "agent" and m.text.strip()]
     if not replies:

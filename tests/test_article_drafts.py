@@ -52,7 +52,8 @@ def test_load_articles_leaves_drafts_out_unless_asked(tmp_path: Path) -> None:
 
 def test_a_published_translation_of_a_draft_is_refused(tmp_path: Path) -> None:
     (tmp_path / "gift-cards.md").write_text(text())
-    translation = text("gift-cards-de", None).replace("questions:", "locale: de\ntranslation_of: gift-cards\nquestions:")
+    translation = text("gift-cards-de", None).replace(
+        "questions:", "locale: de\ntranslation_of: gift-cards\nquestions:")
     (tmp_path / "gift-cards-de.md").write_text(translation)
     with pytest.raises(ArticleError, match="that article is a draft"):
         load_articles(tmp_path)
