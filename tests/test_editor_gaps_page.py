@@ -3,7 +3,8 @@ against a real app: the unanswered questions of the last 30 days grouped by mean
 question to an article, a draft made from an agent's reply (opened in the editor, its file in a copy of the
 articles) and marked ready, a refused draft, and customer text shown as text.
 
-The screenshot goes to test-artifacts/editor-gaps.png (git-ignored)."""
+The screenshots go to test-artifacts/ (git-ignored): editor-gaps.png (the whole page, a draft open) and
+editor-gaps-section.png (the section, as docs/images/editor-gaps.png shows it)."""
 
 from __future__ import annotations
 
@@ -107,6 +108,7 @@ async def test_editors_fill_content_gaps_from_the_page(app: AppProcess, articles
     await expect(item.get_by_test_id("article-summary")).to_contain_text("draft · en")
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "editor-gaps.png"), full_page=True)
+    await gaps.screenshot(path=str(ARTIFACTS / "editor-gaps-section.png"))  # docs/images/editor-gaps.png
 
     # -- edited and marked ready: the file keeps the edit and loses its draft line
     await page.get_by_label("Title").fill("Changing the delivery address")
