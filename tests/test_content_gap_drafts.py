@@ -91,7 +91,7 @@ async def test_a_draft_holds_the_masked_question_and_reply_and_is_not_answered_f
     assert draft["path"] == f"drafts/{draft['id']}.md"
     on_disk = (articles / draft["path"]).read_text()
     assert on_disk == draft["text"] and "\ndraft: true\n" in on_disk
-    assert "jane.doe" not in on_disk and "23456789" not in on_disk
+    assert "jane.doe" not in on_disk and "23456789" not in on_disk and draft_seed.NOTE not in on_disk
 
     # Listed and read by editors, left out of what the index is built from.
     assert draft["id"] not in [a.id for a in load_articles(articles)]
