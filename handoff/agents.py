@@ -98,11 +98,13 @@ class AgentAuth:
         await self._store.add_session(token_digest(token), agent.id, expires)
         return token, agent
 
-    async def authenticate(self, token: object, role: str = AGENT) -> Agent:
-        """The account signed in with ``token``, if it has ``role``."""
+    async def authenticate(self, token: object, role: str = AGENT, *others: str) -> Agent:
+        """The account signed in with ``token``, if it has ``role`` or one of the ``others``."""
         agent = await self._signed_in(token)
-        if role not in agent.roles:
-            raise ApiError("forbidden", f"this needs the {role} role, which {agent.username} does not have")
+        wanted = (role, *others)
+        if agent.roles.isdisjoint(wanted):
+            needed = " or ".join(wanted)
+            raise ApiError("forbidden", f"this needs the {needed} role, which {agent.username} does not have")
         return agent
 
     async def _signed_in(self, token: object) -> Agent:

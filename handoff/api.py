@@ -52,9 +52,10 @@ def _bearer(request: web.Request) -> str | None:
     return header[7:] if header.startswith("Bearer ") else None
 
 
-async def signed_in(request: web.Request, role: str = AGENT) -> Agent:
-    """The account that sent the request, if it has ``role`` (401 without a valid token, else 403)."""
-    return await request.app[AUTH].authenticate(_bearer(request), role)
+async def signed_in(request: web.Request, role: str = AGENT, *others: str) -> Agent:
+    """The account that sent the request, if it has ``role`` or one of the ``others`` (401 without a
+    valid token, else 403)."""
+    return await request.app[AUTH].authenticate(_bearer(request), role, *others)
 
 
 @routes.post("/api/agent/login")

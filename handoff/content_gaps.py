@@ -7,7 +7,9 @@ an article it showed did not help (`helped` false in case_articles) without such
 (`not_helpful`). The question is the customer's own words: the message the bot answered (or could
 not answer), never a button press or a typed "no". Questions are grouped by meaning with the app's
 English encoder (handoff/question_groups.py); each group comes with how often it was asked, the
-question that stands for it, a few examples, and the articles the bot tried.
+question that stands for it, a few examples (each also with the case it was asked in, so an editor
+can open it or draft an article from the agent's reply, handoff/drafts.py), and the articles the bot
+tried.
 """
 
 from __future__ import annotations
@@ -85,13 +87,26 @@ def unanswered(conversation_id: str, rows: Sequence[Any], not_helped: set[int]) 
     return sorted(found.values(), key=lambda q: q.seq)
 
 
-async def collect(store: SqlCaseStore, cases: sa.ColumnElement[bool]) -> list[Question]:
-    """Every unanswered question of the cases, newest first."""
+def _candidates(cases: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """The ids of the cases that may have unanswered questions: a gap handoff or an unhelpful article."""
     gap_handoffs = sa.select(case_events.c.conversation_id).where(
         case_events.c.to_status == "queued", case_events.c.reason.in_(GAP_REASONS))
     judged = sa.select(case_articles.c.conversation_id).where(case_articles.c.helped.is_(False))
-    candidates = sa.select(conversations.c.id).where(
+    return sa.select(conversations.c.id).where(
         cases, sa.or_(conversations.c.id.in_(gap_handoffs), conversations.c.id.in_(judged)))
+
+
+async def resolved_by_agent(store: SqlCaseStore, cases: sa.ColumnElement[bool]) -> set[str]:
+    """The cases with unanswered questions that an agent resolved: an editor can draft from their replies."""
+    query = sa.select(conversations.c.id).where(
+        conversations.c.id.in_(_candidates(cases)), conversations.c.status == "resolved",
+        conversations.c.resolution == "agent")
+    return {row.id async for row in store.rows(query)}
+
+
+async def collect(store: SqlCaseStore, cases: sa.ColumnElement[bool]) -> list[Question]:
+    """Every unanswered question of the cases, newest first."""
+    candidates = _candidates(cases)
     not_helped: dict[str, set[int]] = {}
     async for row in store.rows(sa.select(case_articles.c.conversation_id, case_articles.c.seq)
                                 .where(case_articles.c.helped.is_(False),
@@ -130,6 +145,7 @@ async def report(store: SqlCaseStore, cases: sa.ColumnElement[bool], embedder: E
     """The content-gaps report of the cases (docs/reports.md, "Content gaps")."""
     questions = await collect(store, cases)
     considered = questions[:MAX_QUESTIONS]
+    by_agent = await resolved_by_agent(store, cases)
     texts: dict[str, str] = {}  # one text per distinct question (the newest wording)
     for q in considered:
         texts.setdefault(_key(q.text), " ".join(q.text.split()))
@@ -147,12 +163,20 @@ async def report(store: SqlCaseStore, cases: sa.ColumnElement[bool], embedder: E
         rows = [row_of[k] for k in distinct]
         middle = keys[question_groups.representative(vectors, rows)]
         tried: Counter[str] = Counter(a for q in asked for a in q.articles)
+        shown = [middle, *[k for k in distinct if k != middle][:EXAMPLES]]
+        # Each wording shown with the case it was asked in: the newest an agent resolved, else the newest.
+        case_of: dict[str, Question] = {}
+        for q in sorted(asked, key=lambda q: q.conversation_id not in by_agent):  # stable: newest first
+            case_of.setdefault(_key(q.text), q)
         # Most asked first; ties: the group asked most recently (groups are numbered newest first).
         ranked.append(((-len(asked), label), {
             "count": len(asked),
             "cases": len({q.conversation_id for q in asked}),
             "representative": mask(texts[middle]),
-            "examples": [mask(texts[k]) for k in distinct if k != middle][:EXAMPLES],
+            "examples": [mask(texts[k]) for k in shown[1:]],
+            "asked": [{"question": mask(texts[k]), "case_id": case_of[k].conversation_id,
+                       "reason": case_of[k].reason, "resolved_by_agent": case_of[k].conversation_id in by_agent}
+                      for k in shown],
             "reasons": dict(Counter(q.reason for q in asked).most_common()),
             "articles": [{"article_id": a, "title": title(a), "count": n}
                          for a, n in sorted(tried.items(), key=lambda item: (-item[1], item[0]))],

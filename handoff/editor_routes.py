@@ -16,11 +16,11 @@ from aiohttp import web
 
 from bot.actions import context as action_context
 from bot.actions.knowledge import Consideration, consider
-from handoff import payloads
+from handoff import drafts, masking, payloads
 from handoff.agents import EDITOR
 from handoff.api import json_body, signed_in
 from handoff.errors import ApiError
-from handoff.keys import ARTICLES
+from handoff.keys import ARTICLES, CONVERSATIONS, SETTINGS
 from knowledge_index.article_files import ArticleFile, ArticleNotFound, EditRefused, VersionConflict
 from knowledge_index.articles import ArticleError
 from knowledge_index.decision import Decision
@@ -31,6 +31,7 @@ MAX_TEXT = 200_000  # characters of an article file
 MAX_PATH = 200
 MAX_QUESTION = 500
 VERSION_LENGTH = 64
+MAX_CASE_ID = 64
 T = TypeVar("T")
 
 
@@ -51,13 +52,13 @@ async def _files(call: Callable[[], T]) -> T:
 def summary_view(item: ArticleFile) -> dict[str, Any]:
     a = item.article
     return {"id": a.id, "title": a.title, "locale": a.locale, "tags": list(a.tags),
-            "translation_of": a.translation_of, "questions": len(a.questions), "path": item.path}
+            "translation_of": a.translation_of, "questions": len(a.questions), "draft": a.draft, "path": item.path}
 
 
 def detail_view(item: ArticleFile) -> dict[str, Any]:
     a = item.article
     return {"id": a.id, "title": a.title, "locale": a.locale, "tags": list(a.tags), "url": a.url,
-            "translation_of": a.translation_of, "questions": list(a.questions), "body": a.body,
+            "translation_of": a.translation_of, "questions": list(a.questions), "body": a.body, "draft": a.draft,
             "path": item.path, "version": item.version, "text": item.text}
 
 
@@ -110,6 +111,19 @@ async def create_article(request: web.Request) -> web.Response:
     path, text = payloads.text(p, "path", MAX_PATH), _file_text(p, "text")
     created = await _files(lambda: request.app[ARTICLES].create(path, text))
     return web.json_response({"article": detail_view(created)}, status=201)
+
+
+@routes.post("/api/articles/drafts")
+async def create_draft(request: web.Request) -> web.Response:
+    """A draft article from a case an agent resolved: its unanswered questions and the agent's reply."""
+    await _editor(request)
+    p = payloads.fields(await json_body(request), {"case_id"})
+    case_id = payloads.text(p, "case_id", MAX_CASE_ID)
+    settings = request.app[SETTINGS]
+    mask = masking.Masker(masking.KINDS, settings.phone_region)  # everything, bound for a public article
+    found = await drafts.source(request.app[CONVERSATIONS].store, case_id, mask)
+    created = await _files(lambda: request.app[ARTICLES].create_draft(found.base_id, found.text))
+    return web.json_response({"article": detail_view(created), "case_id": case_id}, status=201)
 
 
 @routes.put("/api/articles/{article_id}")

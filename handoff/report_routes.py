@@ -1,8 +1,9 @@
 """REST endpoints of the supervisors' reports and the CSV exports (docs/reports.md, docs/protocol.md).
 
-Every endpoint needs the supervisor role. The period and filters come as query parameters, checked
-here: ``from`` and ``to`` (``YYYY-MM-DD``, UTC days, both included; by default the last 30 days up
-to today), ``channel`` and ``queue`` (empty means any); the topics report also takes ``tag``.
+Every endpoint needs the supervisor role; the content gaps (``gaps``) take an editor too. The period
+and filters come as query parameters, checked here: ``from`` and ``to`` (``YYYY-MM-DD``, UTC days,
+both included; by default the last 30 days up to today), ``channel`` and ``queue`` (empty means
+any); the topics report also takes ``tag``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from handoff import exports
-from handoff.agents import SUPERVISOR
+from handoff.agents import EDITOR, SUPERVISOR
 from handoff.api import signed_in
 from handoff.errors import ApiError
 from handoff.keys import REPORTS
@@ -40,6 +41,8 @@ REPORTS_BY_NAME: dict[str, tuple[Report, frozenset[str]]] = {  # name -> the rep
     "gaps": (lambda r, scope, _: r.gaps(scope), frozenset()),
     "topics": (lambda r, scope, extra: r.topics(scope, extra.get("tag")), frozenset({"tag"})),
 }
+# The roles that may read a report, where not only supervisors: editors fill the content gaps.
+READERS: dict[str, tuple[str, ...]] = {"gaps": (SUPERVISOR, EDITOR)}
 
 
 def today() -> date:
@@ -101,8 +104,8 @@ async def surveys_csv(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/api/reports/{name}")
 async def report(request: web.Request) -> web.Response:
-    await signed_in(request, SUPERVISOR)
     name = request.match_info["name"]
+    await signed_in(request, *READERS.get(name, (SUPERVISOR,)))
     if name not in REPORTS_BY_NAME:
         raise ApiError("not_found", f"no such report: {name} (there are {', '.join(REPORTS_BY_NAME)})")
     build, own = REPORTS_BY_NAME[name]

@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -33,9 +34,11 @@ from .articles import (
     validate_articles,
 )
 
-__all__ = ["ArticleFile", "ArticleFiles", "ArticleNotFound", "EditRefused", "VersionConflict"]
+__all__ = ["ArticleFile", "ArticleFiles", "ArticleNotFound", "EditRefused", "VersionConflict", "yaml_scalar"]
 
 MAX_FILE_BYTES = 256 * 1024
+DRAFTS = "drafts"  # the folder of new drafts (docs/editing.md, "Drafts")
+MAX_BASE_ID = 58  # of a draft's id, leaving room for "-" and a number within the 64 an id may have
 
 
 class ArticleNotFound(LookupError):
@@ -117,6 +120,22 @@ class ArticleFiles:
         with self._writing():
             if target.exists():
                 raise VersionConflict(f"{self._relative(target)}: a file already exists there")
+            article = self._validated(target, text)
+            self._write(target, text)
+        return self._file(article, text)
+
+    def create_draft(self, base_id: str, render: Callable[[str], str]) -> ArticleFile:
+        """Write a new article at ``drafts/<id>.md`` with the text ``render(id)``: the id is ``base_id``
+        (cut to MAX_BASE_ID), or that with "-2", "-3"... when an article or a file has it already."""
+        base_id = base_id[:MAX_BASE_ID].strip("-")
+        with self._writing():
+            taken = {article.id for article in validate_articles(read_article_files(self.root))}
+            for n in itertools.count(1):
+                article_id = base_id if n == 1 else f"{base_id}-{n}"
+                target = self._target(f"{DRAFTS}/{article_id}.md")
+                if article_id not in taken and not target.exists():
+                    break
+            text = render(article_id)
             article = self._validated(target, text)
             self._write(target, text)
         return self._file(article, text)
@@ -251,7 +270,7 @@ def with_question(text: str, question: str) -> str:
     root = yaml.compose("".join(lines[1:closing]), Loader=yaml.SafeLoader)
     assert isinstance(root, yaml.MappingNode)
     key, value = next((k, v) for k, v in root.value if k.value == "questions")
-    item = _yaml_scalar(question)
+    item = yaml_scalar(question)
     if isinstance(value, yaml.SequenceNode) and not value.flow_style and value.value:
         last = value.value[-1]
         dash = " " * max(value.value[0].start_mark.column - 2, 0)
@@ -259,11 +278,11 @@ def with_question(text: str, question: str) -> str:
         return "".join([*lines[:after], f"{dash}- {item}\n", *lines[after:]])
     items = [str(node.value) for node in getattr(value, "value", [])] + [question]
     start, end = 1 + key.start_mark.line, 1 + value.end_mark.line + (1 if value.end_mark.column > 0 else 0)
-    block = "questions:\n" + "".join(f"  - {_yaml_scalar(q)}\n" for q in items)
+    block = "questions:\n" + "".join(f"  - {yaml_scalar(q)}\n" for q in items)
     return "".join([*lines[:start], block, *lines[end:]])
 
 
-def _yaml_scalar(value: str) -> str:
+def yaml_scalar(value: str) -> str:
     """``value`` as a YAML scalar: plain when it reads back as itself, else double-quoted (JSON)."""
     try:
         if yaml.safe_load(f"- {value}") == [value]:

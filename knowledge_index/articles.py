@@ -9,6 +9,7 @@ An article file looks like this::
     tags: [returns, bikes]          # optional, default []
     url: https://example.com/help   # optional
     translation_of: bike-returns    # optional: the id of the article this one translates
+    draft: true                     # optional, default false: the bot does not answer from it yet
     questions:
       - How do I return a bike?
     ---
@@ -16,6 +17,10 @@ An article file looks like this::
 
 A translation (``locale: de`` and ``translation_of: bike-returns``) is the same topic as its original:
 the bot shows it to customers who write in its language and the original to everyone else.
+
+A draft (``draft: true``, e.g. one made from an agent's reply in a resolved case) is an article being
+written: editors list and edit it, but `load_articles` leaves it out, so no index holds it and the bot
+never answers from it. An editor publishes it by removing ``draft: true`` (or setting it to false).
 
 Validation is strict: every problem is reported as an `ArticleError` naming the file and the
 1-based line to fix.
@@ -51,7 +56,7 @@ URL_PATTERN = re.compile(r"https?://\S+")
 DELIMITER = "---"
 
 REQUIRED_KEYS = ("id", "title", "questions")
-OPTIONAL_KEYS = ("locale", "tags", "url", "translation_of")
+OPTIONAL_KEYS = ("locale", "tags", "url", "translation_of", "draft")
 KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 
 
@@ -85,6 +90,7 @@ class Article:
     path: str
     translation_of: str | None = None
     translation_line: int = 0  # the line of ``translation_of``, for errors
+    draft: bool = False  # not answered from until an editor publishes it
 
 
 class ArticleFields(Protocol):
@@ -108,13 +114,15 @@ class ArticleFields(Protocol):
     def translation_of(self) -> str | None: ...
 
 
-def load_articles(directory: str | Path) -> list[Article]:
-    """Read and validate every ``*.md`` file under ``directory`` (recursively), sorted by id.
+def load_articles(directory: str | Path, *, drafts: bool = False) -> list[Article]:
+    """Read and validate every ``*.md`` file under ``directory`` (recursively), sorted by id; the
+    published ones only, unless ``drafts``.
 
     Hidden files and directories (names starting with ".") are skipped. Ids must be unique
-    across files.
+    across files, drafts included.
     """
-    return validate_articles(read_article_files(directory))
+    articles = validate_articles(read_article_files(directory))
+    return articles if drafts else [article for article in articles if not article.draft]
 
 
 def article_paths(directory: str | Path) -> list[Path]:
@@ -172,6 +180,9 @@ def _check_translations(articles: list[Article]) -> None:
         where = (article.path, article.translation_line)
         if original is None:
             raise ArticleError(*where, f"translation_of {article.translation_of!r}: no article has that id")
+        if original.draft and not article.draft:
+            raise ArticleError(*where, f"translation_of {original.id!r}: that article is a draft; "
+                                       "publish it first, or mark this one a draft too")
         if original.translation_of is not None:
             raise ArticleError(*where, f"translation_of {original.id!r}: that article is itself a translation; "
                                        f"name its original {original.translation_of!r}")
@@ -252,6 +263,12 @@ def _parse(text: str, path: str) -> tuple[Article, int]:
         translation_line = _line(fields["translation_of"][0])
         if translation_of == article_id:
             raise ArticleError(path, translation_line, "translation_of names the article itself")
+    draft = False
+    if "draft" in fields:
+        key_node, value_node = fields["draft"]
+        if not isinstance(value_node, yaml.ScalarNode) or value_node.tag != "tag:yaml.org,2002:bool":
+            raise ArticleError(path, _line(key_node), f"draft must be true or false, not {_describe(value_node)}")
+        draft = bool(yaml.safe_load(value_node.value))
     if not body:
         raise ArticleError(path, closing_line, "missing body: write the answer text after this line")
 
@@ -266,6 +283,7 @@ def _parse(text: str, path: str) -> tuple[Article, int]:
         path=path,
         translation_of=translation_of,
         translation_line=translation_line,
+        draft=draft,
     )
     return article, _line(fields["id"][0])
 

@@ -66,4 +66,4 @@ def test_check_prints_file_and_line_of_every_problem(articles: Path) -> None:
     assert len(lines) == 2
     assert lines[0].startswith(f"{shipping}:8: unknown key 'ignored'")
     assert lines[1] == (f"{sizing}:3: unknown key 'titel' (allowed: id, title, questions, locale, tags, url, "
-                        "translation_of)")
+                        "translation_of, draft)")

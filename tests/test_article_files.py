@@ -127,7 +127,7 @@ def test_check_reports_every_invalid_file(files: ArticleFiles) -> None:
     errors = sorted(str(e) for e in files.check())
     assert len(errors) == 2
     assert errors[0].endswith("bike-basic-service.md:3: unknown key 'titel' (allowed: id, title, questions, locale, "
-                              "tags, url, translation_of)")
+                              "tags, url, translation_of, draft)")
 
 
 def test_of_two_edits_based_on_one_version_exactly_one_is_written(files: ArticleFiles) -> None:

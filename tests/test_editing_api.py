@@ -62,7 +62,8 @@ async def test_editors_list_search_and_read_articles(app: AppProcess, editor: st
     returns = next(a for a in body["articles"] if a["id"] == "bike-returns")
     original = next(a for a in on_disk if a.id == "bike-returns")
     assert returns == {"id": "bike-returns", "title": original.title, "locale": "en", "tags": list(original.tags),
-                       "translation_of": None, "questions": len(original.questions), "path": "bikes/bike-returns.md"}
+                       "translation_of": None, "questions": len(original.questions), "draft": False,
+                       "path": "bikes/bike-returns.md"}
 
     status, body = await http_json("GET", f"{app.url}/api/articles?q=fork+OIL", token=editor)
     assert status == 200, body
@@ -134,7 +135,7 @@ async def test_an_update_based_on_a_stale_version_is_a_conflict(app: AppProcess,
     status, body = await http_json("PUT", url, {"text": invalid, "version": body["article"]["version"]}, token=editor)
     assert (status, body["error"]["code"]) == (400, "invalid_payload")
     assert body["error"]["message"] == (f"{articles}/bikes/bike-shipping.md:3: unknown key 'titel' (allowed: id, "
-                                        "title, questions, locale, tags, url, translation_of)")
+                                        "title, questions, locale, tags, url, translation_of, draft)")
     assert (articles / "bikes" / "bike-shipping.md").read_text() == text
 
 

@@ -44,6 +44,7 @@
     if (!staff.hasRole("editor")) { denied(); return; }
     show("editor-view");
     search();
+    document.dispatchEvent(new CustomEvent("casedesk:editor-ready"));  // editor-gaps.js
   }
 
   // ---- the list ----
@@ -66,8 +67,8 @@
       var b = li.appendChild(el("button", { type: "button", "aria-current": current && current.id === a.id ? "true" : null }));
       b.appendChild(el("span", { className: "title", "data-testid": "article-title" }, a.title));
       b.appendChild(el("span", { className: "meta", "data-testid": "article-summary" },
-        a.locale + " · " + (a.tags.length ? a.tags.join(", ") : "no tags") + " · " + a.questions +
-        (a.questions === 1 ? " example question" : " example questions")));
+        (a.draft ? "draft · " : "") + a.locale + " · " + (a.tags.length ? a.tags.join(", ") : "no tags") + " · " +
+        a.questions + (a.questions === 1 ? " example question" : " example questions")));
       b.addEventListener("click", function () { open(a.id, true); });
     });
   }
@@ -85,7 +86,7 @@
     $("article-section").hidden = false;
     $("article-heading").textContent = article.title;
     $("article-meta").textContent = article.id + " · " + article.locale + " · " + article.path +
-      (article.translation_of ? " · translation of " + article.translation_of : "");
+      (article.translation_of ? " · translation of " + article.translation_of : "") + (article.draft ? " · draft" : "");
     $("field-title").value = article.title;
     $("field-tags").value = article.tags.join(", ");
     $("field-body").value = article.body;
@@ -95,6 +96,7 @@
     Array.prototype.forEach.call(document.querySelectorAll('[data-testid="article-item"]'), function (li) {
       li.firstChild.setAttribute("aria-current", li.getAttribute("data-id") === article.id ? "true" : "false");
     });
+    document.dispatchEvent(new CustomEvent("casedesk:article", { detail: article }));  // editor-gaps.js
   }
 
   // The file with the form's title, tags and body; the rest of the front matter as it was.
@@ -179,6 +181,9 @@
       if (!res.hits.length) tb.appendChild(el("tr")).appendChild(el("td", { colspan: "4", className: "muted" }, "No article found."));
     }, function (err) { problem("try-error", err); });
   }
+
+  // What the page's other sections (editor-gaps.js) use.
+  window.casedeskEditor = { open: open, search: search, fatal: fatal };
 
   document.addEventListener("DOMContentLoaded", function () {
     staff.bindSignIn(start, endSession);
