@@ -170,10 +170,12 @@ class ArticleFiles:
         return self._file(article, text)
 
     def snapshot(self) -> tuple[list[Article], dict[str, str]]:
-        """The validated articles and the text of every article file (by relative path), read once, so
-        that a publish records exactly the files it indexed. Raises `ArticleError` for an invalid set."""
+        """The validated articles but drafts (what the bot answers from) and the text of every article
+        file (by relative path), read once, so that a publish records exactly the files it indexed.
+        Raises `ArticleError` for an invalid set."""
         files = read_article_files(self.root)
-        return validate_articles(files), {self._relative(Path(path)): text for path, text in files}
+        ready = [article for article in validate_articles(files) if not article.draft]
+        return ready, {self._relative(Path(path)): text for path, text in files}
 
     def restore(self, wanted: dict[str, str], published: dict[str, str]) -> tuple[list[str], list[str]]:
         """Put the files back as ``wanted`` (relative path: text), for a rollback from the ``published``

@@ -54,7 +54,8 @@ def test_every_socket_event_is_documented_in_its_namespace() -> None:
 def test_every_rest_route_is_documented() -> None:
     rest = section("REST")
     tables = (api.routes, contacts_routes.routes, editor_routes.routes, pages.routes, privacy_routes.routes,
-              publish_routes.routes, report_routes.routes, survey_routes.routes, widget_routes.routes, mobile_api.routes, telegram.routes)
+              publish_routes.routes, report_routes.routes, survey_routes.routes, widget_routes.routes,
+              mobile_api.routes, telegram.routes)
     routes = [(r.method, r.path) for table in tables for r in table]  # type: ignore[attr-defined]
     assert routes
     for method, path in routes:
