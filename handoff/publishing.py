@@ -168,7 +168,7 @@ class Publisher:
         step.state, step.detail = "done", f"passed: {summary}; {regressed} regressed within the tolerance"
 
         step = self._begin(job, "publish")
-        loaded = self._load_rasa_model(model)
+        loaded = self._load_rasa_model(model, self._live_entry().get("rasa_model"))
         extra = {SOURCES: json.dumps(sources, ensure_ascii=False, indent=1).encode("utf-8")}
         written = candidate.write(self._index_dir, extra)
         job.version = written.version
@@ -220,7 +220,7 @@ class Publisher:
         now_version = history[live]["version"]
         restored, kept = self._files.restore(self._sources(target["version"]), self._sources(now_version))
         model = self._root / "models" / target["rasa_model"]
-        loaded = self._load_rasa_model(model) if model.exists() else False
+        loaded = self._load_rasa_model(model, history[live]["rasa_model"]) if model.exists() else False
         set_current(self._index_dir, target["version"])
         entry = {"action": "rollback", "version": target["version"], "at": _now(), "by": by,
                  "from_version": now_version, "files_restored": restored, "files_kept": kept,
@@ -242,9 +242,16 @@ class Publisher:
         path = self._settings.regression_questions_file
         return quality_gate.read_development_set(path) if path else []
 
-    def _load_rasa_model(self, model: Path) -> bool:
-        """Make Rasa load ``model`` unless it runs it already; whether it had to."""
+    def _live_entry(self) -> dict[str, Any]:
+        """The history entry that made the live version ({} when there is none)."""
+        return next((entry for entry in self.history() if entry["live"]), {})
+
+    def _load_rasa_model(self, model: Path, live: str | None) -> bool:
+        """Make Rasa load ``model`` unless the live publish has it (``live``) or Rasa runs it already;
+        whether it had to. An article-only publish never needs Rasa."""
         url, token = self._settings.rasa_url, self._settings.rasa_token
+        if live == model.name:
+            return False
         if not token:
             log.warning("rasa_token is not set: Rasa keeps the model it runs")
             return False
