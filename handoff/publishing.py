@@ -64,6 +64,12 @@ class Step:
     name: str
     state: StepState = "waiting"
     detail: str = ""
+    seconds: float = 0.0  # how long it ran
+    _started: float = field(default=0.0, repr=False)
+
+    def end(self, state: StepState, detail: str) -> None:
+        self.state, self.detail = state, detail
+        self.seconds = round(time.monotonic() - self._started, 2) if self._started else 0.0
 
 
 @dataclass
@@ -85,7 +91,10 @@ class Job:
         return next(step for step in self.steps if step.name == name)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for step in data["steps"]:
+            del step["_started"]
+        return data
 
 
 class Publisher:
@@ -137,7 +146,7 @@ class Publisher:
         published = self._published()
         regression = quality_gate.questions(articles, published.articles if published else (),
                                             self._development_set(), self._settings.regression_questions_file)
-        step.state, step.detail = "done", f"{len(articles)} articles, {len(regression)} regression questions"
+        step.end("done", f"{len(articles)} articles, {len(regression)} regression questions")
 
         step = self._begin(job, "index")
 
@@ -148,13 +157,12 @@ class Publisher:
                                            multilingual_thresholds=self._multilingual_thresholds,
                                            progress=progress, reuse=published)
         changes = _changes(published, candidate)
-        step.state = "done"
-        step.detail = (f"{_count(changes)}; embedded {candidate.embedded[0]} new texts of {len(candidate.entries)}"
-                       if published else f"first index: {len(candidate.entries)} texts embedded")
+        step.end("done", f"{_count(changes)}; embedded {candidate.embedded[0]} new texts of {len(candidate.entries)}"
+                 if published else f"first index: {len(candidate.entries)} texts embedded")
 
         step = self._begin(job, "rasa")
         model, trained = rasa_runtime.ensure_model(self._root)
-        step.state, step.detail = "done", f"{'trained' if trained else 'unchanged'}: {model.name}"
+        step.end("done", f"{'trained' if trained else 'unchanged'}: {model.name}")
 
         step = self._begin(job, "gate")
         report = quality_gate.check(candidate, published, regression, self._settings.publish_tolerance)
@@ -162,10 +170,10 @@ class Publisher:
         regressed = sum(change.verdict == "regressed" for change in report.changes)
         summary = ", ".join(f"{metric} {share:.1%}" for metric, share in report.candidate.items())
         if not report.passed:
-            step.state, step.detail = "failed", f"refused: {'; '.join(report.refused_because)}"
+            step.end("failed", f"refused: {'; '.join(report.refused_because)}")
             job.state = "refused"
             return
-        step.state, step.detail = "done", f"passed: {summary}; {regressed} regressed within the tolerance"
+        step.end("done", f"passed: {summary}; {regressed} regressed within the tolerance")
 
         step = self._begin(job, "publish")
         loaded = self._load_rasa_model(model, self._live_entry().get("rasa_model"))
@@ -177,7 +185,7 @@ class Publisher:
                       "rasa_model": model.name, "rasa_trained": trained, "metrics": report.candidate,
                       "questions": report.questions})
         self._on_published()
-        step.state, step.detail = "done", f"live: {written.version}" + (f"; Rasa loaded {model.name}" if loaded else "")
+        step.end("done", f"live: {written.version}" + (f"; Rasa loaded {model.name}" if loaded else ""))
         job.state = "published"
 
     # --- history and rollback --------------------------------------------------------------------
@@ -287,13 +295,13 @@ class Publisher:
     @staticmethod
     def _begin(job: Job, name: str) -> Step:
         step = job.step(name)
-        step.state = "running"
+        step.state, step._started = "running", time.monotonic()
         return step
 
     @staticmethod
     def _fail(job: Job, step: str, error: str) -> None:
         job.state, job.error = "failed", error
-        job.step(step).state, job.step(step).detail = "failed", error
+        job.step(step).end("failed", error)
 
 
 def _changes(published: KnowledgeIndex | None, candidate: KnowledgeIndex) -> dict[str, list[str]]:

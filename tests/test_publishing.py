@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from bot import rasa_runtime
 from knowledge_index.index import ensure_index, production_embedders
 from tests.clients import Recorder, http_json, sign_in
-from tests.servers import ROOT, AppProcess, RasaProcess, app_and_rasa
+from tests.servers import RASA_TOKEN, ROOT, AppProcess, RasaProcess, app_and_rasa
 
 UNANSWERED = "where is the truck with my table right now"  # escalated by the project's articles
 ANSWERED = "how do I return a bike?"
@@ -235,3 +236,30 @@ async def test_rollback_brings_back_the_earlier_answers_and_files(app: AppProces
     status, body = await http_json("POST", f"{app.url}/api/kb/rollback", token=editor)
     assert (status, body["error"]["code"]) == (409, "conflict")
     assert os.path.isdir(workdir / "index" / earlier["version"])
+
+
+async def test_rasa_loads_a_new_model_through_its_api_while_customers_keep_getting_answers(
+        stack: tuple[AppProcess, RasaProcess], tmp_path: Path) -> None:
+    """What a publish does when Rasa's training data changed (training itself is measured in bench/publish.py)."""
+    app, rasa = stack
+    running = rasa_runtime.loaded_model(rasa.url, RASA_TOKEN)
+    assert running == rasa_runtime.model_path().name
+    retrained = tmp_path / "casedesk-retrained.tar.gz"  # the same bot, as a newly trained model file
+    shutil.copy(rasa_runtime.model_path(), retrained)
+    answers: list[str | None] = []
+    stop = asyncio.Event()
+
+    async def keep_asking() -> None:
+        while not stop.is_set():
+            answers.append(article_of(await bot_answer(app, ANSWERED)))
+
+    asker = asyncio.create_task(keep_asking())
+    await asyncio.to_thread(rasa_runtime.load_model, rasa.url, RASA_TOKEN, retrained)
+    assert rasa_runtime.loaded_model(rasa.url, RASA_TOKEN) == retrained.name
+    await asyncio.sleep(1)
+    stop.set()
+    await asker
+    assert len(answers) >= 2 and set(answers) == {"bike-returns"}
+    with pytest.raises(rasa_runtime.RasaError, match=r"401|403"):
+        rasa_runtime.loaded_model(rasa.url, "not-the-token")
+    await asyncio.to_thread(rasa_runtime.load_model, rasa.url, RASA_TOKEN, rasa_runtime.model_path())

@@ -1,0 +1,147 @@
+"""How long an editor's change takes to reach customers, and what a full retrain costs, in one run.
+
+Starts the app and Rasa on loopback (as the tests do) with a copy of the project's articles and index,
+then, for each of N rounds, as an editor would through the REST API:
+  - saves one changed article (a new example question: a question the live bot hands over);
+  - publishes (POST /api/kb/publish: check, incremental index, Rasa unchanged, quality gate, swap);
+  - asks that question as a new customer until the bot answers it from the changed article.
+"save -> live" is from the save's response to the first answer from the new version. The baseline of
+the same run is a publish with nothing changed (what every publish costs: reading the files, fitting
+the prototypes, the gate's questions on both versions).
+
+Then the full retrain, with nothing reused: every text embedded again (both spaces) and `rasa train`
+from scratch (into a temporary copy of the bot's files, so the project's model stays), and how long
+the running Rasa takes to load a model through its HTTP API (PUT /model).
+
+    .venv/bin/python bench/publish.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot import rasa_runtime  # noqa: E402
+from knowledge_index.articles import load_articles  # noqa: E402
+from knowledge_index.index import KnowledgeIndex, ensure_index, production_embedders  # noqa: E402
+from tests.clients import Recorder, http_json, sign_in  # noqa: E402
+from tests.servers import RASA_TOKEN, app_and_rasa  # noqa: E402
+
+# Questions the project's articles hand over or offer two articles for, and the article an editor
+# teaches each to.
+FIXES = [("where is the truck with my table right now", "furniture-delivery-tracking"),
+         ("what oil do you put in the table top", "furniture-wood-care"),
+         ("my bottle of chain lube leaked in the box", "bike-damaged-in-transit")]
+
+
+async def bot_article(url: str, question: str) -> str | None:
+    customer = Recorder(url, "/chat")
+    await customer.connect()
+    try:
+        await customer.ok("start_conversation", {"channel": "web", "locale": "en"})
+        await customer.ok("send_message", {"text": question})
+        reply = await customer.wait_for("message_created", lambda m: m["sender"] == "bot")
+        return reply["data"]["article"]["id"] if reply["data"].get("kind") == "answer" else None
+    finally:
+        await customer.close()
+
+
+async def publish(url: str, token: str) -> dict[str, Any]:
+    status, body = await http_json("POST", f"{url}/api/kb/publish", token=token)
+    assert status == 202, body
+    while True:
+        await asyncio.sleep(0.1)
+        _, body = await http_json("GET", f"{url}/api/kb/publish", token=token)
+        if body["job"]["state"] != "running":
+            return body["job"]  # type: ignore[no-any-return]
+
+
+def steps(job: dict[str, Any]) -> str:
+    return "  ".join(f"{s['name']} {s['seconds']:.1f}" for s in job["steps"])
+
+
+async def rounds(url: str, count: int) -> tuple[list[float], list[float], float]:
+    token = await sign_in(url)
+    await bot_article(url, "hello")  # warm up the bot
+    noop = await publish(url, token)
+    assert noop["state"] == "published", noop
+    print(f"baseline publish, nothing changed: {noop['seconds']:.1f} s  ({steps(noop)})")
+    save_to_live, publish_seconds = [], []
+    for question, article_id in FIXES[:count]:
+        assert await bot_article(url, question) != article_id
+        _, current = await http_json("GET", f"{url}/api/articles/{article_id}", token=token)
+        started = time.perf_counter()
+        status, body = await http_json("POST", f"{url}/api/articles/{article_id}/questions",
+                                       {"question": question, "version": current["article"]["version"]}, token=token)
+        assert status == 201, body
+        saved = time.perf_counter()
+        job = await publish(url, token)
+        assert job["state"] == "published", job
+        while await bot_article(url, question) != article_id:
+            await asyncio.sleep(0.1)
+        live = time.perf_counter() - saved
+        save_to_live.append(live)
+        publish_seconds.append(job["seconds"])
+        print(f"save {1000 * (saved - started):.0f} ms, save -> live {live:.1f} s: {question!r} -> {article_id}"
+              f"  ({steps(job)}; {job['steps'][1]['detail']})")
+    return save_to_live, publish_seconds, noop["seconds"]
+
+
+def full_retrain(rasa_url: str) -> None:
+    english, multilingual = production_embedders()
+    articles = load_articles(ROOT / "training_data" / "articles")
+    started = time.perf_counter()
+    index = KnowledgeIndex.compose(articles, english, multilingual=multilingual)
+    embed_all = time.perf_counter() - started
+    print(f"full index rebuild: {embed_all:.1f} s ({len(index.entries)} texts in each of 2 spaces, nothing reused)")
+    with TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name in ("config.yml", "bot", "training_data/bot"):
+            source = ROOT / name
+            (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+        started = time.perf_counter()
+        model, trained = rasa_runtime.ensure_model(root)
+        train = time.perf_counter() - started
+        assert trained
+        print(f"rasa train from scratch: {train:.1f} s")
+        started = time.perf_counter()
+        rasa_runtime.load_model(rasa_url, RASA_TOKEN, model)
+        load = time.perf_counter() - started
+        print(f"Rasa loads a model through PUT /model: {load:.1f} s")
+    print(f"full retrain (index + Rasa + load): {embed_all + train + load:.1f} s")
+
+
+async def main(count: int) -> None:
+    english, multilingual = production_embedders()
+    ensure_index(ROOT / "training_data" / "articles", ROOT / ".cache" / "test-index", english,
+                 multilingual=multilingual)
+    with TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        shutil.copytree(ROOT / "training_data" / "articles", work / "articles")
+        shutil.copytree(ROOT / ".cache" / "test-index", work / "index",
+                        ignore=shutil.ignore_patterns("history.jsonl", ".*lock"))
+        env = {"CASEDESK_ARTICLES_DIR": str(work / "articles"), "CASEDESK_INDEX_DIR": str(work / "index")}
+        with app_and_rasa(work / "app", env) as (app, rasa):
+            live, published, baseline = await rounds(app.url, count)
+            full_retrain(rasa.url)
+    print()
+    print(f"save -> live, one changed article: median {statistics.median(live):.1f} s, max {max(live):.1f} s "
+          f"over {len(live)} (target: under 30 s)")
+    print(f"publish alone: median {statistics.median(published):.1f} s; "
+          f"{statistics.median(published) / baseline:.2f}x the baseline publish with nothing changed")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, choices=range(1, len(FIXES) + 1))
+    asyncio.run(main(parser.parse_args().rounds))
