@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.actions import context as action_context
 from handoff.settings import Settings
+from knowledge_index.articles import ArticleError, fingerprint, load_articles
 from knowledge_index.decision import load_thresholds
 from knowledge_index.embedder import Embedder
 from knowledge_index.index import KnowledgeIndex, ensure_index, production_embedders
@@ -38,6 +39,7 @@ class LiveIndex:
         try:
             index = KnowledgeIndex.load(self._settings.index_dir, self._english, self._multilingual)
             rebuilt = False
+            self._tell_about_edits(index)
         except IndexMismatch as exc:
             log.info("building the knowledge index: %s", exc)
             index, rebuilt = ensure_index(
@@ -48,6 +50,16 @@ class LiveIndex:
         log.info("knowledge index %s: %d articles (%s)", "built" if rebuilt else "loaded", len(index.articles),
                  index.version)
         self._use(index)
+
+    def _tell_about_edits(self, index: KnowledgeIndex) -> None:
+        try:
+            edited = fingerprint(load_articles(self._settings.articles_dir)) != index.manifest.fingerprint
+        except ArticleError as exc:
+            log.warning("the article files are not valid (%s): the bot answers from the published index", exc)
+            return
+        if edited:
+            log.warning("the article files changed since the last publish: the bot answers from the published "
+                        "index until they are published (the editor page, or `casedesk publish`)")
 
     def refresh(self) -> bool:
         """Swap to the live version if it changed since we loaded ours (blocking: run in a thread)."""

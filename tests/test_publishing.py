@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from bot import rasa_runtime
+from handoff.publishing import Publisher
+from handoff.settings import load_settings
 from knowledge_index.index import ensure_index, production_embedders
 from tests.clients import Recorder, http_json, sign_in
 from tests.servers import RASA_TOKEN, ROOT, AppProcess, RasaProcess, app_and_rasa
@@ -238,14 +240,20 @@ async def test_rollback_brings_back_the_earlier_answers_and_files(app: AppProces
     assert os.path.isdir(workdir / "index" / earlier["version"])
 
 
-async def test_rasa_loads_a_new_model_through_its_api_while_customers_keep_getting_answers(
+async def test_changed_rasa_training_data_retrains_once_and_rasa_loads_the_model_while_customers_ask(
         stack: tuple[AppProcess, RasaProcess], tmp_path: Path) -> None:
-    """What a publish does when Rasa's training data changed (training itself is measured in bench/publish.py)."""
+    """A publish of a bot whose training data changed: a copy of the project's bot files with one more
+    NLU example, published by the app's own Publisher class to the app's index and the running Rasa."""
     app, rasa = stack
-    running = rasa_runtime.loaded_model(rasa.url, RASA_TOKEN)
-    assert running == rasa_runtime.model_path().name
-    retrained = tmp_path / "casedesk-retrained.tar.gz"  # the same bot, as a newly trained model file
-    shutil.copy(rasa_runtime.model_path(), retrained)
+    assert rasa_runtime.loaded_model(rasa.url, RASA_TOKEN) == rasa_runtime.model_path().name
+    root = tmp_path / "bot"
+    for name in ("config.yml", "bot", "training_data/bot"):
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    nlu = root / "training_data" / "bot" / "nlu.yml"
+    nlu.write_text(nlu.read_text().replace("    - hello\n", "    - hello\n    - hello there, bot\n", 1))
+    settings = load_settings(None, app.env)
+    publisher = Publisher(settings, *production_embedders(settings.model_cache_dir), root=root)
     answers: list[str | None] = []
     stop = asyncio.Event()
 
@@ -254,12 +262,20 @@ async def test_rasa_loads_a_new_model_through_its_api_while_customers_keep_getti
             answers.append(article_of(await bot_answer(app, ANSWERED)))
 
     asker = asyncio.create_task(keep_asking())
-    await asyncio.to_thread(rasa_runtime.load_model, rasa.url, RASA_TOKEN, retrained)
+    try:
+        job = await asyncio.to_thread(publisher.run, publisher.new_job("erin"))
+        await asyncio.sleep(1)
+    finally:
+        stop.set()
+        await asker
+    retrained = rasa_runtime.model_path(root)
+    assert job.state == "published", job
+    assert job.step("rasa").detail == f"trained: {retrained.name}"
+    assert job.step("publish").detail.endswith(f"; Rasa loaded {retrained.name}")
     assert rasa_runtime.loaded_model(rasa.url, RASA_TOKEN) == retrained.name
-    await asyncio.sleep(1)
-    stop.set()
-    await asker
-    assert len(answers) >= 2 and set(answers) == {"bike-returns"}
+    assert len(answers) >= 3 and set(answers) == {"bike-returns"}  # answered before, during and after
+    again = await asyncio.to_thread(publisher.run, publisher.new_job("erin"))
+    assert again.state == "published" and again.step("rasa").detail == f"unchanged: {retrained.name}"
+    assert "Rasa loaded" not in again.step("publish").detail
     with pytest.raises(rasa_runtime.RasaError, match=r"401|403"):
         rasa_runtime.loaded_model(rasa.url, "not-the-token")
-    await asyncio.to_thread(rasa_runtime.load_model, rasa.url, RASA_TOKEN, rasa_runtime.model_path())
