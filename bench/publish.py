@@ -104,6 +104,7 @@ def full_retrain(work: Path, rasa_url: str) -> float:
     text embedded in both spaces) and a copy of the bot whose training data changed (`rasa train` from
     scratch), loaded into the running Rasa through its HTTP API."""
     root = work / "bot-copy"
+    root.mkdir()
     for name in ("config.yml", "bot", "training_data/bot"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)

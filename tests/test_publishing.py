@@ -247,6 +247,7 @@ async def test_changed_rasa_training_data_retrains_once_and_rasa_loads_the_model
     app, rasa = stack
     assert rasa_runtime.loaded_model(rasa.url, RASA_TOKEN) == rasa_runtime.model_path().name
     root = tmp_path / "bot"
+    root.mkdir()
     for name in ("config.yml", "bot", "training_data/bot"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
