@@ -214,6 +214,7 @@ async def test_editors_publish_see_the_gate_and_roll_back_from_the_page(
     await expect(newest.get_by_test_id("history-changes")).to_contain_text(f"From {version}")
     await expect(page.locator('[data-testid="history-entry"][data-live="true"]')).to_have_count(1)
     await expect(page.get_by_test_id("rollback")).to_be_disabled()  # the first publish is live: none before it
+    await expect(page.get_by_test_id("question").filter(has_text=UNANSWERED)).to_have_count(0)  # reloaded
     await page.screenshot(path=str(ARTIFACTS / "editor-history.png"), full_page=True)
     tracking = (workdir / "articles" / "furniture" / f"{TRACKING}.md").read_text()
     assert UNANSWERED not in tracking

@@ -18,6 +18,7 @@
   var METRICS = { examples: "Example questions answered with their article",
                   development: "Development set answered right" };
   var polling = null, shown = "", running = false, history = [];
+  var openId = null;  // the article open in the editor, reloaded after a rollback (its file may be restored)
 
   function problem(target, err) {
     if (!editor().fatal(err)) target.textContent = (err && err.message) || "Something went wrong.";
@@ -268,10 +269,12 @@
       box.appendChild(el("p", { "data-testid": "rollback-kept" }, "Files kept (edited since, to publish later): " +
         names(r.files_kept) + "."));
       editor().search();
+      if (openId) editor().open(openId, false);
     }, function (err) { problem($("rollback-error"), err); }).finally(loadHistory);
   }
 
   document.addEventListener("casedesk:editor-ready", start);
+  document.addEventListener("casedesk:article", function (e) { openId = e.detail.id; });
   document.addEventListener("DOMContentLoaded", function () {
     $("publish-start").addEventListener("click", publish);
     $("rollback").addEventListener("click", askRollback);
