@@ -35,7 +35,7 @@ from handoff.conversations import Conversations
 from handoff.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, PUBLISHER, REPORTS, SETTINGS
 from handoff.live_index import LiveIndex
 from handoff.origins import socket_origins
-from handoff.publishing import Publisher
+from handoff.publishing import Publisher, rasa_loading
 from handoff.rasa_bridge import RasaBridge
 from handoff.reports import Reports
 from handoff.settings import Settings
@@ -88,7 +88,8 @@ def create_app(settings: Settings) -> web.Application:
         store = await SqlCaseStore.open(settings.database_url)
         http = aiohttp.ClientSession()
         auth = AgentAuth(store, settings.agent_session_hours)
-        bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds)
+        bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds,
+                            loading=lambda: rasa_loading(settings.index_dir))
         conversations = Conversations(store, sio, bridge, settings, live_index.tags)
         await conversations.node_started(alone=not settings.redis_url)
         channel = None

@@ -41,11 +41,23 @@ from knowledge_index.article_files import ArticleFiles
 from knowledge_index.decision import MULTILINGUAL_THRESHOLDS_FILE, load_thresholds
 from knowledge_index.embedder import Embedder
 from knowledge_index.index import KnowledgeIndex
-from knowledge_index.storage import HISTORY, PUBLISH_LOCK, IndexMismatch, current_version, set_current, versions
+from knowledge_index.storage import (
+    HISTORY,
+    PUBLISH_LOCK,
+    RASA_LOADING,
+    IndexMismatch,
+    current_version,
+    set_current,
+    versions,
+)
 
 log = logging.getLogger(__name__)
 
 SOURCES = "sources.json"  # in a version folder: the article files it was built from
+# Rasa answers nothing while it loads a model (its PUT /model blocks its event loop: some 17 s for the
+# project's bot, docs/benchmarks.md); meanwhile RASA_LOADING in the index directory holds the time the
+# load must end by, and every node's bridge waits for Rasa's answers instead of handing customers over.
+RASA_LOAD_SECONDS = 300
 STEPS = ("check", "index", "rasa", "gate", "publish")
 StepState = Literal["waiting", "running", "done", "skipped", "failed"]
 JobState = Literal["running", "published", "refused", "failed"]
@@ -265,7 +277,12 @@ class Publisher:
             return False
         if rasa_runtime.loaded_model(url, token) == model.name:
             return False
-        rasa_runtime.load_model(url, token, model)
+        marker = self._index_dir / RASA_LOADING
+        marker.write_text(f"{time.time() + RASA_LOAD_SECONDS:.0f}\n", encoding="utf-8")
+        try:
+            rasa_runtime.load_model(url, token, model, timeout=RASA_LOAD_SECONDS)
+        finally:
+            marker.unlink(missing_ok=True)
         return True
 
     def _sources(self, version: str) -> dict[str, str]:
@@ -302,6 +319,14 @@ class Publisher:
     def _fail(job: Job, step: str, error: str) -> None:
         job.state, job.error = "failed", error
         job.step(step).end("failed", error)
+
+
+def rasa_loading(index_dir: str | Path) -> bool:
+    """Whether a publish is making Rasa load a model now (RASA_LOADING)."""
+    try:
+        return time.time() < float((Path(index_dir) / RASA_LOADING).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
 
 
 def _changes(published: KnowledgeIndex | None, candidate: KnowledgeIndex) -> dict[str, list[str]]:

@@ -7,7 +7,9 @@ domain arrive as ``text`` (and ``buttons``). Both become :class:`BotReply`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -52,21 +54,36 @@ def parse_replies(entries: Any) -> list[BotReply]:
 
 
 class RasaBridge:
-    def __init__(self, session: aiohttp.ClientSession, url: str, timeout: float) -> None:
+    """``timeout``: how long a message waits for Rasa before the customer is handed over; longer while
+    ``loading()`` says Rasa is loading a new model (a publish), which it answers after."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, timeout: float,
+                 loading: Callable[[], bool] = lambda: False) -> None:
         self._session = session
         self._url = url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
+        self._loading = loading
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotReply]:
         body = {"sender": sender_id, "message": text, "metadata": metadata}
+        request = asyncio.ensure_future(self._post(body))
         try:
-            async with self._session.post(
-                f"{self._url}/webhooks/rest/webhook", json=body, timeout=self._timeout
-            ) as response:
+            while True:
+                done, _ = await asyncio.wait({request}, timeout=self._timeout)
+                if done:
+                    return request.result()
+                if not self._loading():
+                    raise BotUnavailable(f"Rasa did not answer within {self._timeout:g} s")
+        finally:
+            request.cancel()  # nothing when it is done; else no answer is waited for any more
+
+    async def _post(self, body: dict[str, Any]) -> list[BotReply]:
+        try:
+            async with self._session.post(f"{self._url}/webhooks/rest/webhook", json=body) as response:
                 if response.status != 200:
                     raise BotUnavailable(f"Rasa answered HTTP {response.status}")
                 return parse_replies(await response.json())
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+        except (aiohttp.ClientError, ValueError) as exc:
             raise BotUnavailable(f"Rasa is not reachable: {exc!r}") from exc
 
     async def is_up(self) -> bool:

@@ -51,7 +51,7 @@ KEEP = 3  # versions kept after publishing, to roll back to
 GRACE = 10.0  # seconds a reader may take from reading CURRENT to opening that version's files
 CURRENT, LOCK, TEMPORARY = "CURRENT", ".lock", ".tmp-"
 # Kept beside the versions by the publishing workflow (knowledge_index/publishing.py).
-PUBLISH_LOCK, HISTORY = ".publish.lock", "history.jsonl"
+PUBLISH_LOCK, HISTORY, RASA_LOADING = ".publish.lock", "history.jsonl", "rasa-loading"
 FAISS_FILE, ENTRIES_FILE, ARTICLES_FILE, MANIFEST_FILE = "index.faiss", "entries.json", "articles.json", "manifest.json"
 MULTILINGUAL_FILE, PROTOTYPES_FILE = "multilingual.faiss", "prototypes.faiss"
 MULTILINGUAL_PROTOTYPES_FILE = "multilingual-prototypes.faiss"
@@ -206,7 +206,7 @@ def set_current(directory: str | Path, version: str) -> None:
 
 def _ours(name: str) -> bool:
     # Loose INDEX_FILES are an index of the old, unversioned layout; publishing deletes them.
-    known = (CURRENT, LOCK, PUBLISH_LOCK, HISTORY, *INDEX_FILES, MULTILINGUAL_FILE)
+    known = (CURRENT, LOCK, PUBLISH_LOCK, HISTORY, RASA_LOADING, *INDEX_FILES, MULTILINGUAL_FILE)
     return name in known or name.startswith(TEMPORARY) or bool(_VERSION.fullmatch(name))
 
 
