@@ -29,7 +29,7 @@ def publish(settings: Settings, by: str) -> int:
     while True:
         worker.join(timeout=0.5)
         for step in job.steps:
-            if step.state in ("done", "skipped", "failed") and step.name not in shown:
+            if step.state in ("done", "failed") and step.name not in shown:
                 shown.add(step.name)
                 print(f"{step.name:<8} {step.state:<6} {step.detail}", flush=True)
         if not worker.is_alive():

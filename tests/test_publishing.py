@@ -109,6 +109,8 @@ async def test_the_first_publish_from_the_command_line_records_a_version_to_come
     assert lines[-1].startswith("published in ")
     history = cli(app, "publishes")
     assert history.returncode == 0 and " publish " in history.stdout and "(live)" in history.stdout
+    nothing = cli(app, "rollback")
+    assert (nothing.returncode, nothing.stdout) == (2, "error: there is no earlier publish to roll back to\n")
 
 
 async def test_only_editors_may_publish_see_the_history_or_roll_back(app: AppProcess) -> None:

@@ -12,7 +12,7 @@
   var POLL_MS = 500;
   var STEPS = { check: "Check the articles", index: "Build the index", rasa: "Train Rasa", gate: "Quality gate",
                 publish: "Make it live" };
-  var STATES = { waiting: "waiting", running: "running…", done: "done", skipped: "skipped", failed: "failed" };
+  var STATES = { waiting: "waiting", running: "running…", done: "done", failed: "failed" };
   var VERDICTS = { regressed: "regressed", changed: "changed", improved: "improved" };
   var VERDICT_ORDER = { regressed: 0, changed: 1, improved: 2 };
   var METRICS = { examples: "Example questions answered with their article",
