@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
 import sys
 import time
@@ -34,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from handoff.publishing import Publisher  # noqa: E402
 from handoff.settings import load_settings  # noqa: E402
-from knowledge_index.index import ensure_index, production_embedders  # noqa: E402
+from knowledge_index.index import production_embedders  # noqa: E402
 from tests.clients import Recorder, http_json, sign_in  # noqa: E402
+from tests.editing import articles_and_index, publish, retrained_bot  # noqa: E402
 from tests.servers import RASA_TOKEN, app_and_rasa  # noqa: E402
 
 # Questions the project's articles hand over or offer two articles for, and the article an editor
@@ -55,16 +55,6 @@ async def bot_article(url: str, question: str) -> str | None:
         return reply["data"]["article"]["id"] if reply["data"].get("kind") == "answer" else None
     finally:
         await customer.close()
-
-
-async def publish(url: str, token: str) -> dict[str, Any]:
-    status, body = await http_json("POST", f"{url}/api/kb/publish", token=token)
-    assert status == 202, body
-    while True:
-        await asyncio.sleep(0.1)
-        _, body = await http_json("GET", f"{url}/api/kb/publish", token=token)
-        if body["job"]["state"] != "running":
-            return body["job"]  # type: ignore[no-any-return]
 
 
 def steps(job: dict[str, Any]) -> str:
@@ -103,13 +93,7 @@ def full_retrain(work: Path, rasa_url: str) -> float:
     """A publish that reuses nothing, through the product's `Publisher`: a fresh index directory (every
     text embedded in both spaces) and a copy of the bot whose training data changed (`rasa train` from
     scratch), loaded into the running Rasa through its HTTP API."""
-    root = work / "bot-copy"
-    root.mkdir()
-    for name in ("config.yml", "bot", "training_data/bot"):
-        source = ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    nlu = root / "training_data" / "bot" / "nlu.yml"
-    nlu.write_text(nlu.read_text().replace("    - hello\n", "    - hello\n    - hello there, bot\n", 1))
+    root = retrained_bot(work / "bot-copy")
     settings = load_settings(None, {"CASEDESK_ARTICLES_DIR": str(work / "articles"),
                                     "CASEDESK_INDEX_DIR": str(work / "full-index"),
                                     "CASEDESK_RASA_URL": rasa_url, "CASEDESK_RASA_TOKEN": RASA_TOKEN})
@@ -124,16 +108,9 @@ def full_retrain(work: Path, rasa_url: str) -> float:
 
 
 async def main(count: int) -> None:
-    english, multilingual = production_embedders()
-    ensure_index(ROOT / "training_data" / "articles", ROOT / ".cache" / "test-index", english,
-                 multilingual=multilingual)
     with TemporaryDirectory() as tmp:
         work = Path(tmp)
-        shutil.copytree(ROOT / "training_data" / "articles", work / "articles")
-        shutil.copytree(ROOT / ".cache" / "test-index", work / "index",
-                        ignore=shutil.ignore_patterns("history.jsonl", ".*lock"))
-        env = {"CASEDESK_ARTICLES_DIR": str(work / "articles"), "CASEDESK_INDEX_DIR": str(work / "index")}
-        with app_and_rasa(work / "app", env) as (app, rasa):
+        with app_and_rasa(work / "app", articles_and_index(work)) as (app, rasa):
             live, published, baseline = await rounds(app.url, count)
             waits: list[tuple[float, str | None]] = []
             stop = asyncio.Event()

@@ -45,6 +45,13 @@ async def open_page(browser: Browser, url: str, errors: list[str]) -> Page:
     return page
 
 
+async def sign_in_staff(page: Page, username: str, password: str = "correct horse battery") -> None:
+    """Sign in on a staff page (panel, reports, editor: staff.js's form)."""
+    await page.get_by_test_id("login-username").fill(username)
+    await page.get_by_test_id("login-password").fill(password)
+    await page.get_by_test_id("login-submit").click()
+
+
 async def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / name))

@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from knowledge_index.article_files import ArticleFiles
 from knowledge_index.articles import load_articles
 from tests import draft_seed, report_seed
-from tests.browser import ARTIFACTS, open_page
+from tests.browser import ARTIFACTS, open_page, sign_in_staff
 from tests.servers import ROOT, AppProcess, free_port, start_app
 
 RECENTLY = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
@@ -50,16 +50,10 @@ def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
         started.stop()
 
 
-async def sign_in(page: Page, username: str) -> None:
-    await page.get_by_test_id("login-username").fill(username)
-    await page.get_by_test_id("login-password").fill(report_seed.PASSWORD)
-    await page.get_by_test_id("login-submit").click()
-
-
 async def test_editors_fill_content_gaps_from_the_page(app: AppProcess, articles: Path, browser: Browser) -> None:
     errors: list[str] = []
     page = await open_page(browser, f"{app.url}/panel/editor", errors)
-    await sign_in(page, "writer")
+    await sign_in_staff(page, "writer")
     gaps = page.get_by_test_id("gaps")
     await expect(gaps).to_be_visible()
 

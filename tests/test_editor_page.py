@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from knowledge_index.articles import load_articles
-from tests.browser import ARTIFACTS, XSS, open_page
+from tests.browser import ARTIFACTS, XSS, open_page, sign_in_staff
 from tests.servers import ROOT, AppProcess, free_port, start_app
 
 PASSWORD = "correct horse battery"
@@ -41,12 +41,6 @@ def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
     app.stop()
 
 
-async def sign_in(page: Page, username: str) -> None:
-    await page.get_by_test_id("login-username").fill(username)
-    await page.get_by_test_id("login-password").fill(PASSWORD)
-    await page.get_by_test_id("login-submit").click()
-
-
 async def test_editors_search_edit_and_try_questions(app: AppProcess, articles: Path, browser: Browser) -> None:
     errors: list[str] = []
     page = await open_page(browser, f"{app.url}/panel/editor", errors)
@@ -55,14 +49,14 @@ async def test_editors_search_edit_and_try_questions(app: AppProcess, articles: 
     before = next(a for a in original if a.id == ARTICLE)
 
     # -- an account without the editor role is told so
-    await sign_in(page, "plain-agent")
+    await sign_in_staff(page, "plain-agent")
     await expect(page.get_by_test_id("denied-message")).to_contain_text("does not have the editor role")
     await expect(page.get_by_test_id("editor-view")).to_be_hidden()
     await page.get_by_test_id("signout").click()
     await expect(page.get_by_test_id("login-view")).to_be_visible()
 
     # -- an editor sees every article, with its locale, tags and number of example questions
-    await sign_in(page, "writer")
+    await sign_in_staff(page, "writer")
     await expect(page.get_by_test_id("editor-view")).to_be_visible()
     items = page.get_by_test_id("article-item")
     await expect(items).to_have_count(len(original))
@@ -164,7 +158,7 @@ async def test_editors_search_edit_and_try_questions(app: AppProcess, articles: 
 async def test_the_panel_links_editors_to_the_page(app: AppProcess, browser: Browser) -> None:
     errors: list[str] = []
     page = await open_page(browser, f"{app.url}/panel", errors)
-    await sign_in(page, "agent-writer")
+    await sign_in_staff(page, "agent-writer")
     await expect(page.get_by_test_id("app-view")).to_be_visible()
     await expect(page.get_by_test_id("reports-link")).to_be_hidden()
     await page.get_by_test_id("editor-link").click()

@@ -10,20 +10,17 @@ publish, as docs/images/editor-publish.png shows it) and editor-history.png (aft
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Route, expect
 
-from knowledge_index.index import ensure_index, production_embedders
-from tests.browser import ARTIFACTS, XSS, open_page
+from tests.browser import ARTIFACTS, XSS, open_page, sign_in_staff
 from tests.clients import http_json, sign_in
-from tests.servers import ROOT, AppProcess, app_and_rasa
+from tests.editing import articles_and_index, publish, save_breaking_edit
+from tests.servers import AppProcess, app_and_rasa
 
 PASSWORD = "correct horse battery"
 UNANSWERED = "where is the truck with my table right now"  # escalated by the project's articles
@@ -40,45 +37,20 @@ RUNNING_JOB = {"id": "0123456789abcdef", "by": "someone-else", "started_at": "20
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the articles, and of the tests' index of them (built here when missing)."""
-    base = tmp_path_factory.mktemp("publish-page")
-    shutil.copytree(ROOT / "training_data" / "articles", base / "articles")
-    shared = ROOT / ".cache" / "test-index"
-    ensure_index(ROOT / "training_data" / "articles", shared, production_embedders()[0],
-                 multilingual=production_embedders()[1])
-    shutil.copytree(shared, base / "index", ignore=shutil.ignore_patterns("history.jsonl", ".*lock"))
-    return base
+    return tmp_path_factory.mktemp("publish-page")
 
 
 @pytest.fixture(scope="module")
 def app(workdir: Path) -> Iterator[AppProcess]:
-    env = {"CASEDESK_ARTICLES_DIR": str(workdir / "articles"), "CASEDESK_INDEX_DIR": str(workdir / "index")}
-    with app_and_rasa(workdir / "app", env) as (started, _):
+    with app_and_rasa(workdir / "app", articles_and_index(workdir)) as (started, _):
         started.add_agent("erin", roles=["editor"])
         yield started
-
-
-async def publish_through_api(app: AppProcess, token: str) -> dict[str, Any]:
-    status, body = await http_json("POST", f"{app.url}/api/kb/publish", token=token)
-    assert status == 202, body
-    for _ in range(3000):
-        _, body = await http_json("GET", f"{app.url}/api/kb/publish", token=token)
-        if body["job"]["state"] != "running":
-            return body["job"]  # type: ignore[no-any-return]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the publish did not end: {body}")
-
-
-async def sign_in_page(page: Page, username: str) -> None:
-    await page.get_by_test_id("login-username").fill(username)
-    await page.get_by_test_id("login-password").fill(PASSWORD)
-    await page.get_by_test_id("login-submit").click()
 
 
 async def test_editors_publish_see_the_gate_and_roll_back_from_the_page(
         app: AppProcess, workdir: Path, browser: Browser) -> None:
     token = await sign_in(app.url, "erin")
-    first = await publish_through_api(app, token)  # a publish to come back to
+    first = await publish(app.url, token)  # a publish to come back to
     assert first["state"] == "published", first
 
     # -- on the page's load, a publish running (from another tab: here the server's answer stands in for it)
@@ -95,7 +67,7 @@ async def test_editors_publish_see_the_gate_and_roll_back_from_the_page(
     errors: list[str] = []
     page = await open_page(browser, f"{app.url}/panel/editor", errors)
     await page.route("**/api/kb/publish", stand_in)
-    await sign_in_page(page, "erin")
+    await sign_in_staff(page, "erin")
     section = page.get_by_test_id("publish")
     button = page.get_by_test_id("publish-start")
     outcome = page.get_by_test_id("publish-outcome")
@@ -166,14 +138,7 @@ async def test_editors_publish_see_the_gate_and_roll_back_from_the_page(
     await expect(page.get_by_test_id("rollback")).to_be_enabled()
 
     # -- a breaking edit (the shipping article takes the returns article's questions): refused, regressions listed
-    shipping, returns = [(await http_json("GET", f"{app.url}/api/articles/{name}", token=token))[1]["article"]
-                         for name in ("bike-shipping", "bike-returns")]
-    head, _, body = shipping["text"].partition("\n---\n")
-    questions = "".join(f"  - {q}\n" for q in returns["questions"])
-    broken_text = head.split("questions:\n")[0] + "questions:\n" + questions + "---\n" + body
-    status, saved = await http_json("PUT", f"{app.url}/api/articles/bike-shipping",
-                                    {"text": broken_text, "version": shipping["version"]}, token=token)
-    assert status == 200, saved
+    await save_breaking_edit(app.url, token)
     await button.click()
     await expect(outcome).to_have_attribute("data-state", "refused", timeout=PUBLISH_MS)
     await expect(outcome).to_contain_text("Refused by the quality gate")

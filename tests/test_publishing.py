@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,8 +17,9 @@ import pytest
 from bot import rasa_runtime
 from handoff.publishing import Publisher
 from handoff.settings import load_settings
-from knowledge_index.index import ensure_index, production_embedders
+from knowledge_index.index import production_embedders
 from tests.clients import Recorder, http_json, sign_in
+from tests.editing import articles_and_index, publish, retrained_bot, save_breaking_edit
 from tests.servers import RASA_TOKEN, ROOT, AppProcess, RasaProcess, app_and_rasa
 
 UNANSWERED = "where is the truck with my table right now"  # escalated by the project's articles
@@ -28,20 +28,12 @@ ANSWERED = "how do I return a bike?"
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the articles, and of the tests' index of them (built here when missing)."""
-    base = tmp_path_factory.mktemp("publishing")
-    shutil.copytree(ROOT / "training_data" / "articles", base / "articles")
-    shared = ROOT / ".cache" / "test-index"
-    ensure_index(ROOT / "training_data" / "articles", shared, production_embedders()[0],
-                 multilingual=production_embedders()[1])
-    shutil.copytree(shared, base / "index", ignore=shutil.ignore_patterns("history.jsonl", ".*lock"))
-    return base
+    return tmp_path_factory.mktemp("publishing")
 
 
 @pytest.fixture(scope="module")
 def stack(workdir: Path) -> Iterator[tuple[AppProcess, RasaProcess]]:
-    env = {"CASEDESK_ARTICLES_DIR": str(workdir / "articles"), "CASEDESK_INDEX_DIR": str(workdir / "index")}
-    with app_and_rasa(workdir / "app", env) as both:
+    with app_and_rasa(workdir / "app", articles_and_index(workdir)) as both:
         both[0].add_agent("erin", roles=["editor"])
         both[0].add_agent("amy", roles=["agent"])
         yield both
@@ -61,19 +53,6 @@ def cli(app: AppProcess, *args: str) -> subprocess.CompletedProcess[str]:
     """``casedesk`` with the app's settings (its articles, index and Rasa)."""
     return subprocess.run([sys.executable, "-m", "handoff", *args], cwd=ROOT, env=app.env, capture_output=True,
                           text=True, timeout=600)
-
-
-async def publish(app: AppProcess, token: str) -> dict[str, Any]:
-    """Start a publish through the API and follow it to its end."""
-    status, body = await http_json("POST", f"{app.url}/api/kb/publish", token=token)
-    assert status == 202, body
-    assert body["job"]["state"] == "running"
-    for _ in range(1200):
-        status, body = await http_json("GET", f"{app.url}/api/kb/publish", token=token)
-        if body["job"]["state"] != "running":
-            return body["job"]  # type: ignore[no-any-return]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the publish did not end: {body}")
 
 
 async def live_version(app: AppProcess) -> str:
@@ -131,7 +110,7 @@ async def test_an_invalid_article_file_stops_the_publish_with_its_file_and_line(
     broken = workdir / "articles" / "bikes" / "bike-bells.md"
     broken.write_text("---\nid: bike-bells\ntitel: Bells\n---\nText.\n")  # as an editor might, in git
     try:
-        job = await publish(app, editor)
+        job = await publish(app.url, editor)
     finally:
         broken.unlink()
     assert job["state"] == "failed"
@@ -169,7 +148,7 @@ async def test_a_fix_goes_live_without_a_restart_while_customers_keep_getting_an
         await customer.close()
 
     askers = [asyncio.create_task(keep_asking()) for _ in range(3)]
-    job = await publish(app, editor)
+    job = await publish(app.url, editor)
     await asyncio.sleep(1)
     stop.set()
     await asyncio.gather(*askers)
@@ -192,16 +171,8 @@ async def test_a_fix_goes_live_without_a_restart_while_customers_keep_getting_an
 async def test_an_edit_that_breaks_answers_is_refused_with_the_regressions_listed(
         app: AppProcess, editor: str) -> None:
     before = await live_version(app)
-    shipping, returns = [(await http_json("GET", f"{app.url}/api/articles/{name}", token=editor))[1]["article"]
-                         for name in ("bike-shipping", "bike-returns")]
-    # The shipping article takes the returns article's questions: customers asking about returns would get it.
-    head, _, body = shipping["text"].partition("\n---\n")
-    questions = "".join(f"  - {q}\n" for q in returns["questions"])
-    broken = head.split("questions:\n")[0] + "questions:\n" + questions + "---\n" + body
-    status, saved = await http_json("PUT", f"{app.url}/api/articles/bike-shipping",
-                                    {"text": broken, "version": shipping["version"]}, token=editor)
-    assert status == 200, saved
-    job = await publish(app, editor)
+    shipping = await save_breaking_edit(app.url, editor)
+    job = await publish(app.url, editor)
     assert job["state"] == "refused", job
     gate = job["steps"][3]
     assert gate["state"] == "failed" and gate["detail"].startswith("refused: examples:")
@@ -215,7 +186,7 @@ async def test_an_edit_that_breaks_answers_is_refused_with_the_regressions_liste
     assert history["publishes"][0]["version"] == await live_version(app)  # nothing new was published
     assert article_of(await bot_answer(app, ANSWERED)) == "bike-returns"
     status, _ = await http_json("PUT", f"{app.url}/api/articles/bike-shipping",
-                                {"text": shipping["text"], "version": saved["article"]["version"]}, token=editor)
+                                {"text": shipping["text"], "version": shipping["version"]}, token=editor)
     assert status == 200
     assert before == await live_version(app)
 
@@ -248,13 +219,7 @@ async def test_changed_rasa_training_data_retrains_once_and_rasa_loads_the_model
     NLU example, published by the app's own Publisher class to the app's index and the running Rasa."""
     app, rasa = stack
     assert rasa_runtime.loaded_model(rasa.url, RASA_TOKEN) == rasa_runtime.model_path().name
-    root = tmp_path / "bot"
-    root.mkdir()
-    for name in ("config.yml", "bot", "training_data/bot"):
-        source = ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    nlu = root / "training_data" / "bot" / "nlu.yml"
-    nlu.write_text(nlu.read_text().replace("    - hello\n", "    - hello\n    - hello there, bot\n", 1))
+    root = retrained_bot(tmp_path / "bot")
     settings = load_settings(None, app.env)
     publisher = Publisher(settings, *production_embedders(settings.model_cache_dir), root=root)
     answers: list[str | None] = []

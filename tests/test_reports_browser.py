@@ -21,7 +21,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests import report_seed
-from tests.browser import ARTIFACTS, WAIT_MS, open_page
+from tests.browser import ARTIFACTS, WAIT_MS, open_page, sign_in_staff
 from tests.servers import AppProcess, free_port, start_app
 
 
@@ -34,12 +34,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
         yield started
     finally:
         started.stop()
-
-
-async def sign_in(page: Page, username: str) -> None:
-    await page.get_by_test_id("login-username").fill(username)
-    await page.get_by_test_id("login-password").fill(report_seed.PASSWORD)
-    await page.get_by_test_id("login-submit").click()
 
 
 async def chart_data(page: Page, testid: str) -> dict[str, Any]:
@@ -75,7 +69,7 @@ async def test_the_reports_dashboard_in_the_browser(browser: Browser, app: AppPr
 
 async def dashboard(page: Page, app: AppProcess) -> None:
     # -- an agent without the supervisor role is told so, plainly
-    await sign_in(page, "ann")
+    await sign_in_staff(page, "ann")
     await expect(page.get_by_test_id("denied-view")).to_be_visible()
     await expect(page.get_by_test_id("denied-message")).to_contain_text("does not have the supervisor role")
     await expect(page.get_by_test_id("reports-view")).to_be_hidden()
@@ -83,7 +77,7 @@ async def dashboard(page: Page, app: AppProcess) -> None:
     await expect(page.get_by_test_id("login-view")).to_be_visible()
 
     # -- a supervisor picks the seeded period
-    await sign_in(page, report_seed.SUPERVISOR_NAME)
+    await sign_in_staff(page, report_seed.SUPERVISOR_NAME)
     await expect(page.get_by_test_id("reports-view")).to_be_visible()
     await expect(page.get_by_test_id("report-status")).to_have_text(re.compile(r"^Cases created from"))
     await page.get_by_test_id("filter-from").fill("2025-06-02")
