@@ -9,10 +9,11 @@ then, for each of N rounds, as an editor would through the REST API:
 the same run is a publish with nothing changed (what every publish costs: reading the files, fitting
 the prototypes, the gate's questions on both versions).
 
-Then the full retrain, a publish that reuses nothing, through the same `Publisher`: every text embedded
-again (both spaces, into a fresh index directory), `rasa train` from scratch (a temporary copy of the
-bot's files with one more NLU example, so the project's own model stays), the gate, and the running
-Rasa loading the new model through its HTTP API (PUT /model).
+Then the full retrain, a publish that reuses nothing, through the same `Publisher` on the app's settings:
+every text embedded again (both spaces; `casedesk publish --full`), `rasa train` from scratch (a
+temporary copy of the bot's files with one more NLU example, so the project's own model stays), the
+gate, and the running Rasa loading the new model through its HTTP API (PUT /model), while a customer
+keeps asking.
 
     .venv/bin/python bench/publish.py [--rounds 3]
 """
@@ -36,7 +37,7 @@ from handoff.settings import load_settings  # noqa: E402
 from knowledge_index.index import production_embedders  # noqa: E402
 from tests.clients import Recorder, http_json, sign_in  # noqa: E402
 from tests.editing import articles_and_index, publish, retrained_bot  # noqa: E402
-from tests.servers import RASA_TOKEN, app_and_rasa  # noqa: E402
+from tests.servers import app_and_rasa  # noqa: E402
 
 # Questions the project's articles hand over or offer two articles for, and the article an editor
 # teaches each to.
@@ -89,16 +90,13 @@ async def rounds(url: str, count: int) -> tuple[list[float], list[float], float]
     return save_to_live, publish_seconds, noop["seconds"]
 
 
-def full_retrain(work: Path, rasa_url: str) -> float:
-    """A publish that reuses nothing, through the product's `Publisher`: a fresh index directory (every
-    text embedded in both spaces) and a copy of the bot whose training data changed (`rasa train` from
+def full_retrain(app_env: dict[str, str], work: Path) -> float:
+    """A publish that reuses nothing, through the product's `Publisher` on the app's own settings: every
+    text embedded again (``full``), and a copy of the bot whose training data changed (`rasa train` from
     scratch), loaded into the running Rasa through its HTTP API."""
-    root = retrained_bot(work / "bot-copy")
-    settings = load_settings(None, {"CASEDESK_ARTICLES_DIR": str(work / "articles"),
-                                    "CASEDESK_INDEX_DIR": str(work / "full-index"),
-                                    "CASEDESK_RASA_URL": rasa_url, "CASEDESK_RASA_TOKEN": RASA_TOKEN})
-    publisher = Publisher(settings, *production_embedders(), root=root)
-    job = publisher.run(publisher.new_job("bench"))
+    settings = load_settings(None, app_env)
+    publisher = Publisher(settings, *production_embedders(), root=retrained_bot(work / "bot-copy"))
+    job = publisher.run(publisher.new_job("bench"), full=True)
     assert job.state == "published", job
     print(f"full retrain and publish: {job.seconds:.1f} s  ("
           + "  ".join(f"{s.name} {s.seconds:.1f}" for s in job.steps) + ")")
@@ -110,7 +108,7 @@ def full_retrain(work: Path, rasa_url: str) -> float:
 async def main(count: int) -> None:
     with TemporaryDirectory() as tmp:
         work = Path(tmp)
-        with app_and_rasa(work / "app", articles_and_index(work)) as (app, rasa):
+        with app_and_rasa(work / "app", articles_and_index(work)) as (app, _):
             live, published, baseline = await rounds(app.url, count)
             waits: list[tuple[float, str | None]] = []
             stop = asyncio.Event()
@@ -122,7 +120,7 @@ async def main(count: int) -> None:
                     waits.append((time.perf_counter() - started, answer))
 
             asker = asyncio.create_task(keep_asking())
-            full = await asyncio.to_thread(full_retrain, work, rasa.url)
+            full = await asyncio.to_thread(full_retrain, app.env, work)
             stop.set()
             await asker
     answered = sum(answer == "bike-returns" for _, answer in waits)

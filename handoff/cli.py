@@ -193,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollback_parser = commands.add_parser("rollback", help="make the previous publish live again")
     for command in (publish_parser, rollback_parser):
         command.add_argument("--by", default=getpass.getuser(), help=by_help)
+    publish_parser.add_argument("--full", action="store_true", help="embed every text again (no reuse of the "
+                                "published index's vectors)")
     commands.add_parser("publishes", help="the history of publishes and rollbacks, newest first")
     add_kb_commands(commands)
     return parser
@@ -224,7 +226,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             asyncio.run(contact(settings, args.contact_command, args.contact_id, getattr(args, "output", None),
                                 getattr(args, "yes", False)))
         elif args.command == "publish":
-            return publish_cli.publish(settings, args.by)
+            return publish_cli.publish(settings, args.by, args.full)
         elif args.command == "publishes":
             return publish_cli.history(settings)
         elif args.command == "rollback":

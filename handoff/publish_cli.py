@@ -19,11 +19,11 @@ def _publisher(settings: Settings) -> Publisher:
     return Publisher(settings, *production_embedders(settings.model_cache_dir))
 
 
-def publish(settings: Settings, by: str) -> int:
+def publish(settings: Settings, by: str, full: bool = False) -> int:
     """Publish, printing each step as it ends; 0 when published, 1 when the gate refused, 2 on failure."""
     publisher = _publisher(settings)
     job = publisher.new_job(by)
-    worker = threading.Thread(target=publisher.run, args=(job,))
+    worker = threading.Thread(target=publisher.run, args=(job, full))
     worker.start()
     shown: set[str] = set()
     while True:

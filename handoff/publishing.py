@@ -136,12 +136,13 @@ class Publisher:
         self.last = Job(secrets.token_hex(8), by, _now())
         return self.last
 
-    def run(self, job: Job) -> Job:
-        """Carry out ``job`` (from `new_job`) to its end: published, refused by the gate, or failed."""
+    def run(self, job: Job, full: bool = False) -> Job:
+        """Carry out ``job`` (from `new_job`) to its end: published, refused by the gate, or failed; with
+        ``full``, every text is embedded again (nothing is taken from the published index)."""
         started = time.monotonic()
         try:
             with self._exclusive():
-                self._publish(job)
+                self._publish(job, full)
         except Busy as exc:
             self._fail(job, "check", str(exc))
         except Exception as exc:  # the job reports it; the live version stays as it was
@@ -153,7 +154,7 @@ class Publisher:
             self._running.release()
         return job
 
-    def _publish(self, job: Job) -> None:
+    def _publish(self, job: Job, full: bool) -> None:
         step = self._begin(job, "check")
         articles, sources = self._files.snapshot()  # ArticleError: the job fails with file:line
         published = self._published()
@@ -168,10 +169,10 @@ class Publisher:
 
         candidate = KnowledgeIndex.compose(articles, self._english, self._thresholds, multilingual=self._multilingual,
                                            multilingual_thresholds=self._multilingual_thresholds,
-                                           progress=progress, reuse=published)
+                                           progress=progress, reuse=None if full else published)
         changes = _changes(published, candidate)
-        step.end("done", f"{_count(changes)}; embedded {candidate.embedded[0]} new texts of {len(candidate.entries)}"
-                 if published else f"first index: {len(candidate.entries)} texts embedded")
+        embedded = f"embedded {candidate.embedded[0]} {'' if full else 'new '}texts of {len(candidate.entries)}"
+        step.end("done", f"{_count(changes)}; {embedded}" if published else f"first index: {embedded}")
 
         step = self._begin(job, "rasa")
         model, trained = rasa_runtime.ensure_model(self._root)
