@@ -13,7 +13,7 @@ Then the full retrain, a publish that reuses nothing, through the same `Publishe
 every text embedded again (both spaces; `casedesk publish --full`), `rasa train` from scratch (a
 temporary copy of the bot's files with one more NLU example, so the project's own model stays), the
 gate, and the running Rasa loading the new model through its HTTP API (PUT /model), while a customer
-keeps asking.
+asks a question every second.
 
     .venv/bin/python bench/publish.py [--rounds 3]
 """
@@ -114,10 +114,12 @@ async def main(count: int) -> None:
             stop = asyncio.Event()
 
             async def keep_asking() -> None:
+                """A customer asking every second (as fast as the bot answers while it is slower)."""
                 while not stop.is_set():
                     started = time.perf_counter()
                     answer = await bot_article(app.url, "how do I return a bike?")
                     waits.append((time.perf_counter() - started, answer))
+                    await asyncio.sleep(max(0.0, 1 - (time.perf_counter() - started)))
 
             asker = asyncio.create_task(keep_asking())
             full = await asyncio.to_thread(full_retrain, app.env, work)
