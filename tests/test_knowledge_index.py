@@ -909,3 +909,20 @@ def test_the_manifest_ships_the_decision_thresholds(tmp_path: Path, embedder: Mi
     index, rebuilt = ensure_index(FIXTURES, tmp_path / "index", embedder, thresholds=recalibrated)
     assert rebuilt and index.thresholds == recalibrated
     assert KnowledgeIndex.load(tmp_path / "index", embedder).thresholds == recalibrated
+
+
+def test_an_index_composed_from_a_published_one_embeds_only_new_texts_and_equals_a_full_build(
+        built: KnowledgeIndex, embedder: MiniLMEmbedder, kb_copy: Path) -> None:
+    path = kb_copy / "bikes" / "bike-returns.md"
+    path.write_text(path.read_text().replace("questions:\n", "questions:\n  - Can I hand my bike back?\n", 1))
+    articles = load_articles(kb_copy)
+    reused = KnowledgeIndex.compose(articles, embedder, reuse=built)
+    fresh = KnowledgeIndex.compose(articles, embedder)
+    assert reused.embedded == (1,) and fresh.embedded == (FIXTURE_ENTRIES + 1,)
+    assert reused.version == "" and reused.entries == fresh.entries
+    for a, b in ((reused._english.matrix, fresh._english.matrix),
+                 (reused._english.prototypes.reconstruct_n(0, 5), fresh._english.prototypes.reconstruct_n(0, 5))):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert [h.article_id for h in reused.search("Can I hand my bike back?")] == \
+           [h.article_id for h in fresh.search("Can I hand my bike back?")]
+    assert read_manifest(built.directory).fingerprint != reused.manifest.fingerprint  # nothing written yet
