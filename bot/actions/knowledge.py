@@ -4,9 +4,10 @@ Every intent is routed by a plain rule to one of three actions, and the actions 
 conversation themselves: a small-talk intent ("are ...", "hello, ...") whose text the knowledge base
 matches strongly is answered from the article; "yes"/"no" act on an answer only when one was given.
 
-The bot's own words around an article follow the question's language (`knowledge_index.index.Route`):
-English, German or Arabic, English for any other. Rasa's small-talk responses (bot/domain.yml) stay
-English.
+The bot's own words (around an article, a hand-over, small talk) come from the message catalogue
+(connectors/catalogue) in the customer's language (`_language`): English, German or Arabic, English for
+any other; every reply's ``data`` names it (``language``), so the app speaks it too. The NLU is trained
+in the three languages: the request for a person and the short answers are trusted in any language.
 
 Replies are Rasa ``custom`` payloads in the shape handoff/rasa_bridge.py reads:
 ``{"text": str, "data": {...}, "handoff": reason?, "resolve": reason?}``.
@@ -23,67 +24,55 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import context
+from connectors import catalogue
 from knowledge_index.decision import Decision, decide
 from knowledge_index.entries import plain_text
 from knowledge_index.index import Hit, Route
 from knowledge_index.multilingual import query_language
 
-PHRASES: dict[str, dict[str, str]] = {
-    "en": {
-        "did_it_help": "Did this answer your question?", "yes": "Yes", "no": "No", "neither": "Neither",
-        "which": "Which of these is closest to your question?",
-        "low_confidence": "I'm not sure I can answer that one correctly. "
-                          "I'm connecting you with a person from our team.",
-        "customer_request": "Of course. I'm connecting you with a person from our team.",
-        "answer_not_helpful": "Sorry that didn't help. I'm connecting you with a person from our team.",
-        "no_offered_article_fits": "Sorry I couldn't find the right article. "
-                                   "I'm connecting you with a person from our team.",
-        "answer_helped": "Great, I'm glad that helped!",
-        "goodbye": "Thanks for chatting with us. Goodbye!",
-    },
-    "de": {
-        "did_it_help": "Hat das Ihre Frage beantwortet?", "yes": "Ja", "no": "Nein", "neither": "Keiner davon",
-        "which": "Welcher dieser Artikel passt am besten zu Ihrer Frage?",
-        "low_confidence": "Ich bin nicht sicher, ob ich das richtig beantworten kann. "
-                          "Ich verbinde Sie mit jemandem aus unserem Team.",
-        "customer_request": "Gern. Ich verbinde Sie mit jemandem aus unserem Team.",
-        "answer_not_helpful": "Schade, dass das nicht geholfen hat. Ich verbinde Sie mit jemandem aus unserem Team.",
-        "no_offered_article_fits": "Leider habe ich nicht den richtigen Artikel gefunden. "
-                                   "Ich verbinde Sie mit jemandem aus unserem Team.",
-        "answer_helped": "Schön, dass ich helfen konnte!",
-        "goodbye": "Danke für Ihre Nachricht. Auf Wiedersehen!",
-    },
-    "ar": {
-        "did_it_help": "هل أجاب هذا عن سؤالك؟", "yes": "نعم", "no": "لا", "neither": "لا هذا ولا ذاك",
-        "which": "أيّ من هذه المقالات أقرب إلى سؤالك؟",
-        "low_confidence": "لست متأكدًا من أنني أستطيع الإجابة عن ذلك بشكل صحيح. سأوصلك بأحد أعضاء فريقنا.",
-        "customer_request": "بالتأكيد. سأوصلك بأحد أعضاء فريقنا.",
-        "answer_not_helpful": "يؤسفني أن ذلك لم يساعد. سأوصلك بأحد أعضاء فريقنا.",
-        "no_offered_article_fits": "عذرًا، لم أجد المقالة المناسبة. سأوصلك بأحد أعضاء فريقنا.",
-        "answer_helped": "رائع، يسعدني أن ذلك ساعدك!",
-        "goodbye": "شكرًا لتواصلك معنا. إلى اللقاء!",
-    },
-}
-SMALL_TALK = {"greet": "utter_greet", "thank": "utter_welcome", "bot_challenge": "utter_iamabot"}
+# The small-talk intents and their replies (keys of the catalogue's ``bot`` table).
+SMALL_TALK = {"greet": "greet", "thank": "welcome", "bot_challenge": "iamabot"}
+# Intents the NLU is trained on in every language the product speaks (training_data/bot/nlu.yml): the
+# short answers and the request for a person are trusted whatever the language; small talk in English,
+# German and Arabic. Any other typed text that is not English is a question for the knowledge base.
+EVERY_LANGUAGE = frozenset({"request_human", "goodbye", "affirm", "deny"})
+TRAINED_LANGUAGES = frozenset({"en", "de", "ar"})
+# Answers this short say nothing of the language ("ok", "ja"): the conversation's language stays.
+SHORT_ANSWERS = frozenset({"affirm", "deny", "goodbye", "greet", "thank"})
 # A small-talk message this short is small talk, whatever the knowledge base says.
 MIN_WORDS_FOR_ARTICLE = 3
 
 Events = list[dict[str, Any]]
 
 
+def _nlu_intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
 def _language(tracker: Tracker) -> str:
-    """The language of the customer's message; for a button's payload, that of their last question."""
+    """The language of the customer's message; for a button's payload, or a short answer with no sign
+    of its language ("ok"), that of the conversation so far (the ``language`` slot)."""
     text = tracker.latest_message.get("text") or ""
-    return (tracker.get_slot("language") or "en") if text.startswith("/") else query_language(text)
+    earlier = tracker.get_slot("language")
+    if text.startswith("/"):
+        return earlier or "en"
+    guess = query_language(text)
+    if earlier and guess == "en" and _nlu_intent(tracker) in SHORT_ANSWERS:
+        return str(earlier)
+    return guess
 
 
 def _intent(tracker: Tracker) -> str | None:
-    """The NLU's intent; None for typed text in another language than English, which the
-    English-trained NLU cannot classify (such a message is a question for the knowledge base)."""
+    """The NLU's intent where it can be trusted (`EVERY_LANGUAGE`, `TRAINED_LANGUAGES`); None for other
+    typed text in another language than English (such a message is a question for the knowledge base)."""
     text = tracker.latest_message.get("text") or ""
-    if not text.startswith("/") and query_language(text) != "en":
-        return None
-    return (tracker.latest_message.get("intent") or {}).get("name")
+    intent = _nlu_intent(tracker)
+    if text.startswith("/") or intent in EVERY_LANGUAGE:
+        return intent
+    language = query_language(text)
+    if language == "en" or (language in TRAINED_LANGUAGES and intent in SMALL_TALK):
+        return intent
+    return None
 
 
 def _reply(dispatcher: CollectingDispatcher, text: str, data: dict[str, Any], **flags: Any) -> None:
@@ -91,7 +80,8 @@ def _reply(dispatcher: CollectingDispatcher, text: str, data: dict[str, Any], **
 
 
 def _phrases(language: str) -> dict[str, str]:
-    return PHRASES.get(language, PHRASES["en"])
+    """The bot's words in ``language`` (the message catalogue's ``bot`` table, connectors/catalogue)."""
+    return catalogue.phrases(language, "bot")
 
 
 def _article_reply(
@@ -127,8 +117,9 @@ async def consider(ctx: context.ActionContext, query: str) -> Consideration:
     return Consideration(route, hits, decide(hits, route.thresholds))
 
 
-async def answer_or(dispatcher: CollectingDispatcher, tracker: Tracker, fallback_response: str | None) -> Events:
-    """Answer, offer two close articles, or hand over, as the decision says; small talk keeps its reply."""
+async def answer_or(dispatcher: CollectingDispatcher, tracker: Tracker, small_talk: str | None) -> Events:
+    """Answer, offer two close articles, or hand over, as the decision says; small talk keeps its reply
+    (``small_talk``: its key in the catalogue's ``bot`` table)."""
     ctx = context.current()
     query = tracker.latest_message.get("text") or ""
     considered = await consider(ctx, query)
@@ -140,8 +131,8 @@ async def answer_or(dispatcher: CollectingDispatcher, tracker: Tracker, fallback
     }
     say = _phrases(route.language)
     language = [SlotSet("language", route.language)]
-    if fallback_response and (decision.kind == "escalate" or len(query.split()) < MIN_WORDS_FOR_ARTICLE):
-        dispatcher.utter_message(response=fallback_response)
+    if small_talk and (decision.kind == "escalate" or len(query.split()) < MIN_WORDS_FOR_ARTICLE):
+        _reply(dispatcher, say[small_talk], {"kind": "small_talk", "language": route.language})
         return [SlotSet("last_article", None), SlotSet("offered_articles", None), *language]
     if decision.kind == "answer":
         return _article_reply(dispatcher, decision.article_ids[0], decision.confidence, why, route.language) + language
@@ -168,7 +159,7 @@ class ActionAnswerFromKnowledge(Action):
             offered = (tracker.get_slot("offered_articles") or "").split(",")
             chosen = next(tracker.get_latest_entity_values("article_id"), None)
             if chosen is not None and chosen in offered:
-                extra = {"decision": "chosen", "offered": offered}
+                extra = {"decision": "chosen", "offered": offered, "language": _language(tracker)}
                 return _article_reply(dispatcher, chosen, 1.0, extra, _language(tracker))
         return await answer_or(dispatcher, tracker, SMALL_TALK.get(_intent(tracker) or ""))
 
@@ -191,12 +182,13 @@ class ActionEscalate(Action):
         elif tracker.get_slot("offered_articles"):
             reason = "no_offered_article_fits"
         else:
-            return await answer_or(dispatcher, tracker, "utter_ask_question")
-        data: dict[str, Any] = {"kind": "handoff", "reason": reason}
+            return await answer_or(dispatcher, tracker, "ask_question")
+        language = _language(tracker)
+        data: dict[str, Any] = {"kind": "handoff", "reason": reason, "language": language}
         if article_id:
             data["article_id"] = article_id
-        _reply(dispatcher, _phrases(_language(tracker))[reason], data, handoff=reason)
-        return [SlotSet("last_article", None), SlotSet("offered_articles", None)]
+        _reply(dispatcher, _phrases(language)[reason], data, handoff=reason)
+        return [SlotSet("last_article", None), SlotSet("offered_articles", None), SlotSet("language", language)]
 
 
 class ActionResolveByBot(Action):
@@ -215,10 +207,10 @@ class ActionResolveByBot(Action):
         elif article_id:
             reason = "answer_helped"
         else:
-            return await answer_or(dispatcher, tracker, "utter_ask_question")
-        text = _phrases(_language(tracker))[reason]
-        data: dict[str, Any] = {"kind": "resolved"}
+            return await answer_or(dispatcher, tracker, "ask_question")
+        language = _language(tracker)
+        data: dict[str, Any] = {"kind": "resolved", "language": language}
         if article_id:
             data["article_id"] = article_id
-        _reply(dispatcher, text, data, resolve=reason)
-        return [SlotSet("last_article", None)]
+        _reply(dispatcher, _phrases(language)[reason], data, resolve=reason)
+        return [SlotSet("last_article", None), SlotSet("language", language)]
