@@ -54,7 +54,7 @@ def run_kb_command(args: argparse.Namespace) -> int:
     """Run the parsed kb command; returns the exit status (2 after printing ``error: ...``)."""
     from .article_files import ArticleNotFound, EditRefused, VersionConflict
     from .articles import ArticleError
-    from .evaluation import CsvError
+    from .csv_files import CsvError
     from .storage import IndexMismatch
 
     handler = getattr(args, _HANDLER)
@@ -246,7 +246,10 @@ def _eval(args: argparse.Namespace) -> int:
     if not (args.kb and args.queries):
         print("error: kb eval needs --kb and --queries, or --suite dev", file=sys.stderr)
         return EXIT_ERROR
-    kb, queries = read_labeled_csv(args.kb), read_labeled_csv(args.queries)
+    ignored: list[str] = []  # what the CSV reader ignored, as notes
+    kb, queries = read_labeled_csv(args.kb, ignored.append), read_labeled_csv(args.queries, ignored.append)
+    for note in ignored:
+        print(f"warning: {note}", file=sys.stderr)
     check_labels(kb, queries, args.oos_label, (args.kb, args.queries))
     english, multilingual = _thresholds(args.thresholds, args.multilingual_thresholds)
     ids = article_ids([row.label for row in kb])
@@ -257,7 +260,7 @@ def _eval(args: argparse.Namespace) -> int:
     for key, value in summary.items():
         print(f"{key}: {value}")
     if args.json:
-        head = {"kb": args.kb, "queries": args.queries, "oos_label": args.oos_label,
+        head = {"kb": args.kb, "queries": args.queries, "oos_label": args.oos_label, "ignored": ignored,
                 "models": [model.name for model in models],
                 "thresholds": english.to_json(), "multilingual_thresholds": multilingual.to_json()}
         with open(args.json, "w", encoding="utf-8") as handle:

@@ -9,9 +9,7 @@ explains them).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import random
 import re
 import unicodedata
@@ -23,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .articles import ID_PATTERN, Article
+from .csv_files import CsvError, read_csv
 from .decision import Decision, Scored, Thresholds, decide
 
 __all__ = ["CsvError", "Labeled", "QueryResult", "Ranker", "TimedRanker", "article_ids", "evaluate"]
@@ -30,17 +29,6 @@ __all__ += ["auroc", "check_labels", "kb_articles", "mcc", "metrics", "read_labe
 
 HEADER = ["sentence", "label"]
 K = 10  # articles ranked per query (MRR@10)
-
-
-class CsvError(Exception):
-    """An invalid ``sentence,label`` file. ``str(error)`` is ``path:line: message``."""
-
-    def __init__(self, path: str, line: int, message: str) -> None:
-        super().__init__(path, line, message)
-        self.path, self.line, self.message = path, line, message
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}" if self.line > 0 else f"{self.path}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -51,42 +39,22 @@ class Labeled:
     also: tuple[str, ...] = ()  # further right labels for a query (dev sets only; a CSV has one)
 
 
-def read_labeled_csv(path: str | Path) -> list[Labeled]:
-    """The rows of a UTF-8 CSV with the header ``sentence,label``; blank lines are skipped."""
-    name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise CsvError(name, 0, f"cannot read: {error.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise CsvError(name, data.count(b"\n", 0, error.start) + 1, "not valid UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def read_labeled_csv(path: str | Path, warn: Callable[[str], None] | None = None) -> list[Labeled]:
+    """The rows of a ``sentence,label`` CSV (read as `csv_files.read_csv` reads files: BOM, CRLF,
+    quoted line breaks, empty trailing columns and empty rows are fine); each note of what was
+    ignored goes to `warn`. Whitespace inside a sentence is collapsed."""
+    table = read_csv(path, HEADER)
     rows: list[Labeled] = []
-    header_seen, line = False, 1
-    try:
-        for record in reader:
-            start, line = line, reader.line_num + 1  # the record spans start .. reader.line_num
-            if not record or record == [""]:
-                continue
-            if not header_seen:
-                if [cell.strip() for cell in record] != HEADER:
-                    raise CsvError(name, start, f"the header must be 'sentence,label', not {','.join(record)!r}")
-                header_seen = True
-                continue
-            if len(record) != 2:
-                raise CsvError(name, start, f"expected 2 fields (sentence,label), found {len(record)}")
-            sentence, label = " ".join(record[0].split()), record[1].strip()
-            if not sentence:
-                raise CsvError(name, start, "empty sentence")
-            if not label:
-                raise CsvError(name, start, "empty label")
-            rows.append(Labeled(sentence, label, start))
-    except csv.Error as error:
-        raise CsvError(name, reader.line_num, f"invalid CSV: {error}") from None
-    if not header_seen:
-        raise CsvError(name, 1, "empty file: expected the header 'sentence,label'")
+    for row in table.rows:
+        sentence, label = " ".join(row.fields[0].split()), row.fields[1].strip()
+        if not sentence:
+            raise CsvError(str(path), row.line, "empty sentence")
+        if not label:
+            raise CsvError(str(path), row.line, "empty label")
+        rows.append(Labeled(sentence, label, row.line))
+    if warn is not None:
+        for note in table.ignored:
+            warn(note)
     return rows
 
 

@@ -87,6 +87,26 @@ def test_read_csv_skips_blank_lines_and_numbers_lines(tmp_path: Path) -> None:
     assert rows == [Labeled("hello there", "greet", 3), Labeled("two lines", "a", 4), Labeled("last", "b", 6)]
 
 
+def test_read_csv_takes_a_spreadsheet_export_and_says_what_it_ignored(tmp_path: Path) -> None:
+    # A UTF-8 BOM, CRLF, an empty trailing column (header and rows), an empty row, a quoted line break.
+    text = '\ufeffsentence,label,\r\nhello there,greet,\r\n,,\r\n"two\r\nlines",a,\r\nlast,b\r\n'
+    notes: list[str] = []
+    rows = read_labeled_csv(write(tmp_path / "kb.csv", text), notes.append)
+    assert rows == [Labeled("hello there", "greet", 2), Labeled("two lines", "a", 4), Labeled("last", "b", 6)]
+    kb = tmp_path / "kb.csv"
+    assert notes == [f"{kb}: ignored 1 empty trailing column", f"{kb}: ignored 1 empty row (line 3)"]
+
+    # Some exports leave the header without the empty column, or use ";" (German spreadsheets).
+    notes.clear()
+    rows = read_labeled_csv(write(tmp_path / "de.csv", "Sentence;Label\nWo ist mein Paket?;shipping;;\n"), notes.append)
+    assert rows == [Labeled("Wo ist mein Paket?", "shipping", 2)]
+    de = tmp_path / "de.csv"
+    assert notes == [f"{de}: read with ';' between fields", f"{de}: ignored 2 empty trailing columns"]
+    assert read_labeled_csv(write(tmp_path / "plain.csv", "sentence,label\nhi,a\n"), notes.append) == [
+        Labeled("hi", "a", 2)]
+    assert len(notes) == 2  # a plain file ignores nothing
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
@@ -97,6 +117,13 @@ def test_read_csv_skips_blank_lines_and_numbers_lines(tmp_path: Path) -> None:
         ("sentence,label\nhi, \n", 2, "empty label"),
         ("sentence,label\nhi\n", 2, "expected 2 fields"),
         (b"sentence,label\nhi,a\n\xff,b\n", 3, "not valid UTF-8"),
+        (b"\xff\xfes\x00,\x00l\x00", 1, "UTF-16"),
+        # The line of a row is the line where it starts, after a row with quoted line breaks too.
+        ('\ufeffsentence,label,\r\n"one\r\ntwo\r\nthree",a,\r\nhi,a,b\r\n', 5, "expected 2 fields"),
+        ('sentence,label,\n"one\ntwo",a,\n"never closed,a\nhi,a\n', 4, "invalid CSV"),
+        ("sentence,label,\nhi,a,\nhi,,\n", 3, "empty label"),
+        ("sentence,label,,\nhi,a,,note\n", 2, "expected 2 fields (sentence,label), found 4"),
+        ("sentence,label,notes\nhi,a,x\n", 1, "header must be 'sentence,label'"),
     ],
 )
 def test_csv_errors_name_file_and_line(tmp_path: Path, text: str | bytes, line: int, message: str) -> None:
@@ -226,6 +253,30 @@ def test_kb_eval_decisions(eval_report: dict[str, object]) -> None:
     confidences = [r["confidence"] for r in rows]
     assert min(confidences[:3] + confidences[4:7]) >= 0.5 and confidences[7] < 0.2  # the planet: far from all
     assert eval_report["thresholds"] == {"answer": 0.5, "clarify_margin": 0.15, "clarify_floor": 0.2}
+
+
+def spreadsheet_export(text: str) -> bytes:
+    """`text` as a spreadsheet saves it: a BOM, CRLF, an empty trailing column and an empty last row."""
+    lines = [f"{line}," for line in text.splitlines()] + [",,"]
+    return "\ufeff".encode() + "\r\n".join(lines).encode() + b"\r\n"
+
+
+def test_kb_eval_reads_spreadsheet_exports(
+    tmp_path: Path, eval_report: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    thresholds = tmp_path / "thresholds.json"
+    thresholds.write_text(json.dumps({"thresholds": eval_report["thresholds"]}))
+    kb = write(tmp_path / "kb.csv", spreadsheet_export(KB_CSV))
+    queries = write(tmp_path / "q.csv", spreadsheet_export(QUERIES_CSV))
+    argv = ["eval", "--kb", str(kb), "--queries", str(queries), "--oos-label", "none",
+            "--thresholds", str(thresholds), "--json", str(tmp_path / "out.json"), "--latency-sample", "1"]
+    assert main(argv) == 0
+    notes = [f"{kb}: ignored 1 empty trailing column", f"{kb}: ignored 1 empty row (line 18)",
+             f"{queries}: ignored 1 empty trailing column", f"{queries}: ignored 1 empty row (line 10)"]
+    assert capsys.readouterr().err.splitlines() == [f"warning: {note}" for note in notes]
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["ignored"] == notes
+    assert report["rows"] == eval_report["rows"]  # the same questions, lines and decisions as the plain files
 
 
 def test_kb_eval_metrics_by_hand(eval_report: dict[str, object]) -> None:
