@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_index.articles import ArticleError
+from knowledge_index.articles import ArticleError, load_articles
+from knowledge_index.multilingual import query_language
 from knowledge_index.quality_gate import ESCALATE, Question, questions, read_development_set
 from knowledge_index.storage import ArticleRecord
 
@@ -56,3 +57,25 @@ def test_the_development_set_names_existing_articles_with_file_and_line(tmp_path
     with pytest.raises(ArticleError, match=rf"^{path}:2: not valid YAML"):
         read_development_set(path)
     assert read_development_set(tmp_path / "missing.yml") == []
+
+
+def test_the_shipped_development_set_covers_near_misses_and_languages_with_the_ids_the_bot_returns() -> None:
+    shipped = read_development_set(ROOT / "training_data" / "regression-questions.yml")
+    articles = load_articles(ROOT / "training_data" / "articles")
+    by_id = {a.id: a for a in articles}
+    # A question expects its topic's article in the question's language when there is one, else the
+    # original (KnowledgeIndex.search): a German question about returns expects bike-returns-de.
+    versions = {(a.translation_of or a.id, a.locale.split("-")[0]): a.id for a in articles}
+    for q in shipped:
+        if q.expected != ESCALATE:
+            topic = by_id[q.expected].translation_of or q.expected
+            assert q.expected == versions.get((topic, query_language(q.text)), topic), q.text
+    by_language: dict[str, list[Question]] = {}
+    for q in shipped:
+        by_language.setdefault(query_language(q.text), []).append(q)
+    assert set(by_language) == {"en", "de", "ar"}
+    for language in ("de", "ar"):
+        answerable = [q for q in by_language[language] if q.expected != ESCALATE]
+        assert len(answerable) >= 20 and len(by_language[language]) - len(answerable) >= 3
+    assert sum(q.expected == ESCALATE for q in by_language["en"]) >= 25 + 7  # near misses and off-topic ones
+    assert any(q.expected == "bike-returns-de" for q in by_language["de"])
