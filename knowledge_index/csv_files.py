@@ -58,7 +58,7 @@ def read_csv(path: str | Path, columns: Sequence[str]) -> CsvTable:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise CsvError(name, data.count(b"\n", 0, error.start) + 1, "not valid UTF-8") from None
+        raise CsvError(name, data.count(b"\n", 0, error.start) + 1, "not valid UTF-8 (save it as CSV UTF-8)") from None
     wanted = [column.lower() for column in columns]
     separator = _separator(text, wanted)
     header_text = separator.join(columns)
