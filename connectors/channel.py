@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import socketio
 
+from connectors import catalogue
 from handoff.records import Message
 
 CHAT = "/chat"  # the customers' socket.io namespace
@@ -90,13 +91,12 @@ class Channels:
 
 # -- buttons where a channel has none ------------------------------------------------------------------
 
-NUMBERED_HINT = "Reply with a number."
-
-
-def numbered(text: str, choices: Iterable[str]) -> str:
-    """The text with the choices listed by number, for a channel without buttons."""
+def numbered(text: str, choices: Iterable[str], language: str | None = None) -> str:
+    """The text with the choices listed by number, for a channel without buttons; the hint how to
+    choose in ``language`` (the message's, connectors/catalogue)."""
     lines = [f"{i}. {title}" for i, title in enumerate(choices, start=1)]
-    return f"{text}\n\n" + "\n".join(lines) + f"\n{NUMBERED_HINT}" if lines else text
+    hint = catalogue.text(language, "channel.numbered_hint")
+    return f"{text}\n\n" + "\n".join(lines) + f"\n{hint}" if lines else text
 
 
 def chosen(reply: str, buttons: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:

@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from connectors import catalogue
 from connectors.channel import Capabilities, chosen, numbered, pieces
 from handoff import lifecycle
 from handoff.api import json_body
@@ -46,9 +47,6 @@ RETRY_DELAYS = (1.0, 4.0, 15.0)  # seconds before each further attempt of a fail
 CALL_TIMEOUT = aiohttp.ClientTimeout(total=10)
 SEEN_UPDATES = 1000  # update ids remembered, so an update Telegram sends again is handled once
 BUTTON, RATING = "b", "r"  # callback data: "b:{seq}:{index}" a bot's button, "r:{rating}" the survey's
-EXPIRED_TEXT = "That choice is no longer open."
-THANKS_TEXT = "Thank you for your rating."
-TEXT_ONLY = "Sorry, I can only read text messages."
 
 routes = web.RouteTableDef()
 
@@ -137,7 +135,7 @@ class TelegramChannel:
         choices = _choices(message)
         listed = ""  # choices as numbered lines, where the channel has no buttons
         if choices and not caps.buttons and data.get("kind") != "survey":  # the survey's text names its scale
-            listed = numbered("", [title for title, _ in choices])
+            listed = numbered("", [title for title, _ in choices], data.get("language"))
         article = data.get("article") or {}
         link = article.get("title") if article.get("url") else None
         written = ""  # the link written out, where the channel has no links
@@ -276,8 +274,7 @@ class TelegramChannel:
 
     async def _start(self, conversations: Conversations, chat_id: str, user: Mapping[str, Any]) -> Conversation:
         name = " ".join(str(user[k]) for k in ("first_name", "last_name") if isinstance(user.get(k), str))[:80]
-        language = user.get("language_code")
-        locale = language[:2].lower() if isinstance(language, str) and language[:2].isalpha() else "en"
+        locale = _language(user)
         known = Identity(f"telegram:{user['id']}", name or None, None) if isinstance(user.get("id"), int) else None
         conversation, _ = await conversations.start(TELEGRAM, locale, name or "Telegram user", None, known)
         await self._store.link_chat(TELEGRAM, chat_id, conversation.id)
@@ -287,15 +284,14 @@ class TelegramChannel:
     async def _message(self, conversations: Conversations, message: dict[str, Any]) -> None:
         chat_id = _chat_id(message)
         text = message.get("text")
-        if not isinstance(text, str) or not text.strip():
-            await self.say(chat_id, TEXT_ONLY)
-            return
-        if len(text) > self._max_message_length:
-            await self.say(chat_id, f"Your message is longer than {self._max_message_length} characters; "
-                                    "please send it in parts.")
-            return
         sender = message.get("from")
         user: dict[str, Any] = sender if isinstance(sender, dict) else {}
+        if not isinstance(text, str) or not text.strip():
+            await self.say(chat_id, catalogue.text(_language(user), "channel.text_only"))
+            return
+        if len(text) > self._max_message_length:
+            await self.say(chat_id, catalogue.text(_language(user), "channel.too_long", limit=self._max_message_length))
+            return
         async with self._chat_locked(chat_id):
             conversation = await self._current(conversations, chat_id)
             rating = _rating(conversation, text)
@@ -325,7 +321,7 @@ class TelegramChannel:
         shows on its answer and a written number gets as a message."""
         try:
             await conversations.answer_survey(conversation.id, Answers(rating=rating), via="chat")
-            said = THANKS_TEXT
+            said = catalogue.text(await conversations.customer_language(conversation), "channel.rating_thanks")
         except ApiError as exc:
             said = exc.message
         if not pressed:
@@ -338,7 +334,9 @@ class TelegramChannel:
             raise ApiError("invalid_payload", "callback_query.id: must be a string")
         chat_id = _chat_id(_object(query, "message"))
         kind, *values = str(query.get("data", "")).split(":")
-        note: str | None = EXPIRED_TEXT
+        sender = query.get("from")
+        user: dict[str, Any] = sender if isinstance(sender, dict) else {}
+        note: str | None = catalogue.text(_language(user), "channel.choice_expired")
         async with self._chat_locked(chat_id):
             conversation = await self._current(conversations, chat_id)
             if conversation is not None and kind == RATING and values and values[0].isdecimal():
@@ -360,6 +358,12 @@ class TelegramChannel:
         # always answered, so that the customer's app stops showing the press as pending
         await self._call("answerCallbackQuery", {"callback_query_id": query_id, **({"text": note} if note else {})},
                          "button press", attempts=1)
+
+
+def _language(user: Mapping[str, Any]) -> str:
+    """The two-letter language of a Telegram user's app (their ``language_code``), else English."""
+    language = user.get("language_code")
+    return language[:2].lower() if isinstance(language, str) and language[:2].isalpha() else "en"
 
 
 def _choices(message: Message) -> list[tuple[str, str]]:

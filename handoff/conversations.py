@@ -25,6 +25,7 @@ from typing import Any
 
 import socketio
 
+from connectors import catalogue
 from connectors.channel import Channels
 from handoff import lifecycle, masking
 from handoff.agents import token_digest
@@ -44,10 +45,6 @@ log = logging.getLogger(__name__)
 
 AGENT = "/agent"
 
-SURVEY_TEXT = "How satisfied are you with this conversation? Please rate it from 1 to 5."
-BACK_TO_BOT_TEXT = "You are chatting with our assistant again. Ask it anything, or ask for a person."
-TRANSFER_TEXT = "I'm passing your conversation to a colleague. Please stay here; you keep your place in the queue."
-CANCELLED_TEXT = "This conversation has been closed. You can start a new one at any time."
 CANCEL_REASONS = ("spam", "duplicate", "test", "other")
 NOTE = "note"  # the sender of an agent's private note
 WRITTEN_BY_PEOPLE = frozenset({"customer", "agent", NOTE})  # masked before they are stored (mask_in_transcripts)
@@ -57,7 +54,6 @@ AVAILABILITY = (AVAILABLE, "busy", "away")
 HANDLING_SAMPLE = 20  # recent cases an agent resolved, for the expected wait
 MIN_HANDLING_SAMPLES = 3
 POSITIONS_DELAY = 0.25  # seconds: queue places are sent at most this often
-BOT_DOWN_TEXT = "Sorry, I can't answer right now. I'm connecting you with a person from our team."
 
 
 def agent_room(agent_id: str) -> str:
@@ -341,7 +337,8 @@ class Conversations:
                 raise BotUnavailable("Rasa sent no reply")
         except BotUnavailable as exc:
             log.warning("bot unavailable for %s: %s", conversation.id, exc)
-            replies = [BotReply(BOT_DOWN_TEXT, {"kind": "handoff", "reason": "bot_unavailable"},
+            text = catalogue.text(await self.customer_language(conversation), "bot.unavailable")
+            replies = [BotReply(text, {"kind": "handoff", "reason": "bot_unavailable"},
                                 handoff_reason="bot_unavailable")]
         for reply in replies:
             posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
@@ -408,7 +405,7 @@ class Conversations:
         await self._check_may_take(agent, conversation.queue)
         conversation = await self._transition(conversation, lifecycle.WITH_AGENT, reason=reason, actor=actor,
                                               agent=agent)
-        await self._post(conversation.id, "system", "system", f"{agent.display_name} has joined the conversation.", {})
+        await self._tell(conversation, "system.joined", {}, agent=agent.display_name)
         return conversation
 
     async def _check_may_take(self, agent: Agent, queue_name: str | None) -> None:
@@ -511,7 +508,7 @@ class Conversations:
                 await self._check_may_take(colleague, queue or conversation.queue)
             to = {key: value for key, value in (("queue", queue), ("to_agent", to_username)) if value}
             await self._post(conversation.id, NOTE, agent.display_name, note, {"kind": "note", "transfer": True, **to})
-            conversation = await self._back_to_queue(conversation, TRANSFER_TEXT, "transferred",
+            conversation = await self._back_to_queue(conversation, "system.transferred", {}, "transferred",
                                                      f"agent:{agent.username}", queue=queue)
             if colleague is not None:
                 conversation = await self._assign(conversation, colleague, "transferred_to_agent",
@@ -522,7 +519,7 @@ class Conversations:
         """The agent hands the customer back to the bot, which answers their next message."""
         async with self._locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            await self._post(conversation.id, "system", "system", BACK_TO_BOT_TEXT, {"kind": "returned_to_bot"})
+            await self._tell(conversation, "system.back_to_bot", {"kind": "returned_to_bot"})
             return await self._transition(conversation, lifecycle.BOT, reason="returned_to_bot",
                                           actor=f"agent:{agent.username}")
 
@@ -543,7 +540,7 @@ class Conversations:
             conversation = await self.get(conversation_id)
             if conversation.status not in lifecycle.OPEN:
                 raise ApiError("conflict", f"case {conversation.number} is {conversation.status} already")
-            await self._post(conversation.id, "system", "system", CANCELLED_TEXT, {"kind": "cancelled"})
+            await self._tell(conversation, "system.cancelled", {"kind": "cancelled"})
             return await self._transition(conversation, lifecycle.CANCELLED, reason=f"cancelled_{reason}",
                                           actor=f"agent:{supervisor.username}")
 
@@ -611,18 +608,19 @@ class Conversations:
             conversation = await self.get(conversation_id)
             if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id != agent_id:
                 return
-            name = conversation.agent_name or "The agent"
-            text = f"{name} was disconnected. Your conversation is back at the front of the queue."
+            language = await self.customer_language(conversation)
+            name = conversation.agent_name or catalogue.text(language, "system.an_agent")
             try:
-                await self._back_to_queue(conversation, text, "agent_disconnected", "system")
+                await self._back_to_queue(conversation, "system.agent_disconnected", {"agent": name},
+                                          "agent_disconnected", "system")
             except ApiError as exc:  # another node changed it meanwhile
                 log.info("sweep left case %s: %s", conversation.number, exc.message)
 
-    async def _back_to_queue(self, conversation: Conversation, text: str, reason: str, actor: str,
-                             queue: str | None = None) -> Conversation:
+    async def _back_to_queue(self, conversation: Conversation, key: str, values: dict[str, str], reason: str,
+                             actor: str, queue: str | None = None) -> Conversation:
         """A case with an agent goes back to its queue (or ``queue``), keeping its place (`KEEP_PLACE`),
-        and the customer is told why."""
-        await self._post(conversation.id, "system", "system", text, {"kind": "requeued", "reason": reason})
+        and the customer is told why (the catalogue's ``key``, with ``values``)."""
+        await self._tell(conversation, key, {"kind": "requeued", "reason": reason}, **values)
         return await self._transition(conversation, lifecycle.QUEUED, reason=reason, actor=actor, queue=queue)
 
     async def _sweep_one(self, conversation_id: str, expected: str, target: str, reason: str) -> None:
@@ -690,8 +688,7 @@ class Conversations:
         updated = await self.get(conversation.id)
 
         if target == lifecycle.RESOLVED:
-            await self._post(updated.id, "system", "system", SURVEY_TEXT,
-                             survey_request(self._settings.survey_questions))
+            await self._tell(updated, "system.survey", survey_request(self._settings.survey_questions))
             updated = await self.get(conversation.id)
         summary = await self._publish_case(updated, conversation)
         if lifecycle.QUEUED in (current, target):
@@ -706,6 +703,18 @@ class Conversations:
         return updated
 
     # -- storing and publishing -------------------------------------------------------------------
+
+    async def customer_language(self, conversation: Conversation) -> str:
+        """The language to speak to the customer (connectors/catalogue): the one the bot last heard them
+        write (its replies' ``language``), else their conversation's locale, else English."""
+        last = await self.store.last_message_from(conversation.id, ["bot"])
+        heard = last.data.get("language") if last else None
+        return catalogue.language_of(heard if heard in catalogue.languages() else conversation.locale)
+
+    async def _tell(self, conversation: Conversation, key: str, data: dict[str, Any], **values: str) -> Posted:
+        """A system message to the customer: the catalogue's ``key`` in their language, with ``values``."""
+        text = catalogue.text(await self.customer_language(conversation), key, **values)
+        return await self._post(conversation.id, "system", "system", text, data)
 
     async def _post(
         self, conversation_id: str, sender: str, sender_name: str, text: str, data: dict[str, Any],

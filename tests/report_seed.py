@@ -35,12 +35,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors import catalogue
 from handoff.agents import AGENT, SUPERVISOR, AgentAuth
-from handoff.conversations import CANCELLED_TEXT, SURVEY_TEXT
 from handoff.store import SYNC_DRIVERS, SqlCaseStore, title_of
 from handoff.tables import case_articles, case_events, conversations, customers, messages, surveys
 
 BOT = "Velora & Hearthwood assistant"
+SURVEY_TEXT = catalogue.text("en", "system.survey")
 PASSWORD = "correct horse battery"
 SUPERVISOR_NAME, AGENTS = "sup", ("ann", "ben")
 DAY_1, DAY_2, DAY_3 = (datetime(2025, 6, d, tzinfo=UTC) for d in (2, 3, 4))
@@ -198,7 +199,7 @@ class Case:
         return self
 
     def cancel(self, seconds: float, reason: str = "spam") -> Case:
-        self._post(seconds, "system", "system", CANCELLED_TEXT, {"kind": "cancelled"})
+        self._post(seconds, "system", "system", catalogue.text("en", "system.cancelled"), {"kind": "cancelled"})
         self._event(seconds, self.status, "cancelled", f"cancelled_{reason}", f"agent:{SUPERVISOR_NAME}")
         self.row.update(resolution="cancelled", closed_at=self.at(seconds))
         return self

@@ -7,7 +7,7 @@ import asyncio
 import signal
 from pathlib import Path
 
-from handoff.conversations import BOT_DOWN_TEXT
+from connectors import catalogue
 from tests.clients import Recorder, sign_in
 from tests.servers import app_and_rasa, free_port, start_app
 
@@ -59,7 +59,8 @@ async def test_rasa_stopped_mid_conversation_hands_over_with_the_whole_transcrip
         await asyncio.to_thread(rasa.stop)
         await customer.ok("send_message", {"text": "and when do I get my money back?"})
         told = await customer.wait_for("message_created", lambda m: m["sender"] == "bot" and m["seq"] > answer["seq"])
-        assert (told["text"], told["data"]) == (BOT_DOWN_TEXT, {"kind": "handoff", "reason": "bot_unavailable"})
+        bot_down = catalogue.text("en", "bot.unavailable")
+        assert (told["text"], told["data"]) == (bot_down, {"kind": "handoff", "reason": "bot_unavailable"})
         queued = await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
         assert queued["queue_position"] == 1
 
@@ -72,7 +73,7 @@ async def test_rasa_stopped_mid_conversation_hands_over_with_the_whole_transcrip
             (1, "customer", "how do I return a bike?"),
             (2, "bot", answer["text"]),
             (3, "customer", "and when do I get my money back?"),
-            (4, "bot", BOT_DOWN_TEXT),
+            (4, "bot", bot_down),
         ]
         assert transcript[1]["data"] == answer["data"]  # the article the bot offered, for the agent to see
         await customer.wait_for("case_updated", lambda c: c["status"] == "with_agent")

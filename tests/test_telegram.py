@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 import socketio
 
-from connectors import telegram
+from connectors import catalogue, telegram
 from handoff.conversations import Conversations
 from handoff.rasa_bridge import RasaBridge
 from handoff.records import Message, utcnow
@@ -139,7 +139,7 @@ async def test_round_trip_bot_answer_escalation_agent_reply_and_survey(app: AppP
 
     # 6. The customer presses 4: the survey is stored through Conversations, the press answered with thanks.
     await fake.post(webhook(app), fake.press(chat, "r:4", DANA))
-    await fake.wait_for("answerCallbackQuery", lambda p: p.get("text") == telegram.THANKS_TEXT)
+    await fake.wait_for("answerCallbackQuery", lambda p: p.get("text") == catalogue.text("en", "channel.rating_thanks"))
     _, detail = await http_json("GET", f"{app.url}/api/cases/{conversation_id}", token=token)
     case = detail["case"]
     assert (case["channel"], case["status"], case["queue"]) == ("telegram", "resolved", "telegram")
@@ -148,7 +148,8 @@ async def test_round_trip_bot_answer_escalation_agent_reply_and_survey(app: AppP
         "customer", "bot", "customer", "bot", "system", "agent", "customer", "system"]
     # pressing again is refused, and said so on the press
     await fake.post(webhook(app), fake.press(chat, "r:2", DANA))
-    await fake.wait_for("answerCallbackQuery", lambda p: p.get("text") == telegram.EXPIRED_TEXT)
+    expired = catalogue.text("en", "channel.choice_expired")
+    await fake.wait_for("answerCallbackQuery", lambda p: p.get("text") == expired)
 
     # 7. The next message after the case closed starts the chat's next case, the same contact's.
     await fake.post(webhook(app), fake.message(chat, "I want to talk to a person", DANA))
@@ -245,7 +246,8 @@ async def test_without_buttons_choices_are_numbered_and_a_number_picks_one(
     await channel.receive(conversations, fake.message(chat, "4", DANA))
     stored = await store.survey(conversation_id)
     assert stored is not None and (stored.rating, stored.answered_via) == (4, "chat")
-    await fake.wait_for("sendMessage", lambda p: p["text"] == telegram.THANKS_TEXT, chat_id=chat)
+    thanks = catalogue.text("en", "channel.rating_thanks")
+    await fake.wait_for("sendMessage", lambda p: p["text"] == thanks, chat_id=chat)
 
 
 def test_long_texts_are_split_and_links_written_out_without_links() -> None:
