@@ -138,3 +138,8 @@ def _call(method: str, url: str, token: str, body: object, timeout: float) -> di
         raise RasaError(f"Rasa at {url.split('?')[0]} is unreachable: {error}") from None
     parsed = json.loads(raw) if raw.strip() else {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+def parse(url: str, token: str, text: str, timeout: float = 30) -> dict[str, object]:
+    """What the NLU of the Rasa server at ``url`` makes of ``text`` (its intent, entities, ranking)."""
+    return _call("POST", f"{url.rstrip('/')}/model/parse", token, {"text": text}, timeout)
