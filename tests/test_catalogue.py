@@ -29,7 +29,7 @@ def test_every_key_is_in_every_language_with_the_same_values_to_fill_in(language
     assert catalogue.keys(language) == english
     for key in sorted(english):
         translated, original = catalogue.text(language, key), catalogue.text("en", key)
-        assert translated.strip() and translated != original or key == "bot.greet" and "Velora" in translated, key
+        assert translated.strip() and translated != original, key
         assert named_values(translated) == named_values(original), key
 
 
