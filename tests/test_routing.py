@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from connectors import catalogue
 from tests.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
 from tests.servers import AppProcess, RasaProcess, free_port, start_app
 
@@ -123,7 +124,8 @@ async def test_cases_are_routed_by_topic_language_and_channel_to_agents_with_the
         _, anna = await agent(app.url, "anna")
         assigned = await anna.wait_for("case_assigned", lambda c: c["id"] == german_id)
         assert assigned["agent_id"] and assigned["queue"] == "german"
-        await german.wait_for("message_created", lambda m: "has joined" in m["text"])
+        joined = catalogue.text("de", "system.joined", agent=assigned["agent_name"])
+        await german.wait_for("message_created", lambda m: m["text"] == joined)  # in German
         assert (await case(app.url, token, german_id))["events"][-1]["reason"] == "assigned"
 
         # Pick mode: bert (workshop skill) sees the workshop case and takes it.
