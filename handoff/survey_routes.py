@@ -53,7 +53,7 @@ async def survey_state(request: web.Request) -> web.Response:
     links = request.app[CONVERSATIONS].survey_links
     return web.json_response({
         "case_number": conversation.number,
-        "locale": conversation.locale,
+        "locale": await request.app[CONVERSATIONS].customer_language(conversation),  # the page's language
         "questions": survey_questions.describe(request.app[SETTINGS].survey_questions),
         "answered": conversation.survey_answered,
         "expires_at": iso(links.expires_at(conversation)),

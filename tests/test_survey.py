@@ -170,7 +170,7 @@ async def test_answered_through_the_link_once_then_the_chat_is_refused(survey_ap
     closed_at = datetime.fromisoformat(row["closed_at"]).replace(tzinfo=None)
     expires_at = datetime.fromisoformat(state.pop("expires_at").replace("Z", "+00:00")).replace(tzinfo=None)
     assert expires_at - closed_at == timedelta(days=14)  # survey_link_days' default
-    assert state == {"case_number": row["number"], "locale": "de-DE", "answered": False, "expired": False,
+    assert state == {"case_number": row["number"], "locale": "de", "answered": False, "expired": False,
                      "questions": [{"id": "satisfaction", "scale": [1, 5]}, {"id": "nps", "scale": [0, 10]},
                                    {"id": "effort", "scale": [1, 7]}, {"id": "comment"}]}
 
