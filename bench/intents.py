@@ -28,7 +28,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -75,7 +75,7 @@ def measure(root: Path) -> dict[str, Any]:
             time.sleep(0.5)
 
         def intent(text: str) -> tuple[str, float]:
-            found = rasa_runtime.parse(url, token, text)["intent"]
+            found = cast(dict[str, Any], rasa_runtime.parse(url, token, text)["intent"])
             return str(found.get("name")), float(found.get("confidence") or 0.0)
 
         taken = []
