@@ -337,8 +337,9 @@ class Conversations:
                 raise BotUnavailable("Rasa sent no reply")
         except BotUnavailable as exc:
             log.warning("bot unavailable for %s: %s", conversation.id, exc)
-            text = catalogue.text(await self.customer_language(conversation), "bot.unavailable")
-            replies = [BotReply(text, {"kind": "handoff", "reason": "bot_unavailable"},
+            language = await self.customer_language(conversation)
+            replies = [BotReply(catalogue.text(language, "bot.unavailable"),
+                                {"kind": "handoff", "reason": "bot_unavailable", "language": language},
                                 handoff_reason="bot_unavailable")]
         for reply in replies:
             posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)

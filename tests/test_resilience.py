@@ -21,7 +21,7 @@ async def test_rasa_down_hands_over_and_a_killed_app_loses_nothing(tmp_path: Pat
         started = await customer.ok("start_conversation", {"channel": "mobile"})
         await customer.ok("send_message", {"text": "my fork leaks oil"})
         handoff = await customer.wait_for("message_created", lambda m: m["sender"] == "bot")
-        assert handoff["data"] == {"kind": "handoff", "reason": "bot_unavailable"}
+        assert handoff["data"] == {"kind": "handoff", "reason": "bot_unavailable", "language": "en"}
         queued = await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
         assert queued["queue_position"] == 1
         await customer.ok("send_message", {"text": "still there?"})  # stored while waiting
@@ -60,7 +60,8 @@ async def test_rasa_stopped_mid_conversation_hands_over_with_the_whole_transcrip
         await customer.ok("send_message", {"text": "and when do I get my money back?"})
         told = await customer.wait_for("message_created", lambda m: m["sender"] == "bot" and m["seq"] > answer["seq"])
         bot_down = catalogue.text("en", "bot.unavailable")
-        assert (told["text"], told["data"]) == (bot_down, {"kind": "handoff", "reason": "bot_unavailable"})
+        assert (told["text"], told["data"]) == (bot_down, {"kind": "handoff", "reason": "bot_unavailable",
+                                                                "language": "en"})
         queued = await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
         assert queued["queue_position"] == 1
 
