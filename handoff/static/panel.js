@@ -443,7 +443,7 @@
     meta.appendChild(el("span", { className: "msg-sender" }, name + " (" + (sender === "note" ? "private note" : sender) + ")"));
     meta.appendChild(el("time", { datetime: m.created_at || null }, fmtTime(m.created_at)));
     li.appendChild(meta);
-    if (m.text) li.appendChild(el("p", { className: "msg-text" }, m.text));
+    if (m.text) li.appendChild(el("p", { className: "msg-text", dir: "auto" }, m.text));
     if (data.kind === "answer" && data.article) {
       var art = el("p", { className: "msg-extra", "data-testid": "transcript-article" });
       art.appendChild(document.createTextNode("Offered article: "));
