@@ -169,7 +169,7 @@ def consideration_view(considered: Consideration) -> dict[str, Any]:
 
 def hit_view(hit: Hit) -> dict[str, Any]:
     return {"article_id": hit.article_id, "title": hit.title, "url": hit.url, "score": hit.score,
-            "matched": hit.matched}
+            "similarity": hit.similarity, "matched": hit.matched}
 
 
 def decision_view(decision: Decision) -> dict[str, Any]:

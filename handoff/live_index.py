@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.actions import context as action_context
 from handoff.settings import Settings
 from knowledge_index.articles import ArticleError, fingerprint, load_articles
-from knowledge_index.decision import load_thresholds
+from knowledge_index.decision import load_calibration
 from knowledge_index.embedder import Embedder
 from knowledge_index.index import KnowledgeIndex, ensure_index, production_embedders
 from knowledge_index.storage import ArticleRecord, IndexMismatch, current_version
@@ -29,15 +29,17 @@ class LiveIndex:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._english, self._multilingual = production_embedders(settings.model_cache_dir)
-        # The thresholds a rebuild publishes with the index; a published index brings its own.
+        # The calibrations a rebuild publishes with the index; a published index brings its own. The
+        # answer precision target chooses among its thresholds.
         files = settings.thresholds_file, settings.multilingual_thresholds_file
-        self._thresholds, self._multilingual_thresholds = (load_thresholds(f) if f else None for f in files)
+        self._thresholds, self._multilingual_thresholds = (load_calibration(f) if f else None for f in files)
+        self._target = settings.answer_precision_target
         self.version = ""
 
     def start(self) -> None:
         """Load the published index, building one first when there is none (blocking: run in a thread)."""
         try:
-            index = KnowledgeIndex.load(self._settings.index_dir, self._english, self._multilingual)
+            index = KnowledgeIndex.load(self._settings.index_dir, self._english, self._multilingual, self._target)
             rebuilt = False
             self._tell_about_edits(index)
         except IndexMismatch as exc:
@@ -45,7 +47,7 @@ class LiveIndex:
             index, rebuilt = ensure_index(
                 Path(self._settings.articles_dir), Path(self._settings.index_dir), self._english,
                 thresholds=self._thresholds, multilingual=self._multilingual,
-                multilingual_thresholds=self._multilingual_thresholds,
+                multilingual_thresholds=self._multilingual_thresholds, precision_target=self._target,
             )
         log.info("knowledge index %s: %d articles (%s)", "built" if rebuilt else "loaded", len(index.articles),
                  index.version)
@@ -66,7 +68,7 @@ class LiveIndex:
         try:
             if current_version(self._settings.index_dir) == self.version:
                 return False
-            index = KnowledgeIndex.load(self._settings.index_dir, self._english, self._multilingual)
+            index = KnowledgeIndex.load(self._settings.index_dir, self._english, self._multilingual, self._target)
         except IndexMismatch as exc:  # keep answering from the version we have
             log.error("not swapping the knowledge index: %s", exc)
             return False
@@ -95,5 +97,6 @@ class LiveIndex:
         return record.tags if record else ()
 
     def _use(self, index: KnowledgeIndex) -> None:
+        index.warm()  # here, in the loading thread, not on the first customer's question
         action_context.configure(action_context.ActionContext(index))
         self.version = index.version

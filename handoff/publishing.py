@@ -38,7 +38,7 @@ from bot import rasa_runtime
 from handoff.settings import Settings
 from knowledge_index import quality_gate
 from knowledge_index.article_files import ArticleFiles
-from knowledge_index.decision import MULTILINGUAL_THRESHOLDS_FILE, load_thresholds
+from knowledge_index.decision import MULTILINGUAL_THRESHOLDS_FILE, load_calibration
 from knowledge_index.embedder import Embedder
 from knowledge_index.index import KnowledgeIndex
 from knowledge_index.storage import (
@@ -122,8 +122,9 @@ class Publisher:
         self._files = ArticleFiles(settings.articles_dir)
         self._index_dir = Path(settings.index_dir)
         files = settings.thresholds_file, settings.multilingual_thresholds_file
-        self._thresholds = load_thresholds(files[0]) if files[0] else load_thresholds()
-        self._multilingual_thresholds = load_thresholds(files[1] or MULTILINGUAL_THRESHOLDS_FILE)
+        self._thresholds = load_calibration(files[0]) if files[0] else load_calibration()
+        self._multilingual_thresholds = load_calibration(files[1] or MULTILINGUAL_THRESHOLDS_FILE)
+        self._target = settings.answer_precision_target
         self._running = threading.Lock()
         self.last: Job | None = None
 
@@ -169,7 +170,8 @@ class Publisher:
 
         candidate = KnowledgeIndex.compose(articles, self._english, self._thresholds, multilingual=self._multilingual,
                                            multilingual_thresholds=self._multilingual_thresholds,
-                                           progress=progress, reuse=None if full else published)
+                                           progress=progress, reuse=None if full else published,
+                                           precision_target=self._target)
         changes = _changes(published, candidate)
         embedded = f"embedded {candidate.embedded[0]} {'' if full else 'new '}texts of {len(candidate.entries)}"
         step.end("done", f"{_count(changes)}; {embedded}" if published else f"first index: {embedded}")
@@ -255,7 +257,7 @@ class Publisher:
 
     def _published(self) -> KnowledgeIndex | None:
         try:
-            return KnowledgeIndex.load(self._index_dir, self._english, self._multilingual)
+            return KnowledgeIndex.load(self._index_dir, self._english, self._multilingual, self._target)
         except IndexMismatch as exc:
             log.warning("publishing without a published index to compare with: %s", exc)
             return None

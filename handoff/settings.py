@@ -56,6 +56,8 @@ class Settings:
     model_cache_dir: str = ".cache/models"
     thresholds_file: str = ""
     multilingual_thresholds_file: str = ""
+    # The share of the bot's answers that must be right (docs/evaluation.md, "The operating point").
+    answer_precision_target: float = 0.95
     max_message_length: int = 2000
     bot_name: str = "Velora & Hearthwood assistant"
     agent_session_hours: float = 12.0
@@ -200,6 +202,9 @@ def _validate(s: Settings) -> None:
         path = getattr(s, key)
         if path and not Path(path).is_file():
             raise SettingsError(f"{key}: {path} does not exist")
+    if not 0.5 <= s.answer_precision_target < 1:
+        raise SettingsError("answer_precision_target: must be at least 0.5 and below 1, "
+                            f"got {s.answer_precision_target:g}")
     if not 0 <= s.publish_tolerance < 1:
         raise SettingsError(f"publish_tolerance: must be at least 0 and below 1, got {s.publish_tolerance}")
     if not 1 <= s.agent_capacity <= 100:

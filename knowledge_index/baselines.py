@@ -5,8 +5,8 @@ index (`ProductionRanker`) and two baselines.
   bot runs it. Query vectors are encoded in batches before the per-query searches (same model,
   same vectors up to float rounding); `ProductionRanker.latency` times single queries unbatched.
 
-- `Bm25Ranker`: BM25 (rank-bm25's BM25Okapi, lower-cased ``\\w+`` tokens, no stop words or
-  stemming) over the example questions; an article scores its best question's BM25 score.
+- `Bm25Ranker`: BM25 (`lexical.Bm25`: rank-bm25's BM25Okapi, lower-cased ``\\w+`` tokens, no stop
+  words or stemming) over the example questions; an article scores its best question's BM25 score.
 - `KnnRanker`: plain all-MiniLM-L6-v2 nearest neighbour over the example questions only (no
   title or body entries); an article scores its best question's cosine similarity.
 
@@ -15,7 +15,6 @@ Each baseline gets one answer threshold (`decision.calibrate_answer`) and never 
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -30,9 +29,10 @@ import numpy.typing as npt
 from .decision import Decision, Scored, Thresholds, decide
 from .embedder import Embedder
 from .evaluation import K, Labeled, kb_articles
-from .index import KnowledgeIndex
+from .index import Calibrated, KnowledgeIndex
+from .lexical import Bm25
 
-__all__ = ["Bm25Ranker", "CachedEmbedder", "KnnRanker", "ProductionRanker", "Ranked", "tokens"]
+__all__ = ["Bm25Ranker", "CachedEmbedder", "KnnRanker", "ProductionRanker", "Ranked"]
 
 CHUNK = 256  # queries scored at once
 BOT_K = 3  # articles the bot searches for (bot/actions/context.py top_k)
@@ -71,14 +71,15 @@ class ProductionRanker:
 
     def __init__(
         self, kb: Sequence[Labeled], ids: dict[str, str], embedder: CachedEmbedder,
-        multilingual: CachedEmbedder | None = None, *, thresholds: Thresholds | None = None,
-        multilingual_thresholds: Thresholds | None = None,
+        multilingual: CachedEmbedder | None = None, *, thresholds: Calibrated | None = None,
+        multilingual_thresholds: Calibrated | None = None, precision_target: float | None = None,
     ) -> None:
         self.embedders = [e for e in (embedder, multilingual) if e is not None]
         with tempfile.TemporaryDirectory(prefix="kb-eval-") as directory:
             self.index = KnowledgeIndex.build(
                 kb_articles(kb, ids), embedder, Path(directory) / "index", thresholds,
                 multilingual=multilingual, multilingual_thresholds=multilingual_thresholds,
+                precision_target=precision_target,
             )
 
     def thresholds(self, text: str) -> Thresholds:
@@ -162,52 +163,20 @@ class KnnRanker:
 
 
 class Bm25Ranker:
-    """rank-bm25's BM25Okapi (k1=1.5, b=0.75, epsilon=0.25) over lower-cased ``\\w+`` tokens.
-
-    Scores equal ``BM25Okapi.get_scores`` (a test checks it); they are computed from per-token
-    postings because ``get_scores`` loops over every document in Python for each query token.
-    """
+    """BM25 (`lexical.Bm25`) over the example questions; an article scores its best question."""
 
     name = "bm25"
 
     def __init__(self, kb: Sequence[Labeled], ids: dict[str, str]) -> None:
-        from rank_bm25 import BM25Okapi
-
         self._grouped = _Grouped(kb, ids)
-        self.model = BM25Okapi([tokens(text) for text in self._grouped.texts])
-        model = self.model
-        doc_len = np.array(model.doc_len, dtype=np.float64)
-        norm = model.k1 * (1 - model.b + model.b * doc_len / model.avgdl)
-        postings: dict[str, tuple[list[int], list[float]]] = {}
-        for doc, frequencies in enumerate(model.doc_freqs):
-            for token, count in frequencies.items():
-                docs, counts = postings.setdefault(token, ([], []))
-                docs.append(doc)
-                counts.append(count)
-        self._postings = {}
-        for token, (docs, counts) in postings.items():
-            rows, freq = np.array(docs, dtype=np.int64), np.array(counts, dtype=np.float64)
-            weight = (model.idf.get(token) or 0) * freq * (model.k1 + 1) / (freq + norm[rows])
-            self._postings[token] = (rows, weight)
+        self.bm25 = Bm25(self._grouped.texts)
 
     def scores(self, text: str) -> npt.NDArray[np.float64]:
         """BM25 score of every example question (in `_Grouped` order) for ``text``."""
-        scores = np.zeros(len(self._grouped.texts), dtype=np.float64)
-        for token in tokens(text):
-            if token in self._postings:
-                rows, weight = self._postings[token]
-                scores[rows] += weight
-        return scores
+        return self.bm25.scores(text)
 
     def rank(self, texts: Sequence[str], k: int = K) -> list[list[Scored]]:
         ranked: list[list[Scored]] = []
         for start in range(0, len(texts), CHUNK):
             ranked += self._grouped.top(np.array([self.scores(t) for t in texts[start : start + CHUNK]]), k)
         return ranked
-
-
-_TOKEN = re.compile(r"\w+")
-
-
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .decision import Thresholds
+    from .decision import Calibration
     from .index import KnowledgeIndex
 
 __all__ = [
@@ -194,6 +194,9 @@ def _add_evaluation_subcommands(subparsers: argparse._SubParsersAction[Any]) -> 
     evaluate.add_argument("--json", metavar="OUT.json", help="write per-query rows and metrics here")
     evaluate.add_argument("--thresholds", metavar="FILE", help=thresholds_help)
     evaluate.add_argument("--multilingual-thresholds", metavar="FILE", help=multilingual_help)
+    evaluate.add_argument("--precision-target", type=_precision_target, metavar="P",
+                          help="answer precision target the calibrated thresholds are chosen for (default: the "
+                          "bot's default, decision.DEFAULT_PRECISION_TARGET)")
     evaluate.add_argument("--suite", choices=["dev"], help="run the development suite instead of --kb/--queries")
     evaluate.add_argument("--datasets", default=DEFAULT_DATASETS, metavar="DIR", help="(suite) default: %(default)s")
     evaluate.add_argument("--latency-sample", type=int, default=200, metavar="N",
@@ -207,14 +210,26 @@ def _add_evaluation_subcommands(subparsers: argparse._SubParsersAction[Any]) -> 
     calibrate.add_argument("--out", metavar="FILE", help="default: the shipped knowledge_index/thresholds.json")
     calibrate.add_argument("--multilingual-out", metavar="FILE",
                            help="default: the shipped knowledge_index/thresholds-multilingual.json")
+    calibrate.add_argument("--objective", choices=["precision", "accuracy"], default="precision",
+                           help="precision: a confidence model and thresholds for every answer precision target "
+                           "(default); accuracy: thresholds on the similarity for overall accuracy (the method "
+                           "before, for comparison)")
     calibrate.set_defaults(**{_HANDLER: _calibrate})
 
 
-def _thresholds(path: str | None, multilingual_path: str | None = None) -> tuple[Thresholds, Thresholds]:
-    """The English and the multilingual thresholds: from the given files, else the shipped ones."""
-    from .decision import MULTILINGUAL_THRESHOLDS_FILE, THRESHOLDS_FILE, load_thresholds
+def _calibrations(path: str | None, multilingual_path: str | None = None) -> tuple[Calibration, Calibration]:
+    """The English and the multilingual calibration: from the given files, else the shipped ones."""
+    from .decision import MULTILINGUAL_THRESHOLDS_FILE, THRESHOLDS_FILE, load_calibration
 
-    return load_thresholds(path or THRESHOLDS_FILE), load_thresholds(multilingual_path or MULTILINGUAL_THRESHOLDS_FILE)
+    english = load_calibration(path or THRESHOLDS_FILE)
+    return english, load_calibration(multilingual_path or MULTILINGUAL_THRESHOLDS_FILE)
+
+
+def _precision_target(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"an answer precision target is above 0 and below 1, got {text}")
+    return value
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -227,8 +242,9 @@ def _query(args: argparse.Namespace) -> int:
     decision = decide(hits, load_thresholds(args.thresholds) if args.thresholds else route.thresholds)
     print(f"language: {route.language} (model: {route.model})")
     width = max((len(hit.article_id) for hit in hits), default=0)
+    print(f"rank  confidence  similarity  {'article':<{width}}  title")
     for rank, hit in enumerate(hits[: args.k], start=1):
-        print(f"{rank}  {hit.score:.3f}  {hit.article_id:<{width}}  {hit.title}")
+        print(f"{rank:>4}  {hit.score:>10.3f}  {hit.similarity:>10.3f}  {hit.article_id:<{width}}  {hit.title}")
     offered = f" {', '.join(decision.article_ids)}" if decision.article_ids else ""
     print(f"decision: {decision.kind}{offered} ({decision.reason})")
     return 0
@@ -238,7 +254,8 @@ def _eval(args: argparse.Namespace) -> int:
     import json
 
     from .baselines import CachedEmbedder, ProductionRanker
-    from .evaluation import article_ids, check_labels, evaluate, read_labeled_csv, report
+    from .decision import DEFAULT_PRECISION_TARGET
+    from .evaluation import article_ids, check_labels, evaluate, read_labeled_csv, report, risk_coverage
     from .index import production_embedders
 
     if args.suite:
@@ -251,18 +268,23 @@ def _eval(args: argparse.Namespace) -> int:
     for note in ignored:
         print(f"warning: {note}", file=sys.stderr)
     check_labels(kb, queries, args.oos_label, (args.kb, args.queries))
-    english, multilingual = _thresholds(args.thresholds, args.multilingual_thresholds)
+    english, multilingual = _calibrations(args.thresholds, args.multilingual_thresholds)
     ids = article_ids([row.label for row in kb])
     models = production_embedders()
+    target = args.precision_target or DEFAULT_PRECISION_TARGET
     ranker = ProductionRanker(kb, ids, *map(CachedEmbedder, models), thresholds=english,
-                              multilingual_thresholds=multilingual)
+                              multilingual_thresholds=multilingual, precision_target=target)
     results, summary = evaluate(kb, queries, args.oos_label, ranker, latency_sample=args.latency_sample)
     for key, value in summary.items():
         print(f"{key}: {value}")
     if args.json:
         head = {"kb": args.kb, "queries": args.queries, "oos_label": args.oos_label, "ignored": ignored,
                 "models": [model.name for model in models],
-                "thresholds": english.to_json(), "multilingual_thresholds": multilingual.to_json()}
+                "precision_target": target,
+                "thresholds": english.at(target).to_json(),
+                "multilingual_thresholds": multilingual.at(target).to_json(),
+                "risk_coverage": dict(zip(("coverage", "risk"), risk_coverage(
+                    [r.decision.confidence for r in results], [r.rank == 1 for r in results]), strict=True))}
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump({**head, **report(results, summary, ids)}, handle, ensure_ascii=False, indent=1)
             handle.write("\n")
@@ -274,22 +296,23 @@ def _suite(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from .decision import DEFAULT_PRECISION_TARGET
     from .devsets import run_suite, table
     from .index import production_embedders
 
     if not Path(args.datasets).is_dir():
         print(f"error: no datasets directory {args.datasets} (see --datasets)", file=sys.stderr)
         return EXIT_ERROR
-    shipped = _thresholds(args.thresholds, args.multilingual_thresholds)
+    shipped = _calibrations(args.thresholds, args.multilingual_thresholds)
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
-    result = run_suite(args.datasets, *production_embedders(), shipped, latency_sample=args.latency_sample, log=log)
+    result = run_suite(args.datasets, *production_embedders(), shipped, latency_sample=args.latency_sample, log=log,
+                       target=args.precision_target or DEFAULT_PRECISION_TARGET)
     print(table(result))
     for method, thresholds in result.thresholds.items():
         print(f"thresholds {method}: {thresholds.to_json()}")
     now = result.recalibrated.english, result.recalibrated.multilingual
     same = now == shipped
-    print(f"shipped thresholds match a calibration in this run: {'yes' if same else 'no'}"
-          + ("" if same else f" (now: {[t.to_json() for t in now]}; run kb calibrate)"))
+    print(f"shipped calibration matches a calibration in this run: {'yes' if same else 'no (run kb calibrate)'}")
     print(f"seconds: {result.seconds:.0f}")
     if args.json:
         data = dataclasses.asdict(result)
@@ -300,7 +323,7 @@ def _suite(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .decision import MULTILINGUAL_THRESHOLDS_FILE, THRESHOLDS_FILE, save_thresholds
+    from .decision import MULTILINGUAL_THRESHOLDS_FILE, THRESHOLDS_FILE, save_calibration
     from .devsets import calibrate_project
     from .index import production_embedders
 
@@ -308,14 +331,14 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"error: no datasets directory {args.datasets} (see --datasets)", file=sys.stderr)
         return EXIT_ERROR
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
-    found = calibrate_project(args.datasets, *production_embedders(), log)
-    for name, thresholds, summary, out in (
+    found = calibrate_project(args.datasets, *production_embedders(), log, objective=args.objective)
+    for name, calibration, summary, out in (
         ("English", found.english, found.english_summary, args.out or THRESHOLDS_FILE),
         ("multilingual", found.multilingual, found.multilingual_summary, args.multilingual_out
          or MULTILINGUAL_THRESHOLDS_FILE),
     ):
-        save_thresholds(thresholds, out, calibration=summary)
-        print(f"{name} thresholds: {thresholds.to_json()}")
+        save_calibration(calibration, out, summary=summary)
+        print(f"{name} thresholds at the default target: {calibration.thresholds.to_json()}")
         print(f"{name} calibration: {summary}")
         print(f"written to {out}")
     return 0

@@ -24,13 +24,19 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from .confidence import ConfidenceModel
+
 __all__ = ["MULTILINGUAL_THRESHOLDS_FILE", "THRESHOLDS_FILE", "Decision", "DecisionKind", "Scored", "Thresholds"]
 __all__ += ["decide"]
-__all__ += ["calibrate", "calibrate_answer", "load_thresholds", "save_thresholds"]
+__all__ += ["DEFAULT_PRECISION_TARGET", "PRECISION_TARGETS", "Calibration", "OperatingPoint"]
+__all__ += ["calibrate", "calibrate_answer", "calibrate_precision", "load_calibration", "load_thresholds"]
+__all__ += ["save_calibration", "save_thresholds"]
 
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "thresholds.json"  # for the English model
 MULTILINGUAL_THRESHOLDS_FILE = THRESHOLDS_FILE.with_name("thresholds-multilingual.json")
 DecisionKind = Literal["answer", "clarify", "escalate"]
+DEFAULT_PRECISION_TARGET = 0.95  # the share of answers that must be right (settings: answer_precision_target)
+PRECISION_TARGETS = tuple(round(0.50 + 0.01 * i, 2) for i in range(50))  # 0.50 .. 0.99, calibrated each
 
 
 class Scored(Protocol):
@@ -100,15 +106,76 @@ def decide(hits: Sequence[Scored], thresholds: Thresholds) -> Decision:
     return Decision("escalate", (), confidence, f"score {confidence:.3f} < {thresholds.answer:g}")
 
 
-def load_thresholds(path: str | Path = THRESHOLDS_FILE) -> Thresholds:
-    """The thresholds in ``path`` (the shipped, calibrated ones by default)."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return Thresholds.from_json(data["thresholds"])
+@dataclass(frozen=True)
+class OperatingPoint:
+    """The thresholds calibrated for one answer precision target, and what they gave on the calibration sets."""
+
+    target: float
+    thresholds: Thresholds
+    precision: float | None  # answers (and clarifications) that were right; None when none was given
+    answered_right: float  # in-scope calibration questions answered (or clarified) right
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "thresholds": self.thresholds.to_json(), "precision": self.precision,
+                "answered_right": self.answered_right}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OperatingPoint:
+        return cls(float(data["target"]), Thresholds.from_json(data["thresholds"]),
+                   _optional_float(data.get("precision")), float(data["answered_right"]))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How a space decides: the `ConfidenceModel` that scores its candidate articles (None: the
+    similarity itself is the score), the thresholds calibrated for each answer precision target
+    (`points`), and the thresholds used when no target is asked for (`thresholds`)."""
+
+    thresholds: Thresholds
+    confidence: ConfidenceModel | None = None
+    points: tuple[OperatingPoint, ...] = ()
+
+    def at(self, target: float | None) -> Thresholds:
+        """The thresholds for answer precision ``target``: those of the lowest calibrated target at or
+        above it (the strictest one when it is above them all); `thresholds` without a target or points."""
+        if target is None or not self.points:
+            return self.thresholds
+        if not 0 < target < 1:
+            raise ValueError(f"an answer precision target is above 0 and below 1, got {target!r}")
+        reaching = [point for point in self.points if point.target >= target - 1e-9]
+        return min(reaching, key=lambda p: p.target).thresholds if reaching else self.points[-1].thresholds
+
+    def to_json(self) -> dict[str, Any]:
+        return {"thresholds": self.thresholds.to_json(),
+                "confidence": self.confidence.to_json() if self.confidence else {},
+                "operating_points": [point.to_json() for point in self.points]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Calibration:
+        confidence = data.get("confidence") or None
+        return cls(Thresholds.from_json(data["thresholds"]),
+                   ConfidenceModel.from_json(confidence) if confidence else None,
+                   tuple(sorted((OperatingPoint.from_json(p) for p in data.get("operating_points", ())),
+                                key=lambda p: p.target)))
+
+
+def load_calibration(path: str | Path = THRESHOLDS_FILE) -> Calibration:
+    """The calibration in ``path`` (the shipped English one by default)."""
+    return Calibration.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def load_thresholds(path: str | Path = THRESHOLDS_FILE, target: float | None = None) -> Thresholds:
+    """The thresholds in ``path`` (the shipped, calibrated ones by default), for answer precision ``target``."""
+    return load_calibration(path).at(target)
+
+
+def save_calibration(calibration: Calibration, path: str | Path, *, summary: dict[str, Any]) -> None:
+    data = {**calibration.to_json(), "calibration": summary}
+    Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def save_thresholds(thresholds: Thresholds, path: str | Path, *, calibration: dict[str, Any]) -> None:
-    data = {"thresholds": thresholds.to_json(), "calibration": calibration}
-    Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    save_calibration(Calibration(thresholds), path, summary=calibration)
 
 
 # --- calibration -------------------------------------------------------------------------------
@@ -181,6 +248,92 @@ def calibrate(
         "min_gain": min_gain,
     }
     return thresholds, summary
+
+
+# The clarify rule on calibrated confidences (probabilities), searched for each precision target.
+CONFIDENCE_FLOORS = tuple(round(0.05 * i, 2) for i in range(1, 11))  # 0.05 .. 0.50
+CONFIDENCE_MARGINS = tuple(round(0.05 * i, 2) for i in range(1, 11))  # 0.05 .. 0.50
+
+
+def calibrate_precision(
+    top: FloatArray, second: FloatArray, top_right: BoolArray, in_two: BoolArray, oos: BoolArray, *,
+    groups: npt.NDArray[np.int64] | None = None, targets: Sequence[float] = PRECISION_TARGETS,
+    max_clarify_rate: float = 0.10, min_gain: float = 0.005,
+) -> tuple[OperatingPoint, ...]:
+    """For each answer precision target, the thresholds that answer (or clarify) right as many
+    in-scope calibration queries as possible while at least that share of the answers, and of the
+    clarifications, is right in every group of queries (``groups``: a number per query, one group
+    per calibration set; default: one group).
+
+    ``top`` and ``second`` are the confidences of the first and second article (-inf when there is
+    none); a clarification is right when the gold article is offered (``in_two``), an answer when the
+    top article is (``top_right``); every answer or clarification of an OOS query is wrong. At most
+    ``max_clarify_rate`` of the queries are clarified, and the clarify rule is kept only when it
+    answers ``min_gain`` more of the in-scope queries right than answering alone does.
+    """
+    n = len(top)
+    group = np.zeros(n, np.int64) if groups is None else np.asarray(groups, np.int64)
+    member = np.eye(int(group.max()) + 1 if n else 1, dtype=np.int64)[group]  # one-hot: queries x groups
+    inscope = max(int((~oos).sum()), 1)
+    answer_right = top_right & ~oos
+    clarify_right = in_two & ~oos
+    order = np.argsort(-top, kind="stable")
+    gap = top - second
+    rules: list[tuple[float, float, BoolArray]] = []
+    for margin in CONFIDENCE_MARGINS:
+        for floor in CONFIDENCE_FLOORS:
+            clarify = (second >= floor) & (gap <= margin)
+            if 0 < clarify.sum() <= max_clarify_rate * n:
+                rules.append((margin, floor, clarify))
+    points = []
+    for target in targets:
+        right, threshold, precision = _answers_reaching(top[order], answer_right[order], member[order], target)
+        best = (right, 0, Thresholds(answer=threshold), precision)
+        for margin, floor, clarify in rules:
+            clarified = member[clarify].sum(axis=0)
+            clarified_right = member[clarify & clarify_right].sum(axis=0)
+            if (clarified_right < target * clarified - 1e-9).any():
+                continue
+            rest = order[~clarify[order]]
+            right, threshold, _ = _answers_reaching(top[rest], answer_right[rest], member[rest], target,
+                                                    given=(clarified_right, clarified))
+            total = right + int(clarified_right.sum())
+            if total > best[0] + min_gain * inscope or (best[1] and total == best[0] and clarified.sum() < best[1]):
+                answered = int((top[rest] >= threshold).sum() + clarified.sum())
+                best = (total, int(clarified.sum()), Thresholds(threshold, margin, floor),
+                        total / answered if answered else None)
+        right, _, thresholds, precision = best
+        points.append(OperatingPoint(target, thresholds, None if precision is None else round(precision, 4),
+                                     round(right / inscope, 4)))
+    return tuple(points)
+
+
+def _answers_reaching(
+    scores: FloatArray, right: BoolArray, member: npt.NDArray[np.int64], target: float,
+    given: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+) -> tuple[int, float, float | None]:
+    """Queries sorted by ``scores`` (best first), each in the group its ``member`` row marks, are
+    answered down to a threshold: the lowest one at which, in every group, the answers (with
+    ``given`` (right, count) decisions per group already made) are right at least ``target`` of the
+    time. Returns (right answers, threshold, precision of all answers); the threshold sits halfway
+    between the last answered score and the next (above every score when none can be answered)."""
+    made_right, made = given if given is not None else (np.zeros(member.shape[1], np.int64),) * 2
+    counts = np.cumsum(member, axis=0) + made
+    hits = np.cumsum(member * right[:, None], axis=0) + made_right
+    # Only cut between distinct scores: the last query answered scores above the first one not answered.
+    cuttable = np.append(scores[:-1] > scores[1:], True) if len(scores) else np.zeros(0, bool)
+    reaching = np.nonzero(cuttable & (hits >= target * counts - 1e-9).all(axis=1))[0]
+    if len(reaching) == 0:
+        return 0, float(scores.max()) + 1e-6 if len(scores) else 1.0, None
+    last = int(reaching[-1])
+    threshold = float(scores[last])
+    if last < len(scores) - 1:
+        below = float(scores[last + 1])
+        threshold = (threshold + below) / 2
+        if below < round(threshold, 6) <= float(scores[last]):  # a shorter number, when it decides the same
+            threshold = round(threshold, 6)
+    answered_right = int(hits[last].sum() - made_right.sum())
+    return answered_right, threshold, float(hits[last].sum() / counts[last].sum())
 
 
 def _best_answer_threshold(

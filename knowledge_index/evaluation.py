@@ -25,6 +25,7 @@ from .csv_files import CsvError, read_csv
 from .decision import Decision, Scored, Thresholds, decide
 
 __all__ = ["CsvError", "Labeled", "QueryResult", "Ranker", "TimedRanker", "article_ids", "evaluate"]
+__all__ += ["aurc", "risk_coverage"]
 __all__ += ["auroc", "check_labels", "kb_articles", "mcc", "metrics", "read_labeled_csv", "report"]
 
 HEADER = ["sentence", "label"]
@@ -206,6 +207,9 @@ def metrics(results: Sequence[QueryResult]) -> dict[str, Any]:
         "overall_accuracy": _ratio(sum(r.correct for r in results), len(results)),
         "mcc": _round(mcc([_gold(r) for r in results], [_predicted(r) for r in results])),
         "auroc": _round(auroc([r.decision.confidence for r in inscope], [r.decision.confidence for r in oos])),
+        "auroc_right": _round(auroc([r.decision.confidence for r in results if r.rank == 1],
+                                    [r.decision.confidence for r in results if r.rank != 1])),
+        "aurc": _round(aurc([r.decision.confidence for r in results], [r.rank == 1 for r in results])),
         "clarification_rate": _ratio(sum(r.decision.kind == "clarify" for r in results), len(results)),
         "escalation_rate": _ratio(len(escalated), len(results)),
     }
@@ -248,6 +252,30 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float | Non
     ranks[order] = np.repeat(first + (counts + 1) / 2, counts)  # 1-based, ties share their mean rank
     n_pos, n_neg = len(positives), len(negatives)
     return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def risk_coverage(confidence: Sequence[float], right: Sequence[bool]) -> tuple[list[float], list[float]]:
+    """The risk-coverage curve of answering the top article in order of ``confidence`` (best first):
+    for each number of questions answered, the share of all questions (coverage) and the share of
+    those answers that are wrong (risk). Equal confidences are answered together."""
+    if not confidence:
+        return [], []
+    order = np.argsort(-np.asarray(confidence, dtype=np.float64), kind="stable")
+    scores = np.asarray(confidence, dtype=np.float64)[order]
+    wrong = np.cumsum(~np.asarray(right, dtype=np.bool_)[order])
+    ends = np.append(np.nonzero(scores[:-1] > scores[1:])[0], len(scores) - 1)  # last of each equal run
+    answered = ends + 1
+    return (answered / len(scores)).tolist(), (wrong[ends] / answered).tolist()
+
+
+def aurc(confidence: Sequence[float], right: Sequence[bool]) -> float | None:
+    """The area under the risk-coverage curve (lower is better): the mean risk over every coverage,
+    counting each question once (a run of equal confidences shares its risk)."""
+    coverage, risk = risk_coverage(confidence, right)
+    if not coverage:
+        return None
+    widths = np.diff(np.concatenate([[0.0], coverage]))
+    return float(np.dot(widths, risk))
 
 
 def _ratio(numerator: float, denominator: int) -> float | None:

@@ -22,16 +22,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
 from .articles import ArticleFields, fingerprint, load_articles
-from .decision import MULTILINGUAL_THRESHOLDS_FILE, Thresholds, load_thresholds
+from .confidence import NEIGHBOURS, ConfidenceModel, TopicStats, candidate_features, topic_stats
+from .decision import MULTILINGUAL_THRESHOLDS_FILE, THRESHOLDS_FILE, Calibration, Thresholds, load_calibration
 from .embedder import Embedder
 from .entries import Entry, entries_for
+from .lexical import Bm25
 from .multilingual import USEm3Embedder, query_language
 from .onnx_embedder import DEFAULT_MODEL_CACHE, OnnxMiniLMEmbedder
 from .prototypes import fit_prototypes
@@ -60,6 +62,7 @@ Scoring = Literal["prototype", "nearest"]
 SCORING: dict[str, Scoring] = {"english": "prototype", "multilingual": "nearest"}
 # Rows fetched per wanted topic, by nearest-entry scoring, before the rows are grouped by topic.
 ROWS_PER_RESULT = 8
+Calibrated = Thresholds | Calibration  # bare thresholds decide on the similarity itself
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,17 @@ class Hit:
     article_id: str
     title: str
     url: str | None
-    score: float  # cosine similarity of the query to the topic's prototype, or to `matched` (SCORING)
+    score: float  # the confidence that this article answers the query (confidence.py), which `decide` reads
     matched: str  # the topic's indexed text (question, title, paragraph, section) closest to the query
+    similarity: float = 0.0  # cosine of the query to the topic's prototype, or to `matched` (SCORING); the rank
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    topic: str
+    confidence: float
+    similarity: float
+    row: int  # the topic's entry closest to the query
 
 
 @dataclass(frozen=True)
@@ -85,23 +97,39 @@ class _Space:
     embedder: Embedder
     vectors: faiss.Index  # one row per entry
     prototypes: faiss.Index  # one row per topic
-    thresholds: Thresholds
+    calibration: Calibration
+    thresholds: Thresholds  # the calibration's, at the index's answer precision target
     scoring: Scoring
     entries: tuple[Entry, ...]  # row i of `vectors` is entry i
+    topic_rows: tuple[npt.NDArray[np.int64] | None, ...]  # per topic number, its entries' rows
+
+    @property
+    def confidence(self) -> ConfidenceModel | None:
+        return self.calibration.confidence
 
     @cached_property
     def matrix(self) -> npt.NDArray[np.float32]:
         """The entry vectors, to tell which of a topic's texts matched a question best."""
         return self.vectors.reconstruct_n(0, self.vectors.ntotal)  # type: ignore[no-any-return]
 
+    @cached_property
+    def prototype_matrix(self) -> npt.NDArray[np.float32]:
+        return self.prototypes.reconstruct_n(0, self.prototypes.ntotal)  # type: ignore[no-any-return]
+
+    @cached_property
+    def stats(self) -> TopicStats:
+        return topic_stats(self.matrix, self.prototype_matrix, self.topic_rows)
+
 
 class KnowledgeIndex:
     """A loaded index. Immutable; `search` may be called from several threads at once."""
 
     def __init__(
-        self, directory: str | Path, embedder: Embedder, stored: StoredIndex, multilingual: Embedder | None = None
+        self, directory: str | Path, embedder: Embedder, stored: StoredIndex, multilingual: Embedder | None = None,
+        precision_target: float | None = None,
     ) -> None:
-        """Use `build`, `load` or `ensure_index` rather than calling this directly."""
+        """Use `build`, `load` or `ensure_index` rather than calling this directly. ``precision_target``
+        chooses the calibrated thresholds (`decision.Calibration.at`); None: those it was built with."""
         # One query at a time: FAISS's OpenMP threads only fight torch's for the two cores
         # (a 15k-entry search went from ~27 ms to ~12 ms with one FAISS thread; docs/evaluation.md).
         faiss.omp_set_num_threads(1)
@@ -121,34 +149,43 @@ class KnowledgeIndex:
         for row, entry in enumerate(stored.entries):
             rows.setdefault(self._by_id[entry.article_id].topic, []).append(row)
         self._topic_rows = {topic: np.array(found) for topic, found in rows.items()}
-        self._english = _Space(embedder, stored.vectors, stored.prototypes, self.thresholds, SCORING["english"],
-                               stored.entries)
+        number = {topic: i for i, topic in enumerate(self._topics)}
+        self._entry_topics = np.array([number[self._by_id[e.article_id].topic] for e in stored.entries], np.int64)
+        by_number = tuple(self._topic_rows.get(topic) for topic in self._topics)
+        self.precision_target = precision_target
+        english = _manifest_calibration(stored.manifest.to_json())
+        self._english = _Space(embedder, stored.vectors, stored.prototypes, english, english.at(precision_target),
+                               SCORING["english"], stored.entries, by_number)
         self._multilingual: _Space | None = None
         other, other_prototypes = stored.multilingual, stored.multilingual_prototypes
         if multilingual is not None and other is not None and other_prototypes is not None:
-            thresholds = Thresholds.from_json(stored.manifest.multilingual["thresholds"])
-            self._multilingual = _Space(multilingual, other, other_prototypes, thresholds, SCORING["multilingual"],
-                                       stored.entries)
+            calibration = _manifest_calibration(stored.manifest.multilingual)
+            self._multilingual = _Space(multilingual, other, other_prototypes, calibration,
+                                        calibration.at(precision_target), SCORING["multilingual"], stored.entries,
+                                        by_number)
 
     @classmethod
     def build(
         cls, articles: Sequence[ArticleFields], embedder: Embedder, directory: str | Path,
-        thresholds: Thresholds | None = None, *, multilingual: Embedder | None = None,
-        multilingual_thresholds: Thresholds | None = None, progress: Progress | None = None,
+        thresholds: Calibrated | None = None, *, multilingual: Embedder | None = None,
+        multilingual_thresholds: Calibrated | None = None, progress: Progress | None = None,
+        precision_target: float | None = None,
     ) -> KnowledgeIndex:
-        """Embed ``articles`` and publish them, with the decision ``thresholds`` (default: the shipped
-        calibration), as the new live version of the index in ``directory``; with a ``multilingual``
-        embedder, also in its space, with ``multilingual_thresholds`` (default: its shipped calibration).
-        ``progress`` is told how many of the texts to embed (in all spaces) are done."""
+        """Embed ``articles`` and publish them, with the decision ``thresholds`` (a calibration or bare
+        thresholds on the similarity; default: the shipped calibration), as the new live version of the
+        index in ``directory``; with a ``multilingual`` embedder, also in its space, with
+        ``multilingual_thresholds`` (default: its shipped calibration). ``progress`` is told how many
+        of the texts to embed (in all spaces) are done."""
         composed = cls.compose(articles, embedder, thresholds, multilingual=multilingual,
-                               multilingual_thresholds=multilingual_thresholds, progress=progress)
+                               multilingual_thresholds=multilingual_thresholds, progress=progress,
+                               precision_target=precision_target)
         return composed.write(directory)
 
     @classmethod
     def compose(
-        cls, articles: Sequence[ArticleFields], embedder: Embedder, thresholds: Thresholds | None = None, *,
-        multilingual: Embedder | None = None, multilingual_thresholds: Thresholds | None = None,
-        progress: Progress | None = None, reuse: KnowledgeIndex | None = None,
+        cls, articles: Sequence[ArticleFields], embedder: Embedder, thresholds: Calibrated | None = None, *,
+        multilingual: Embedder | None = None, multilingual_thresholds: Calibrated | None = None,
+        progress: Progress | None = None, reuse: KnowledgeIndex | None = None, precision_target: float | None = None,
     ) -> KnowledgeIndex:
         """An index of ``articles`` in memory, not yet published (`write` publishes it; its `version`
         is "" until then). Texts that ``reuse`` (an index of the same models) already holds keep their
@@ -170,8 +207,8 @@ class KnowledgeIndex:
                  for stage, (model, old) in enumerate(spaces)]
         space: dict[str, object] = {}
         if multilingual is not None:
-            other = multilingual_thresholds or load_thresholds(MULTILINGUAL_THRESHOLDS_FILE)
-            space = _multilingual_manifest(multilingual, other)
+            space = _multilingual_manifest(multilingual, _calibration(multilingual_thresholds,
+                                                                      MULTILINGUAL_THRESHOLDS_FILE))
         manifest = Manifest(
             format=FORMAT,
             model=embedder.name,
@@ -180,7 +217,7 @@ class KnowledgeIndex:
             entries=len(entries),
             articles=len(records),
             built_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            thresholds=(thresholds or load_thresholds()).to_json(),
+            **_calibration(thresholds, THRESHOLDS_FILE).to_json(),
             scoring=SCORING["english"],
             multilingual=space,
         )
@@ -189,7 +226,7 @@ class KnowledgeIndex:
         stored = StoredIndex(manifest=manifest, articles=records, entries=entries, vectors=vectors,
                              prototypes=prototypes, version="", multilingual=other_vectors,
                              multilingual_prototypes=other_prototypes)
-        index = cls("", embedder, stored, multilingual)
+        index = cls("", embedder, stored, multilingual, precision_target)
         index.embedded = tuple(count for _, _, count in built)
         return index
 
@@ -203,10 +240,12 @@ class KnowledgeIndex:
         log.info("published knowledge index %s/%s: %d articles, %d entries", directory, version, len(s.articles),
                  len(s.entries))
         multilingual = self._multilingual.embedder if self._multilingual else None
-        return type(self)(directory, self._english.embedder, dataclasses.replace(s, version=version), multilingual)
+        return type(self)(directory, self._english.embedder, dataclasses.replace(s, version=version), multilingual,
+                          self.precision_target)
 
     @classmethod
-    def load(cls, directory: str | Path, embedder: Embedder, multilingual: Embedder | None = None) -> KnowledgeIndex:
+    def load(cls, directory: str | Path, embedder: Embedder, multilingual: Embedder | None = None,
+             precision_target: float | None = None) -> KnowledgeIndex:
         """Open the live version of the index in ``directory``.
 
         Raises `IndexMismatch` when it is missing, incomplete or corrupt, or was built with
@@ -214,7 +253,19 @@ class KnowledgeIndex:
         """
         space = (multilingual.name, multilingual.dimension) if multilingual else None
         stored = read_index(directory, model=embedder.name, dimension=embedder.dimension, multilingual=space)
-        return cls(directory, embedder, stored, multilingual)
+        return cls(directory, embedder, stored, multilingual, precision_target)
+
+    def warm(self) -> None:
+        """Prepare what the first search would otherwise prepare (BM25 postings, topic statistics)."""
+        for space in (self._english, self._multilingual):
+            if space is not None:
+                _ = space.stats
+        _ = self._lexical
+
+    @cached_property
+    def _lexical(self) -> Bm25:
+        """BM25 over the entries' texts, for the confidence features."""
+        return Bm25([entry.text for entry in self._entries])
 
     @property
     def directory(self) -> Path:
@@ -241,8 +292,8 @@ class KnowledgeIndex:
 
     @property
     def thresholds(self) -> Thresholds:
-        """The decision thresholds this index was published with (the shipped ones for older indexes)."""
-        return Thresholds.from_json(self._manifest.thresholds) if self._manifest.thresholds else load_thresholds()
+        """The English space's decision thresholds (at the index's answer precision target)."""
+        return self._english.thresholds
 
     def article(self, article_id: str) -> ArticleRecord | None:
         return self._by_id.get(article_id)
@@ -254,8 +305,8 @@ class KnowledgeIndex:
         return Route(language, space.embedder.name, space.thresholds)
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
-        """The ``k`` topics most similar to ``query``, best first ([] for a blank query); each as its
-        article in the query's language when there is one, else as the original article."""
+        """The ``k`` topics most likely to answer ``query``, best first ([] for a blank query); each as
+        its article in the query's language when there is one, else as the original article."""
         if k < 1:
             raise ValueError("k must be at least 1")
         text = " ".join(query.split())
@@ -264,40 +315,79 @@ class KnowledgeIndex:
         if not text or not self._entries:
             return []
         vector = unit_rows(space.embedder.encode([text]), space.vectors.d)
-        by = self._by_prototype if space.scoring == "prototype" else self._by_entry
-        found = by(space, vector, k)
         hits: list[Hit] = []
-        for score, topic, row in sorted(found, key=lambda item: (-item[0], item[1]))[:k]:
-            record = self._variants.get((topic, language)) or self._by_id[topic]
-            hits.append(Hit(article_id=record.id, title=record.title, url=record.url,
-                            score=min(1.0, max(-1.0, float(score))), matched=self._entries[row].text))
+        for candidate in self._candidates(space, text, vector[0], k):
+            record = self._variants.get((candidate.topic, language)) or self._by_id[candidate.topic]
+            hits.append(Hit(article_id=record.id, title=record.title, url=record.url, score=candidate.confidence,
+                            matched=self._entries[candidate.row].text, similarity=candidate.similarity))
         return hits
 
-    def _by_prototype(self, space: _Space, vector: npt.NDArray[np.float32], k: int) -> list[tuple[float, str, int]]:
-        """(score, topic, best entry row) of the ``k`` topics whose prototypes are closest."""
-        scores, rows = search(space.prototypes, vector, min(k, len(self._topics)))
-        found = []
-        for score, row in zip(scores, rows, strict=True):
-            candidates = self._topic_rows.get(self._topics[row]) if row >= 0 else None
-            if candidates is not None:
-                matched = candidates[int(np.argmax(space.matrix[candidates] @ vector[0]))]
-                found.append((score, self._topics[row], int(matched)))
-        return found
+    def features(
+        self, query: str, k: int = 2, *, language: str | None = None
+    ) -> list[tuple[str, npt.NDArray[np.float64]]]:
+        """The ``k`` best topics for ``query`` with their `confidence.FEATURES`, for calibration; in the
+        space of ``language`` when given (any but "en": the multilingual one), else of the query's."""
+        text = " ".join(query.split())
+        space = self._space(language or query_language(text))
+        vector = unit_rows(space.embedder.encode([text]), space.vectors.d)[0]
+        chosen, features, _, _ = self._ranked(space, text, vector, k)
+        return [(self._topics[topic], features[i]) for i, topic in enumerate(chosen)]
 
-    def _by_entry(self, space: _Space, vector: npt.NDArray[np.float32], k: int) -> list[tuple[float, str, int]]:
-        """(score, topic, entry row) of the ``k`` topics with the closest entries, by their closest one."""
+    def _candidates(self, space: _Space, text: str, vector: npt.NDArray[np.float32], k: int) -> list[_Candidate]:
+        """The ``k`` best topics for the question ``text`` (embedded: ``vector``), each with its
+        confidence (`confidence`; the similarity itself when the space has no model)."""
+        chosen, features, similarity, best_row = self._ranked(space, text, vector, k)
+        confidence = similarity[chosen] if space.confidence is None else space.confidence.probabilities(features)
+        return [_Candidate(self._topics[topic], _clip(float(confidence[i])), _clip(float(similarity[topic])),
+                           best_row[int(topic)]) for i, topic in enumerate(chosen)]
+
+    def _ranked(
+        self, space: _Space, text: str, vector: npt.NDArray[np.float32], k: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], dict[int, int]]:
+        """The numbers of the ``k`` best topics for the question ``text`` (embedded: ``vector``) by the
+        space's `SCORING`, best first (equal scores by topic id), their features, every topic's
+        similarity and the rows of their nearest entries."""
+        count = len(self._topics)
+        prototype = (space.prototype_matrix @ vector).astype(np.float64)
+        nearest, best_row, neighbours = self._nearest(space, vector, k)
+        lexical = np.zeros(count, np.float64)
+        np.maximum.at(lexical, self._entry_topics, self._lexical.scores(text))
+        similarity = prototype if space.scoring == "prototype" else nearest
+        chosen = np.lexsort((np.arange(count), -similarity))[: min(k, count)]
+        for topic in chosen:  # the exact nearest entry of a topic the entry search did not reach
+            if int(topic) not in best_row:
+                rows = self._topic_rows[self._topics[topic]]
+                cosines = space.matrix[rows] @ vector
+                best_row[int(topic)] = int(rows[int(np.argmax(cosines))])
+                nearest[topic] = float(cosines.max())
+        features = candidate_features(prototype, nearest, neighbours, lexical, space.stats, chosen)
+        return chosen, features, similarity, best_row
+
+    def _nearest(
+        self, space: _Space, vector: npt.NDArray[np.float32], k: int
+    ) -> tuple[npt.NDArray[np.float64], dict[int, int], npt.NDArray[np.int64]]:
+        """Per topic number: the cosine of its nearest entry (exact for the topics the entry search
+        reached, else the lowest cosine it reached), the row of that entry (reached topics only), and
+        the topic numbers of the `NEIGHBOURS` nearest entries."""
         total = space.vectors.ntotal
-        rows = min(total, k * ROWS_PER_RESULT)
+        rows = min(total, max(NEIGHBOURS, k * ROWS_PER_RESULT))
         while True:
-            scores, ids = search(space.vectors, vector, rows)
-            best: dict[str, tuple[float, str, int]] = {}
-            for score, row in zip(scores, ids, strict=True):
-                topic = self._by_id[self._entries[row].article_id].topic if row >= 0 else None
-                if topic is not None and (topic not in best or score > best[topic][0]):
-                    best[topic] = (score, topic, row)
-            if len(best) >= k or rows >= total:
-                return list(best.values())
+            scores, ids = search(space.vectors, vector[None, :], rows)
+            found = [(score, row) for score, row in zip(scores, ids, strict=True) if row >= 0]
+            best_row: dict[int, int] = {}
+            # A topic the search did not reach is at most as close as the farthest row it reached.
+            floor = np.nextafter(found[-1][0], -np.inf) if rows < total and found else -1.0
+            nearest = np.full(len(self._topics), floor, np.float64)
+            for score, row in found:
+                topic = int(self._entry_topics[row])
+                if topic not in best_row:
+                    best_row[topic] = row
+                    nearest[topic] = score
+            if len(best_row) >= min(k, len(self._topics)) or rows >= total:
+                break
             rows = min(total, rows * 4)  # rows crowded by few topics: look further
+        neighbours = self._entry_topics[[row for _, row in found[:NEIGHBOURS]]]
+        return nearest, best_row, neighbours
 
     def _space(self, language: str) -> _Space:
         return self._english if language == "en" or self._multilingual is None else self._multilingual
@@ -305,22 +395,23 @@ class KnowledgeIndex:
 
 def ensure_index(
     articles_dir: str | Path, directory: str | Path, embedder: Embedder, *, force: bool = False,
-    thresholds: Thresholds | None = None, multilingual: Embedder | None = None,
-    multilingual_thresholds: Thresholds | None = None, progress: Progress | None = None,
+    thresholds: Calibrated | None = None, multilingual: Embedder | None = None,
+    multilingual_thresholds: Calibrated | None = None, progress: Progress | None = None,
+    precision_target: float | None = None,
 ) -> tuple[KnowledgeIndex, bool]:
     """Load the index in ``directory``, rebuilding it from ``articles_dir`` when needed.
 
-    It is rebuilt when there is none, when the articles' fingerprint or the decision thresholds
-    (default: the shipped calibrations) differ from the manifest's, when it was built with other
-    models, when it cannot be read, or when ``force``; ``progress`` hears how the embedding goes.
-    Returns the index and whether it was rebuilt. Raises `ArticleError` for invalid articles.
+    It is rebuilt when there is none, when the articles' fingerprint or the calibrations (default:
+    the shipped ones) differ from the manifest's, when it was built with other models, when it
+    cannot be read, or when ``force``; ``progress`` hears how the embedding goes. Returns the index
+    (deciding at ``precision_target``) and whether it was rebuilt. Raises `ArticleError` for invalid articles.
     """
     articles = load_articles(articles_dir)
-    thresholds = thresholds or load_thresholds()
+    english = _calibration(thresholds, THRESHOLDS_FILE)
     space: dict[str, object] = {}
     if multilingual is not None:
-        multilingual_thresholds = multilingual_thresholds or load_thresholds(MULTILINGUAL_THRESHOLDS_FILE)
-        space = _multilingual_manifest(multilingual, multilingual_thresholds)
+        space = _multilingual_manifest(multilingual, _calibration(multilingual_thresholds,
+                                                                  MULTILINGUAL_THRESHOLDS_FILE))
     if not force:
         manifest = read_manifest(directory)
         if (
@@ -328,16 +419,17 @@ def ensure_index(
             and manifest.fingerprint == fingerprint(articles)
             and manifest.model == embedder.name
             and manifest.dimension == embedder.dimension
-            and manifest.thresholds == thresholds.to_json()
+            and {key: manifest.to_json()[key] for key in english.to_json()} == english.to_json()
             and manifest.scoring == SCORING["english"]
             and manifest.multilingual == space
         ):
             try:
-                return KnowledgeIndex.load(directory, embedder, multilingual), False
+                return KnowledgeIndex.load(directory, embedder, multilingual, precision_target), False
             except IndexMismatch as error:
                 log.warning("rebuilding knowledge index: %s", error)
-    index = KnowledgeIndex.build(articles, embedder, directory, thresholds, multilingual=multilingual,
-                                 multilingual_thresholds=multilingual_thresholds, progress=progress)
+    index = KnowledgeIndex.build(articles, embedder, directory, english, multilingual=multilingual,
+                                 multilingual_thresholds=multilingual_thresholds, progress=progress,
+                                 precision_target=precision_target)
     return index, True
 
 
@@ -370,9 +462,25 @@ def _space(
             vector_index(fit_prototypes(matrix, entry_topics, count), embedder.dimension), len(missing))
 
 
-def _multilingual_manifest(embedder: Embedder, thresholds: Thresholds) -> dict[str, object]:
-    return {"model": embedder.name, "dimension": embedder.dimension, "thresholds": thresholds.to_json(),
+def _multilingual_manifest(embedder: Embedder, calibration: Calibration) -> dict[str, object]:
+    return {"model": embedder.name, "dimension": embedder.dimension, **calibration.to_json(),
             "scoring": SCORING["multilingual"]}
+
+
+def _calibration(given: Calibrated | None, default: Path) -> Calibration:
+    """``given`` as a calibration (bare thresholds decide on the similarity); the file ``default`` when None."""
+    if given is None:
+        return load_calibration(default)
+    return given if isinstance(given, Calibration) else Calibration(given)
+
+
+def _manifest_calibration(space: dict[str, Any]) -> Calibration:
+    """A space's calibration as its manifest records it (the shipped one for an index from before)."""
+    return Calibration.from_json(space) if space.get("thresholds") else load_calibration()
+
+
+def _clip(score: float) -> float:
+    return min(1.0, max(-1.0, score))
 
 
 def _stage(progress: Progress | None, stage: int, stages: int) -> Progress | None:

@@ -12,7 +12,8 @@ version folders ``v-<UTC timestamp>-<first 8 of fingerprint>``, each a complete 
 - ``entries.json``: ``[{"row", "article_id", "kind", "text"}]``, one item per row;
 - ``articles.json``: ``[{"id", "title", "url", "body", "locale", "tags", "questions", "translation_of"}]``;
 - ``manifest.json``: ``{"format": 2, "model", "dimension", "fingerprint", "entries", "articles", "built_at",
-  "thresholds", "scoring", "multilingual": {"model", "dimension", "thresholds", "scoring"} or {}}``.
+  "thresholds", "confidence", "operating_points", "scoring", "multilingual": {"model", "dimension",
+  "thresholds", "confidence", "operating_points", "scoring"} or {}}`` (`decision.Calibration`).
 
 A writer fills a hidden ``.tmp-*`` folder, renames it to its version name and replaces ``CURRENT``
 atomically. Version folders are never modified, and readers read ``CURRENT`` once and then only
@@ -100,11 +101,15 @@ class Manifest:
     entries: int
     articles: int
     built_at: str
-    # The decision thresholds shipped with this index (knowledge_index/decision.py); {} before they were.
+    # The English space's calibration (decision.Calibration): its thresholds ({} before they were
+    # shipped), the confidence model ({}: the similarity decides) and the thresholds per precision target.
     thresholds: dict[str, Any] = field(default_factory=dict)
+    confidence: dict[str, Any] = field(default_factory=dict)
+    operating_points: list[dict[str, Any]] = field(default_factory=list)
     # How questions are scored against topics in the English space (index.SCORING).
     scoring: str = "prototype"
-    # The multilingual space: {"model", "dimension", "thresholds", "scoring"}, or {} when there is none.
+    # The multilingual space: {"model", "dimension", "thresholds", "confidence", "operating_points",
+    # "scoring"}, or {} when there is none.
     multilingual: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> str | int:

@@ -15,17 +15,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_index.baselines import Bm25Ranker, tokens
+from knowledge_index.baselines import Bm25Ranker
 from knowledge_index.cli import main
 from knowledge_index.decision import (
     MULTILINGUAL_THRESHOLDS_FILE,
+    Calibration,
+    OperatingPoint,
     Thresholds,
     calibrate,
     calibrate_answer,
+    calibrate_precision,
     decide,
     load_thresholds,
 )
-from knowledge_index.evaluation import CsvError, Labeled, article_ids, auroc, check_labels, mcc, read_labeled_csv
+from knowledge_index.evaluation import (
+    CsvError,
+    Labeled,
+    article_ids,
+    aurc,
+    auroc,
+    check_labels,
+    mcc,
+    read_labeled_csv,
+    risk_coverage,
+)
+from knowledge_index.lexical import tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -345,7 +359,66 @@ def test_bm25_scores_equal_rank_bm25() -> None:
     kb = [Labeled(text, label) for text, label in (row.split(",") for row in KB_CSV.splitlines()[1:])]
     ranker = Bm25Ranker(kb, article_ids([row.label for row in kb]))
     for query in ("how long will my refund take", "password", "opening hours on sunday", "zzz"):
-        assert np.allclose(ranker.scores(query), ranker.model.get_scores(tokens(query)))
+        assert np.allclose(ranker.scores(query), ranker.bm25.model.get_scores(tokens(query)))
     [hits] = ranker.rank(["reset password"])
     assert hits[0].article_id == "password"
 
+
+
+# --- the precision-first operating point ---------------------------------------------------------
+
+
+def test_risk_coverage_and_aurc_by_hand() -> None:
+    # Answered in order of confidence; the two at 0.7 together (equal confidences are answered together).
+    confidence = [0.9, 0.7, 0.7, 0.2]
+    right = [True, True, False, False]
+    coverage, risk = risk_coverage(confidence, right)
+    assert coverage == [0.25, 0.75, 1.0]
+    assert risk == pytest.approx([0.0, 1 / 3, 0.5])
+    assert aurc(confidence, right) == pytest.approx(0.25 * 0 + 0.5 * (1 / 3) + 0.25 * 0.5)
+    assert aurc([], []) is None
+
+
+def test_calibrate_precision_answers_as_much_as_reaches_each_target() -> None:
+    top = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    right = np.array([True, True, False, True, False, False])
+    oos = np.array([False, False, False, False, False, True])
+    none = np.full(len(top), -np.inf)  # no second article: the clarify rule never applies
+    points = {p.target: p for p in calibrate_precision(top, none, right, right.copy(), oos, targets=(0.7, 0.75, 0.9))}
+    # Answering the first 4 is right 3 times of 4 (0.75); the first 2, 2 of 2; the first 3, 2 of 3 (0.667).
+    assert points[0.75].thresholds == Thresholds(answer=0.55)
+    assert (points[0.75].precision, points[0.75].answered_right) == (0.75, 0.6)  # 3 of 5 in scope
+    assert points[0.7].thresholds == Thresholds(answer=0.55)
+    assert points[0.9].thresholds == Thresholds(answer=0.75)
+    assert (points[0.9].precision, points[0.9].answered_right) == (1.0, 0.4)
+
+
+def test_calibrate_precision_clarifies_only_when_the_offered_pair_reaches_the_target() -> None:
+    # Queries 0-2 have a confident top article; 3-5 two close ones, one of which is right for 3 and 4.
+    top = np.array([0.95, 0.9, 0.85, 0.5, 0.45, 0.4] + [0.05] * 24)
+    second = np.array([0.01, 0.02, 0.01, 0.45, 0.42, 0.38] + [0.01] * 24)
+    right = np.array([True, True, True, False, True, False] + [False] * 24)
+    in_two = np.array([True, True, True, True, True, False] + [False] * 24)
+    oos = np.array([False] * 6 + [True] * 24)
+    [point] = calibrate_precision(top, second, right, in_two, oos, targets=(0.8,))
+    # Answering alone: 0-4 are right 4 times of 5 (0.8), adding 5 drops to 4 of 6. Clarifying 3 (its pair
+    # holds the answer) and answering 0-2, 4 and 5 is right 5 times of 6: 5 of the 6 in scope, the most
+    # there is (5 is never right), with the fewest clarifications.
+    assert (point.precision, point.answered_right) == (round(5 / 6, 4), round(5 / 6, 4))
+    decisions = [decide([FakeHit("a", t), FakeHit("b", s)], point.thresholds).kind for t, s in zip(top, second)]
+    assert decisions[:7] == ["answer"] * 3 + ["clarify", "answer", "answer", "escalate"]
+    [strict] = calibrate_precision(top, second, right, in_two, oos, targets=(0.8,), max_clarify_rate=0.01)
+    assert not strict.thresholds.clarifies and strict.answered_right == round(4 / 6, 4)
+
+
+def test_calibration_picks_the_operating_point_of_the_target() -> None:
+    points = tuple(OperatingPoint(t, Thresholds(answer=a), None, 0.5) for t, a in ((0.8, 0.3), (0.9, 0.6), (0.95, 0.8)))
+    calibration = Calibration(Thresholds(answer=0.8), None, points)
+    assert calibration.at(None) == Thresholds(answer=0.8)
+    assert calibration.at(0.9) == Thresholds(answer=0.6)
+    assert calibration.at(0.85) == Thresholds(answer=0.6)  # the lowest calibrated target reaching it
+    assert calibration.at(0.5) == Thresholds(answer=0.3)
+    assert calibration.at(0.99) == Thresholds(answer=0.8)  # above them all: the strictest
+    assert Calibration.from_json(json.loads(json.dumps(calibration.to_json()))) == calibration
+    with pytest.raises(ValueError, match="precision target"):
+        calibration.at(1.0)

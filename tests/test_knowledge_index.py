@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import math
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ import pytest
 from knowledge_index import vectors
 from knowledge_index.articles import Article, ArticleError, fingerprint, load_articles, parse_article
 from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
-from knowledge_index.decision import THRESHOLDS_FILE, load_thresholds
+from knowledge_index.decision import THRESHOLDS_FILE, Thresholds, decide, load_thresholds
 from knowledge_index.embedder import MiniLMEmbedder
 from knowledge_index.entries import entries_for, first_paragraph, sections
 from knowledge_index.index import Hit, IndexMismatch, KnowledgeIndex, ensure_index
@@ -389,6 +390,8 @@ def test_build_writes_index_files(built: KnowledgeIndex) -> None:
         "articles": len(FIXTURE_IDS),
         "built_at": manifest["built_at"],
         "thresholds": json.loads(THRESHOLDS_FILE.read_text())["thresholds"],
+        "confidence": json.loads(THRESHOLDS_FILE.read_text())["confidence"],
+        "operating_points": json.loads(THRESHOLDS_FILE.read_text())["operating_points"],
         "scoring": "prototype",
         "multilingual": {},
     }
@@ -466,10 +469,11 @@ def test_search_finds_paraphrased_questions(built: KnowledgeIndex, query: str, e
     assert hits[0].article_id == expected
     assert len(hits) == 3
     assert len({hit.article_id for hit in hits}) == 3
-    scores = [hit.score for hit in hits]
-    assert scores == sorted(scores, reverse=True)
-    assert all(type(score) is float and -1.0 <= score <= 1.0 for score in scores)
-    assert hits[0].score >= load_thresholds().answer  # the bot would answer it
+    similarities = [hit.similarity for hit in hits]
+    assert similarities == sorted(similarities, reverse=True)  # ranked by similarity
+    assert all(type(score) is float and -1.0 <= score <= 1.0 for score in similarities)
+    assert all(type(hit.score) is float and 0.0 <= hit.score <= 1.0 for hit in hits)  # a probability
+    assert hits[0].score > max(hit.score for hit in hits[1:])  # the right article is the likeliest
     texts = {entry.text for entry in built.entries if entry.article_id == expected}
     assert hits[0].matched in texts
     record = built.article(expected)
@@ -482,7 +486,7 @@ def test_unrelated_query_scores_clearly_lower(built: KnowledgeIndex) -> None:
     for query in ["who won the football world cup", "recipe for chocolate cake", "set up my wifi router"]:
         unrelated = built.search(query, k=1)[0]
         assert unrelated.score < load_thresholds().answer <= matching.score  # escalated; answered
-        assert matching.score - unrelated.score > 0.3
+        assert matching.similarity - unrelated.similarity > 0.3
 
 
 def test_search_k_and_blank_queries(built: KnowledgeIndex) -> None:
@@ -926,3 +930,56 @@ def test_an_index_composed_from_a_published_one_embeds_only_new_texts_and_equals
     assert [h.article_id for h in reused.search("Can I hand my bike back?")] == \
            [h.article_id for h in fresh.search("Can I hand my bike back?")]
     assert read_manifest(built.directory).fingerprint != reused.manifest.fingerprint  # nothing written yet
+
+
+# --- the confidence and the answer precision target ----------------------------------------------
+
+TARGET_QUESTIONS = [
+    "how do I send my bike back",
+    "how long does shipping take",
+    "can I pay with a credit card",
+    "my table arrived with a scratch",  # near the warranty and the assembly articles, answered by neither
+    "do you sell gift vouchers",
+    "is the frame covered if it cracks",
+    "what is the weather tomorrow",
+]
+
+
+def by_hand(model: dict[str, list[float] | float], features: np.ndarray) -> float:
+    """The confidence model's probability, computed from its JSON: a logistic regression on standardised features."""
+    z = float(model["intercept"])  # type: ignore[arg-type]
+    for x, mean, scale, weight in zip(features, model["mean"], model["scale"], model["weights"], strict=True):  # type: ignore[arg-type]
+        z += weight * (x - mean) / scale
+    return 1 / (1 + math.exp(-z))
+
+
+def decision_by_hand(p1: float, p2: float, thresholds: dict[str, float | None]) -> str:
+    margin, floor = thresholds["clarify_margin"], thresholds["clarify_floor"]
+    if margin is not None and floor is not None and p2 >= floor and p1 - p2 <= margin:
+        return "clarify"
+    return "answer" if p1 >= float(thresholds["answer"]) else "escalate"  # type: ignore[arg-type]
+
+
+def test_answer_precision_target_changes_the_decision_as_computed_by_hand(
+    built: KnowledgeIndex, embedder: MiniLMEmbedder
+) -> None:
+    shipped = json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
+    points = {point["target"]: point["thresholds"] for point in shipped["operating_points"]}
+    lenient, strict = 0.6, 0.99
+    assert points[lenient]["answer"] < points[strict]["answer"]
+    decisions: dict[float, list[str]] = {}
+    for target in (lenient, strict):
+        index = KnowledgeIndex.load(built.directory, embedder, precision_target=target)
+        assert index.thresholds == Thresholds.from_json(points[target])
+        decisions[target] = []
+        for question in TARGET_QUESTIONS:
+            (_, first), (_, second) = index.features(question, 2)
+            p1, p2 = by_hand(shipped["confidence"], first), by_hand(shipped["confidence"], second)
+            hits = index.search(question, k=3)
+            assert [hits[0].score, hits[1].score] == pytest.approx([p1, p2], abs=1e-9)
+            decision = decide(hits, index.route(question).thresholds)
+            assert decision.kind == decision_by_hand(p1, p2, points[target]), question
+            decisions[target].append(decision.kind)
+    # The target matters: some question answered at the lenient target is not answered at the strict one.
+    assert decisions[lenient].count("answer") > decisions[strict].count("answer")
+    assert KnowledgeIndex.load(built.directory, embedder).thresholds == Thresholds.from_json(shipped["thresholds"])

@@ -169,7 +169,7 @@
       var t = box.appendChild(el("table", { "data-testid": "try-hits" }));
       t.appendChild(el("caption", {}, "Articles found, best first"));
       var hr = t.appendChild(el("thead")).appendChild(el("tr"));
-      ["#", "Article", "Score", "Matched"].forEach(function (h) { hr.appendChild(el("th", { scope: "col" }, h)); });
+      ["#", "Article", "Confidence", "Matched"].forEach(function (h) { hr.appendChild(el("th", { scope: "col" }, h)); });
       var tb = t.appendChild(el("tbody"));
       res.hits.forEach(function (h, i) {
         var tr = tb.appendChild(el("tr", { "data-testid": "try-hit", "data-id": h.article_id }));
