@@ -13,6 +13,7 @@ from tests.clients import Recorder, agent_socket, http_json, queued_customer, si
 from tests.servers import free_port, start_app
 
 ASK_FOR_A_PERSON = {"de": "Ich möchte mit einem Menschen sprechen", "ar": "أريد التحدث إلى موظف"}
+THANKS = {"de": "danke", "ar": "شكرا"}
 GOODBYE = {"de": "Tschüss, danke", "ar": "مع السلامة"}
 
 
@@ -45,8 +46,11 @@ async def test_a_request_for_a_person_and_a_goodbye_are_recognised_and_answered_
     await agent.ok("return_to_bot", {"conversation_id": conversation_id})
     await customer.wait_for("message_created", system("returned_to_bot", say("system.back_to_bot")))
 
+    await customer.ok("send_message", {"text": THANKS[language]})  # "danke" alone looks English: the language stays
+    welcome = await customer.wait_for("message_created", lambda m: m["sender"] == "bot" and m["seq"] > handoff["seq"])
+    assert (welcome["data"]["kind"], welcome["text"]) == ("small_talk", say("bot.welcome"))
     await customer.ok("send_message", {"text": GOODBYE[language]})
-    bye = await customer.wait_for("message_created", lambda m: m["sender"] == "bot" and m["seq"] > handoff["seq"])
+    bye = await customer.wait_for("message_created", lambda m: m["sender"] == "bot" and m["seq"] > welcome["seq"])
     assert (bye["data"]["kind"], bye["text"]) == ("resolved", say("bot.goodbye"))
     await customer.wait_for("message_created", system("survey", say("system.survey")))
     await customer.wait_for("case_updated", lambda c: c["status"] == "resolved")

@@ -144,8 +144,9 @@ async def answer_or(dispatcher: CollectingDispatcher, tracker: Tracker, small_ta
     say = _phrases(route.language)
     language = [SlotSet("language", route.language)]
     if small_talk and (decision.kind == "escalate" or len(query.split()) < MIN_WORDS_FOR_ARTICLE):
-        _reply(dispatcher, say[small_talk], {"kind": "small_talk", "language": route.language})
-        return [SlotSet("last_article", None), SlotSet("offered_articles", None), *language]
+        heard = _language(tracker)  # "danke" from a German customer stays German
+        _reply(dispatcher, _phrases(heard)[small_talk], {"kind": "small_talk", "language": heard})
+        return [SlotSet("last_article", None), SlotSet("offered_articles", None), SlotSet("language", heard)]
     if decision.kind == "answer":
         return _article_reply(dispatcher, decision.article_ids[0], decision.confidence, why, route.language) + language
     if decision.kind == "clarify":
