@@ -257,13 +257,11 @@ CONFIDENCE_MARGINS = tuple(round(0.05 * i, 2) for i in range(1, 11))  # 0.05 .. 
 
 def calibrate_precision(
     top: FloatArray, second: FloatArray, top_right: BoolArray, in_two: BoolArray, oos: BoolArray, *,
-    groups: npt.NDArray[np.int64] | None = None, targets: Sequence[float] = PRECISION_TARGETS,
-    max_clarify_rate: float = 0.10, min_gain: float = 0.005,
+    targets: Sequence[float] = PRECISION_TARGETS, max_clarify_rate: float = 0.10, min_gain: float = 0.005,
 ) -> tuple[OperatingPoint, ...]:
     """For each answer precision target, the thresholds that answer (or clarify) right as many
     in-scope calibration queries as possible while at least that share of the answers, and of the
-    clarifications, is right in every group of queries (``groups``: a number per query, one group
-    per calibration set; default: one group).
+    clarifications, is right.
 
     ``top`` and ``second`` are the confidences of the first and second article (-inf when there is
     none); a clarification is right when the gold article is offered (``in_two``), an answer when the
@@ -272,8 +270,6 @@ def calibrate_precision(
     answers ``min_gain`` more of the in-scope queries right than answering alone does.
     """
     n = len(top)
-    group = np.zeros(n, np.int64) if groups is None else np.asarray(groups, np.int64)
-    member = np.eye(int(group.max()) + 1 if n else 1, dtype=np.int64)[group]  # one-hot: queries x groups
     inscope = max(int((~oos).sum()), 1)
     answer_right = top_right & ~oos
     clarify_right = in_two & ~oos
@@ -287,21 +283,19 @@ def calibrate_precision(
                 rules.append((margin, floor, clarify))
     points = []
     for target in targets:
-        right, threshold, precision = _answers_reaching(top[order], answer_right[order], member[order], target)
+        right, threshold, precision = _answers_reaching(top[order], answer_right[order], target)
         best = (right, 0, Thresholds(answer=threshold), precision)
         for margin, floor, clarify in rules:
-            clarified = member[clarify].sum(axis=0)
-            clarified_right = member[clarify & clarify_right].sum(axis=0)
-            if (clarified_right < target * clarified - 1e-9).any():
+            clarified, clarified_right = int(clarify.sum()), int((clarify & clarify_right).sum())
+            if clarified_right < target * clarified - 1e-9:
                 continue
             rest = order[~clarify[order]]
-            right, threshold, _ = _answers_reaching(top[rest], answer_right[rest], member[rest], target,
+            right, threshold, _ = _answers_reaching(top[rest], answer_right[rest], target,
                                                     given=(clarified_right, clarified))
-            total = right + int(clarified_right.sum())
-            if total > best[0] + min_gain * inscope or (best[1] and total == best[0] and clarified.sum() < best[1]):
-                answered = int((top[rest] >= threshold).sum() + clarified.sum())
-                best = (total, int(clarified.sum()), Thresholds(threshold, margin, floor),
-                        total / answered if answered else None)
+            total = right + clarified_right
+            if total > best[0] + min_gain * inscope or (best[1] and total == best[0] and clarified < best[1]):
+                answered = int((top[rest] >= threshold).sum()) + clarified
+                best = (total, clarified, Thresholds(threshold, margin, floor), total / answered if answered else None)
         right, _, thresholds, precision = best
         points.append(OperatingPoint(target, thresholds, None if precision is None else round(precision, 4),
                                      round(right / inscope, 4)))
@@ -309,20 +303,18 @@ def calibrate_precision(
 
 
 def _answers_reaching(
-    scores: FloatArray, right: BoolArray, member: npt.NDArray[np.int64], target: float,
-    given: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None,
+    scores: FloatArray, right: BoolArray, target: float, given: tuple[int, int] = (0, 0)
 ) -> tuple[int, float, float | None]:
-    """Queries sorted by ``scores`` (best first), each in the group its ``member`` row marks, are
-    answered down to a threshold: the lowest one at which, in every group, the answers (with
-    ``given`` (right, count) decisions per group already made) are right at least ``target`` of the
-    time. Returns (right answers, threshold, precision of all answers); the threshold sits halfway
+    """Queries sorted by ``scores`` (best first) are answered down to a threshold: the lowest one at
+    which the answers, with ``given`` (right, count) decisions already made, are right at least
+    ``target`` of the time. Returns (right answers, threshold, precision); the threshold sits halfway
     between the last answered score and the next (above every score when none can be answered)."""
-    made_right, made = given if given is not None else (np.zeros(member.shape[1], np.int64),) * 2
-    counts = np.cumsum(member, axis=0) + made
-    hits = np.cumsum(member * right[:, None], axis=0) + made_right
+    made_right, made = given
+    counts = np.arange(1, len(scores) + 1) + made
+    hits = np.cumsum(right) + made_right
     # Only cut between distinct scores: the last query answered scores above the first one not answered.
     cuttable = np.append(scores[:-1] > scores[1:], True) if len(scores) else np.zeros(0, bool)
-    reaching = np.nonzero(cuttable & (hits >= target * counts - 1e-9).all(axis=1))[0]
+    reaching = np.nonzero(cuttable & (hits >= target * counts - 1e-9))[0]
     if len(reaching) == 0:
         return 0, float(scores.max()) + 1e-6 if len(scores) else 1.0, None
     last = int(reaching[-1])
@@ -332,8 +324,7 @@ def _answers_reaching(
         threshold = (threshold + below) / 2
         if below < round(threshold, 6) <= float(scores[last]):  # a shorter number, when it decides the same
             threshold = round(threshold, 6)
-    answered_right = int(hits[last].sum() - made_right.sum())
-    return answered_right, threshold, float(hits[last].sum() / counts[last].sum())
+    return int(hits[last]) - made_right, threshold, float(hits[last] / counts[last])
 
 
 def _best_answer_threshold(

@@ -181,7 +181,6 @@ REPORTED: dict[str, Callable[[Path], DevSet]] = {
 
 # Small knowledge bases drawn from each calibration set (`small_kbs`): how many, and their size.
 SMALL_KBS, SMALL_KB_TOPICS = 6, 10
-PER_SET = False  # EXPERIMENT
 
 
 def small_kbs(dataset: DevSet, count: int = SMALL_KBS, topics: int = SMALL_KB_TOPICS, seed: int = 0) -> list[DevSet]:
@@ -387,21 +386,19 @@ def calibrate_project(
             found[route] = Calibration(thresholds), {"sets": list(sets), "model": model.name, "objective": objective,
                                                      **summary}
             continue
-        # One group per calibration set (with its small knowledge bases): the target holds in each.
         # The multilingual model also learns from the English sets in its own space (monolingual,
         # like a German question against German articles).
         english_sets = (*CALIBRATION, *FAQ_CALIBRATION)
         jobs = [(name, False) for name in english_sets] if route else [
             *((name, False) for name in sets), *((name, True) for name in english_sets)]
-        parts, groups = [], []
-        for number, (name, every_query) in enumerate(jobs):
+        parts = []
+        for name, every_query in jobs:
             full = load(name, root)
             for dataset in (full, *small_kbs(full)):
                 ids = article_ids([row.label for row in dataset.kb])
                 ranker = ProductionRanker(dataset.kb, ids, *caches, thresholds=Thresholds(),
                                           multilingual_thresholds=Thresholds())
                 parts.append(candidates(dataset, ranker, route, every_query=every_query))
-                groups.append(np.full(len(parts[-1][2]), number))
             log(f"calibration set {name}{' (multilingual space)' if every_query else ''} and {SMALL_KBS} small "
                 f"knowledge bases drawn from it: {sum(len(p[2]) for p in parts)} queries so far")
         features = np.concatenate([p[0] for p in parts])
@@ -413,8 +410,7 @@ def calibrate_project(
         scores = np.full(len(flat), -np.inf)
         scores[present] = confidence.probabilities(flat[present])
         top, second = scores.reshape(-1, 2).T
-        points = calibrate_precision(top, second, right[:, 0], right[:, 0] | right[:, 1], oos,
-                                     groups=np.concatenate(groups) if PER_SET else None)
+        points = calibrate_precision(top, second, right[:, 0], right[:, 0] | right[:, 1], oos)
         default = next(p for p in points if abs(p.target - DEFAULT_PRECISION_TARGET) < 1e-9)
         summary = {"sets": [f"{name} (multilingual space)" if every else name for name, every in jobs],
                    "model": model.name, "objective": objective, "queries": len(oos),
@@ -457,8 +453,8 @@ def run_suite(
         point = calibrate_precision(top, none, top_right, top_right.copy(), oos, targets=(target,))[0]
         thresholds[method] = point.thresholds
         log(f"calibrated {method}")
-    previous = calibrate_project(root, english, multilingual, log, objective="accuracy")
-    recalibrated = calibrate_project(root, english, multilingual, log)
+    previous = calibrate_project(root, cache, other, log, objective="accuracy")  # the caches: embed once
+    recalibrated = calibrate_project(root, cache, other, log)
     factories["similarity"] = lambda kb, ids: ProductionRanker(kb, ids, cache, other, thresholds=previous.english,
                                                                multilingual_thresholds=previous.multilingual)
     factories["project"] = lambda kb, ids: ProductionRanker(kb, ids, cache, other, thresholds=shipped[0],

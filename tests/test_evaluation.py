@@ -340,14 +340,15 @@ def test_kb_query_prints_ranking_and_decision(tmp_path: Path, capsys: pytest.Cap
     assert main(["query", "--index", str(index), "How do I return a bike?"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "language: en (model: all-MiniLM-L6-v2)"
-    rank, score, article = lines[1].split()[:3]
+    assert lines[1].split() == ["rank", "confidence", "similarity", "article", "title"]
+    rank, confidence, _, article = lines[2].split()[:4]
     assert (rank, article) == ("1", "bike-returns")
-    assert lines[-1].startswith(f"decision: answer bike-returns (score {score} >= {load_thresholds().answer:g})")
+    assert lines[-1].startswith(f"decision: answer bike-returns (score {confidence} >= {load_thresholds().answer:g})")
 
     assert main(["query", "--index", str(index), "Wie lange dauert die Lieferung?"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "language: de (model: universal-sentence-encoder-multilingual-3)"
-    assert lines[1].split()[2] == "shipping-times"
+    assert lines[2].split()[3] == "shipping-times"
     answer = load_thresholds(MULTILINGUAL_THRESHOLDS_FILE).answer
     assert lines[-1].startswith("decision: answer shipping-times (score ") and f">= {answer:g})" in lines[-1]
 
@@ -405,7 +406,8 @@ def test_calibrate_precision_clarifies_only_when_the_offered_pair_reaches_the_ta
     # holds the answer) and answering 0-2, 4 and 5 is right 5 times of 6: 5 of the 6 in scope, the most
     # there is (5 is never right), with the fewest clarifications.
     assert (point.precision, point.answered_right) == (round(5 / 6, 4), round(5 / 6, 4))
-    decisions = [decide([FakeHit("a", t), FakeHit("b", s)], point.thresholds).kind for t, s in zip(top, second)]
+    pairs = zip(top, second, strict=True)
+    decisions = [decide([FakeHit("a", t), FakeHit("b", s)], point.thresholds).kind for t, s in pairs]
     assert decisions[:7] == ["answer"] * 3 + ["clarify", "answer", "answer", "escalate"]
     [strict] = calibrate_precision(top, second, right, in_two, oos, targets=(0.8,), max_clarify_rate=0.01)
     assert not strict.thresholds.clarifies and strict.answered_right == round(4 / 6, 4)

@@ -176,6 +176,18 @@ async def test_unanswerable_question_and_asking_for_a_person_escalate(app_url: s
     await customer.close()
 
 
+async def test_a_near_miss_is_handed_over_not_answered_with_the_article_that_shares_its_words(app_url: str) -> None:
+    # No article is about brakes; the suspension noises article shares "squeal", "loud", "every time".
+    customer, _, _ = await start_customer(app_url)
+    await customer.ok("send_message", {"text": "my disc brakes squeal really loud every time I stop"})
+    handoff = await customer.wait_for("message_created", bot_reply("handoff"))
+    assert handoff["data"]["reason"] == "low_confidence"
+    assert handoff["data"]["hits"][0]["article_id"] == "bike-suspension-noises"  # the closest, not answered
+    assert handoff["data"]["confidence"] < 0.5
+    await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
+    await customer.close()
+
+
 async def test_reconnecting_customer_gets_everything_after_its_last_seq(app_url: str) -> None:
     customer, conversation_id, token = await start_customer(app_url)
     await customer.ok("send_message", {"text": "how long does shipping take?"})
