@@ -305,8 +305,9 @@ class KnowledgeIndex:
         return Route(language, space.embedder.name, space.thresholds)
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
-        """The ``k`` topics most likely to answer ``query``, best first ([] for a blank query); each as
-        its article in the query's language when there is one, else as the original article."""
+        """The ``k`` topics most similar to ``query``, best first ([] for a blank query), each with the
+        confidence that it answers the query; each as its article in the query's language when there
+        is one, else as the original article."""
         if k < 1:
             raise ValueError("k must be at least 1")
         text = " ".join(query.split())
