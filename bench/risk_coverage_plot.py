@@ -29,18 +29,18 @@ def panel(x0: float, y0: float, name: str, curves: dict[str, list[list[float]]],
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         out.append(f'<text x="{x0 + tick * size}" y="{y0 + size + 14}" text-anchor="middle" '
                    f'font-size="10">{tick:g}</text>')
-        out.append(f'<text x="{x0 - 4}" y="{y0 + size - tick * 0.5 * size + 3}" text-anchor="end" '
-                   f'font-size="10">{tick * 0.5:g}</text>')
+        out.append(f'<text x="{x0 - 4}" y="{y0 + size - tick * size + 3}" text-anchor="end" '
+                   f'font-size="10">{tick:g}</text>')
     for method, (_, colour) in METHODS.items():
         coverage, risk = curves.get(method, ([], []))
-        points = " ".join(f"{x0 + c * size:.1f},{y0 + size - min(r, 0.5) / 0.5 * size:.1f}"
+        points = " ".join(f"{x0 + c * size:.1f},{y0 + size - r * size:.1f}"
                           for c, r in zip(coverage, risk, strict=True))
         out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.8"/>')
         figures = metrics.get(method, {})
         answered = 1 - (figures.get("escalation_rate") or 0) - (figures.get("clarification_rate") or 0)
         precision = figures.get("answer_precision")
         if precision is not None:
-            y = y0 + size - min(1 - precision, 0.5) / 0.5 * size
+            y = y0 + size - (1 - precision) * size
             out.append(f'<circle cx="{x0 + answered * size:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>')
     return out
 
@@ -52,19 +52,20 @@ def main() -> int:
     args = parser.parse_args()
     data = json.loads(Path(args.suite).read_text(encoding="utf-8"))
     rows = (len(SETS) + COLUMNS - 1) // COLUMNS
-    width, height = COLUMNS * PANEL + MARGIN, rows * PANEL + 70
+    width, height = COLUMNS * PANEL + MARGIN, rows * PANEL + 90
     body = []
     for i, name in enumerate(SETS):
         x0, y0 = MARGIN + (i % COLUMNS) * PANEL, 30 + (i // COLUMNS) * PANEL
         body += panel(x0, y0, name, data["curves"][name], data["metrics"][name])
-    legend_y = height - 18
+    legend_y = height - 44
     for j, (label, colour) in enumerate(METHODS.values()):
         x = MARGIN + j * 210
         body.append(f'<line x1="{x}" y1="{legend_y}" x2="{x + 24}" y2="{legend_y}" stroke="{colour}" '
                     'stroke-width="3"/>')
         body.append(f'<text x="{x + 30}" y="{legend_y + 4}" font-size="12">{escape(label)}</text>')
-    body.append(f'<text x="{width - 10}" y="{legend_y + 4}" text-anchor="end" font-size="11">x: share answered; '
-                'y: share of answers wrong (0 to 0.5); dot: calibrated threshold</text>')
+    body.append(f'<text x="{MARGIN}" y="{legend_y + 26}" font-size="11">x: share of the questions answered, in order '
+                'of confidence; y: share of those answers that are wrong; dot: where the calibrated threshold '
+                'stops</text>')
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif">'
            f'<rect width="100%" height="100%" fill="white"/>{"".join(body)}</svg>\n')
     Path(args.out).write_text(svg, encoding="utf-8")
