@@ -171,7 +171,7 @@ def kb_query(question: str) -> tuple[list[tuple[str, float]], str]:
     index = str(ROOT / ".cache" / "test-index")
     out = subprocess.run([sys.executable, "-m", "handoff", "kb", "query", "--index", index, question], cwd=ROOT,
                          check=True, capture_output=True, text=True).stdout
-    ranked = [(m[1], float(m[0])) for m in re.findall(r"^\d+\s+([0-9.]+)\s+(\S+)", out, re.M)]
+    ranked = [(m[1], float(m[0])) for m in re.findall(r"^\s*\d+\s+([0-9.]+)\s+[-0-9.]+\s+(\S+)", out, re.M)]
     decision = re.search(r"^decision: (.*)$", out, re.M)
     assert decision, out
     return ranked, decision.group(1)

@@ -230,30 +230,6 @@ async def test_short_replies_out_of_context_do_not_resolve_or_escalate(app_url: 
     await customer.close()
 
 
-async def test_two_close_articles_are_offered_and_the_customer_picks_one(app_url: str) -> None:
-    customer, _, _ = await start_customer(app_url)
-    await customer.ok("send_message", {"text": "when will my order arrive"})  # a bike or a furniture order?
-    clarify = await customer.wait_for("message_created", bot_reply("clarify"))
-    offered = [b["payload"] for b in clarify["data"]["buttons"]]
-    assert offered[-1] == "/deny" and len(offered) == 3
-    top_two = {h["article_id"] for h in clarify["data"]["hits"][:2]}
-    assert top_two == {"bike-shipping", "furniture-delivery-scheduling"}
-    pick = next(b for b in clarify["data"]["buttons"] if "furniture-delivery-scheduling" in b["payload"])
-    await customer.ok("send_message", {"text": pick["title"], "payload": pick["payload"]})
-    answer = await customer.wait_for("message_created", bot_reply("answer"))
-    assert answer["data"]["article"]["id"] == "furniture-delivery-scheduling"
-    await customer.close()
-
-    customer, _, _ = await start_customer(app_url)
-    await customer.ok("send_message", {"text": "when will my order arrive"})
-    await customer.wait_for("message_created", bot_reply("clarify"))
-    await customer.ok("send_message", {"text": "Neither", "payload": "/deny"})
-    handoff = await customer.wait_for("message_created", bot_reply("handoff"))
-    assert handoff["data"]["reason"] == "no_offered_article_fits"
-    await customer.wait_for("case_updated", lambda c: c["status"] == "queued")
-    await customer.close()
-
-
 async def test_german_and_arabic_customers_are_answered_from_the_same_knowledge_base(app_url: str) -> None:
     # German, with a localised article: the German version, in German, with German buttons.
     customer, _, _ = await start_customer(app_url)

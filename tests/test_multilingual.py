@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from knowledge_index.articles import load_articles
-from knowledge_index.decision import MULTILINGUAL_THRESHOLDS_FILE, THRESHOLDS_FILE, Thresholds, decide, load_thresholds
+from knowledge_index.decision import (
+    MULTILINGUAL_THRESHOLDS_FILE,
+    THRESHOLDS_FILE,
+    Thresholds,
+    decide,
+    load_calibration,
+    load_thresholds,
+)
 from knowledge_index.embedder import Embedder, MiniLMEmbedder
 from knowledge_index.index import IndexMismatch, KnowledgeIndex, ensure_index
 from knowledge_index.multilingual import FusedHit, USEm3Embedder, fuse_hits, query_language
@@ -160,7 +167,7 @@ def test_routed_search_answers_in_the_customers_language(
 def test_routed_index_round_trip_and_mismatches(routed: KnowledgeIndex, embedder: USEm3Embedder) -> None:
     manifest = routed.manifest
     assert manifest.multilingual == {"model": USE, "dimension": 512, "scoring": "nearest",
-                                     "thresholds": load_thresholds(MULTILINGUAL_THRESHOLDS_FILE).to_json()}
+                                     **load_calibration(MULTILINGUAL_THRESHOLDS_FILE).to_json()}
     loaded = KnowledgeIndex.load(routed.directory, MiniLMEmbedder(), embedder)
     query = "Wie lange dauert die Lieferung?"
     assert loaded.search(query) == routed.search(query)
