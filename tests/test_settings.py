@@ -31,6 +31,8 @@ def test_defaults_file_then_environment(tmp_path: Path) -> None:
         ("port = 70000\n", {}, "port: must be 0..65535"),
         ("", {"CASEDESK_RASA_TIMEOUT_SECONDS": "lots"}, "rasa_timeout_seconds: expected float"),
         ("", {"CASEDESK_THRESHOLDS_FILE": "/nowhere.json"}, "thresholds_file: /nowhere.json does not exist"),
+        ("answer_precision_target = 1.0\n", {}, "answer_precision_target: must be at least 0.5 and below 1, got 1"),
+        ("", {"CASEDESK_ANSWER_PRECISION_TARGET": "0.4"}, "answer_precision_target: must be at least 0.5"),
         ("", {"CASEDESK_NO_SUCH": "1"}, "CASEDESK_NO_SUCH: unknown setting"),
         ("", {"CASEDESK_DATABASE_URL": "mysql://x"},
          "database_url: must start with sqlite+aiosqlite:// (SQLite) or postgresql+asyncpg:// (PostgreSQL)"),
