@@ -12,7 +12,9 @@ For each size it prints:
 - search: FAISS time per query (one thread, one query at a time) for both, the HNSW recall@10
   against exact search and how often HNSW's best entry is exact search's best entry;
 - decision: `KnowledgeIndex.search` + `decide` per question (encode included) with the production
-  index type for that size, next to the same with sentence-transformers' encoder (the baseline).
+  index type for that size and the shipped calibration (the confidence model included), next to the
+  same deciding on the similarity only (bare thresholds: the decision before the confidence model)
+  and the same with sentence-transformers' encoder.
 
     .venv/bin/python bench/index_scale.py [--sizes 1000 10000 100000] [--datasets ../shared/datasets]
 """
@@ -42,7 +44,7 @@ from knowledge_index.decision import decide, load_thresholds  # noqa: E402
 from knowledge_index.devsets import DEFAULT_DATASETS  # noqa: E402
 from knowledge_index.embedder import Embedder, MiniLMEmbedder  # noqa: E402
 from knowledge_index.evaluation import Labeled, article_ids, kb_articles  # noqa: E402
-from knowledge_index.index import KnowledgeIndex, production_embedders  # noqa: E402
+from knowledge_index.index import Calibrated, KnowledgeIndex, production_embedders  # noqa: E402
 from knowledge_index.prototypes import fit_prototypes  # noqa: E402
 
 QUERIES = 500
@@ -94,21 +96,23 @@ def timed_searches(index: faiss.Index, queries: np.ndarray, k: int = 10) -> tupl
     return seconds, np.array(found)
 
 
-def decision_latency(entries: list[str], embedder: Embedder, questions: list[str], exact_up_to: int) -> list[float]:
-    """Seconds of `KnowledgeIndex.search` (k=3) + `decide` per question, unbatched."""
+def decision_latency(entries: list[str], embedder: Embedder, questions: list[str], exact_up_to: int,
+                     calibration: Calibrated | None = None) -> list[float]:
+    """Seconds of `KnowledgeIndex.search` (k=3) + `decide` per question, unbatched, with the shipped
+    calibration (the confidence model included), or with ``calibration``."""
     kb = [Labeled(text, f"article {row // ENTRIES_PER_ARTICLE}") for row, text in enumerate(entries)]
-    thresholds = load_thresholds()
     with tempfile.TemporaryDirectory(prefix="index-scale-") as directory:
         saved, vectors.EXACT_UP_TO = vectors.EXACT_UP_TO, exact_up_to
         try:
             index = KnowledgeIndex.build(kb_articles(kb, article_ids([row.label for row in kb])), embedder,
-                                         Path(directory) / "index", thresholds)
+                                         Path(directory) / "index", calibration)
         finally:
             vectors.EXACT_UP_TO = saved
+    index.warm()  # as the app does when it loads an index
     seconds = []
     for question in questions:
         started = time.perf_counter()
-        decide(index.search(question, 3), thresholds)
+        decide(index.search(question, 3), index.route(question).thresholds)
         seconds.append(time.perf_counter() - started)
     return seconds
 
@@ -171,14 +175,17 @@ def main() -> int:
               f"{percentiles(exact_s)} | {percentiles(hnsw_s)} | "
               f"{recall:.3f} | {same:.3f} |", flush=True)
 
-    print("\n| entries | index | decision p50 / p99 ms, production encoder | same, sentence-transformers encoder |")
-    print("|---|---|---|---|")
+    print("\n| entries | index | decision p50 / p99 ms: confidence model | similarity only (before) "
+          "| confidence model, sentence-transformers encoder |")
+    print("|---|---|---|---|---|")
     baseline.encode(questions[:8])
     for size in args.decision_sizes:
         kind = "exact" if size <= vectors.EXACT_UP_TO else "HNSW"
         ours = decision_latency(entries[:size], english, questions, vectors.EXACT_UP_TO)
+        before = decision_latency(entries[:size], english, questions, vectors.EXACT_UP_TO, load_thresholds())
         theirs = decision_latency(entries[:size], baseline, questions, vectors.EXACT_UP_TO)
-        print(f"| {size:,} | {kind} | {percentiles(ours)} | {percentiles(theirs)} |", flush=True)
+        print(f"| {size:,} | {kind} | {percentiles(ours)} | {percentiles(before)} | {percentiles(theirs)} |",
+              flush=True)
     return 0
 
 

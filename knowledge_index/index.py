@@ -332,27 +332,27 @@ class KnowledgeIndex:
         space = self._space(language or query_language(text))
         vector = unit_rows(space.embedder.encode([text]), space.vectors.d)[0]
         chosen, features, _, _ = self._ranked(space, text, vector, k)
+        assert features is not None
         return [(self._topics[topic], features[i]) for i, topic in enumerate(chosen)]
 
     def _candidates(self, space: _Space, text: str, vector: npt.NDArray[np.float32], k: int) -> list[_Candidate]:
         """The ``k`` best topics for the question ``text`` (embedded: ``vector``), each with its
         confidence (`confidence`; the similarity itself when the space has no model)."""
-        chosen, features, similarity, best_row = self._ranked(space, text, vector, k)
-        confidence = similarity[chosen] if space.confidence is None else space.confidence.probabilities(features)
+        model = space.confidence
+        chosen, features, similarity, best_row = self._ranked(space, text, vector, k, features=model is not None)
+        confidence = similarity[chosen] if model is None or features is None else model.probabilities(features)
         return [_Candidate(self._topics[topic], _clip(float(confidence[i])), _clip(float(similarity[topic])),
                            best_row[int(topic)]) for i, topic in enumerate(chosen)]
 
     def _ranked(
-        self, space: _Space, text: str, vector: npt.NDArray[np.float32], k: int
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], dict[int, int]]:
+        self, space: _Space, text: str, vector: npt.NDArray[np.float32], k: int, *, features: bool = True
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64] | None, npt.NDArray[np.float64], dict[int, int]]:
         """The numbers of the ``k`` best topics for the question ``text`` (embedded: ``vector``) by the
-        space's `SCORING`, best first (equal scores by topic id), their features, every topic's
-        similarity and the rows of their nearest entries."""
+        space's `SCORING`, best first (equal scores by topic id), their features (None unless
+        ``features``), every topic's similarity and the rows of their nearest entries."""
         count = len(self._topics)
         prototype = (space.prototype_matrix @ vector).astype(np.float64)
         nearest, best_row, neighbours = self._nearest(space, vector, k)
-        lexical = np.zeros(count, np.float64)
-        np.maximum.at(lexical, self._entry_topics, self._lexical.scores(text))
         similarity = prototype if space.scoring == "prototype" else nearest
         chosen = np.lexsort((np.arange(count), -similarity))[: min(k, count)]
         for topic in chosen:  # the exact nearest entry of a topic the entry search did not reach
@@ -361,8 +361,12 @@ class KnowledgeIndex:
                 cosines = space.matrix[rows] @ vector
                 best_row[int(topic)] = int(rows[int(np.argmax(cosines))])
                 nearest[topic] = float(cosines.max())
-        features = candidate_features(prototype, nearest, neighbours, lexical, space.stats, chosen)
-        return chosen, features, similarity, best_row
+        if not features:
+            return chosen, None, similarity, best_row
+        lexical = np.zeros(count, np.float64)
+        np.maximum.at(lexical, self._entry_topics, self._lexical.scores(text))
+        return chosen, candidate_features(prototype, nearest, neighbours, lexical, space.stats, chosen), similarity, \
+            best_row
 
     def _nearest(
         self, space: _Space, vector: npt.NDArray[np.float32], k: int
