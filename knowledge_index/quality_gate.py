@@ -7,7 +7,10 @@ question through the bot's own decision; a metric is the share of a kind of ques
 
 - ``examples``: example questions answered with their own article;
 - ``development``: development-set questions answered with the right article, or handed over when
-  they should be.
+  they should be;
+- ``handovers``: the development-set questions that should be handed over (near misses, off-topic
+  questions) that are: a wrong answer costs more than a hand-over, so an edit that makes the bot
+  answer them is refused on its own, even when it answers more of the rest right.
 
 The candidate passes when no metric is lower than the published index's by more than the tolerance.
 The report lists every question whose outcome changed, regressions first.
@@ -32,7 +35,7 @@ ESCALATE = "escalate"
 TOP_K = 3  # as the bot (bot/actions/context.py)
 Source = Literal["examples", "development"]
 Verdict = Literal["regressed", "improved", "changed"]
-METRICS: tuple[Source, ...] = ("examples", "development")
+METRICS = ("examples", "development", "handovers")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,12 @@ def outcome(index: KnowledgeIndex, text: str) -> str:
     return " ".join((decision.kind, *decision.article_ids))
 
 
+def _counts_for(metric: str, question: Question) -> bool:
+    if metric == "handovers":
+        return question.source == "development" and question.expected == ESCALATE
+    return question.source == metric
+
+
 def _right(question: Question, result: str) -> bool:
     return result == (ESCALATE if question.expected == ESCALATE else f"answer {question.expected}")
 
@@ -140,11 +149,11 @@ def check(candidate: KnowledgeIndex, published: KnowledgeIndex | None, regressio
     """Answer ``regression`` with both indexes and compare (a first publish, without ``published``, passes)."""
     after = [outcome(candidate, q.text) for q in regression]
     before = [outcome(published, q.text) for q in regression] if published is not None else after
-    counts: dict[str, int] = {metric: sum(q.source == metric for q in regression) for metric in METRICS}
+    counts: dict[str, int] = {metric: sum(_counts_for(metric, q) for q in regression) for metric in METRICS}
 
     def shares(results: list[str]) -> dict[str, float]:
         return {metric: round(sum(_right(q, r) for q, r in zip(regression, results, strict=True)
-                                  if q.source == metric) / counts[metric], 4)
+                                  if _counts_for(metric, q)) / counts[metric], 4)
                 for metric in METRICS if counts[metric]}
 
     now, then = shares(after), shares(before) if published is not None else {}

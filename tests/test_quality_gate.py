@@ -4,13 +4,14 @@ in tests/test_publishing.py."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from knowledge_index.articles import ArticleError, load_articles
 from knowledge_index.multilingual import query_language
-from knowledge_index.quality_gate import ESCALATE, Question, questions, read_development_set
+from knowledge_index.quality_gate import ESCALATE, Question, check, questions, read_development_set
 from knowledge_index.storage import ArticleRecord
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,3 +80,27 @@ def test_the_shipped_development_set_covers_near_misses_and_languages_with_the_i
         assert len(answerable) >= 20 and len(by_language[language]) - len(answerable) >= 3
     assert sum(q.expected == ESCALATE for q in by_language["en"]) >= 25 + 7  # near misses and off-topic ones
     assert any(q.expected == "bike-returns-de" for q in by_language["de"])
+
+
+def test_answering_a_question_to_hand_over_refuses_the_publish_on_its_own(tmp_path: Path) -> None:
+    from knowledge_index.embedder import MiniLMEmbedder
+    from knowledge_index.index import KnowledgeIndex
+
+    fixtures = load_articles(ROOT / "tests" / "fixtures" / "articles")
+    embedder = MiniLMEmbedder()
+    published = KnowledgeIndex.build(fixtures, embedder, tmp_path / "published")
+    near_miss = "Do you sell gift vouchers?"  # no article covers it; the payment article shares words
+    payments = next(a for a in fixtures if a.id == "payment-methods")
+    edited = [a if a.id != "payment-methods" else dataclasses.replace(a, questions=(*a.questions, near_miss))
+              for a in fixtures]
+    candidate = KnowledgeIndex.build(edited, embedder, tmp_path / "candidate")
+    development = [Question(near_miss, ESCALATE, "development"),
+                   *(Question(text, "payment-methods", "development") for text in payments.questions)]
+    development += [Question(f"{text} please", "bike-returns", "development")
+                    for text in next(a for a in fixtures if a.id == "bike-returns").questions]
+    report = check(candidate, published, development, tolerance=0.2)
+    assert report.questions["handovers"] == 1
+    assert report.published["handovers"] == 1.0 and report.candidate["handovers"] == 0.0
+    # The development share as a whole drops by less than the tolerance; the handovers share refuses it.
+    assert report.published["development"] - report.candidate["development"] <= 0.2
+    assert not report.passed and report.refused_because == ["handovers: 100.0% -> 0.0% (tolerance 20.0%)"]

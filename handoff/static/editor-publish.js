@@ -16,7 +16,8 @@
   var VERDICTS = { regressed: "regressed", changed: "changed", improved: "improved" };
   var VERDICT_ORDER = { regressed: 0, changed: 1, improved: 2 };
   var METRICS = { examples: "Example questions answered with their article",
-                  development: "Development set answered right" };
+                  development: "Development set answered right",
+                  handovers: "Questions to hand over handed over" };
   var polling = null, shown = "", running = false, history = [];
   var openId = null;  // the article open in the editor, reloaded after a rollback (its file may be restored)
 
