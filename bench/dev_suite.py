@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from knowledge_index.decision import MULTILINGUAL_THRESHOLDS_FILE, load_calibration  # noqa: E402
-from knowledge_index.devsets import DEFAULT_DATASETS, run_suite, table  # noqa: E402
+from knowledge_index.devsets import DEFAULT_DATASETS  # noqa: E402
 from knowledge_index.index import production_embedders  # noqa: E402
+from knowledge_index.suite import run_suite, table  # noqa: E402
 
 
 def cpu_model() -> str:

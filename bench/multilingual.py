@@ -36,8 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from knowledge_index.baselines import BOT_K, CachedEmbedder, ProductionRanker  # noqa: E402
+from knowledge_index.calibration import features  # noqa: E402
 from knowledge_index.decision import Scored, Thresholds, calibrate, decide  # noqa: E402
-from knowledge_index.devsets import CALIBRATION, DEFAULT_DATASETS, DevSet, features, load  # noqa: E402
+from knowledge_index.devsets import CALIBRATION, DEFAULT_DATASETS, DevSet, load  # noqa: E402
 from knowledge_index.embedder import MiniLMEmbedder  # noqa: E402
 from knowledge_index.evaluation import K, QueryResult, article_ids, metrics  # noqa: E402
 from knowledge_index.index import KnowledgeIndex  # noqa: E402

@@ -297,8 +297,8 @@ def _suite(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .decision import DEFAULT_PRECISION_TARGET
-    from .devsets import run_suite, table
     from .index import production_embedders
+    from .suite import run_suite, table
 
     if not Path(args.datasets).is_dir():
         print(f"error: no datasets directory {args.datasets} (see --datasets)", file=sys.stderr)
@@ -323,8 +323,8 @@ def _suite(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .calibration import calibrate_project
     from .decision import MULTILINGUAL_THRESHOLDS_FILE, THRESHOLDS_FILE, save_calibration
-    from .devsets import calibrate_project
     from .index import production_embedders
 
     if not Path(args.datasets).is_dir():

@@ -141,7 +141,7 @@ def fit(features: FloatArray, right: npt.NDArray[np.bool_]) -> ConfidenceModel:
 
     mean = features.mean(axis=0)
     scale = features.std(axis=0)
-    scale[scale == 0] = 1.0
+    scale[scale < 1e-9] = 1.0  # a feature constant on the calibration queries (up to float noise) weighs nothing
     model = LogisticRegression(C=C, max_iter=5000).fit((features - mean) / scale, right)
     return ConfidenceModel(tuple(np.round(mean, 6).tolist()), tuple(np.round(scale, 6).tolist()),
                            tuple(np.round(model.coef_[0], 6).tolist()), round(float(model.intercept_[0]), 6))
