@@ -112,7 +112,7 @@ async def test_editors_publish_see_the_gate_and_roll_back_from_the_page(
     await expect(improved.filter(has_text=UNANSWERED).first.get_by_test_id("change-outcomes")).to_have_text(
         re.compile(rf"→ answer {TRACKING}$"))
     await expect(improved.get_by_test_id("change-question").filter(has_text=MARKUP)).to_have_text([MARKUP])  # as text
-    await expect(page.get_by_test_id("gate-metric")).to_have_count(2)
+    await expect(page.get_by_test_id("gate-metric")).to_have_count(3)  # examples, development, handovers
     live = page.locator('[data-testid="history-entry"][data-live="true"]')
     await expect(page.get_by_test_id("history-entry")).to_have_count(2)
     await expect(live).to_have_attribute("data-version", version)
