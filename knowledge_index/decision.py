@@ -1,15 +1,19 @@
 """What the bot does with a question: answer with one article, clarify between two, or escalate.
 
-`decide` looks at the ranked articles of a search (best first) and the `Thresholds`:
+`decide` looks at the ranked articles of a search (best first), each with its score (the
+confidence model's probability that it is right, or the similarity for a space without a model),
+and the `Thresholds`:
 
-- clarify when the clarify rule is on, the top two articles both score at least ``clarify_floor``
-  and their scores differ by at most ``clarify_margin``;
+- clarify when the clarify rule is on, the second article scores at least ``clarify_floor`` and
+  the top two scores differ by at most ``clarify_margin``;
 - otherwise answer with the top article when it scores at least ``answer``;
 - otherwise escalate to a person.
 
-The shipped thresholds (``thresholds.json`` next to this module) are calibrated on development sets
-by `calibrate` (see docs/evaluation.md); ``Thresholds()`` is the behaviour before calibration:
-answer at 0.55 or escalate, never clarify.
+A space's `Calibration` (``thresholds.json`` and ``thresholds-multilingual.json`` next to this
+module) holds its confidence model and the thresholds for every answer precision target, found on
+the development sets by `calibrate_precision` (or, for the objective before, `calibrate`: overall
+accuracy on the similarity); see docs/evaluation.md. ``Thresholds()`` answers at 0.55 or escalates,
+never clarifies.
 """
 
 from __future__ import annotations
