@@ -3,12 +3,14 @@
 Every article is indexed under several texts (its example questions, its title, the first
 paragraph of its body and, when it is long, its sections: `entries`). A query scores a topic by
 its cosine similarity to the topic's prototype (learnt from the topic's texts at build time:
-`prototypes`) or to the topic's nearest text, as `SCORING` says for the query's space.
+`prototypes`) or to the topic's nearest text, as `SCORING` says for the query's space; the best
+topics by that similarity then get their confidence, the probability that they answer the query,
+from the space's confidence model (`confidence`), which `decision.decide` reads.
 
 An index may have a second, multilingual space: the same texts embedded by a multilingual model.
 Each query is routed by its language (`multilingual.query_language`): English to the primary
-(English) model, any other language to the multilingual one, each space with the decision
-thresholds calibrated for its scores. An article and its translations are one topic: a search
+(English) model, any other language to the multilingual one, each space with its own calibration
+(confidence model and thresholds per answer precision target, recorded in the manifest). An article and its translations are one topic: a search
 returns each topic once, as the article in the query's language when there is one.
 """
 
