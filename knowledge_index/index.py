@@ -10,8 +10,9 @@ from the space's confidence model (`confidence`), which `decision.decide` reads.
 An index may have a second, multilingual space: the same texts embedded by a multilingual model.
 Each query is routed by its language (`multilingual.query_language`): English to the primary
 (English) model, any other language to the multilingual one, each space with its own calibration
-(confidence model and thresholds per answer precision target, recorded in the manifest). An article and its translations are one topic: a search
-returns each topic once, as the article in the query's language when there is one.
+(confidence model and thresholds per answer precision target, recorded in the manifest). An
+article and its translations are one topic: a search returns each topic once, as the article in the
+query's language when there is one.
 """
 
 from __future__ import annotations
