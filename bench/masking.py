@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.dev_suite import cpu_model  # noqa: E402
-from handoff.masking import Masker  # noqa: E402
+from handoff.cases.masking import Masker  # noqa: E402
 
 CONFIGURATIONS: dict[str, list[str] | None] = {
     "no masking (baseline)": None,

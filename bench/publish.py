@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handoff.publishing import Publisher  # noqa: E402
+from handoff.editorial.publishing import Publisher  # noqa: E402
 from handoff.settings import load_settings  # noqa: E402
 from knowledge_index.index import production_embedders  # noqa: E402
 from tests.clients import Recorder, http_json, sign_in  # noqa: E402

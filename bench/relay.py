@@ -135,8 +135,8 @@ class Server:
         does for the bare relay."""
         if self.db_path is None:
             return ["bare"] * count
-        from handoff.agents import AgentAuth
-        from handoff.store import SqlCaseStore
+        from handoff.staff.accounts import AgentAuth
+        from handoff.store.sql import SqlCaseStore
 
         store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{self.db_path}")
         try:

@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.dev_suite import cpu_model  # noqa: E402
 from bench.turn_latency import percentile  # noqa: E402
-from handoff import tables  # noqa: E402
-from handoff.records import utcnow  # noqa: E402
-from handoff.store import SYNC_DRIVERS, SqlCaseStore  # noqa: E402
+from handoff.store import tables  # noqa: E402
+from handoff.store.records import utcnow  # noqa: E402
+from handoff.store.sql import SYNC_DRIVERS, SqlCaseStore  # noqa: E402
 from tests import postgres  # noqa: E402
 
 STATUSES = ("resolved",) * 8 + ("abandoned", "with_agent")  # what a store that has run a while holds

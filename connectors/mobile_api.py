@@ -1,6 +1,6 @@
 """The REST API for customers' apps that cannot keep a socket open (docs/mobile.md): the same
 conversations as the socket.io namespace ``/chat``, through the same `Conversations` methods and the
-same validation (handoff/customer_requests.py), described by connectors/openapi.yaml.
+same validation (handoff/web/customer_requests.py), described by connectors/openapi.yaml.
 
 The customer sends the conversation token as ``Authorization: Bearer <token>``; it opens its own
 conversation and no other (another conversation's id is ``forbidden``, whether it exists or not).
@@ -17,14 +17,14 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from handoff import survey_questions
-from handoff.api import json_body
-from handoff.customer_requests import CLIENT_CHANNELS, message, start
+from handoff.cases.views import message_view, survey_view
 from handoff.errors import ApiError
-from handoff.keys import CONVERSATIONS, SETTINGS
-from handoff.records import Conversation
 from handoff.settings import Settings
-from handoff.views import message_view, survey_view
+from handoff.store.records import Conversation
+from handoff.surveys import questions
+from handoff.web.api import json_body
+from handoff.web.customer_requests import CLIENT_CHANNELS, message, start
+from handoff.web.keys import CONVERSATIONS, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -117,7 +117,7 @@ async def send_message(request: web.Request) -> web.Response:
 async def answer_survey(request: web.Request) -> web.Response:
     own = await _own(request)
     settings = request.app[SETTINGS]
-    answers = survey_questions.answers(await json_body(request), settings.survey_questions,
+    answers = questions.answers(await json_body(request), settings.survey_questions,
                                        settings.max_message_length)
     survey = await request.app[CONVERSATIONS].answer_survey(own.id, answers, via="chat")
     return web.json_response({"survey": survey_view(survey)}, headers=NO_STORE)
@@ -138,7 +138,7 @@ def document(settings: Settings) -> dict[str, Any]:
     if not settings.identity_secret:  # then the server refuses every identity
         del schemas["StartRequest"]["properties"]["identity"]
     answer: dict[str, Any] = {}
-    for question in (survey_questions.QUESTIONS[q] for q in settings.survey_questions):
+    for question in (questions.QUESTIONS[q] for q in settings.survey_questions):
         if question.scale is None:
             text = {**schemas["Text80"], "maxLength": settings.max_message_length}
             answer[question.field] = {"anyOf": [{"type": "null"}, {"const": ""}, text]}

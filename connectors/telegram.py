@@ -26,17 +26,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from connectors import catalogue
-from connectors.channel import Capabilities, chosen, numbered, pieces
-from handoff import lifecycle
-from handoff.api import json_body
-from handoff.conversations import Conversations
+from connectors.plain_text import chosen, numbered, pieces
+from handoff import catalogue
+from handoff.cases import lifecycle
+from handoff.cases.channels import Capabilities
+from handoff.cases.conversations import Conversations
+from handoff.cases.identity import Identity
 from handoff.errors import ApiError
-from handoff.identity import Identity
-from handoff.keys import CONVERSATIONS, SETTINGS
-from handoff.records import Conversation, Message
-from handoff.store import SqlCaseStore
-from handoff.survey_questions import Answers
+from handoff.store.records import Conversation, Message
+from handoff.store.sql import SqlCaseStore
+from handoff.surveys.questions import Answers
+from handoff.web.api import json_body
+from handoff.web.keys import CONVERSATIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def _utf16(text: str) -> int:
 
 
 class TelegramChannel:
-    """The `Channel` (connectors/channel.py) of Telegram chats."""
+    """The `Channel` (handoff/cases/channels.py) of Telegram chats."""
 
     def __init__(self, api: BotApi, store: SqlCaseStore, max_message_length: int,
                  capabilities: Capabilities = CAPABILITIES, retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
@@ -397,7 +398,7 @@ def _chat_id(message: dict[str, Any]) -> str:
     return str(chat_id)
 
 
-# An app key of its own: handoff/keys.py would import this module, which imports handoff.keys.
+# An app key of its own: handoff/web/keys.py would import this module, which imports handoff.web.keys.
 CHANNEL = web.AppKey("telegram_channel", TelegramChannel)
 
 

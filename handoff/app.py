@@ -14,32 +14,23 @@ from aiohttp import web
 
 from bot.action_endpoint import action_executor, webhook_handler
 from connectors import mobile_api, telegram
-from handoff import (
-    api,
-    contacts_routes,
-    editor_routes,
-    masking,
-    pages,
-    privacy,
-    privacy_routes,
-    publish_routes,
-    report_routes,
-    survey_routes,
-    widget_routes,
-)
-from handoff.agent_namespace import AgentNamespace
-from handoff.agents import AgentAuth
-from handoff.chat_namespace import ChatNamespace
-from handoff.contacts import Contacts
-from handoff.conversations import Conversations
-from handoff.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, PUBLISHER, REPORTS, SETTINGS
-from handoff.live_index import LiveIndex
-from handoff.origins import socket_origins
-from handoff.publishing import Publisher, rasa_loading
-from handoff.rasa_bridge import RasaBridge
-from handoff.reports import Reports
+from handoff.cases import masking
+from handoff.cases.conversations import Conversations
+from handoff.cases.rasa_bridge import RasaBridge
+from handoff.contacts.directory import Contacts
+from handoff.editorial.live_index import LiveIndex
+from handoff.editorial.publishing import Publisher, rasa_loading
+from handoff.privacy import erasure
+from handoff.reports.figures import Reports
 from handoff.settings import Settings
-from handoff.store import SqlCaseStore
+from handoff.staff.accounts import AgentAuth
+from handoff.store.sql import SqlCaseStore
+from handoff.web import api, pages, widget
+from handoff.web.agent import AgentNamespace
+from handoff.web.chat import ChatNamespace
+from handoff.web.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, PUBLISHER, REPORTS, SETTINGS
+from handoff.web.origins import socket_origins
+from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
 from knowledge_index.article_files import ArticleFiles
 
 log = logging.getLogger(__name__)
@@ -120,17 +111,17 @@ def create_app(settings: Settings) -> web.Application:
         every(settings.index_poll_seconds, lambda: asyncio.to_thread(live_index.refresh)),
     ])
     if settings.retention_days:  # closed cases older than that are deleted: at start, then hourly
-        app.cleanup_ctx.append(every(privacy.RETENTION_INTERVAL_SECONDS, lambda: privacy.apply_retention(
+        app.cleanup_ctx.append(every(erasure.RETENTION_INTERVAL_SECONDS, lambda: erasure.apply_retention(
             app[CONVERSATIONS].store, settings.retention_days), first_after=0))
     app.router.add_routes(api.routes)
-    app.router.add_routes(contacts_routes.routes)
-    app.router.add_routes(editor_routes.routes)
-    app.router.add_routes(publish_routes.routes)
-    app.router.add_routes(report_routes.routes)
+    app.router.add_routes(contacts.routes)
+    app.router.add_routes(editor.routes)
+    app.router.add_routes(publishing.routes)
+    app.router.add_routes(reports.routes)
     app.router.add_routes(pages.routes)
-    app.router.add_routes(survey_routes.routes)
-    app.router.add_routes(privacy_routes.routes)
-    app.router.add_routes(widget_routes.routes)
+    app.router.add_routes(surveys.routes)
+    app.router.add_routes(privacy.routes)
+    app.router.add_routes(widget.routes)
     app.router.add_routes(mobile_api.routes)  # customers' apps over REST (docs/mobile.md)
     if settings.telegram_bot_token:
         app.router.add_routes(telegram.routes)

@@ -20,12 +20,14 @@ from urllib.parse import urlparse
 from aiohttp import web
 
 from bot import rasa_runtime
-from handoff import migrations, privacy, publish_cli
-from handoff.agents import AGENT, ROLES
 from handoff.app import create_app
+from handoff.editorial import publish_cli
 from handoff.errors import ApiError
-from handoff.keys import AUTH
+from handoff.privacy import erasure
 from handoff.settings import Settings, SettingsError, load_settings
+from handoff.staff.accounts import AGENT, ROLES
+from handoff.store import migrations
+from handoff.web.keys import AUTH
 from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
 
 
@@ -95,8 +97,8 @@ async def run(settings: Settings) -> None:
 
 async def add_agent(settings: Settings, username: str, display_name: str | None, roles: Sequence[str],
                     environ: Mapping[str, str]) -> None:
-    from handoff.agents import AgentAuth
-    from handoff.store import SqlCaseStore
+    from handoff.staff.accounts import AgentAuth
+    from handoff.store.sql import SqlCaseStore
 
     password = environ.get("CASEDESK_NEW_AGENT_PASSWORD") or getpass.getpass(f"password for {username}: ")
     store = await SqlCaseStore.open(settings.database_url)
@@ -109,12 +111,12 @@ async def add_agent(settings: Settings, username: str, display_name: str | None,
 
 async def contact(settings: Settings, command: str, customer_id: str, output: str | None, yes: bool) -> None:
     """Export everything stored about one contact (JSON, to stdout or ``output``), or delete it."""
-    from handoff.store import SqlCaseStore
+    from handoff.store.sql import SqlCaseStore
 
     store = await SqlCaseStore.open(settings.database_url)
     try:
         if command == "export":
-            text = json.dumps(await privacy.export_contact(store, customer_id), ensure_ascii=False, indent=2)
+            text = json.dumps(await erasure.export_contact(store, customer_id), ensure_ascii=False, indent=2)
             if output:
                 Path(output).write_text(text + "\n", encoding="utf-8")
                 _say(f"contact {customer_id} exported to {output}")
@@ -130,7 +132,7 @@ async def contact(settings: Settings, command: str, customer_id: str, output: st
             if answer.strip().lower() not in ("y", "yes"):
                 _say("nothing deleted")
                 return
-        deleted = await privacy.delete_contact(store, customer_id)
+        deleted = await erasure.delete_contact(store, customer_id)
         rows = ", ".join(f"{table} {count}" for table, count in deleted["rows"].items())
         _say(f"contact {customer_id} deleted with {deleted['cases']} cases ({rows})")
     finally:
@@ -185,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="bring the database to the newest revision (the app also does on start)")
     db.add_parser("current", help="show the database's revision and whether it is the newest")
     revision = db.add_parser("revision", help="for developers: write the next revision from the changes to"
-                             " handoff/tables.py")
+                             " handoff/store/tables.py")
     revision.add_argument("-m", "--message", required=True, help="what the revision changes")
     by_help = "who publishes, for the history (default: the system user)"
     publish_parser = commands.add_parser("publish", help="rebuild the index, retrain Rasa if needed, run the quality"

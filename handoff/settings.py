@@ -17,10 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from handoff import masking
-from handoff.identity import MIN_SECRET_LENGTH
-from handoff.origins import parse_origins
-from handoff.routing import (
+from handoff.cases import masking
+from handoff.cases.identity import MIN_SECRET_LENGTH
+from handoff.cases.routing import (
     DEFAULT_CATEGORIES,
     DEFAULT_QUEUES,
     AgentSpec,
@@ -29,14 +28,15 @@ from handoff.routing import (
     parse_categories,
     parse_queues,
 )
-from handoff.survey_questions import DEFAULT_QUESTIONS, parse_questions
+from handoff.surveys.questions import DEFAULT_QUESTIONS, parse_questions
+from handoff.web.origins import parse_origins
 
 ENV_PREFIX = "CASEDESK_"
 # Variables of the same prefix that are no setting: the settings file, and `casedesk agent add`'s password.
 NOT_SETTINGS = frozenset({ENV_PREFIX + "SETTINGS", ENV_PREFIX + "NEW_AGENT_PASSWORD"})
 
 
-# The stores (handoff/store.py) by the start of their URL: SQLite, PostgreSQL.
+# The stores (handoff/store/sql.py) by the start of their URL: SQLite, PostgreSQL.
 DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 
 
@@ -90,7 +90,7 @@ class Settings:
     widget_origins: tuple[str, ...] = ()  # other sites that may embed the web widget (docs/widget.md)
     # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
-    identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host site (handoff.identity)
+    identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host (cases.identity)
     telegram_bot_token: str = dataclasses.field(default="", repr=False)  # from BotFather; set: the channel runs
     telegram_webhook_secret: str = dataclasses.field(default="", repr=False)  # Telegram sends it with each update
     rasa_token: str = dataclasses.field(default="", repr=False)  # Rasa's HTTP API token (`casedesk run` makes one)

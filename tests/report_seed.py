@@ -1,7 +1,7 @@
 """A seeded set of cases for the report tests, written into a real database as the app writes them.
 
 Each case is built step by step at explicit times (the reports depend on days and durations), with
-the rows the app stores for each step (handoff/conversations.py): the customer's and the bot's
+the rows the app stores for each step (handoff/cases/conversations.py): the customer's and the bot's
 messages with their data (docs/protocol.md), the timeline events, the articles shown and whether
 they helped, the SLA states the sweep records, and the survey answer. tests/test_reports.py states
 the figures every report must give for them.
@@ -35,10 +35,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors import catalogue
-from handoff.agents import AGENT, SUPERVISOR, AgentAuth
-from handoff.store import SYNC_DRIVERS, SqlCaseStore, title_of
-from handoff.tables import case_articles, case_events, conversations, customers, messages, surveys
+from handoff import catalogue
+from handoff.staff.accounts import AGENT, SUPERVISOR, AgentAuth
+from handoff.store.sql import SYNC_DRIVERS, SqlCaseStore, title_of
+from handoff.store.tables import case_articles, case_events, conversations, customers, messages, surveys
 
 BOT = "Velora & Hearthwood assistant"
 SURVEY_TEXT = catalogue.text("en", "system.survey")

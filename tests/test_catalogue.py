@@ -1,4 +1,4 @@
-"""The message catalogue (connectors/catalogue): every key in every language, with the same values to
+"""The message catalogue (handoff/catalogue): every key in every language, with the same values to
 fill in; the widget's own labels in the same languages."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.actions import knowledge
-from connectors import catalogue
+from handoff import catalogue
 
 WIDGET = Path(__file__).resolve().parent.parent / "connectors" / "static" / "widget.js"
 

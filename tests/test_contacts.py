@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Route, expect
 
-from handoff.identity import sign
+from handoff.cases.identity import sign
 from tests.clients import Recorder, http_json, sign_in
 from tests.servers import AppProcess, free_port, start_app
 

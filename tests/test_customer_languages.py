@@ -1,5 +1,5 @@
 """German and Arabic customers, end to end: the bot recognises their request for a person and their
-goodbye, and every message the product sends them is in their language (connectors/catalogue)."""
+goodbye, and every message the product sends them is in their language (handoff/catalogue)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors import catalogue
+from handoff import catalogue
 from tests.clients import Recorder, agent_socket, http_json, queued_customer, sign_in
 from tests.servers import free_port, start_app
 

@@ -1,4 +1,4 @@
-"""The editor page's "Content gaps" section (handoff/static/editor-gaps.js, docs/editing.md) in a real browser
+"""The editor page's "Content gaps" section (handoff/web/static/editor-gaps.js, docs/editing.md) in a real browser
 against a real app: the unanswered questions of the last 30 days grouped by meaning, one added as an example
 question to an article, a draft made from an agent's reply (opened in the editor, its file in a copy of the
 articles) and marked ready, a refused draft, and customer text shown as text.

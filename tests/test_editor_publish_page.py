@@ -1,4 +1,4 @@
-"""The editor page's "Publish" section (handoff/static/editor-publish.js, docs/editing.md) in a real browser
+"""The editor page's "Publish" section (handoff/web/static/editor-publish.js, docs/editing.md) in a real browser
 against the product as it runs (the app and Rasa, with a copy of the project's articles and of the tests'
 index): a running publish shown on the page's load (and a second one refused meanwhile), an invalid
 article's file:line, an example question added through the page and published (its question improved

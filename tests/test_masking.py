@@ -1,4 +1,4 @@
-"""Masking of e-mail addresses, phone numbers and card numbers in text (handoff/masking.py), on what the
+"""Masking of e-mail addresses, phone numbers and card numbers in text (handoff/cases/masking.py), on what the
 shops' customers write: German, English and Arabic, order numbers, dates, prices, IBANs."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from handoff import masking
-from handoff.masking import KINDS, Masker, luhn_valid, parse_kinds
+from handoff.cases import masking
+from handoff.cases.masking import KINDS, Masker, luhn_valid, parse_kinds
 from handoff.settings import load_settings
 
 ALL = Masker(KINDS, "DE")

@@ -1,4 +1,4 @@
-"""The store's schema migrations (handoff/migrations) on real SQLite files and, where a test takes
+"""The store's schema migrations (handoff/store/migrations) on real SQLite files and, where a test takes
 `database_url` (tests/conftest.py), on real PostgreSQL databases too: a new database gets exactly the
 declared schema, an operator's database from before migrations is stamped and keeps its data, the next
 revision is written and applied, a failed one changes nothing, two upgrades at once take turns, and the
@@ -26,10 +26,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from handoff import migrations
-from handoff.records import Agent
-from handoff.store import SqlCaseStore
-from handoff.tables import metadata
+from handoff.store import migrations
+from handoff.store.records import Agent
+from handoff.store.sql import SqlCaseStore
+from handoff.store.tables import metadata
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

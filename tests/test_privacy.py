@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from handoff import lifecycle
-from handoff.records import utcnow
-from handoff.store import SqlCaseStore
+from handoff.cases import lifecycle
+from handoff.store.records import utcnow
+from handoff.store.sql import SqlCaseStore
 from tests.clients import Recorder, agent_socket, http_json, sign_in, until
 from tests.servers import ROOT, AppProcess, free_port, start_app
 

@@ -9,23 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors import mobile_api, telegram
-from handoff import (
-    api,
-    contacts_routes,
-    editor_routes,
-    pages,
-    privacy_routes,
-    publish_routes,
-    report_routes,
-    survey_questions,
-    survey_routes,
-    views,
-    widget_routes,
-)
-from handoff.agent_namespace import AgentNamespace
-from handoff.agents import agent_view
-from handoff.chat_namespace import ChatNamespace
-from handoff.records import Agent, CaseEvent, Conversation, Message, Survey
+from handoff.cases import views
+from handoff.staff.accounts import agent_view
+from handoff.store.records import Agent, CaseEvent, Conversation, Message, Survey
+from handoff.surveys import questions as survey_questions
+from handoff.web import api, pages, widget
+from handoff.web.agent import AgentNamespace
+from handoff.web.chat import ChatNamespace
+from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
 from knowledge_index.article_files import ArticleFile
 from knowledge_index.articles import parse_article
 from knowledge_index.decision import Decision
@@ -53,8 +44,8 @@ def test_every_socket_event_is_documented_in_its_namespace() -> None:
 
 def test_every_rest_route_is_documented() -> None:
     rest = section("REST")
-    tables = (api.routes, contacts_routes.routes, editor_routes.routes, pages.routes, privacy_routes.routes,
-              publish_routes.routes, report_routes.routes, survey_routes.routes, widget_routes.routes,
+    tables = (api.routes, contacts.routes, editor.routes, pages.routes, privacy.routes,
+              publishing.routes, reports.routes, surveys.routes, widget.routes,
               mobile_api.routes, telegram.routes)
     routes = [(r.method, r.path) for table in tables for r in table]  # type: ignore[attr-defined]
     assert routes
@@ -75,7 +66,7 @@ def test_every_event_the_server_sends_is_documented_in_its_namespace() -> None:
     """Every ``emit("event", ..., namespace=CHAT | AGENT)`` in handoff/ and connectors/ is a row of that namespace's
     "Server -> client" table."""
     sent: set[tuple[str, str]] = set()
-    for module in [*(ROOT / "handoff").glob("*.py"), *(ROOT / "connectors").glob("*.py")]:
+    for module in [*(ROOT / "handoff").rglob("*.py"), *(ROOT / "connectors").rglob("*.py")]:
         for node in ast.walk(ast.parse(module.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "emit"):
                 continue
@@ -121,10 +112,10 @@ def test_every_payload_field_is_documented() -> None:
         "CaseSurvey": set(views.case_survey_view(Survey(5, None, "a_1", now), [])) - set(views.survey_view(
             Survey(5, None, None, now))),
         "Agent": set(agent_view(Agent("a_1", "agent", "Agent", "hash"))),
-        "ArticleSummary": set(editor_routes.summary_view(article_file)),
-        "ArticleFile": set(editor_routes.detail_view(article_file)),
-        "TryHit": set(editor_routes.hit_view(Hit("a-1", "A", None, 0.5, "q"))),
-        "Decision": set(editor_routes.decision_view(Decision("answer", ("a-1",), 0.5, "score 0.500 >= 0.3"))),
+        "ArticleSummary": set(editor.summary_view(article_file)),
+        "ArticleFile": set(editor.detail_view(article_file)),
+        "TryHit": set(editor.hit_view(Hit("a-1", "A", None, 0.5, "q"))),
+        "Decision": set(editor.decision_view(Decision("answer", ("a-1",), 0.5, "score 0.500 >= 0.3"))),
         "Question": {key for question in survey_questions.describe(tuple(survey_questions.QUESTIONS))
                      for key in question} | set(survey_questions.QUESTIONS),
     }

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot import rasa_runtime
-from handoff.publishing import Publisher
+from handoff.editorial.publishing import Publisher
 from handoff.settings import load_settings
 from knowledge_index.index import production_embedders
 from tests.clients import Recorder, http_json, sign_in

@@ -1,7 +1,7 @@
 """The supervisors' reports, on the seeded cases of tests/report_seed.py, whose figures each test states.
 
 The reports run in-process on the seeded database, SQLite and PostgreSQL, with the app's own
-knowledge index and encoder (handoff/live_index.py), then through the REST endpoints of a real app
+knowledge index and encoder (handoff/editorial/live_index.py), then through the REST endpoints of a real app
 process (started on loopback on a seeded SQLite database), with a case driven through the app too.
 """
 
@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 
-from handoff import masking
-from handoff.content_gaps import unanswered
-from handoff.exports import cell
-from handoff.live_index import LiveIndex
-from handoff.reports import Reports, Scope
+from handoff.cases import masking
+from handoff.editorial.content_gaps import unanswered
+from handoff.editorial.live_index import LiveIndex
+from handoff.reports.exports import cell
+from handoff.reports.figures import Reports, Scope
 from handoff.settings import load_settings
-from handoff.store import SqlCaseStore
+from handoff.store.sql import SqlCaseStore
 from tests import postgres, report_seed
 from tests.clients import TIMEOUT, Recorder, agent_socket, http_json, queued_customer, sign_in
 from tests.servers import ROOT, AppProcess, free_port, start_app

@@ -7,7 +7,7 @@ import asyncio
 import signal
 from pathlib import Path
 
-from connectors import catalogue
+from handoff import catalogue
 from tests.clients import Recorder, sign_in
 from tests.servers import app_and_rasa, free_port, start_app
 

@@ -1,4 +1,4 @@
-"""Routing (handoff/routing.py) through the real app: queues and skills from the settings file, routing
+"""Routing (handoff/cases/routing.py) through the real app: queues and skills from the settings file, routing
 by topic, language and channel, priority and SLA order, automatic and pick assignment with capacity,
 transfer to a queue or a colleague, resolution categories and a returning customer's earlier cases."""
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connectors import catalogue
+from handoff import catalogue
 from tests.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
 from tests.servers import AppProcess, RasaProcess, free_port, start_app
 

@@ -14,18 +14,19 @@ import aiohttp
 import pytest
 import socketio
 
-from handoff import lifecycle, privacy
-from handoff.agents import AgentAuth
-from handoff.contacts import Contacts
-from handoff.conversations import Conversations
+from handoff.cases import lifecycle
+from handoff.cases.conversations import Conversations
+from handoff.cases.identity import Identity
+from handoff.cases.rasa_bridge import RasaBridge
+from handoff.contacts.directory import Contacts
 from handoff.errors import ApiError
-from handoff.identity import Identity
-from handoff.rasa_bridge import RasaBridge
-from handoff.records import AlreadyExists, Conversation, Entitlement, StaleStatus, Survey, utcnow
+from handoff.privacy import erasure
 from handoff.settings import load_settings
-from handoff.store import SqlCaseStore
-from handoff.store_privacy import OpenCases
-from handoff.survey_questions import Answers
+from handoff.staff.accounts import AgentAuth
+from handoff.store.privacy import OpenCases
+from handoff.store.records import AlreadyExists, Conversation, Entitlement, StaleStatus, Survey, utcnow
+from handoff.store.sql import SqlCaseStore
+from handoff.surveys.questions import Answers
 
 STATUSES = [lifecycle.BOT, lifecycle.QUEUED, lifecycle.WITH_AGENT, lifecycle.RESOLVED, lifecycle.ABANDONED,
             lifecycle.CANCELLED]
@@ -175,7 +176,7 @@ async def test_expired_agent_session_is_refused(store: SqlCaseStore) -> None:
     await auth.add("kim", "long enough password")
     agent = await store.agent_by_username("kim")
     assert agent is not None
-    from handoff.agents import token_digest
+    from handoff.staff.accounts import token_digest
 
     await store.add_session(token_digest("old-token"), agent.id, utcnow() - timedelta(seconds=1))
     with pytest.raises(ApiError, match="invalid or expired"):
@@ -370,7 +371,7 @@ async def test_a_case_has_a_title_a_status_reason_and_a_cancellation(conversatio
     assert again.value.code == "conflict"
 
 
-# -- privacy: retention, a contact's export and deletion (handoff/store_privacy.py) ------------------------
+# -- privacy: retention, a contact's export and deletion (handoff/store/privacy.py) ------------------------
 
 def _entitlement(entitlement_id: str, customer_id: str, name: str) -> Entitlement:
     return Entitlement(entitlement_id, customer_id, None, name, None, None, utcnow())
@@ -442,10 +443,10 @@ async def test_retention_deletes_cases_closed_long_ago_with_everything_of_theirs
     with pytest.raises(KeyError):
         await store.delete_contact(old.customer_id)
 
-    again = await privacy.apply_retention(store, 30)
+    again = await erasure.apply_retention(store, 30)
     assert (again.cases, again.contacts) == (0, 0)
-    assert (await privacy.apply_retention(store, 0, utcnow() + timedelta(days=9999))).cases == 0  # 0: keep
-    assert (await privacy.apply_retention(store, 2)).cases == 1  # the recent one, 3 days ago
+    assert (await erasure.apply_retention(store, 0, utcnow() + timedelta(days=9999))).cases == 0  # 0: keep
+    assert (await erasure.apply_retention(store, 2)).cases == 1  # the recent one, 3 days ago
     assert await _gone(store, recent.id)
 
 
@@ -458,7 +459,7 @@ async def test_contact_export_holds_everything_stored_about_the_contact(conversa
     await store.update_contact(first.customer_id, email="jo@example.com", external_id="shop-7", account_id="acc_1")
     await store.add_entitlement(_entitlement("e_2", first.customer_id, "Gold support"))
 
-    document = await privacy.export_contact(store, first.customer_id)
+    document = await erasure.export_contact(store, first.customer_id)
     json.dumps(document)  # one JSON document
     contact = document["contact"]
     assert (contact["id"], contact["display_name"], contact["email"], contact["external_id"],
@@ -478,7 +479,7 @@ async def test_contact_export_holds_everything_stored_about_the_contact(conversa
     assert other.id not in json.dumps(document) and "Someone else" not in json.dumps(document)
     assert await store.contact_export("u_nobody") is None
     with pytest.raises(ApiError) as unknown:
-        await privacy.export_contact(store, "u_nobody")
+        await erasure.export_contact(store, "u_nobody")
     assert unknown.value.code == "not_found"
 
 
@@ -497,12 +498,12 @@ async def test_contact_deletion_removes_everything_of_theirs_and_refuses_while_a
         await store.delete_contact(first.customer_id)
     assert refused.value.numbers == [waiting.number]
     with pytest.raises(ApiError, match=f"open cases \\({waiting.number}\\)") as conflict:
-        await privacy.delete_contact(store, first.customer_id)
+        await erasure.delete_contact(store, first.customer_id)
     assert conflict.value.code == "conflict"
     assert await _whole(store, first.id) and await _whole(store, waiting.id)  # nothing was deleted
 
     await conversations._transition(waiting, lifecycle.ABANDONED, reason="customer_left", actor="system")
-    deleted = await privacy.delete_contact(store, first.customer_id)
+    deleted = await erasure.delete_contact(store, first.customer_id)
     assert deleted["cases"] == 2 and deleted["rows"]["entitlements"] == 1 and deleted["rows"]["surveys"] == 1
     assert await _gone(store, first.id) and await _gone(store, waiting.id)
     assert await store.contact_export(first.customer_id) is None

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from handoff.records import utcnow
-from handoff.store import SqlCaseStore
+from handoff.store.records import utcnow
+from handoff.store.sql import SqlCaseStore
 from tests.clients import Recorder, agent_socket, http_json, queued_customer, sign_in
 from tests.servers import AppProcess, free_port, start_app
 from tests.test_bad_input import assert_error, snapshot

@@ -16,12 +16,13 @@ import aiohttp
 import pytest
 import socketio
 
-from connectors import catalogue, telegram
-from handoff.conversations import Conversations
-from handoff.rasa_bridge import RasaBridge
-from handoff.records import Message, utcnow
+from connectors import telegram
+from handoff import catalogue
+from handoff.cases.conversations import Conversations
+from handoff.cases.rasa_bridge import RasaBridge
 from handoff.settings import Settings
-from handoff.store import SqlCaseStore
+from handoff.store.records import Message, utcnow
+from handoff.store.sql import SqlCaseStore
 from tests.clients import agent_socket, http_json, sign_in
 from tests.fake_telegram import SECRET, TOKEN, Call, FakeTelegram
 from tests.servers import AppProcess, RasaProcess, app_and_rasa

@@ -6,11 +6,11 @@ matches strongly is answered from the article; "yes"/"no" act on an answer only 
 a long message that the knowledge base answers is a question, whatever intent the NLU took it for.
 
 The bot's own words (around an article, a hand-over, small talk) come from the message catalogue
-(connectors/catalogue) in the customer's language (`_language`): English, German or Arabic, English for
+(handoff/catalogue) in the customer's language (`_language`): English, German or Arabic, English for
 any other; every reply's ``data`` names it (``language``), so the app speaks it too. The NLU is trained
 in the three languages: the request for a person and the short answers are trusted in any language.
 
-Replies are Rasa ``custom`` payloads in the shape handoff/rasa_bridge.py reads:
+Replies are Rasa ``custom`` payloads in the shape handoff/cases/rasa_bridge.py reads:
 ``{"text": str, "data": {...}, "handoff": reason?, "resolve": reason?}``.
 """
 
@@ -25,7 +25,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import context
-from connectors import catalogue
+from handoff import catalogue
 from knowledge_index.decision import Decision, decide
 from knowledge_index.entries import plain_text
 from knowledge_index.index import Hit, Route
@@ -92,7 +92,7 @@ def _reply(dispatcher: CollectingDispatcher, text: str, data: dict[str, Any], **
 
 
 def _phrases(language: str) -> dict[str, str]:
-    """The bot's words in ``language`` (the message catalogue's ``bot`` table, connectors/catalogue)."""
+    """The bot's words in ``language`` (the message catalogue's ``bot`` table, handoff/catalogue)."""
     return catalogue.phrases(language, "bot")
 
 

@@ -1,0 +1,14 @@
+"""Cases: a customer's conversation from its first message to its survey, and the one owner of its changes.
+
+- ``conversations.py``: `Conversations`, the one owner of every status change and every message posted:
+  it stores first, then tells the customer's channel and the agents' rooms.
+- ``lifecycle.py``: the statuses and the transitions allowed between them.
+- ``routing.py``: queues, agents' skills, the rules that pick a case's queue and priority, SLAs.
+- ``channels.py``: the channel port (`Channel`, `Capabilities`, `Channels`) connectors implement; the
+  socket channel of the web widget and mobile apps.
+- ``rasa_bridge.py``: a customer's text to Rasa's REST channel and the bot's replies back.
+- ``arrivals.py``: waiting for a conversation's next messages (the REST API's long-polling).
+- ``identity.py``: a host site's signed customer identity.
+- ``masking.py``: personal data masked in free text before it is stored.
+- ``views.py``: the JSON shapes of docs/protocol.md, built from store records.
+"""

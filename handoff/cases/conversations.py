@@ -1,0 +1,777 @@
+"""Conversations: the one owner of every case status change and every message posted.
+
+Each change is validated against the lifecycle, stored (with its timeline event, or the message with its
+sequence number) and only then published to the socket rooms. Everything about one conversation runs
+under that conversation's lock, so its messages are stored and delivered in order.
+
+Agents' sockets sit in their own room (`agent_room`) and in the rooms of the queues they may take
+(`queue_room`); what concerns a case is sent to its queue's room and to its agent's room. A case
+entering the queue is routed (handoff/cases/routing.py); queues with automatic assignment are served by
+`_dispatch`, which runs outside any conversation's lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+import statistics
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import socketio
+
+from handoff import catalogue
+from handoff.cases import lifecycle, masking
+from handoff.cases.arrivals import Arrivals
+from handoff.cases.channels import Channels
+from handoff.cases.identity import Identity
+from handoff.cases.rasa_bridge import BotReply, BotUnavailable, RasaBridge
+from handoff.cases.routing import AUTO, BREACHED, WARNING, QueueSpec, Routing, order_key
+from handoff.cases.views import QueuePlace, case_summary, conversation_view, message_view
+from handoff.errors import ApiError
+from handoff.settings import Settings
+from handoff.staff.accounts import token_digest
+from handoff.store.records import Agent, AlreadyExists, Conversation, Message, Posted, StaleStatus, Survey, utcnow
+from handoff.store.sql import SqlCaseStore
+from handoff.surveys.links import SurveyLinks
+from handoff.surveys.questions import Answers, survey_request
+
+log = logging.getLogger(__name__)
+
+AGENT = "/agent"
+
+CANCEL_REASONS = ("spam", "duplicate", "test", "other")
+NOTE = "note"  # the sender of an agent's private note
+WRITTEN_BY_PEOPLE = frozenset({"customer", "agent", NOTE})  # masked before they are stored (mask_in_transcripts)
+KEEP_PLACE = frozenset({"agent_disconnected", "transferred"})  # requeued cases keep their first queued_at
+AVAILABLE = "available"
+AVAILABILITY = (AVAILABLE, "busy", "away")
+HANDLING_SAMPLE = 20  # recent cases an agent resolved, for the expected wait
+MIN_HANDLING_SAMPLES = 3
+POSITIONS_DELAY = 0.25  # seconds: queue places are sent at most this often
+
+
+def agent_room(agent_id: str) -> str:
+    """All sockets of one agent (namespace /agent)."""
+    return f"agent:{agent_id}"
+
+
+def queue_room(queue: str) -> str:
+    """The sockets of every agent who may take the queue's cases (namespace /agent)."""
+    return f"queue:{queue}"
+
+
+def urgent(c: Conversation) -> bool:
+    """An SLA target of the case is close to breach, or breached."""
+    return c.first_response_sla in (WARNING, BREACHED) or c.resolution_sla in (WARNING, BREACHED)
+
+
+def _topics(bot_messages: list[Message]) -> tuple[list[str], str | None]:
+    """The articles the bot answered with or found closest, newest first, and the language it heard."""
+    articles: list[str] = []
+    language = None
+    for m in reversed(bot_messages):
+        data = m.data
+        language = language or data.get("language")
+        found = (data.get("article") or {}).get("id") or data.get("article_id")
+        if not found and data.get("hits"):
+            found = data["hits"][0].get("article_id")
+        if found and found not in articles:
+            articles.append(found)
+    return articles, language
+
+
+class Conversations:
+    def __init__(self, store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings,
+                 article_tags: Callable[[str], Iterable[str]] = lambda article_id: (),
+                 channels: Channels | None = None) -> None:
+        self.store = store
+        # Where customers are reached, by their conversation's channel (handoff/cases/channels.py).
+        self.channels = channels or Channels(sio)
+        self._article_tags = article_tags  # the knowledge index's tags of an article, for routing
+        self._sio = sio
+        self._bot = bot
+        self._settings = settings
+        self._mask = masking.for_transcripts(settings)  # before a person's text is stored or sent to Rasa
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Who is connected is kept in the store (shared by every node); this node's sockets are named by
+        # `node_id`. When this node first saw a customer (conversation id) or an agent gone, for the sweep:
+        self.node_id = "n_" + secrets.token_hex(6)
+        self._customer_left_at: dict[str, datetime] = {}
+        self._agent_left_at: dict[str, datetime] = {}
+        self.routing = Routing(settings.queues, settings.agents, settings.agent_capacity, settings.sla_warning_ratio)
+        self._dispatch_lock = asyncio.Lock()
+        self._dispatch_pending = False
+        self._positions_pending = False
+        self._tasks: set[asyncio.Future[None]] = set()
+        self.survey_links = SurveyLinks(store, settings.survey_link_days)
+        self.arrivals = Arrivals()  # long-polls waiting for a conversation's next message (REST for apps)
+
+    @asynccontextmanager
+    async def _locked(self, conversation_id: str) -> AsyncIterator[None]:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = self._locks[conversation_id] = asyncio.Lock()
+        async with lock:
+            yield
+
+    async def node_started(self, alone: bool) -> None:
+        """Join the nodes sharing the store. The only node forgets every connection of an earlier run."""
+        if alone:
+            await self.store.forget_node()
+        await self._heartbeat()
+
+    async def _heartbeat(self) -> None:
+        """This node is alive; a node silent for three sweeps is gone, and its connections with it."""
+        silent = timedelta(seconds=3 * self._settings.sweep_interval_seconds)
+        await self.store.heartbeat(self.node_id, utcnow() - silent)
+
+    async def node_stopped(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.store.forget_node(self.node_id)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    async def get(self, conversation_id: str) -> Conversation:
+        conversation = await self.store.conversation(conversation_id)
+        if conversation is None:
+            raise ApiError("not_found", f"conversation {conversation_id} does not exist")
+        return conversation
+
+    async def queues(self) -> dict[str, list[Conversation]]:
+        """Every queue's cases in the order they are served (`routing.order_key`)."""
+        grouped: dict[str, list[Conversation]] = {q.name: [] for q in self.routing.queues}
+        for c in await self.store.conversations_in([lifecycle.QUEUED]):
+            grouped[self.routing.queue(c.queue).name].append(c)
+        for cases in grouped.values():
+            cases.sort(key=lambda c: order_key(urgent(c), c.priority, c.queued_at or c.created_at))
+        return grouped
+
+    async def waiting(self, queues: Iterable[QueueSpec]) -> list[tuple[Conversation, QueuePlace]]:
+        """The cases waiting in ``queues``, each queue's in the order they are served, with their places."""
+        grouped = await self.queues()
+        found: list[tuple[Conversation, QueuePlace]] = []
+        for queue in queues:
+            cases = grouped[queue.name]
+            found += zip(cases, await self._places(queue, list(range(1, len(cases) + 1))), strict=True)
+        return found
+
+    async def queue_place(self, conversation: Conversation) -> QueuePlace | None:
+        if conversation.status != lifecycle.QUEUED:
+            return None
+        queue = self.routing.queue(conversation.queue)
+        cases = (await self.queues())[queue.name]
+        position = next((i + 1 for i, c in enumerate(cases) if c.id == conversation.id), None)
+        return None if position is None else (await self._places(queue, [position]))[0]
+
+    async def _available_for(self, queue: QueueSpec) -> list[Agent]:
+        """The agents signed in (on any node), available, and with the queue's skills."""
+        return [agent for agent, availability in await self.store.online_agents()
+                if availability == AVAILABLE and self.routing.may_take(agent.username, queue)]
+
+    async def _places(self, queue: QueueSpec, positions: list[int]) -> list[QueuePlace]:
+        """Queue places with the expected wait: each case ahead takes an agent's median handling time
+        of the last `HANDLING_SAMPLE` cases, shared among the agents available for the queue; unknown
+        with fewer than `MIN_HANDLING_SAMPLES` cases handled, or with nobody available."""
+        online = len(await self._available_for(queue))
+        handled = await self.store.recent_durations(lifecycle.WITH_AGENT, lifecycle.RESOLVED, HANDLING_SAMPLE)
+        median = statistics.median(handled) if len(handled) >= MIN_HANDLING_SAMPLES else None
+        return [QueuePlace(position, online, None if median is None or not online
+                           else math.ceil(position * median / online)) for position in positions]
+
+    async def rejoin(self, conversation_id: str, after_seq: int, join: Callable[[], Awaitable[None]]) -> list[Message]:
+        """``join`` the customer's socket to the conversation's room and return what it missed after
+        ``after_seq``, under the conversation's lock: no message can be posted in between, so each
+        one reaches the socket exactly once, in this replay or live after it."""
+        async with self._locked(conversation_id):
+            await join()
+            return await self.customer_messages(conversation_id, after_seq)
+
+    async def customer_messages(self, conversation_id: str, after_seq: int) -> list[Message]:
+        """What the customer may read after ``after_seq``: everything but the agents' private notes."""
+        return [m for m in await self.store.messages_after(conversation_id, after_seq) if m.sender != NOTE]
+
+    async def customer_view(self, conversation: Conversation) -> dict[str, Any]:
+        return conversation_view(conversation, await self.queue_place(conversation),
+                                 await self.survey_links.url(conversation))
+
+    async def summary(self, conversation: Conversation) -> dict[str, Any]:
+        return case_summary(conversation, await self.queue_place(conversation), self._settings.sla_warning_ratio)
+
+    async def agent_connected(self, agent: Agent, sid: str) -> None:
+        """Put the agent's new socket in its rooms: its own, and the queues it may take."""
+        await self._sio.enter_room(sid, agent_room(agent.id), namespace=AGENT)
+        for queue in self.routing.queues_of(agent.username):
+            await self._sio.enter_room(sid, queue_room(queue.name), namespace=AGENT)
+        already = await self.store.connected("agent", agent.id)
+        # A further socket (another tab, a reconnect) keeps the availability the agent set last.
+        availability = next(reversed(already.values()), None) or AVAILABLE
+        await self.store.add_connection(self.node_id, sid, "agent", agent.id, availability)
+        self._agent_left_at.pop(agent.id, None)
+        if not already:  # every queued customer's expected wait changes
+            self._positions_changed()
+            self._wake_dispatcher()
+
+    async def agent_disconnected(self, agent_id: str, sid: str) -> None:
+        await self.store.remove_connection(self.node_id, sid)
+        if not await self.store.connected("agent", agent_id):
+            self._agent_left_at[agent_id] = utcnow()
+            self._positions_changed()
+
+    async def colleagues(self, agent: Agent) -> list[dict[str, Any]]:
+        """The other agents signed in now (for a transfer), with their availability."""
+        return [{"username": a.username, "display_name": a.display_name, "availability": availability}
+                for a, availability in await self.store.online_agents() if a.id != agent.id]
+
+    async def set_availability(self, agent: Agent, availability: str) -> str:
+        """An agent says whether they take conversations now (available) or not (busy, away)."""
+        if set((await self.store.connected("agent", agent.id)).values()) != {availability}:
+            await self.store.set_connection_availability(agent.id, availability)
+            self._positions_changed()
+            self._wake_dispatcher()
+        return availability
+
+    # -- customers ---------------------------------------------------------------------------------
+
+    async def start(self, channel: str, locale: str, name: str | None, earlier_token: str | None = None,
+                    identity: Identity | None = None) -> tuple[Conversation, str]:
+        """A new conversation. With the token of one of the customer's earlier conversations, it is the
+        same contact's (so agents see their earlier cases). With the host site's identity, it is the
+        contact known by it: an anonymous contact of ``earlier_token`` becomes that known contact (it
+        is merged into it when the identity had a contact already)."""
+        customer_id = "u_" + secrets.token_hex(8)
+        if earlier_token is not None:
+            customer_id = (await self.by_token(earlier_token, "earlier_token")).customer_id
+        if identity is not None:
+            customer_id = await self._identified(identity, customer_id if earlier_token else None)
+        token = secrets.token_urlsafe(32)
+        conversation = await self.store.create_conversation(
+            conversation_id="c_" + secrets.token_hex(8), token_hash=token_digest(token),
+            customer_id=customer_id, customer_name=name or "Customer", channel=channel, locale=locale,
+            status=lifecycle.BOT, actor="customer", identity=identity,
+        )
+        return conversation, token
+
+    async def _identified(self, identity: Identity, earlier_id: str | None) -> str:
+        """The contact of ``identity``: the known one, or the anonymous contact ``earlier_id`` made known,
+        or (neither) a new one."""
+        known = await self.store.contact_by_external_id(identity.external_id)
+        earlier = await self.store.contact(earlier_id) if earlier_id else None
+        if earlier is not None and earlier.external_id is None:
+            if known is None:
+                await self.store.update_contact(earlier.id, external_id=identity.external_id)
+                return earlier.id
+            await self.store.merge_contacts(earlier.id, known.id, actor="customer")
+        return known.id if known else "u_" + secrets.token_hex(8)
+
+    async def earlier_cases(self, conversation: Conversation) -> list[Conversation]:
+        return [c for c in await self.store.customer_conversations(conversation.customer_id) if c.id != conversation.id]
+
+    async def reprioritise(self, customer_id: str) -> None:
+        """The customer's priority may have changed (preferred, an entitlement of theirs or of their
+        account): their waiting cases get the priority and the SLA deadlines it gives, from the start."""
+        for c in await self.store.customer_conversations(customer_id):
+            if c.status != lifecycle.QUEUED:
+                continue
+            async with self._locked(c.id):
+                c = await self.get(c.id)
+                entitlement = await self.store.active_entitlement(c.customer_id, utcnow())
+                priority = self.routing.priority(c.customer_preferred, entitlement)
+                if c.status == lifecycle.QUEUED and c.queued_at is not None and (
+                        priority != c.priority or entitlement != c.entitlement):
+                    due = self.routing.deadlines(self.routing.queue(c.queue), priority, c.queued_at)
+                    await self.store.update_conversation(
+                        c.id, priority=priority, entitlement=entitlement, first_response_due_at=due.first_response,
+                        resolution_due_at=due.resolution, first_response_sla=None, resolution_sla=None)
+                    await self._publish_case(await self.get(c.id))
+        self._positions_changed()
+
+    async def by_token(self, token: str, field: str = "token") -> Conversation:
+        conversation = await self.store.conversation_by_token(token_digest(token))
+        if conversation is None:
+            raise ApiError("unauthorized", f"{field}: no conversation has this token")
+        return conversation
+
+    async def customer_joined(self, conversation_id: str, sid: str) -> None:
+        await self.store.add_connection(self.node_id, sid, "customer", conversation_id)
+        self._customer_left_at.pop(conversation_id, None)
+
+    async def customer_left(self, conversation_id: str, sid: str) -> None:
+        await self.store.remove_connection(self.node_id, sid)
+        if not await self.store.connected("customer", conversation_id):
+            self._customer_left_at[conversation_id] = utcnow()
+
+    async def customer_message(self, conversation_id: str, customer_name: str, text: str,
+                               payload: str | None) -> Message:
+        async with self._locked(conversation_id):
+            if payload is not None:
+                if (await self.get(conversation_id)).status in lifecycle.CLOSED:
+                    raise ApiError("conflict", "this conversation has ended; start a new one")
+                await self._check_button(conversation_id, payload)
+            try:
+                posted = await self._post(conversation_id, "customer", customer_name, text,
+                                          {"payload": payload} if payload else {}, statuses=lifecycle.OPEN)
+            except StaleStatus:
+                raise ApiError("conflict", "this conversation has ended; start a new one") from None
+            if posted.status == lifecycle.BOT:  # the bot gets the text as stored: masked
+                await self._bot_turn(await self.get(conversation_id), payload or posted.message.text)
+            return posted.message
+
+    async def _check_button(self, conversation_id: str, payload: str) -> None:
+        last = await self.store.last_message_from(conversation_id, ["bot", "agent", "customer"])
+        offered = [] if last is None or last.sender != "bot" else last.data.get("buttons", [])
+        if payload not in {b.get("payload") for b in offered}:
+            raise ApiError("invalid_payload", "payload: not one of the buttons the bot offered last")
+
+    async def _bot_turn(self, conversation: Conversation, text: str) -> None:
+        metadata = {"channel": conversation.channel, "locale": conversation.locale}
+        try:
+            replies = await self._bot.send(conversation.id, text, metadata)
+            if not replies:  # every turn of our bot answers; silence means an action failed
+                raise BotUnavailable("Rasa sent no reply")
+        except BotUnavailable as exc:
+            log.warning("bot unavailable for %s: %s", conversation.id, exc)
+            language = await self.customer_language(conversation)
+            replies = [BotReply(catalogue.text(language, "bot.unavailable"),
+                                {"kind": "handoff", "reason": "bot_unavailable", "language": language},
+                                handoff_reason="bot_unavailable")]
+        for reply in replies:
+            posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
+            await self._record_articles(conversation.id, posted.message.seq, reply)
+            if reply.handoff_reason:
+                await self._transition(conversation, lifecycle.QUEUED, reason=reply.handoff_reason,
+                                       actor="bot")
+                return
+            if reply.resolve_reason:
+                await self._transition(conversation, lifecycle.RESOLVED, reason=reply.resolve_reason,
+                                       actor="bot")
+                return
+
+    async def _record_articles(self, conversation_id: str, seq: int, reply: BotReply) -> None:
+        """The case's articles: those the bot answered with or offered, and whether they helped."""
+        data = reply.data
+        shown = [data["article"]["id"]] if data.get("kind") == "answer" else data.get("offered", [])
+        if shown:
+            await self.store.add_case_articles(conversation_id, seq, shown)
+        if reply.resolve_reason == "answer_helped":
+            await self.store.article_feedback(conversation_id, True, data.get("article_id"))
+        elif reply.handoff_reason in ("answer_not_helpful", "no_offered_article_fits"):
+            await self.store.article_feedback(conversation_id, False, data.get("article_id"))
+
+    async def typing(self, conversation_id: str, sender: str, name: str, typing: bool) -> None:
+        """Tell the other side that the customer or the agent is typing (or stopped); not stored.
+        Only while the case is with an agent: the bot needs no indicator and the queue has no reader."""
+        conversation = await self.get(conversation_id)
+        if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id is None:
+            return
+        event = {"conversation_id": conversation_id, "sender": sender, "name": name, "typing": typing}
+        if sender == "customer":
+            await self._sio.emit("typing_changed", event, room=agent_room(conversation.agent_id), namespace=AGENT)
+        elif self.channels.of(conversation.channel).capabilities.typing:
+            await self.channels.of(conversation.channel).typing(conversation_id, event)
+
+    async def answer_survey(self, conversation_id: str, answers: Answers, via: str = "chat") -> Survey:
+        """The customer's one survey answer, in the chat or through the link (``via``): whichever comes
+        first is stored, with the case's agent; the customer and the agent are sent the case again."""
+        async with self._locked(conversation_id):
+            conversation = await self.get(conversation_id)
+            if conversation.status != lifecycle.RESOLVED:
+                raise ApiError("conflict", "the survey opens when the conversation is resolved")
+            try:
+                survey = await self.store.add_survey(
+                    conversation_id, answers.rating, answers.comment and self._mask(answers.comment),
+                    conversation.agent_id, nps=answers.nps, effort=answers.effort, answered_via=via)
+            except AlreadyExists:
+                raise ApiError("conflict", "this survey has been answered already") from None
+            await self._publish_case(await self.get(conversation_id))
+        return survey
+
+    # -- agents ------------------------------------------------------------------------------------
+
+    async def accept(self, agent: Agent, conversation_id: str) -> Conversation:
+        """The agent picks a case from a queue they may take."""
+        async with self._locked(conversation_id):
+            return await self._assign(await self.get(conversation_id), agent, "accepted", f"agent:{agent.username}")
+
+    async def _assign(self, conversation: Conversation, agent: Agent, reason: str, actor: str) -> Conversation:
+        """Give a queued case to an agent with the queue's skills and room for one more (under its lock)."""
+        if conversation.status != lifecycle.QUEUED:
+            raise ApiError("conflict", f"case {conversation.number} is {conversation.status}, not queued")
+        await self._check_may_take(agent, conversation.queue)
+        conversation = await self._transition(conversation, lifecycle.WITH_AGENT, reason=reason, actor=actor,
+                                              agent=agent)
+        await self._tell(conversation, "system.joined", {}, agent=agent.display_name)
+        return conversation
+
+    async def _check_may_take(self, agent: Agent, queue_name: str | None) -> None:
+        """The agent has the queue's skills and room for one more conversation."""
+        queue = self.routing.queue(queue_name)
+        if not self.routing.may_take(agent.username, queue):
+            needed = ", ".join(sorted(queue.skills - self.routing.skills(agent.username)))
+            raise ApiError("forbidden", f"queue {queue.name} needs the skills {needed}")
+        capacity = self.routing.capacity(agent.username)
+        if (await self.store.agent_loads()).get(agent.id, 0) >= capacity:
+            raise ApiError("conflict", f"{agent.display_name} already has {capacity} conversations, the capacity; "
+                                       "resolve one first")
+
+    def _wake_dispatcher(self) -> None:
+        """Run `_dispatch` soon, once for any number of wake-ups meanwhile."""
+        if self._dispatch_pending or not any(q.assignment == AUTO for q in self.routing.queues):
+            return
+        self._dispatch_pending = True
+        self._background(self._dispatch())
+
+    async def _dispatch(self) -> None:
+        """Automatic assignment: each case of an `auto` queue, in order, to the least-loaded agent who is
+        available, has the queue's skills and is below their capacity."""
+        async with self._dispatch_lock:
+            self._dispatch_pending = False
+            try:
+                for queue_name, cases in (await self.queues()).items():
+                    queue = self.routing.queue(queue_name)
+                    if queue.assignment != AUTO:
+                        continue
+                    for case in cases:
+                        agent = await self._least_loaded(queue)
+                        if agent is None:
+                            break
+                        async with self._locked(case.id):
+                            current = await self.get(case.id)
+                            if current.status == lifecycle.QUEUED:
+                                await self._assign(current, agent, "assigned", "system")
+            except ApiError as exc:  # a change meanwhile: the next wake-up tries again
+                log.info("automatic assignment stopped: %s", exc.message)
+
+    async def _least_loaded(self, queue: QueueSpec) -> Agent | None:
+        loads = await self.store.agent_loads()
+        room_left = [(loads.get(a.id, 0), i, a) for i, a in enumerate(await self._available_for(queue))
+                     if loads.get(a.id, 0) < self.routing.capacity(a.username)]
+        return min(room_left)[2] if room_left else None
+
+    async def _held(self, agent: Agent, conversation_id: str) -> Conversation:
+        conversation = await self.get(conversation_id)
+        if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id != agent.id:
+            raise ApiError("forbidden", f"case {conversation.number} is not assigned to you")
+        return conversation
+
+    async def agent_message(self, agent: Agent, conversation_id: str, text: str) -> Message:
+        """The agent's reply, stored only while the case is theirs (checked in the same statement)."""
+        async with self._locked(conversation_id):
+            try:
+                posted = await self._post(conversation_id, "agent", agent.display_name, text, {},
+                                          statuses=[lifecycle.WITH_AGENT], agent_id=agent.id)
+            except StaleStatus:
+                await self._held(agent, conversation_id)  # says why
+                raise ApiError("conflict", "the case changed meanwhile; reload it") from None
+            message = posted.message
+            if posted.first_response_at is None:
+                conversation = await self.get(conversation_id)
+                state = self.routing.sla_state(conversation.queued_at, conversation.first_response_due_at,
+                                               message.created_at, message.created_at)
+                await self.store.update_conversation(conversation_id, first_response_at=message.created_at,
+                                                     first_response_sla=state)
+                await self._publish_case(await self.get(conversation_id))
+            return message
+
+    async def agent_typing(self, agent: Agent, conversation_id: str, typing: bool) -> None:
+        await self._held(agent, conversation_id)
+        await self.typing(conversation_id, "agent", agent.display_name, typing)
+
+    async def add_note(self, agent: Agent, conversation_id: str, text: str) -> Message:
+        """A private note on the case: stored in the transcript, shown to agents, never to the customer."""
+        async with self._locked(conversation_id):
+            conversation = await self._held(agent, conversation_id)
+            return (await self._post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"})).message
+
+    async def transfer(self, agent: Agent, conversation_id: str, note: str, queue: str | None = None,
+                       to_username: str | None = None) -> Conversation:
+        """The agent passes the case on, with a private note saying why: back to its queue or to another
+        queue (keeping its place from when it was first queued), or straight to a colleague who is
+        signed in, has the queue's skills and room for one more."""
+        if queue is not None and not self.routing.has_queue(queue):
+            raise ApiError("not_found", f"queue {queue} does not exist")
+        colleague = None
+        if to_username is not None:
+            colleague = await self.store.agent_by_username(to_username)
+            if colleague is None or not await self.store.connected("agent", colleague.id):
+                raise ApiError("conflict", f"agent {to_username} is not signed in")
+            if colleague.id == agent.id:
+                raise ApiError("invalid_payload", "to_agent: the case is yours already")
+        async with self._locked(conversation_id):
+            conversation = await self._held(agent, conversation_id)
+            if colleague is not None:  # checked before anything moves
+                await self._check_may_take(colleague, queue or conversation.queue)
+            to = {key: value for key, value in (("queue", queue), ("to_agent", to_username)) if value}
+            await self._post(conversation.id, NOTE, agent.display_name, note, {"kind": "note", "transfer": True, **to})
+            conversation = await self._back_to_queue(conversation, "system.transferred", {}, "transferred",
+                                                     f"agent:{agent.username}", queue=queue)
+            if colleague is not None:
+                conversation = await self._assign(conversation, colleague, "transferred_to_agent",
+                                                  f"agent:{agent.username}")
+            return conversation
+
+    async def return_to_bot(self, agent: Agent, conversation_id: str) -> Conversation:
+        """The agent hands the customer back to the bot, which answers their next message."""
+        async with self._locked(conversation_id):
+            conversation = await self._held(agent, conversation_id)
+            await self._tell(conversation, "system.back_to_bot", {"kind": "returned_to_bot"})
+            return await self._transition(conversation, lifecycle.BOT, reason="returned_to_bot",
+                                          actor=f"agent:{agent.username}")
+
+    async def resolve(self, agent: Agent, conversation_id: str, category: str) -> Conversation:
+        if category not in self._settings.resolution_categories:
+            raise ApiError("invalid_payload", "category: must be one of "
+                                              + ", ".join(self._settings.resolution_categories))
+        async with self._locked(conversation_id):
+            conversation = await self._held(agent, conversation_id)
+            return await self._transition(conversation, lifecycle.RESOLVED, reason="resolved_by_agent",
+                                          actor=f"agent:{agent.username}", category=category)
+
+    async def cancel(self, supervisor: Agent, conversation_id: str, reason: str) -> Conversation:
+        """A supervisor closes an open case that needs no resolution (spam, a duplicate, a test)."""
+        if reason not in CANCEL_REASONS:
+            raise ApiError("invalid_payload", "reason: must be one of " + ", ".join(CANCEL_REASONS))
+        async with self._locked(conversation_id):
+            conversation = await self.get(conversation_id)
+            if conversation.status not in lifecycle.OPEN:
+                raise ApiError("conflict", f"case {conversation.number} is {conversation.status} already")
+            await self._tell(conversation, "system.cancelled", {"kind": "cancelled"})
+            return await self._transition(conversation, lifecycle.CANCELLED, reason=f"cancelled_{reason}",
+                                          actor=f"agent:{supervisor.username}")
+
+    # -- background --------------------------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        """Abandon queued cases whose customer left long ago without leaving a message; resolve idle bot
+        conversations; return the cases of an agent gone past the grace period to the head of the
+        queue; record SLA warnings and breaches; assign what automatic queues can."""
+        now = utcnow()
+        await self._heartbeat()
+        open_cases = await self.store.conversations_in([lifecycle.QUEUED, lifecycle.WITH_AGENT])
+        await self._check_slas(open_cases, now)
+        grace_before = now - timedelta(seconds=self._settings.agent_grace_seconds)
+        agents_online = await self.store.connected("agent")
+        for conversation in open_cases:
+            if conversation.status != lifecycle.WITH_AGENT:
+                continue
+            agent_id = conversation.agent_id or ""
+            if agent_id in agents_online:
+                continue
+            # After a restart nobody is connected yet: count from the first sweep.
+            if self._agent_left_at.setdefault(agent_id, now) <= grace_before:
+                await self._requeue(conversation.id, agent_id)
+        abandon_before = now - timedelta(seconds=self._settings.abandon_after_seconds)
+        customers_online = await self.store.connected("customer")
+        for conversation in open_cases:
+            if conversation.status != lifecycle.QUEUED or conversation.id in customers_online:
+                continue
+            if await self._left_a_message(conversation):
+                continue
+            # After a restart nobody is connected yet: count from the first sweep.
+            if self._customer_left_at.setdefault(conversation.id, now) <= abandon_before:
+                await self._sweep_one(conversation.id, lifecycle.QUEUED, lifecycle.ABANDONED, "customer_left")
+        idle_before = now - timedelta(seconds=self._settings.bot_idle_seconds)
+        for conversation in await self.store.idle_conversations(lifecycle.BOT, idle_before):
+            await self._sweep_one(conversation.id, lifecycle.BOT, lifecycle.RESOLVED, "idle")
+        self._wake_dispatcher()
+
+    async def _left_a_message(self, conversation: Conversation) -> bool:
+        """The customer wrote while waiting: the case waits for an agent, however long they are away."""
+        last = await self.store.last_message_from(conversation.id, ["customer"])
+        return last is not None and conversation.queued_at is not None and last.created_at > conversation.queued_at
+
+    async def _check_slas(self, cases: list[Conversation], now: datetime) -> None:
+        """The first-response and resolution targets of open ``cases``: the warning and the breach each
+        become a timeline event once, and the case moves up its queue (`urgent`)."""
+        for case in cases:
+            first = self.routing.sla_state(case.queued_at, case.first_response_due_at, case.first_response_at, now)
+            resolution = self.routing.sla_state(case.queued_at, case.resolution_due_at, None, now)
+            changed = False
+            for target, state, was in (("first_response", first, case.first_response_sla),
+                                       ("resolution", resolution, case.resolution_sla)):
+                if state in (WARNING, BREACHED) and state != was:
+                    changed |= await self.store.change_sla(case.id, target, expected=was, state=state,
+                                                           status=case.status)
+            if not changed:
+                continue
+            await self._publish_case(await self.get(case.id))
+            if case.status == lifecycle.QUEUED:
+                self._positions_changed()
+
+    async def _requeue(self, conversation_id: str, agent_id: str) -> None:
+        async with self._locked(conversation_id):
+            conversation = await self.get(conversation_id)
+            if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id != agent_id:
+                return
+            language = await self.customer_language(conversation)
+            name = conversation.agent_name or catalogue.text(language, "system.an_agent")
+            try:
+                await self._back_to_queue(conversation, "system.agent_disconnected", {"agent": name},
+                                          "agent_disconnected", "system")
+            except ApiError as exc:  # another node changed it meanwhile
+                log.info("sweep left case %s: %s", conversation.number, exc.message)
+
+    async def _back_to_queue(self, conversation: Conversation, key: str, values: dict[str, str], reason: str,
+                             actor: str, queue: str | None = None) -> Conversation:
+        """A case with an agent goes back to its queue (or ``queue``), keeping its place (`KEEP_PLACE`),
+        and the customer is told why (the catalogue's ``key``, with ``values``)."""
+        await self._tell(conversation, key, {"kind": "requeued", "reason": reason}, **values)
+        return await self._transition(conversation, lifecycle.QUEUED, reason=reason, actor=actor, queue=queue)
+
+    async def _sweep_one(self, conversation_id: str, expected: str, target: str, reason: str) -> None:
+        async with self._locked(conversation_id):
+            conversation = await self.get(conversation_id)
+            if conversation.status == expected:
+                try:
+                    await self._transition(conversation, target, reason=reason, actor="system")
+                except ApiError as exc:  # another node changed it meanwhile
+                    log.info("sweep left case %s: %s", conversation.number, exc.message)
+
+    # -- the one owner of status changes ----------------------------------------------------------
+
+    async def _routed(self, conversation: Conversation, now: datetime) -> dict[str, Any]:
+        """A case entering the queue: its queue (from the articles and language of its bot turns, and its
+        channel), its priority and its SLA deadlines."""
+        bot_turns = [m for m in await self.store.messages_after(conversation.id) if m.sender == "bot"]
+        articles, language = _topics(bot_turns)
+        topics = {tag for a in articles for tag in self._article_tags(a)} | set(articles)
+        queue = self.routing.queue_for(topics, language or conversation.locale[:2], conversation.channel)
+        entitlement = await self.store.active_entitlement(conversation.customer_id, now)
+        priority = self.routing.priority(conversation.customer_preferred, entitlement)
+        due = self.routing.deadlines(queue, priority, now)
+        return {"queue": queue.name, "priority": priority, "entitlement": entitlement,
+                "first_response_due_at": due.first_response,
+                "resolution_due_at": due.resolution, "first_response_at": None, "first_response_sla": None,
+                "resolution_sla": None}
+
+    async def _transition(
+        self, conversation: Conversation, target: str, *, reason: str, actor: str,
+        agent: Agent | None = None, queue: str | None = None, category: str | None = None,
+    ) -> Conversation:
+        current = conversation.status
+        if not lifecycle.allowed(current, target):
+            raise ApiError("conflict", f"case {conversation.number} cannot go from {current} to {target}")
+        now = utcnow()
+        fields: dict[str, Any] = {}
+        if target == lifecycle.QUEUED and reason in KEEP_PLACE:
+            # keeps its first queued_at (at or near the head of the queue) and its SLA deadlines
+            fields = {"agent_id": None, **({"queue": queue} if queue else {})}
+        elif target == lifecycle.QUEUED:
+            fields = {"queued_at": now, "escalation_reason": reason, "agent_id": None,
+                      **await self._routed(conversation, now)}
+        elif target == lifecycle.WITH_AGENT:
+            assert agent is not None
+            fields = {"agent_id": agent.id}
+        elif target == lifecycle.RESOLVED and current == lifecycle.WITH_AGENT:
+            fields = {"resolution": "agent", "resolution_category": category,
+                      "resolution_sla": self.routing.sla_state(conversation.queued_at, conversation.resolution_due_at,
+                                                               now, now)}
+        elif target == lifecycle.RESOLVED:
+            fields = {"resolution": "bot"}
+        elif target in (lifecycle.ABANDONED, lifecycle.CANCELLED):
+            fields = {"resolution": target}
+        elif target == lifecycle.BOT:
+            fields = {"agent_id": None, "queued_at": None}
+        if target in lifecycle.CLOSED:
+            fields["closed_at"] = now
+        try:
+            await self.store.change_status(
+                conversation.id, expected=current, status=target, reason=reason, actor=actor, fields=fields
+            )
+        except StaleStatus:
+            raise ApiError("conflict", f"case {conversation.number} changed meanwhile; reload it") from None
+        updated = await self.get(conversation.id)
+
+        if target == lifecycle.RESOLVED:
+            await self._tell(updated, "system.survey", survey_request(self._settings.survey_questions))
+            updated = await self.get(conversation.id)
+        summary = await self._publish_case(updated, conversation)
+        if lifecycle.QUEUED in (current, target):
+            self._positions_changed()
+        if target == lifecycle.QUEUED:
+            await self._sio.emit("case_queued", summary, room=self._agent_rooms(updated), namespace=AGENT)
+        elif current == lifecycle.QUEUED:
+            await self._sio.emit("case_assigned", summary, room=self._agent_rooms(updated, conversation),
+                                 namespace=AGENT)
+        if current in (lifecycle.QUEUED, lifecycle.WITH_AGENT):
+            self._wake_dispatcher()  # an agent has room again, or a case waits
+        return updated
+
+    # -- storing and publishing -------------------------------------------------------------------
+
+    async def customer_language(self, conversation: Conversation) -> str:
+        """The language to speak to the customer (handoff/catalogue): the one the bot last heard them
+        write (its replies' ``language``), else their conversation's locale, else English."""
+        last = await self.store.last_message_from(conversation.id, ["bot"])
+        heard = last.data.get("language") if last else None
+        return catalogue.language_of(heard if heard in catalogue.languages() else conversation.locale)
+
+    async def _tell(self, conversation: Conversation, key: str, data: dict[str, Any], **values: str) -> Posted:
+        """A system message to the customer: the catalogue's ``key`` in their language, with ``values``."""
+        text = catalogue.text(await self.customer_language(conversation), key, **values)
+        return await self._post(conversation.id, "system", "system", text, data)
+
+    async def _post(
+        self, conversation_id: str, sender: str, sender_name: str, text: str, data: dict[str, Any],
+        statuses: Iterable[str] | None = None, agent_id: str | None = None,
+    ) -> Posted:
+        """Store a message (see `SqlCaseStore.append_message` for ``statuses`` and ``agent_id``), then
+        send it to the customer (but a private note) and to the case's agent, and wake this process's
+        long-polls of the conversation (`arrivals`). What people write is masked first (`mask_in_transcripts`)."""
+        if sender in WRITTEN_BY_PEOPLE:
+            text = self._mask(text)
+        try:
+            posted = await self.store.append_message(conversation_id, sender=sender, sender_name=sender_name,
+                                                     text=text, data=data, statuses=statuses, agent_id=agent_id)
+        except KeyError:
+            raise ApiError("not_found", f"conversation {conversation_id} does not exist") from None
+        self.arrivals.posted(conversation_id)
+        payload = message_view(posted.message)
+        if sender != NOTE:
+            await self.channels.of(posted.channel).deliver(posted.message, payload)
+        if posted.agent_id:
+            await self._sio.emit("message_created", payload, room=agent_room(posted.agent_id), namespace=AGENT)
+        return posted
+
+    def _agent_rooms(self, *versions: Conversation) -> list[str]:
+        """The agents' rooms a case concerns: its queue's, and its agent's (before and after a change)."""
+        rooms = [queue_room(self.routing.queue(v.queue).name) for v in versions if v.status == lifecycle.QUEUED]
+        rooms += [agent_room(v.agent_id) for v in versions if v.agent_id]
+        return list(dict.fromkeys(rooms))
+
+    async def _publish_case(self, conversation: Conversation, before: Conversation | None = None) -> dict[str, Any]:
+        """Send the case as it is now to its customer and its agents; return the agents' view of it."""
+        place = await self.queue_place(conversation)
+        await self.channels.of(conversation.channel).case_updated(
+            conversation.id, conversation_view(conversation, place, await self.survey_links.url(conversation)))
+        summary = case_summary(conversation, place, self._settings.sla_warning_ratio)
+        rooms = self._agent_rooms(conversation, *([before] if before else []))
+        if rooms:
+            await self._sio.emit("case_updated", summary, room=rooms, namespace=AGENT)
+        return summary
+
+    def _positions_changed(self) -> None:
+        """The queues or the agents changed: every waiting customer gets their place and expected wait,
+        once for all the changes of `POSITIONS_DELAY` seconds (a busy queue changes many times a second)."""
+        if self._positions_pending:
+            return
+        self._positions_pending = True
+        self._background(self._publish_positions())
+
+    async def _publish_positions(self) -> None:
+        await asyncio.sleep(POSITIONS_DELAY)
+        self._positions_pending = False
+        for conversation, place in await self.waiting(self.routing.queues):
+            await self.channels.of(conversation.channel).case_updated(conversation.id,
+                                                                      conversation_view(conversation, place))
+
+    def _background(self, job: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

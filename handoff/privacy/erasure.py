@@ -1,0 +1,72 @@
+"""A contact's data (docs/privacy.md): everything stored about them as one JSON document, its deletion,
+and the retention of closed cases. The REST routes (handoff/web/routes/privacy.py), the `casedesk contact`
+commands and the app's retention job use these; the queries are the store's (handoff/store/privacy.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from handoff.cases.views import iso
+from handoff.errors import ApiError
+from handoff.store.privacy import Deleted, OpenCases
+from handoff.store.records import aware, utcnow
+from handoff.store.sql import SqlCaseStore
+
+log = logging.getLogger(__name__)
+
+# Retention runs once when the app starts and then hourly: it is measured in days, and a large purge
+# (the first one after it is switched on) keeps the store's writer busy batch after batch, which the
+# sweep's SLA and queue work (every sweep_interval_seconds) should not wait for.
+RETENTION_INTERVAL_SECONDS = 3600.0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(aware(value))
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+async def export_contact(store: SqlCaseStore, customer_id: str) -> dict[str, Any]:
+    """Everything stored about the contact (docs/privacy.md has the shape); `not_found` for an unknown id."""
+    rows = await store.contact_export(customer_id)
+    if rows is None:
+        raise ApiError("not_found", f"contact {customer_id} does not exist")
+    for case in rows["cases"]:
+        for message in case.get("messages", []):
+            message["data"] = json.loads(message["data"])
+    return {"exported_at": iso(utcnow()), **_jsonable(rows)}
+
+
+async def delete_contact(store: SqlCaseStore, customer_id: str) -> dict[str, Any]:
+    """Delete the contact and everything of theirs in one transaction; `not_found` for an unknown id,
+    `conflict` (and nothing deleted) while a case of theirs is open."""
+    try:
+        deleted = await store.delete_contact(customer_id)
+    except KeyError:
+        raise ApiError("not_found", f"contact {customer_id} does not exist") from None
+    except OpenCases as exc:
+        numbers = ", ".join(str(n) for n in exc.numbers)
+        raise ApiError("conflict", f"contact {customer_id} has open cases ({numbers}): resolve or cancel "
+                                   "them first; nothing was deleted") from None
+    return {"contact_id": customer_id, "cases": deleted.cases, "rows": dict(sorted(deleted.rows.items()))}
+
+
+async def apply_retention(store: SqlCaseStore, retention_days: int, now: datetime | None = None) -> Deleted:
+    """Delete the cases closed more than ``retention_days`` ago (0: none), and the anonymous contacts
+    they leave with nothing."""
+    if retention_days <= 0:
+        return Deleted()
+    before = (now or utcnow()) - timedelta(days=retention_days)
+    deleted = await store.delete_cases_closed_before(before)
+    if deleted.cases or deleted.contacts:
+        log.info("retention: deleted %d cases closed before %s and %d anonymous contacts left without cases",
+                 deleted.cases, iso(before), deleted.contacts)
+    return deleted

@@ -1,0 +1,1 @@
+"""The staff: agents', supervisors' and editors' accounts, roles and sign-in (``accounts.py``)."""

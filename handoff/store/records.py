@@ -1,0 +1,198 @@
+"""What the store hands out: frozen records built from its rows, and the store's exceptions."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any, overload
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+def aware(value: datetime | None) -> datetime | None:
+    """The time in UTC. Everything stored is UTC, and is handed out in UTC: SQLite hands back naive
+    datetimes, psycopg (PostgreSQL's writer driver) ones in the session's time zone."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    """A person who signs in to the panel: an agent, a supervisor (reports, contacts), an editor."""
+
+    id: str
+    username: str
+    display_name: str
+    password_hash: str
+    roles: frozenset[str] = frozenset({"agent"})
+
+
+def to_agent(row: Any) -> Agent:
+    return Agent(row.id, row.username, row.display_name, row.password_hash, frozenset(row.roles.split(",")))
+
+
+@dataclasses.dataclass(frozen=True)
+class Contact:
+    """A person who chats (the table ``customers``); anonymous while ``external_id`` is None."""
+
+    id: str
+    display_name: str
+    channel: str
+    created_at: datetime
+    preferred: bool
+    external_id: str | None
+    email: str | None
+    account_id: str | None
+
+
+def to_contact(row: Any) -> Contact:
+    return Contact(row.id, row.display_name, row.channel, aware(row.created_at), bool(row.preferred),
+                   row.external_id, row.email, row.account_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    parent_id: str | None
+    created_at: datetime
+
+
+def to_account(row: Any) -> Account:
+    return Account(row.id, row.name, row.parent_id, aware(row.created_at))
+
+
+@dataclasses.dataclass(frozen=True)
+class Entitlement:
+    """A contract of a contact or (exclusive) of an account, active from ``starts_at`` until ``ends_at``."""
+
+    id: str
+    customer_id: str | None
+    account_id: str | None
+    name: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    created_at: datetime
+
+    def active(self, at: datetime) -> bool:
+        return (self.starts_at is None or self.starts_at <= at) and (self.ends_at is None or at < self.ends_at)
+
+
+def to_entitlement(row: Any) -> Entitlement:
+    return Entitlement(row.id, row.customer_id, row.account_id, row.name, aware(row.starts_at),
+                       aware(row.ends_at), aware(row.created_at))
+
+
+@dataclasses.dataclass(frozen=True)
+class Conversation:
+    id: str
+    number: int
+    customer_id: str
+    customer_name: str
+    customer_preferred: bool
+    channel: str
+    locale: str
+    status: str
+    resolution: str | None
+    escalation_reason: str | None
+    agent_id: str | None
+    agent_name: str | None
+    last_seq: int
+    created_at: datetime
+    queued_at: datetime | None
+    last_activity_at: datetime
+    survey_answered: bool
+    queue: str | None = None
+    priority: str | None = None
+    resolution_category: str | None = None
+    first_response_at: datetime | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    first_response_sla: str | None = None
+    resolution_sla: str | None = None
+    title: str | None = None
+    awaiting: str | None = None
+    entitlement: str | None = None
+    closed_at: datetime | None = None
+    customer_external_id: str | None = None
+    customer_account_id: str | None = None
+
+    @property
+    def status_reason(self) -> str:
+        """The status as Dynamics names its status reasons: an agent's case awaiting the customer's
+        answer is `waiting_for_customer`; a resolved one says by whom."""
+        if self.status == "with_agent" and self.awaiting == "customer":
+            return "waiting_for_customer"
+        if self.status == "resolved":
+            return f"resolved_by_{self.resolution}"
+        return {"bot": "with_bot"}.get(self.status, self.status)
+
+    @property
+    def state(self) -> str:
+        """active, resolved or cancelled (abandoned cases count as cancelled, as in Dynamics)."""
+        return {"resolved": "resolved", "abandoned": "cancelled", "cancelled": "cancelled"}.get(self.status, "active")
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    conversation_id: str
+    seq: int
+    sender: str
+    sender_name: str
+    text: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Posted:
+    """A stored message, and what its conversation was when the message was stored."""
+
+    message: Message
+    status: str
+    agent_id: str | None
+    first_response_at: datetime | None
+    channel: str = "web"  # the conversation's, where the message is delivered (handoff/cases/channels.py)
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseEvent:
+    from_status: str | None
+    to_status: str
+    reason: str
+    actor: str
+    at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseArticle:
+    article_id: str
+    seq: int  # the bot's message that showed it
+    shown_at: datetime
+    helped: bool | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Survey:
+    rating: int
+    comment: str | None
+    agent_id: str | None  # the case's agent; None for a case the bot resolved
+    created_at: datetime
+    nps: int | None = None
+    effort: int | None = None
+    answered_via: str = "chat"  # chat or link
+
+
+class StaleStatus(Exception):
+    """The conversation was not in the expected status any more (someone else changed it)."""
+
+
+class AlreadyExists(Exception):
+    """A row that may exist only once (a survey answer, a username) exists already."""

@@ -1,0 +1,127 @@
+"""The agent namespace ``/agent``: signed-in agents only; every event re-checks the sign-in (`AgentAuth`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from handoff import payloads
+from handoff.cases import lifecycle
+from handoff.cases.conversations import AGENT, AVAILABILITY, AVAILABLE, Conversations
+from handoff.cases.views import case_summary, message_view
+from handoff.errors import ApiError
+from handoff.settings import Settings
+from handoff.staff.accounts import AgentAuth
+from handoff.store.records import Agent
+from handoff.web.boundary import BoundaryNamespace
+
+
+class AgentNamespace(BoundaryNamespace):
+    def __init__(self, conversations: Conversations, auth: AgentAuth, settings: Settings) -> None:
+        super().__init__(AGENT)
+        self._conversations = conversations
+        self._auth = auth
+        self._settings = settings
+        self._tokens: dict[str, str] = {}  # sid -> token
+        self._agent_of: dict[str, str] = {}  # sid -> agent id
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            agent = await self._auth.authenticate(token)
+        except ApiError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()["error"]) from None
+        self._tokens[sid] = token  # type: ignore[assignment]
+        self._agent_of[sid] = agent.id
+        await self._conversations.agent_connected(agent, sid)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._tokens.pop(sid, None)
+        agent_id = self._agent_of.pop(sid, None)
+        if agent_id is not None:
+            await self._conversations.agent_disconnected(agent_id, sid)
+
+    async def _agent(self, sid: str) -> Agent:
+        return await self._auth.authenticate(self._tokens.get(sid))
+
+    def _conversation_id(self, payload: Any) -> str:
+        p = payloads.fields(payload, {"conversation_id"})
+        return payloads.text(p, "conversation_id", 64)
+
+    async def on_list_cases(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        payloads.fields(payload, set())
+        conversations = self._conversations
+        queues = conversations.routing.queues_of(agent.username)
+        mine = await conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id)
+        return {
+            "queued": [case_summary(c, place, self._settings.sla_warning_ratio)
+                       for c, place in await conversations.waiting(queues)],
+            "mine": [await conversations.summary(c) for c in mine],
+            "queues": [{"name": q.name, "assignment": q.assignment} for q in queues],
+            "all_queues": [q.name for q in conversations.routing.queues],
+            "colleagues": await conversations.colleagues(agent),
+            "resolution_categories": list(self._settings.resolution_categories),
+        }
+
+    async def on_accept_case(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        conversation = await self._conversations.accept(agent, self._conversation_id(payload))
+        messages = await self._conversations.store.messages_after(conversation.id)
+        return {
+            "case": await self._conversations.summary(await self._conversations.get(conversation.id)),
+            "messages": [message_view(m) for m in messages],
+        }
+
+    def _conversation_id_and_text(self, payload: Any) -> tuple[str, str]:
+        p = payloads.fields(payload, {"conversation_id", "text"})
+        conversation_id = payloads.text(p, "conversation_id", 64)
+        return conversation_id, payloads.text(p, "text", self._settings.max_message_length, code="message_too_long")
+
+    async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        message = await self._conversations.agent_message(agent, *self._conversation_id_and_text(payload))
+        return {"message": message_view(message)}
+
+    async def on_add_note(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        message = await self._conversations.add_note(agent, *self._conversation_id_and_text(payload))
+        return {"message": message_view(message)}
+
+    async def on_transfer_case(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        p = payloads.fields(payload, {"conversation_id", "note"}, {"queue", "to_agent"})
+        conversation_id = payloads.text(p, "conversation_id", 64)
+        note = payloads.text(p, "note", self._settings.max_message_length, code="message_too_long")
+        queue = payloads.optional_text(p, "queue", 40)
+        to_agent = payloads.optional_text(p, "to_agent", 80)
+        conversation = await self._conversations.transfer(agent, conversation_id, note, queue, to_agent)
+        return {"case": await self._conversations.summary(conversation)}
+
+    async def on_return_to_bot(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        conversation = await self._conversations.return_to_bot(agent, self._conversation_id(payload))
+        return {"case": await self._conversations.summary(conversation)}
+
+    async def on_set_typing(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        p = payloads.fields(payload, {"conversation_id", "typing"})
+        conversation_id = payloads.text(p, "conversation_id", 64)
+        typing = payloads.boolean(p, "typing")
+        await self._conversations.agent_typing(agent, conversation_id, typing)
+        return {}
+
+    async def on_set_availability(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        p = payloads.fields(payload, {"availability"})
+        availability = payloads.choice(p, "availability", AVAILABILITY, AVAILABLE)
+        return {"availability": await self._conversations.set_availability(agent, availability)}
+
+    async def on_resolve_case(self, sid: str, payload: Any) -> dict[str, Any]:
+        agent = await self._agent(sid)
+        p = payloads.fields(payload, {"conversation_id", "category"})
+        conversation_id = payloads.text(p, "conversation_id", 64)
+        category = payloads.text(p, "category", 40)
+        conversation = await self._conversations.resolve(agent, conversation_id, category)
+        return {"case": await self._conversations.summary(conversation)}

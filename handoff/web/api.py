@@ -1,0 +1,134 @@
+"""REST endpoints (docs/protocol.md) and the error boundary that gives them one error shape."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot.actions import context as action_context
+from handoff import payloads
+from handoff.cases.views import article_view, case_survey_view, event_view, message_view
+from handoff.errors import ApiError
+from handoff.staff.accounts import AGENT, SUPERVISOR, agent_view
+from handoff.store.records import Agent
+from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS
+from knowledge_index.entries import plain_text
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+@web.middleware
+async def error_boundary(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return web.json_response(exc.body(), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status in (404, 405):
+            error = ApiError("not_found", f"no such route: {request.method} {request.path}")
+        else:
+            error = ApiError({401: "unauthorized", 403: "forbidden"}.get(exc.status, "invalid_payload"), exc.reason)
+        return web.json_response(error.body(), status=error.status)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return web.json_response(ApiError("internal", "the server failed").body(), status=500)
+
+
+async def json_body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise ApiError("invalid_payload", "body: must be JSON") from None
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:] if header.startswith("Bearer ") else None
+
+
+async def signed_in(request: web.Request, role: str = AGENT, *others: str) -> Agent:
+    """The account that sent the request, if it has ``role`` or one of the ``others`` (401 without a
+    valid token, else 403)."""
+    return await request.app[AUTH].authenticate(_bearer(request), role, *others)
+
+
+@routes.post("/api/agent/login")
+async def login(request: web.Request) -> web.Response:
+    p = payloads.fields(await json_body(request), {"username", "password"})
+    username = payloads.text(p, "username", 80)
+    password = payloads.text(p, "password", 200)
+    token, agent = await request.app[AUTH].login(username, password)
+    return web.json_response({"token": token, "agent": agent_view(agent)})
+
+
+@routes.post("/api/agent/logout")
+async def logout(request: web.Request) -> web.Response:
+    await signed_in(request)
+    await request.app[AUTH].logout(_bearer(request) or "")
+    return web.json_response({"ok": True})
+
+
+@routes.get("/api/cases/{conversation_id}")
+async def case_detail(request: web.Request) -> web.Response:
+    await signed_in(request)
+    conversations = request.app[CONVERSATIONS]
+    conversation = await conversations.get(request.match_info["conversation_id"])
+    store = conversations.store
+    survey = await store.survey(conversation.id)
+    articles = await store.case_articles(conversation.id)
+    case = {
+        **await conversations.summary(conversation),
+        "events": [event_view(e) for e in await store.events(conversation.id)],
+        "survey": case_survey_view(survey, articles) if survey else None,
+        "articles": [article_view(a) for a in articles],
+    }
+    case["earlier_cases"] = [await conversations.summary(c) for c in await conversations.earlier_cases(conversation)]
+    messages = [message_view(m) for m in await store.messages_after(conversation.id)]
+    return web.json_response({"case": case, "messages": messages})
+
+
+@routes.post("/api/cases/{conversation_id}/cancel")
+async def cancel_case(request: web.Request) -> web.Response:
+    supervisor = await signed_in(request, SUPERVISOR)
+    p = payloads.fields(await json_body(request), {"reason"})
+    conversations = request.app[CONVERSATIONS]
+    cancelled = await conversations.cancel(supervisor, request.match_info["conversation_id"],
+                                           payloads.text(p, "reason", 20))
+    return web.json_response({"case": await conversations.summary(cancelled)})
+
+
+@routes.get("/api/kb/search")
+async def kb_search(request: web.Request) -> web.Response:
+    await signed_in(request)
+    query = payloads.text(dict(request.query), "q", 500)
+    try:
+        k = int(request.query.get("k", "3"))
+    except ValueError:
+        raise ApiError("invalid_payload", "k: must be an integer") from None
+    if not 1 <= k <= 20:
+        raise ApiError("invalid_payload", "k: must be between 1 and 20")
+    index = action_context.current().index
+    hits = await asyncio.to_thread(index.search, query, k)
+    return web.json_response({"hits": [
+        {"article_id": h.article_id, "title": h.title, "url": h.url, "score": h.score, "matched": h.matched,
+         "answer": plain_text(record.body) if (record := index.article(h.article_id)) else ""}
+        for h in hits
+    ]})
+
+
+@routes.get("/healthz")
+async def health(request: web.Request) -> web.Response:
+    index = action_context.current().index
+    rasa_up = await request.app[BRIDGE].is_up()
+    return web.json_response({
+        "status": "ok",
+        "rasa": "up" if rasa_up else "down",
+        "index": {"articles": len(index.articles), "model": index.manifest.model,
+                  "multilingual_model": index.manifest.multilingual.get("model"), "version": index.version},
+    })

@@ -1,0 +1,88 @@
+"""The customer namespace ``/chat``: a socket is bound to at most one conversation, by its token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handoff import payloads
+from handoff.cases.channels import CHAT, room
+from handoff.cases.conversations import Conversations
+from handoff.cases.views import message_view, survey_view
+from handoff.errors import ApiError
+from handoff.settings import Settings
+from handoff.store.records import Conversation
+from handoff.surveys import questions
+from handoff.web import customer_requests
+from handoff.web.boundary import BoundaryNamespace
+
+
+class ChatNamespace(BoundaryNamespace):
+    def __init__(self, conversations: Conversations, settings: Settings) -> None:
+        super().__init__(CHAT)
+        self._conversations = conversations
+        self._settings = settings
+        self._bound: dict[str, str] = {}  # sid -> conversation id
+        self._names: dict[str, str] = {}  # sid -> the customer's name (it never changes)
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        return None
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        conversation_id = self._bound.pop(sid, None)
+        self._names.pop(sid, None)
+        if conversation_id:
+            await self._conversations.customer_left(conversation_id, sid)
+
+    async def _bind(self, sid: str, conversation: Conversation) -> None:
+        conversation_id = conversation.id
+        previous = self._bound.get(sid)
+        if previous and previous != conversation_id:
+            await self.leave_room(sid, room(previous))
+            await self._conversations.customer_left(previous, sid)
+        self._bound[sid] = conversation_id
+        self._names[sid] = conversation.customer_name
+        await self.enter_room(sid, room(conversation_id))
+        await self._conversations.customer_joined(conversation_id, sid)
+
+    def _conversation_of(self, sid: str) -> str:
+        conversation_id = self._bound.get(sid)
+        if conversation_id is None:
+            raise ApiError("unauthorized", "start or resume a conversation first")
+        return conversation_id
+
+    async def on_start_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
+        start = customer_requests.start(payload, self._settings, "web")
+        conversation, token = await self._conversations.start(start.channel, start.locale, start.name,
+                                                              start.earlier_token, start.identity)
+        await self._bind(sid, conversation)
+        return {"conversation": await self._conversations.customer_view(conversation), "token": token}
+
+    async def on_resume_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
+        p = payloads.fields(payload, {"token"}, {"after_seq"})
+        token = payloads.text(p, "token", 200)
+        after_seq = payloads.integer(p, "after_seq", 0, 2**31) if "after_seq" in p else 0
+        conversation = await self._conversations.by_token(token)
+        join = lambda: self._bind(sid, conversation)  # noqa: E731
+        messages = await self._conversations.rejoin(conversation.id, after_seq, join)
+        return {
+            "conversation": await self._conversations.customer_view(conversation),
+            "messages": [message_view(m) for m in messages],
+        }
+
+    async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
+        conversation_id = self._conversation_of(sid)
+        text, button = customer_requests.message(payload, self._settings)
+        message = await self._conversations.customer_message(conversation_id, self._names[sid], text, button)
+        return {"message": message_view(message)}
+
+    async def on_set_typing(self, sid: str, payload: Any) -> dict[str, Any]:
+        typing = payloads.boolean(payloads.fields(payload, {"typing"}), "typing")
+        conversation = await self._conversations.get(self._conversation_of(sid))
+        await self._conversations.typing(conversation.id, "customer", conversation.customer_name, typing)
+        return {}
+
+    async def on_answer_survey(self, sid: str, payload: Any) -> dict[str, Any]:
+        conversation_id = self._conversation_of(sid)
+        answers = questions.answers(payload, self._settings.survey_questions, self._settings.max_message_length)
+        survey = await self._conversations.answer_survey(conversation_id, answers, via="chat")
+        return {"survey": survey_view(survey)}

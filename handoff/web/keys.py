@@ -1,0 +1,23 @@
+"""Typed keys of the app's state (aiohttp ``web.AppKey``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handoff.cases.conversations import Conversations
+from handoff.cases.rasa_bridge import RasaBridge
+from handoff.contacts.directory import Contacts
+from handoff.editorial.publishing import Publisher
+from handoff.reports.figures import Reports
+from handoff.settings import Settings
+from handoff.staff.accounts import AgentAuth
+from knowledge_index.article_files import ArticleFiles
+
+SETTINGS = web.AppKey("settings", Settings)
+AUTH = web.AppKey("auth", AgentAuth)
+BRIDGE = web.AppKey("bridge", RasaBridge)
+CONVERSATIONS = web.AppKey("conversations", Conversations)
+CONTACTS = web.AppKey("contacts", Contacts)
+REPORTS = web.AppKey("reports", Reports)
+ARTICLES = web.AppKey("articles", ArticleFiles)
+PUBLISHER = web.AppKey("publisher", Publisher)

@@ -1,0 +1,179 @@
+"""REST endpoints for content editors (docs/editing.md): the article files, and trying a question.
+
+Every endpoint needs the editor role. The files under ``articles_dir`` stay the source of truth:
+these calls read and write them through `knowledge_index.article_files`, which validates with the
+knowledge base's own parser; trying a question uses the index the bot answers from, and the bot's
+own decision (`bot.actions.knowledge.consider`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from bot.actions import context as action_context
+from bot.actions.knowledge import Consideration, consider
+from handoff import payloads
+from handoff.cases import masking
+from handoff.editorial import drafts
+from handoff.errors import ApiError
+from handoff.staff.accounts import EDITOR
+from handoff.web.api import json_body, signed_in
+from handoff.web.keys import ARTICLES, CONVERSATIONS, SETTINGS
+from knowledge_index.article_files import ArticleFile, ArticleNotFound, EditRefused, VersionConflict
+from knowledge_index.articles import ArticleError
+from knowledge_index.decision import Decision
+from knowledge_index.index import Hit
+
+routes = web.RouteTableDef()
+MAX_TEXT = 200_000  # characters of an article file
+MAX_PATH = 200
+MAX_QUESTION = 500
+VERSION_LENGTH = 64
+MAX_CASE_ID = 64
+T = TypeVar("T")
+
+
+async def _files(call: Callable[[], T]) -> T:
+    """Run a blocking `ArticleFiles` call off the event loop, its refusals as the API's errors."""
+    try:
+        return await asyncio.to_thread(call)
+    except ArticleError as exc:
+        raise ApiError("invalid_payload", str(exc)) from None
+    except EditRefused as exc:
+        raise ApiError("invalid_payload", str(exc)) from None
+    except VersionConflict as exc:
+        raise ApiError("conflict", str(exc)) from None
+    except ArticleNotFound as exc:
+        raise ApiError("not_found", f"no article has the id {exc.args[0]!r}") from None
+
+
+def summary_view(item: ArticleFile) -> dict[str, Any]:
+    a = item.article
+    return {"id": a.id, "title": a.title, "locale": a.locale, "tags": list(a.tags),
+            "translation_of": a.translation_of, "questions": len(a.questions), "draft": a.draft, "path": item.path}
+
+
+def detail_view(item: ArticleFile) -> dict[str, Any]:
+    a = item.article
+    return {"id": a.id, "title": a.title, "locale": a.locale, "tags": list(a.tags), "url": a.url,
+            "translation_of": a.translation_of, "questions": list(a.questions), "body": a.body, "draft": a.draft,
+            "path": item.path, "version": item.version, "text": item.text}
+
+
+def _query(request: web.Request, allowed: set[str]) -> dict[str, str]:
+    for key in request.query:
+        if key not in allowed:
+            raise ApiError("invalid_payload", f"{key}: unknown parameter")
+        if len(request.query.getall(key)) > 1:
+            raise ApiError("invalid_payload", f"{key}: given more than once")
+    return dict(request.query)
+
+
+def _file_text(p: Any, key: str) -> str:
+    """A whole article file: a string, not blank, at most MAX_TEXT characters; ends with a newline."""
+    value = p.get(key)
+    if not isinstance(value, str):
+        raise ApiError("invalid_payload", f"{key}: must be a string")
+    if not value.strip():
+        raise ApiError("invalid_payload", f"{key}: must not be empty")
+    if len(value) > MAX_TEXT:
+        raise ApiError("invalid_payload", f"{key}: must be at most {MAX_TEXT} characters")
+    return value if value.endswith("\n") else value + "\n"
+
+
+async def _editor(request: web.Request) -> None:
+    await signed_in(request, EDITOR)
+
+
+@routes.get("/api/articles")
+async def list_articles(request: web.Request) -> web.Response:
+    await _editor(request)
+    query = _query(request, {"q"}).get("q", "")
+    if len(query) > MAX_QUESTION:
+        raise ApiError("invalid_payload", f"q: must be at most {MAX_QUESTION} characters")
+    found = await _files(lambda: request.app[ARTICLES].search(query))
+    return web.json_response({"articles": [summary_view(item) for item in found]})
+
+
+@routes.get("/api/articles/{article_id}")
+async def article_detail(request: web.Request) -> web.Response:
+    await _editor(request)
+    article_id = request.match_info["article_id"]
+    return web.json_response({"article": detail_view(await _files(lambda: request.app[ARTICLES].get(article_id)))})
+
+
+@routes.post("/api/articles")
+async def create_article(request: web.Request) -> web.Response:
+    await _editor(request)
+    p = payloads.fields(await json_body(request), {"path", "text"})
+    path, text = payloads.text(p, "path", MAX_PATH), _file_text(p, "text")
+    created = await _files(lambda: request.app[ARTICLES].create(path, text))
+    return web.json_response({"article": detail_view(created)}, status=201)
+
+
+@routes.post("/api/articles/drafts")
+async def create_draft(request: web.Request) -> web.Response:
+    """A draft article from a case an agent resolved: its unanswered questions and the agent's reply."""
+    await _editor(request)
+    p = payloads.fields(await json_body(request), {"case_id"})
+    case_id = payloads.text(p, "case_id", MAX_CASE_ID)
+    settings = request.app[SETTINGS]
+    mask = masking.Masker(masking.KINDS, settings.phone_region)  # everything, bound for a public article
+    found = await drafts.source(request.app[CONVERSATIONS].store, case_id, mask)
+    created = await _files(lambda: request.app[ARTICLES].create_draft(found.base_id, found.text))
+    return web.json_response({"article": detail_view(created), "case_id": case_id}, status=201)
+
+
+@routes.put("/api/articles/{article_id}")
+async def update_article(request: web.Request) -> web.Response:
+    await _editor(request)
+    p = payloads.fields(await json_body(request), {"text", "version"})
+    text, version = _file_text(p, "text"), payloads.text(p, "version", VERSION_LENGTH)
+    article_id = request.match_info["article_id"]
+    updated = await _files(lambda: request.app[ARTICLES].update(article_id, text, version))
+    return web.json_response({"article": detail_view(updated)})
+
+
+@routes.post("/api/articles/{article_id}/questions")
+async def add_question(request: web.Request) -> web.Response:
+    await _editor(request)
+    p = payloads.fields(await json_body(request), {"question"}, {"version"})
+    question = payloads.text(p, "question", MAX_QUESTION)
+    version = payloads.optional_text(p, "version", VERSION_LENGTH)
+    article_id = request.match_info["article_id"]
+    updated = await _files(lambda: request.app[ARTICLES].add_question(article_id, question, version))
+    return web.json_response({"article": detail_view(updated)}, status=201)
+
+
+@routes.post("/api/kb/try")
+async def try_question(request: web.Request) -> web.Response:
+    await _editor(request)
+    p = payloads.fields(await json_body(request), {"question"})
+    question = payloads.text(p, "question", MAX_QUESTION)
+    ctx = action_context.current()
+    considered = await consider(ctx, question)
+    return web.json_response({"index_version": ctx.index.version, **consideration_view(considered)})
+
+
+def consideration_view(considered: Consideration) -> dict[str, Any]:
+    decision = considered.decision
+    return {
+        "language": considered.route.language,
+        "model": considered.route.model,
+        "hits": [hit_view(h) for h in considered.hits],
+        "decision": decision_view(decision),
+    }
+
+
+def hit_view(hit: Hit) -> dict[str, Any]:
+    return {"article_id": hit.article_id, "title": hit.title, "url": hit.url, "score": hit.score,
+            "similarity": hit.similarity, "matched": hit.matched}
+
+
+def decision_view(decision: Decision) -> dict[str, Any]:
+    return {"kind": decision.kind, "article_ids": list(decision.article_ids), "confidence": decision.confidence,
+            "reason": decision.reason}
