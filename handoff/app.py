@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.action_endpoint import action_executor, webhook_handler
 from connectors import mobile_api, telegram
 from handoff.cases import masking
-from handoff.cases.conversations import Conversations
+from handoff.cases.desk import open_desk
 from handoff.cases.rasa_bridge import RasaBridge
 from handoff.contacts.directory import Contacts
 from handoff.editorial.live_index import LiveIndex
@@ -28,7 +28,7 @@ from handoff.store.sql import SqlCaseStore
 from handoff.web import api, pages, widget
 from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
-from handoff.web.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, PUBLISHER, REPORTS, SETTINGS
+from handoff.web.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, DESK, PUBLISHER, REPORTS, SETTINGS
 from handoff.web.origins import socket_origins
 from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
 from knowledge_index.article_files import ArticleFiles
@@ -81,8 +81,9 @@ def create_app(settings: Settings) -> web.Application:
         auth = AgentAuth(store, settings.agent_session_hours)
         bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds,
                             loading=lambda: rasa_loading(settings.index_dir))
-        conversations = Conversations(store, sio, bridge, settings, live_index.tags)
-        await conversations.node_started(alone=not settings.redis_url)
+        desk = app[DESK] = open_desk(store, sio, bridge, settings, live_index.tags)
+        conversations = desk.conversations
+        await desk.start(alone=not settings.redis_url)
         channel = None
         if settings.telegram_bot_token:  # docs/channels.md
             api = telegram.BotApi(http, settings.telegram_api_url, settings.telegram_bot_token)
@@ -91,15 +92,15 @@ def create_app(settings: Settings) -> web.Application:
         app[AUTH], app[BRIDGE], app[CONVERSATIONS] = auth, bridge, conversations
         app[CONTACTS] = Contacts(conversations)
         app[REPORTS] = Reports(store, live_index.article, live_index.encoder, masking.for_reports(settings))
-        sio.register_namespace(ChatNamespace(conversations, settings))
-        sio.register_namespace(AgentNamespace(conversations, auth, settings))
+        sio.register_namespace(ChatNamespace(conversations, desk.presence, settings))
+        sio.register_namespace(AgentNamespace(desk, auth, settings))
         # What start-up loaded (models, index, libraries) lives as long as the app: keep it out of the
         # garbage collector's full passes, which otherwise stall the event loop for some 60 ms.
         gc.freeze()
         try:
             yield
         finally:
-            await conversations.node_stopped()
+            await desk.stop()
             if channel is not None:
                 await channel.close()
             await http.close()
@@ -107,7 +108,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.extend([
         resources,
-        every(settings.sweep_interval_seconds, lambda: app[CONVERSATIONS].sweep()),
+        every(settings.sweep_interval_seconds, lambda: app[DESK].sweeper.sweep()),
         every(settings.index_poll_seconds, lambda: asyncio.to_thread(live_index.refresh)),
     ])
     if settings.retention_days:  # closed cases older than that are deleted: at start, then hourly

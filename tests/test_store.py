@@ -16,6 +16,7 @@ import socketio
 
 from handoff.cases import lifecycle
 from handoff.cases.conversations import Conversations
+from handoff.cases.desk import Desk, open_desk
 from handoff.cases.identity import Identity
 from handoff.cases.rasa_bridge import RasaBridge
 from handoff.contacts.directory import Contacts
@@ -40,11 +41,18 @@ async def store(database_url: str) -> AsyncIterator[SqlCaseStore]:
 
 
 @pytest.fixture
-async def conversations(store: SqlCaseStore) -> AsyncIterator[Conversations]:
+async def desk(store: SqlCaseStore) -> AsyncIterator[Desk]:
     async with aiohttp.ClientSession() as http:
         settings = load_settings(None, {})
         sio = socketio.AsyncServer(async_mode="aiohttp")
-        yield Conversations(store, sio, RasaBridge(http, "http://127.0.0.1:9", 1), settings)
+        desk = open_desk(store, sio, RasaBridge(http, "http://127.0.0.1:9", 1), settings)
+        yield desk
+        desk.background.cancel()
+
+
+@pytest.fixture
+def conversations(desk: Desk) -> Conversations:
+    return desk.conversations
 
 
 async def test_concurrent_messages_get_contiguous_sequence_numbers(conversations: Conversations) -> None:
@@ -82,11 +90,11 @@ async def test_every_transition_is_allowed_or_refused_by_the_table(
         lifecycle.CANCELLED: [lifecycle.CANCELLED],
     }[current]
     for step in path:
-        conversation = await conversations._transition(conversation, step, reason="setup", actor="t", agent=agent)
+        conversation = await conversations.transition(conversation, step, reason="setup", actor="t", agent=agent)
     events_before = await conversations.store.events(conversation.id)
 
     if lifecycle.allowed(current, target):
-        changed = await conversations._transition(conversation, target, reason="test", actor="t", agent=agent)
+        changed = await conversations.transition(conversation, target, reason="test", actor="t", agent=agent)
         assert changed.status == target
         assert (await conversations.store.events(conversation.id))[-1].to_status == target
         expected_resolution = {lifecycle.RESOLVED: "agent" if current == lifecycle.WITH_AGENT else "bot",
@@ -97,7 +105,7 @@ async def test_every_transition_is_allowed_or_refused_by_the_table(
                                  lifecycle.CANCELLED: "cancelled"}.get(target, "active")
     else:
         with pytest.raises(ApiError) as refused:
-            await conversations._transition(conversation, target, reason="test", actor="t", agent=agent)
+            await conversations.transition(conversation, target, reason="test", actor="t", agent=agent)
         assert refused.value.code == "conflict"
         assert await conversations.store.events(conversation.id) == events_before
         assert (await conversations.get(conversation.id)).status == current
@@ -107,7 +115,7 @@ async def test_resolution_posts_the_survey_once(conversations: Conversations) ->
     conversation, _ = await conversations.start("web", "en", None)
     with pytest.raises(ApiError, match="resolved"):
         await conversations.answer_survey(conversation.id, Answers(5))
-    await conversations._transition(conversation, lifecycle.RESOLVED, reason="answer_helped", actor="bot")
+    await conversations.transition(conversation, lifecycle.RESOLVED, reason="answer_helped", actor="bot")
     [survey_message] = await conversations.store.messages_after(conversation.id)
     assert survey_message.data == {"kind": "survey", "scale": [1, 5],
                                    "questions": [{"id": "satisfaction", "scale": [1, 5]}, {"id": "comment"}]}
@@ -186,17 +194,18 @@ async def test_expired_agent_session_is_refused(store: SqlCaseStore) -> None:
 async def test_sweep_abandons_left_customers_and_resolves_idle_bot_conversations(store: SqlCaseStore) -> None:
     async with aiohttp.ClientSession() as http:
         settings = load_settings(None, {}, abandon_after_seconds=0.01, bot_idle_seconds=0.01)
-        conversations = Conversations(store, socketio.AsyncServer(async_mode="aiohttp"),
-                                      RasaBridge(http, "http://127.0.0.1:9", 1), settings)
+        desk = open_desk(store, socketio.AsyncServer(async_mode="aiohttp"), RasaBridge(http, "http://127.0.0.1:9", 1),
+                         settings)
+        conversations = desk.conversations
         waiting, _ = await conversations.start("web", "en", None)
-        waiting = await conversations._transition(waiting, lifecycle.QUEUED, reason="customer_request", actor="bot")
+        waiting = await conversations.transition(waiting, lifecycle.QUEUED, reason="customer_request", actor="bot")
         present, _ = await conversations.start("web", "en", None)
-        present = await conversations._transition(present, lifecycle.QUEUED, reason="customer_request", actor="bot")
-        await conversations.customer_joined(present.id, "sid-1")
+        present = await conversations.transition(present, lifecycle.QUEUED, reason="customer_request", actor="bot")
+        await desk.presence.customer_joined(present.id, "sid-1")
         idle, _ = await conversations.start("web", "en", None)
-        await conversations.sweep()  # first sweep after a restart starts the clock
+        await desk.sweeper.sweep()  # first sweep after a restart starts the clock
         await asyncio.sleep(0.05)
-        await conversations.sweep()
+        await desk.sweeper.sweep()
         assert (await conversations.get(waiting.id)).status == lifecycle.ABANDONED
         assert (await conversations.get(present.id)).status == lifecycle.QUEUED
         idle = await conversations.get(idle.id)
@@ -235,7 +244,7 @@ async def test_an_anonymous_contact_becomes_known_or_is_merged_when_the_customer
 
     # Known identity: a second anonymous contact (another device) is merged into the known one.
     device_case, device_token = await conversations.start("mobile", "en", None)
-    device_case = await conversations._transition(device_case, lifecycle.QUEUED, reason="customer_request",
+    device_case = await conversations.transition(device_case, lifecycle.QUEUED, reason="customer_request",
                                                   actor="bot")
     again, _ = await conversations.start("mobile", "en", None, earlier_token=device_token, identity=known("shop-1"))
     assert again.customer_id == anonymous.customer_id
@@ -327,7 +336,7 @@ async def test_an_entitlement_gives_waiting_cases_high_priority_at_once(conversa
     company = await contacts.add_account("Velora Fleet", None)
     case, _ = await conversations.start("web", "en", None)
     await contacts.update_contact(case.customer_id, {"account_id": company.id})
-    case = await conversations._transition(case, lifecycle.QUEUED, reason="customer_request", actor="bot")
+    case = await conversations.transition(case, lifecycle.QUEUED, reason="customer_request", actor="bot")
     assert (case.priority, case.entitlement) == ("normal", None)
     entitlement = await contacts.add_entitlement(contact_id=None, account_id=company.id, name="Fleet",
                                                  starts_at=None, ends_at=None)
@@ -348,11 +357,11 @@ async def test_a_case_has_a_title_a_status_reason_and_a_cancellation(conversatio
     await store.append_message(case.id, sender="customer", sender_name="C",
                                text="  The   legs of my Oslo table wobble " + "and wobble " * 20)
     await store.append_message(case.id, sender="customer", sender_name="C", text="second message")
-    case = await conversations._transition(await conversations.get(case.id), lifecycle.QUEUED,
+    case = await conversations.transition(await conversations.get(case.id), lifecycle.QUEUED,
                                            reason="customer_request", actor="bot")
     assert case.title is not None and case.title.startswith("The legs of my Oslo table wobble and")
     assert len(case.title) <= 121 and case.title.endswith("…")
-    case = await conversations._transition(case, lifecycle.WITH_AGENT, reason="accepted", actor="t", agent=agent)
+    case = await conversations.transition(case, lifecycle.WITH_AGENT, reason="accepted", actor="t", agent=agent)
     await store.append_message(case.id, sender="agent", sender_name="Sam", text="Which model?")
     assert (await conversations.get(case.id)).status_reason == "waiting_for_customer"
     await store.append_message(case.id, sender="customer", sender_name="C", text="Oslo 2")
@@ -391,7 +400,7 @@ async def _full_case(conversations: Conversations, *, closed_days_ago: float | N
     await store.append_message(case.id, sender="note", sender_name="Sam", text="asked twice before",
                                data={"kind": "note"})
     if closed_days_ago is not None:
-        case = await conversations._transition(case, lifecycle.RESOLVED, reason="answer_helped", actor="bot")
+        case = await conversations.transition(case, lifecycle.RESOLVED, reason="answer_helped", actor="bot")
         await store.add_survey(case.id, 4, f"thanks from {name}", None)
         await store.update_conversation(case.id, closed_at=utcnow() - timedelta(days=closed_days_ago))
     return case, token
@@ -484,15 +493,15 @@ async def test_contact_export_holds_everything_stored_about_the_contact(conversa
 
 
 async def test_contact_deletion_removes_everything_of_theirs_and_refuses_while_a_case_is_open(
-    conversations: Conversations,
+    desk: Desk, conversations: Conversations,
 ) -> None:
     store = conversations.store
     first, token = await _full_case(conversations, closed_days_ago=1)
     waiting, _ = await _full_case(conversations, earlier_token=token)
-    waiting = await conversations._transition(waiting, lifecycle.QUEUED, reason="customer_request", actor="bot")
+    waiting = await conversations.transition(waiting, lifecycle.QUEUED, reason="customer_request", actor="bot")
     await store.add_entitlement(_entitlement("e_3", first.customer_id, "Silver"))
     other, _ = await _full_case(conversations, closed_days_ago=1)
-    await conversations.customer_joined(first.id, "sid-1")
+    await desk.presence.customer_joined(first.id, "sid-1")
 
     with pytest.raises(OpenCases) as refused:
         await store.delete_contact(first.customer_id)
@@ -502,7 +511,7 @@ async def test_contact_deletion_removes_everything_of_theirs_and_refuses_while_a
     assert conflict.value.code == "conflict"
     assert await _whole(store, first.id) and await _whole(store, waiting.id)  # nothing was deleted
 
-    await conversations._transition(waiting, lifecycle.ABANDONED, reason="customer_left", actor="system")
+    await conversations.transition(waiting, lifecycle.ABANDONED, reason="customer_left", actor="system")
     deleted = await erasure.delete_contact(store, first.customer_id)
     assert deleted["cases"] == 2 and deleted["rows"]["entitlements"] == 1 and deleted["rows"]["surveys"] == 1
     assert await _gone(store, first.id) and await _gone(store, waiting.id)

@@ -19,6 +19,7 @@ import socketio
 from connectors import telegram
 from handoff import catalogue
 from handoff.cases.conversations import Conversations
+from handoff.cases.desk import open_desk
 from handoff.cases.rasa_bridge import RasaBridge
 from handoff.settings import Settings
 from handoff.store.records import Message, utcnow
@@ -205,8 +206,9 @@ async def no_buttons(telegram_stack: tuple[AppProcess, RasaProcess], fake: FakeT
     store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{tmp_path / 'cases.db'}")
     http = aiohttp.ClientSession()
     settings = Settings(telegram_api_url=fake.url)
-    conversations = Conversations(store, socketio.AsyncServer(async_mode="aiohttp"),
-                                  RasaBridge(http, telegram_stack[1].url, 15.0), settings)
+    desk = open_desk(store, socketio.AsyncServer(async_mode="aiohttp"), RasaBridge(http, telegram_stack[1].url, 15.0),
+                     settings)
+    conversations = desk.conversations
     channel = telegram.TelegramChannel(telegram.BotApi(http, fake.url, TOKEN), store, settings.max_message_length,
                                        dataclasses.replace(telegram.CAPABILITIES, buttons=False))
     conversations.channels.add(telegram.TELEGRAM, channel)
@@ -214,7 +216,7 @@ async def no_buttons(telegram_stack: tuple[AppProcess, RasaProcess], fake: FakeT
         yield channel, conversations, store
     finally:
         await channel.close()
-        await conversations.node_stopped()
+        await desk.stop()
         await http.close()
         await store.close()
 

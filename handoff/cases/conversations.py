@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import secrets
-import statistics
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
 from typing import Any
 
 import socketio
@@ -29,112 +26,52 @@ from handoff import catalogue
 from handoff.cases import lifecycle, masking
 from handoff.cases.arrivals import Arrivals
 from handoff.cases.channels import Channels
+from handoff.cases.events import CaseChanged, Signal
 from handoff.cases.identity import Identity
+from handoff.cases.presence import AGENT, agent_room, queue_room
+from handoff.cases.queues import Queues
 from handoff.cases.rasa_bridge import BotReply, BotUnavailable, RasaBridge
-from handoff.cases.routing import AUTO, BREACHED, WARNING, QueueSpec, Routing, order_key
-from handoff.cases.views import QueuePlace, case_summary, conversation_view, message_view
+from handoff.cases.views import case_summary, conversation_view, message_view
 from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.staff.accounts import token_digest
 from handoff.store.records import Agent, AlreadyExists, Conversation, Message, Posted, StaleStatus, Survey, utcnow
 from handoff.store.sql import SqlCaseStore
 from handoff.surveys.links import SurveyLinks
-from handoff.surveys.questions import Answers, survey_request
+from handoff.surveys.questions import Answers
 
 log = logging.getLogger(__name__)
-
-AGENT = "/agent"
 
 CANCEL_REASONS = ("spam", "duplicate", "test", "other")
 NOTE = "note"  # the sender of an agent's private note
 WRITTEN_BY_PEOPLE = frozenset({"customer", "agent", NOTE})  # masked before they are stored (mask_in_transcripts)
 KEEP_PLACE = frozenset({"agent_disconnected", "transferred"})  # requeued cases keep their first queued_at
-AVAILABLE = "available"
-AVAILABILITY = (AVAILABLE, "busy", "away")
-HANDLING_SAMPLE = 20  # recent cases an agent resolved, for the expected wait
-MIN_HANDLING_SAMPLES = 3
-POSITIONS_DELAY = 0.25  # seconds: queue places are sent at most this often
-
-
-def agent_room(agent_id: str) -> str:
-    """All sockets of one agent (namespace /agent)."""
-    return f"agent:{agent_id}"
-
-
-def queue_room(queue: str) -> str:
-    """The sockets of every agent who may take the queue's cases (namespace /agent)."""
-    return f"queue:{queue}"
-
-
-def urgent(c: Conversation) -> bool:
-    """An SLA target of the case is close to breach, or breached."""
-    return c.first_response_sla in (WARNING, BREACHED) or c.resolution_sla in (WARNING, BREACHED)
-
-
-def _topics(bot_messages: list[Message]) -> tuple[list[str], str | None]:
-    """The articles the bot answered with or found closest, newest first, and the language it heard."""
-    articles: list[str] = []
-    language = None
-    for m in reversed(bot_messages):
-        data = m.data
-        language = language or data.get("language")
-        found = (data.get("article") or {}).get("id") or data.get("article_id")
-        if not found and data.get("hits"):
-            found = data["hits"][0].get("article_id")
-        if found and found not in articles:
-            articles.append(found)
-    return articles, language
 
 
 class Conversations:
     def __init__(self, store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings,
-                 article_tags: Callable[[str], Iterable[str]] = lambda article_id: (),
-                 channels: Channels | None = None) -> None:
+                 queues: Queues, channels: Channels) -> None:
         self.store = store
         # Where customers are reached, by their conversation's channel (handoff/cases/channels.py).
-        self.channels = channels or Channels(sio)
-        self._article_tags = article_tags  # the knowledge index's tags of an article, for routing
+        self.channels = channels
+        self.queues = queues
+        self.routing = queues.routing
         self._sio = sio
         self._bot = bot
         self._settings = settings
         self._mask = masking.for_transcripts(settings)  # before a person's text is stored or sent to Rasa
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        # Who is connected is kept in the store (shared by every node); this node's sockets are named by
-        # `node_id`. When this node first saw a customer (conversation id) or an agent gone, for the sweep:
-        self.node_id = "n_" + secrets.token_hex(6)
-        self._customer_left_at: dict[str, datetime] = {}
-        self._agent_left_at: dict[str, datetime] = {}
-        self.routing = Routing(settings.queues, settings.agents, settings.agent_capacity, settings.sla_warning_ratio)
-        self._dispatch_lock = asyncio.Lock()
-        self._dispatch_pending = False
-        self._positions_pending = False
-        self._tasks: set[asyncio.Future[None]] = set()
+        self.changed: Signal[CaseChanged] = Signal()  # every status change, stored, before it is published
         self.survey_links = SurveyLinks(store, settings.survey_link_days)
         self.arrivals = Arrivals()  # long-polls waiting for a conversation's next message (REST for apps)
 
     @asynccontextmanager
-    async def _locked(self, conversation_id: str) -> AsyncIterator[None]:
+    async def locked(self, conversation_id: str) -> AsyncIterator[None]:
         lock = self._locks.get(conversation_id)
         if lock is None:
             lock = self._locks[conversation_id] = asyncio.Lock()
         async with lock:
             yield
-
-    async def node_started(self, alone: bool) -> None:
-        """Join the nodes sharing the store. The only node forgets every connection of an earlier run."""
-        if alone:
-            await self.store.forget_node()
-        await self._heartbeat()
-
-    async def _heartbeat(self) -> None:
-        """This node is alive; a node silent for three sweeps is gone, and its connections with it."""
-        silent = timedelta(seconds=3 * self._settings.sweep_interval_seconds)
-        await self.store.heartbeat(self.node_id, utcnow() - silent)
-
-    async def node_stopped(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await self.store.forget_node(self.node_id)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -144,52 +81,11 @@ class Conversations:
             raise ApiError("not_found", f"conversation {conversation_id} does not exist")
         return conversation
 
-    async def queues(self) -> dict[str, list[Conversation]]:
-        """Every queue's cases in the order they are served (`routing.order_key`)."""
-        grouped: dict[str, list[Conversation]] = {q.name: [] for q in self.routing.queues}
-        for c in await self.store.conversations_in([lifecycle.QUEUED]):
-            grouped[self.routing.queue(c.queue).name].append(c)
-        for cases in grouped.values():
-            cases.sort(key=lambda c: order_key(urgent(c), c.priority, c.queued_at or c.created_at))
-        return grouped
-
-    async def waiting(self, queues: Iterable[QueueSpec]) -> list[tuple[Conversation, QueuePlace]]:
-        """The cases waiting in ``queues``, each queue's in the order they are served, with their places."""
-        grouped = await self.queues()
-        found: list[tuple[Conversation, QueuePlace]] = []
-        for queue in queues:
-            cases = grouped[queue.name]
-            found += zip(cases, await self._places(queue, list(range(1, len(cases) + 1))), strict=True)
-        return found
-
-    async def queue_place(self, conversation: Conversation) -> QueuePlace | None:
-        if conversation.status != lifecycle.QUEUED:
-            return None
-        queue = self.routing.queue(conversation.queue)
-        cases = (await self.queues())[queue.name]
-        position = next((i + 1 for i, c in enumerate(cases) if c.id == conversation.id), None)
-        return None if position is None else (await self._places(queue, [position]))[0]
-
-    async def _available_for(self, queue: QueueSpec) -> list[Agent]:
-        """The agents signed in (on any node), available, and with the queue's skills."""
-        return [agent for agent, availability in await self.store.online_agents()
-                if availability == AVAILABLE and self.routing.may_take(agent.username, queue)]
-
-    async def _places(self, queue: QueueSpec, positions: list[int]) -> list[QueuePlace]:
-        """Queue places with the expected wait: each case ahead takes an agent's median handling time
-        of the last `HANDLING_SAMPLE` cases, shared among the agents available for the queue; unknown
-        with fewer than `MIN_HANDLING_SAMPLES` cases handled, or with nobody available."""
-        online = len(await self._available_for(queue))
-        handled = await self.store.recent_durations(lifecycle.WITH_AGENT, lifecycle.RESOLVED, HANDLING_SAMPLE)
-        median = statistics.median(handled) if len(handled) >= MIN_HANDLING_SAMPLES else None
-        return [QueuePlace(position, online, None if median is None or not online
-                           else math.ceil(position * median / online)) for position in positions]
-
     async def rejoin(self, conversation_id: str, after_seq: int, join: Callable[[], Awaitable[None]]) -> list[Message]:
         """``join`` the customer's socket to the conversation's room and return what it missed after
         ``after_seq``, under the conversation's lock: no message can be posted in between, so each
         one reaches the socket exactly once, in this replay or live after it."""
-        async with self._locked(conversation_id):
+        async with self.locked(conversation_id):
             await join()
             return await self.customer_messages(conversation_id, after_seq)
 
@@ -198,44 +94,11 @@ class Conversations:
         return [m for m in await self.store.messages_after(conversation_id, after_seq) if m.sender != NOTE]
 
     async def customer_view(self, conversation: Conversation) -> dict[str, Any]:
-        return conversation_view(conversation, await self.queue_place(conversation),
+        return conversation_view(conversation, await self.queues.place(conversation),
                                  await self.survey_links.url(conversation))
 
     async def summary(self, conversation: Conversation) -> dict[str, Any]:
-        return case_summary(conversation, await self.queue_place(conversation), self._settings.sla_warning_ratio)
-
-    async def agent_connected(self, agent: Agent, sid: str) -> None:
-        """Put the agent's new socket in its rooms: its own, and the queues it may take."""
-        await self._sio.enter_room(sid, agent_room(agent.id), namespace=AGENT)
-        for queue in self.routing.queues_of(agent.username):
-            await self._sio.enter_room(sid, queue_room(queue.name), namespace=AGENT)
-        already = await self.store.connected("agent", agent.id)
-        # A further socket (another tab, a reconnect) keeps the availability the agent set last.
-        availability = next(reversed(already.values()), None) or AVAILABLE
-        await self.store.add_connection(self.node_id, sid, "agent", agent.id, availability)
-        self._agent_left_at.pop(agent.id, None)
-        if not already:  # every queued customer's expected wait changes
-            self._positions_changed()
-            self._wake_dispatcher()
-
-    async def agent_disconnected(self, agent_id: str, sid: str) -> None:
-        await self.store.remove_connection(self.node_id, sid)
-        if not await self.store.connected("agent", agent_id):
-            self._agent_left_at[agent_id] = utcnow()
-            self._positions_changed()
-
-    async def colleagues(self, agent: Agent) -> list[dict[str, Any]]:
-        """The other agents signed in now (for a transfer), with their availability."""
-        return [{"username": a.username, "display_name": a.display_name, "availability": availability}
-                for a, availability in await self.store.online_agents() if a.id != agent.id]
-
-    async def set_availability(self, agent: Agent, availability: str) -> str:
-        """An agent says whether they take conversations now (available) or not (busy, away)."""
-        if set((await self.store.connected("agent", agent.id)).values()) != {availability}:
-            await self.store.set_connection_availability(agent.id, availability)
-            self._positions_changed()
-            self._wake_dispatcher()
-        return availability
+        return case_summary(conversation, await self.queues.place(conversation), self._settings.sla_warning_ratio)
 
     # -- customers ---------------------------------------------------------------------------------
 
@@ -279,7 +142,7 @@ class Conversations:
         for c in await self.store.customer_conversations(customer_id):
             if c.status != lifecycle.QUEUED:
                 continue
-            async with self._locked(c.id):
+            async with self.locked(c.id):
                 c = await self.get(c.id)
                 entitlement = await self.store.active_entitlement(c.customer_id, utcnow())
                 priority = self.routing.priority(c.customer_preferred, entitlement)
@@ -289,8 +152,8 @@ class Conversations:
                     await self.store.update_conversation(
                         c.id, priority=priority, entitlement=entitlement, first_response_due_at=due.first_response,
                         resolution_due_at=due.resolution, first_response_sla=None, resolution_sla=None)
-                    await self._publish_case(await self.get(c.id))
-        self._positions_changed()
+                    await self.publish_case(await self.get(c.id))
+        self.queues.positions_changed()
 
     async def by_token(self, token: str, field: str = "token") -> Conversation:
         conversation = await self.store.conversation_by_token(token_digest(token))
@@ -298,18 +161,9 @@ class Conversations:
             raise ApiError("unauthorized", f"{field}: no conversation has this token")
         return conversation
 
-    async def customer_joined(self, conversation_id: str, sid: str) -> None:
-        await self.store.add_connection(self.node_id, sid, "customer", conversation_id)
-        self._customer_left_at.pop(conversation_id, None)
-
-    async def customer_left(self, conversation_id: str, sid: str) -> None:
-        await self.store.remove_connection(self.node_id, sid)
-        if not await self.store.connected("customer", conversation_id):
-            self._customer_left_at[conversation_id] = utcnow()
-
     async def customer_message(self, conversation_id: str, customer_name: str, text: str,
                                payload: str | None) -> Message:
-        async with self._locked(conversation_id):
+        async with self.locked(conversation_id):
             if payload is not None:
                 if (await self.get(conversation_id)).status in lifecycle.CLOSED:
                     raise ApiError("conflict", "this conversation has ended; start a new one")
@@ -345,11 +199,11 @@ class Conversations:
             posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
             await self._record_articles(conversation.id, posted.message.seq, reply)
             if reply.handoff_reason:
-                await self._transition(conversation, lifecycle.QUEUED, reason=reply.handoff_reason,
+                await self.transition(conversation, lifecycle.QUEUED, reason=reply.handoff_reason,
                                        actor="bot")
                 return
             if reply.resolve_reason:
-                await self._transition(conversation, lifecycle.RESOLVED, reason=reply.resolve_reason,
+                await self.transition(conversation, lifecycle.RESOLVED, reason=reply.resolve_reason,
                                        actor="bot")
                 return
 
@@ -379,7 +233,7 @@ class Conversations:
     async def answer_survey(self, conversation_id: str, answers: Answers, via: str = "chat") -> Survey:
         """The customer's one survey answer, in the chat or through the link (``via``): whichever comes
         first is stored, with the case's agent; the customer and the agent are sent the case again."""
-        async with self._locked(conversation_id):
+        async with self.locked(conversation_id):
             conversation = await self.get(conversation_id)
             if conversation.status != lifecycle.RESOLVED:
                 raise ApiError("conflict", "the survey opens when the conversation is resolved")
@@ -389,24 +243,24 @@ class Conversations:
                     conversation.agent_id, nps=answers.nps, effort=answers.effort, answered_via=via)
             except AlreadyExists:
                 raise ApiError("conflict", "this survey has been answered already") from None
-            await self._publish_case(await self.get(conversation_id))
+            await self.publish_case(await self.get(conversation_id))
         return survey
 
     # -- agents ------------------------------------------------------------------------------------
 
     async def accept(self, agent: Agent, conversation_id: str) -> Conversation:
         """The agent picks a case from a queue they may take."""
-        async with self._locked(conversation_id):
-            return await self._assign(await self.get(conversation_id), agent, "accepted", f"agent:{agent.username}")
+        async with self.locked(conversation_id):
+            return await self.assign(await self.get(conversation_id), agent, "accepted", f"agent:{agent.username}")
 
-    async def _assign(self, conversation: Conversation, agent: Agent, reason: str, actor: str) -> Conversation:
+    async def assign(self, conversation: Conversation, agent: Agent, reason: str, actor: str) -> Conversation:
         """Give a queued case to an agent with the queue's skills and room for one more (under its lock)."""
         if conversation.status != lifecycle.QUEUED:
             raise ApiError("conflict", f"case {conversation.number} is {conversation.status}, not queued")
         await self._check_may_take(agent, conversation.queue)
-        conversation = await self._transition(conversation, lifecycle.WITH_AGENT, reason=reason, actor=actor,
+        conversation = await self.transition(conversation, lifecycle.WITH_AGENT, reason=reason, actor=actor,
                                               agent=agent)
-        await self._tell(conversation, "system.joined", {}, agent=agent.display_name)
+        await self.tell(conversation, "system.joined", {}, agent=agent.display_name)
         return conversation
 
     async def _check_may_take(self, agent: Agent, queue_name: str | None) -> None:
@@ -420,40 +274,6 @@ class Conversations:
             raise ApiError("conflict", f"{agent.display_name} already has {capacity} conversations, the capacity; "
                                        "resolve one first")
 
-    def _wake_dispatcher(self) -> None:
-        """Run `_dispatch` soon, once for any number of wake-ups meanwhile."""
-        if self._dispatch_pending or not any(q.assignment == AUTO for q in self.routing.queues):
-            return
-        self._dispatch_pending = True
-        self._background(self._dispatch())
-
-    async def _dispatch(self) -> None:
-        """Automatic assignment: each case of an `auto` queue, in order, to the least-loaded agent who is
-        available, has the queue's skills and is below their capacity."""
-        async with self._dispatch_lock:
-            self._dispatch_pending = False
-            try:
-                for queue_name, cases in (await self.queues()).items():
-                    queue = self.routing.queue(queue_name)
-                    if queue.assignment != AUTO:
-                        continue
-                    for case in cases:
-                        agent = await self._least_loaded(queue)
-                        if agent is None:
-                            break
-                        async with self._locked(case.id):
-                            current = await self.get(case.id)
-                            if current.status == lifecycle.QUEUED:
-                                await self._assign(current, agent, "assigned", "system")
-            except ApiError as exc:  # a change meanwhile: the next wake-up tries again
-                log.info("automatic assignment stopped: %s", exc.message)
-
-    async def _least_loaded(self, queue: QueueSpec) -> Agent | None:
-        loads = await self.store.agent_loads()
-        room_left = [(loads.get(a.id, 0), i, a) for i, a in enumerate(await self._available_for(queue))
-                     if loads.get(a.id, 0) < self.routing.capacity(a.username)]
-        return min(room_left)[2] if room_left else None
-
     async def _held(self, agent: Agent, conversation_id: str) -> Conversation:
         conversation = await self.get(conversation_id)
         if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id != agent.id:
@@ -462,7 +282,7 @@ class Conversations:
 
     async def agent_message(self, agent: Agent, conversation_id: str, text: str) -> Message:
         """The agent's reply, stored only while the case is theirs (checked in the same statement)."""
-        async with self._locked(conversation_id):
+        async with self.locked(conversation_id):
             try:
                 posted = await self._post(conversation_id, "agent", agent.display_name, text, {},
                                           statuses=[lifecycle.WITH_AGENT], agent_id=agent.id)
@@ -476,7 +296,7 @@ class Conversations:
                                                message.created_at, message.created_at)
                 await self.store.update_conversation(conversation_id, first_response_at=message.created_at,
                                                      first_response_sla=state)
-                await self._publish_case(await self.get(conversation_id))
+                await self.publish_case(await self.get(conversation_id))
             return message
 
     async def agent_typing(self, agent: Agent, conversation_id: str, typing: bool) -> None:
@@ -485,7 +305,7 @@ class Conversations:
 
     async def add_note(self, agent: Agent, conversation_id: str, text: str) -> Message:
         """A private note on the case: stored in the transcript, shown to agents, never to the customer."""
-        async with self._locked(conversation_id):
+        async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
             return (await self._post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"})).message
 
@@ -503,154 +323,51 @@ class Conversations:
                 raise ApiError("conflict", f"agent {to_username} is not signed in")
             if colleague.id == agent.id:
                 raise ApiError("invalid_payload", "to_agent: the case is yours already")
-        async with self._locked(conversation_id):
+        async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
             if colleague is not None:  # checked before anything moves
                 await self._check_may_take(colleague, queue or conversation.queue)
             to = {key: value for key, value in (("queue", queue), ("to_agent", to_username)) if value}
             await self._post(conversation.id, NOTE, agent.display_name, note, {"kind": "note", "transfer": True, **to})
-            conversation = await self._back_to_queue(conversation, "system.transferred", {}, "transferred",
+            conversation = await self.back_to_queue(conversation, "system.transferred", {}, "transferred",
                                                      f"agent:{agent.username}", queue=queue)
             if colleague is not None:
-                conversation = await self._assign(conversation, colleague, "transferred_to_agent",
+                conversation = await self.assign(conversation, colleague, "transferred_to_agent",
                                                   f"agent:{agent.username}")
             return conversation
 
     async def return_to_bot(self, agent: Agent, conversation_id: str) -> Conversation:
         """The agent hands the customer back to the bot, which answers their next message."""
-        async with self._locked(conversation_id):
+        async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            await self._tell(conversation, "system.back_to_bot", {"kind": "returned_to_bot"})
-            return await self._transition(conversation, lifecycle.BOT, reason="returned_to_bot",
+            await self.tell(conversation, "system.back_to_bot", {"kind": "returned_to_bot"})
+            return await self.transition(conversation, lifecycle.BOT, reason="returned_to_bot",
                                           actor=f"agent:{agent.username}")
 
     async def resolve(self, agent: Agent, conversation_id: str, category: str) -> Conversation:
         if category not in self._settings.resolution_categories:
             raise ApiError("invalid_payload", "category: must be one of "
                                               + ", ".join(self._settings.resolution_categories))
-        async with self._locked(conversation_id):
+        async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            return await self._transition(conversation, lifecycle.RESOLVED, reason="resolved_by_agent",
+            return await self.transition(conversation, lifecycle.RESOLVED, reason="resolved_by_agent",
                                           actor=f"agent:{agent.username}", category=category)
 
     async def cancel(self, supervisor: Agent, conversation_id: str, reason: str) -> Conversation:
         """A supervisor closes an open case that needs no resolution (spam, a duplicate, a test)."""
         if reason not in CANCEL_REASONS:
             raise ApiError("invalid_payload", "reason: must be one of " + ", ".join(CANCEL_REASONS))
-        async with self._locked(conversation_id):
+        async with self.locked(conversation_id):
             conversation = await self.get(conversation_id)
             if conversation.status not in lifecycle.OPEN:
                 raise ApiError("conflict", f"case {conversation.number} is {conversation.status} already")
-            await self._tell(conversation, "system.cancelled", {"kind": "cancelled"})
-            return await self._transition(conversation, lifecycle.CANCELLED, reason=f"cancelled_{reason}",
+            await self.tell(conversation, "system.cancelled", {"kind": "cancelled"})
+            return await self.transition(conversation, lifecycle.CANCELLED, reason=f"cancelled_{reason}",
                                           actor=f"agent:{supervisor.username}")
-
-    # -- background --------------------------------------------------------------------------------
-
-    async def sweep(self) -> None:
-        """Abandon queued cases whose customer left long ago without leaving a message; resolve idle bot
-        conversations; return the cases of an agent gone past the grace period to the head of the
-        queue; record SLA warnings and breaches; assign what automatic queues can."""
-        now = utcnow()
-        await self._heartbeat()
-        open_cases = await self.store.conversations_in([lifecycle.QUEUED, lifecycle.WITH_AGENT])
-        await self._check_slas(open_cases, now)
-        grace_before = now - timedelta(seconds=self._settings.agent_grace_seconds)
-        agents_online = await self.store.connected("agent")
-        for conversation in open_cases:
-            if conversation.status != lifecycle.WITH_AGENT:
-                continue
-            agent_id = conversation.agent_id or ""
-            if agent_id in agents_online:
-                continue
-            # After a restart nobody is connected yet: count from the first sweep.
-            if self._agent_left_at.setdefault(agent_id, now) <= grace_before:
-                await self._requeue(conversation.id, agent_id)
-        abandon_before = now - timedelta(seconds=self._settings.abandon_after_seconds)
-        customers_online = await self.store.connected("customer")
-        for conversation in open_cases:
-            if conversation.status != lifecycle.QUEUED or conversation.id in customers_online:
-                continue
-            if await self._left_a_message(conversation):
-                continue
-            # After a restart nobody is connected yet: count from the first sweep.
-            if self._customer_left_at.setdefault(conversation.id, now) <= abandon_before:
-                await self._sweep_one(conversation.id, lifecycle.QUEUED, lifecycle.ABANDONED, "customer_left")
-        idle_before = now - timedelta(seconds=self._settings.bot_idle_seconds)
-        for conversation in await self.store.idle_conversations(lifecycle.BOT, idle_before):
-            await self._sweep_one(conversation.id, lifecycle.BOT, lifecycle.RESOLVED, "idle")
-        self._wake_dispatcher()
-
-    async def _left_a_message(self, conversation: Conversation) -> bool:
-        """The customer wrote while waiting: the case waits for an agent, however long they are away."""
-        last = await self.store.last_message_from(conversation.id, ["customer"])
-        return last is not None and conversation.queued_at is not None and last.created_at > conversation.queued_at
-
-    async def _check_slas(self, cases: list[Conversation], now: datetime) -> None:
-        """The first-response and resolution targets of open ``cases``: the warning and the breach each
-        become a timeline event once, and the case moves up its queue (`urgent`)."""
-        for case in cases:
-            first = self.routing.sla_state(case.queued_at, case.first_response_due_at, case.first_response_at, now)
-            resolution = self.routing.sla_state(case.queued_at, case.resolution_due_at, None, now)
-            changed = False
-            for target, state, was in (("first_response", first, case.first_response_sla),
-                                       ("resolution", resolution, case.resolution_sla)):
-                if state in (WARNING, BREACHED) and state != was:
-                    changed |= await self.store.change_sla(case.id, target, expected=was, state=state,
-                                                           status=case.status)
-            if not changed:
-                continue
-            await self._publish_case(await self.get(case.id))
-            if case.status == lifecycle.QUEUED:
-                self._positions_changed()
-
-    async def _requeue(self, conversation_id: str, agent_id: str) -> None:
-        async with self._locked(conversation_id):
-            conversation = await self.get(conversation_id)
-            if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id != agent_id:
-                return
-            language = await self.customer_language(conversation)
-            name = conversation.agent_name or catalogue.text(language, "system.an_agent")
-            try:
-                await self._back_to_queue(conversation, "system.agent_disconnected", {"agent": name},
-                                          "agent_disconnected", "system")
-            except ApiError as exc:  # another node changed it meanwhile
-                log.info("sweep left case %s: %s", conversation.number, exc.message)
-
-    async def _back_to_queue(self, conversation: Conversation, key: str, values: dict[str, str], reason: str,
-                             actor: str, queue: str | None = None) -> Conversation:
-        """A case with an agent goes back to its queue (or ``queue``), keeping its place (`KEEP_PLACE`),
-        and the customer is told why (the catalogue's ``key``, with ``values``)."""
-        await self._tell(conversation, key, {"kind": "requeued", "reason": reason}, **values)
-        return await self._transition(conversation, lifecycle.QUEUED, reason=reason, actor=actor, queue=queue)
-
-    async def _sweep_one(self, conversation_id: str, expected: str, target: str, reason: str) -> None:
-        async with self._locked(conversation_id):
-            conversation = await self.get(conversation_id)
-            if conversation.status == expected:
-                try:
-                    await self._transition(conversation, target, reason=reason, actor="system")
-                except ApiError as exc:  # another node changed it meanwhile
-                    log.info("sweep left case %s: %s", conversation.number, exc.message)
 
     # -- the one owner of status changes ----------------------------------------------------------
 
-    async def _routed(self, conversation: Conversation, now: datetime) -> dict[str, Any]:
-        """A case entering the queue: its queue (from the articles and language of its bot turns, and its
-        channel), its priority and its SLA deadlines."""
-        bot_turns = [m for m in await self.store.messages_after(conversation.id) if m.sender == "bot"]
-        articles, language = _topics(bot_turns)
-        topics = {tag for a in articles for tag in self._article_tags(a)} | set(articles)
-        queue = self.routing.queue_for(topics, language or conversation.locale[:2], conversation.channel)
-        entitlement = await self.store.active_entitlement(conversation.customer_id, now)
-        priority = self.routing.priority(conversation.customer_preferred, entitlement)
-        due = self.routing.deadlines(queue, priority, now)
-        return {"queue": queue.name, "priority": priority, "entitlement": entitlement,
-                "first_response_due_at": due.first_response,
-                "resolution_due_at": due.resolution, "first_response_at": None, "first_response_sla": None,
-                "resolution_sla": None}
-
-    async def _transition(
+    async def transition(
         self, conversation: Conversation, target: str, *, reason: str, actor: str,
         agent: Agent | None = None, queue: str | None = None, category: str | None = None,
     ) -> Conversation:
@@ -664,7 +381,7 @@ class Conversations:
             fields = {"agent_id": None, **({"queue": queue} if queue else {})}
         elif target == lifecycle.QUEUED:
             fields = {"queued_at": now, "escalation_reason": reason, "agent_id": None,
-                      **await self._routed(conversation, now)}
+                      **await self.queues.routed(conversation, now)}
         elif target == lifecycle.WITH_AGENT:
             assert agent is not None
             fields = {"agent_id": agent.id}
@@ -687,21 +404,22 @@ class Conversations:
         except StaleStatus:
             raise ApiError("conflict", f"case {conversation.number} changed meanwhile; reload it") from None
         updated = await self.get(conversation.id)
-
-        if target == lifecycle.RESOLVED:
-            await self._tell(updated, "system.survey", survey_request(self._settings.survey_questions))
-            updated = await self.get(conversation.id)
-        summary = await self._publish_case(updated, conversation)
-        if lifecycle.QUEUED in (current, target):
-            self._positions_changed()
+        await self.changed.emit(CaseChanged(conversation, updated, reason, actor))
+        updated = await self.get(conversation.id)  # as the listeners left it (the survey request)
+        summary = await self.publish_case(updated, conversation)
         if target == lifecycle.QUEUED:
             await self._sio.emit("case_queued", summary, room=self._agent_rooms(updated), namespace=AGENT)
         elif current == lifecycle.QUEUED:
             await self._sio.emit("case_assigned", summary, room=self._agent_rooms(updated, conversation),
                                  namespace=AGENT)
-        if current in (lifecycle.QUEUED, lifecycle.WITH_AGENT):
-            self._wake_dispatcher()  # an agent has room again, or a case waits
         return updated
+
+    async def back_to_queue(self, conversation: Conversation, key: str, values: dict[str, str], reason: str,
+                            actor: str, queue: str | None = None) -> Conversation:
+        """A case with an agent goes back to its queue (or ``queue``), keeping its place (`KEEP_PLACE`),
+        and the customer is told why (the catalogue's ``key``, with ``values``)."""
+        await self.tell(conversation, key, {"kind": "requeued", "reason": reason}, **values)
+        return await self.transition(conversation, lifecycle.QUEUED, reason=reason, actor=actor, queue=queue)
 
     # -- storing and publishing -------------------------------------------------------------------
 
@@ -712,7 +430,7 @@ class Conversations:
         heard = last.data.get("language") if last else None
         return catalogue.language_of(heard if heard in catalogue.languages() else conversation.locale)
 
-    async def _tell(self, conversation: Conversation, key: str, data: dict[str, Any], **values: str) -> Posted:
+    async def tell(self, conversation: Conversation, key: str, data: dict[str, Any], **values: str) -> Posted:
         """A system message to the customer: the catalogue's ``key`` in their language, with ``values``."""
         text = catalogue.text(await self.customer_language(conversation), key, **values)
         return await self._post(conversation.id, "system", "system", text, data)
@@ -745,9 +463,9 @@ class Conversations:
         rooms += [agent_room(v.agent_id) for v in versions if v.agent_id]
         return list(dict.fromkeys(rooms))
 
-    async def _publish_case(self, conversation: Conversation, before: Conversation | None = None) -> dict[str, Any]:
+    async def publish_case(self, conversation: Conversation, before: Conversation | None = None) -> dict[str, Any]:
         """Send the case as it is now to its customer and its agents; return the agents' view of it."""
-        place = await self.queue_place(conversation)
+        place = await self.queues.place(conversation)
         await self.channels.of(conversation.channel).case_updated(
             conversation.id, conversation_view(conversation, place, await self.survey_links.url(conversation)))
         summary = case_summary(conversation, place, self._settings.sla_warning_ratio)
@@ -755,23 +473,3 @@ class Conversations:
         if rooms:
             await self._sio.emit("case_updated", summary, room=rooms, namespace=AGENT)
         return summary
-
-    def _positions_changed(self) -> None:
-        """The queues or the agents changed: every waiting customer gets their place and expected wait,
-        once for all the changes of `POSITIONS_DELAY` seconds (a busy queue changes many times a second)."""
-        if self._positions_pending:
-            return
-        self._positions_pending = True
-        self._background(self._publish_positions())
-
-    async def _publish_positions(self) -> None:
-        await asyncio.sleep(POSITIONS_DELAY)
-        self._positions_pending = False
-        for conversation, place in await self.waiting(self.routing.queues):
-            await self.channels.of(conversation.channel).case_updated(conversation.id,
-                                                                      conversation_view(conversation, place))
-
-    def _background(self, job: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

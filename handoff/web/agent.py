@@ -8,7 +8,8 @@ import socketio
 
 from handoff import payloads
 from handoff.cases import lifecycle
-from handoff.cases.conversations import AGENT, AVAILABILITY, AVAILABLE, Conversations
+from handoff.cases.desk import Desk
+from handoff.cases.presence import AGENT, AVAILABILITY, AVAILABLE
 from handoff.cases.views import case_summary, message_view
 from handoff.errors import ApiError
 from handoff.settings import Settings
@@ -18,9 +19,11 @@ from handoff.web.boundary import BoundaryNamespace
 
 
 class AgentNamespace(BoundaryNamespace):
-    def __init__(self, conversations: Conversations, auth: AgentAuth, settings: Settings) -> None:
+    def __init__(self, desk: Desk, auth: AgentAuth, settings: Settings) -> None:
         super().__init__(AGENT)
-        self._conversations = conversations
+        self._conversations = desk.conversations
+        self._presence = desk.presence
+        self._queues = desk.queues
         self._auth = auth
         self._settings = settings
         self._tokens: dict[str, str] = {}  # sid -> token
@@ -34,13 +37,13 @@ class AgentNamespace(BoundaryNamespace):
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()["error"]) from None
         self._tokens[sid] = token  # type: ignore[assignment]
         self._agent_of[sid] = agent.id
-        await self._conversations.agent_connected(agent, sid)
+        await self._presence.agent_connected(agent, sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self._tokens.pop(sid, None)
         agent_id = self._agent_of.pop(sid, None)
         if agent_id is not None:
-            await self._conversations.agent_disconnected(agent_id, sid)
+            await self._presence.agent_disconnected(agent_id, sid)
 
     async def _agent(self, sid: str) -> Agent:
         return await self._auth.authenticate(self._tokens.get(sid))
@@ -57,11 +60,11 @@ class AgentNamespace(BoundaryNamespace):
         mine = await conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id)
         return {
             "queued": [case_summary(c, place, self._settings.sla_warning_ratio)
-                       for c, place in await conversations.waiting(queues)],
+                       for c, place in await self._queues.waiting(queues)],
             "mine": [await conversations.summary(c) for c in mine],
             "queues": [{"name": q.name, "assignment": q.assignment} for q in queues],
             "all_queues": [q.name for q in conversations.routing.queues],
-            "colleagues": await conversations.colleagues(agent),
+            "colleagues": await self._presence.colleagues(agent),
             "resolution_categories": list(self._settings.resolution_categories),
         }
 
@@ -116,7 +119,7 @@ class AgentNamespace(BoundaryNamespace):
         agent = await self._agent(sid)
         p = payloads.fields(payload, {"availability"})
         availability = payloads.choice(p, "availability", AVAILABILITY, AVAILABLE)
-        return {"availability": await self._conversations.set_availability(agent, availability)}
+        return {"availability": await self._presence.set_availability(agent, availability)}
 
     async def on_resolve_case(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)

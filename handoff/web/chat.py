@@ -7,19 +7,21 @@ from typing import Any
 from handoff import payloads
 from handoff.cases.channels import CHAT, room
 from handoff.cases.conversations import Conversations
+from handoff.cases.presence import Presence
 from handoff.cases.views import message_view, survey_view
 from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.store.records import Conversation
-from handoff.surveys import questions
 from handoff.web import customer_requests
 from handoff.web.boundary import BoundaryNamespace
+from handoff.wire import customer
 
 
 class ChatNamespace(BoundaryNamespace):
-    def __init__(self, conversations: Conversations, settings: Settings) -> None:
+    def __init__(self, conversations: Conversations, presence: Presence, settings: Settings) -> None:
         super().__init__(CHAT)
         self._conversations = conversations
+        self._presence = presence
         self._settings = settings
         self._bound: dict[str, str] = {}  # sid -> conversation id
         self._names: dict[str, str] = {}  # sid -> the customer's name (it never changes)
@@ -31,18 +33,18 @@ class ChatNamespace(BoundaryNamespace):
         conversation_id = self._bound.pop(sid, None)
         self._names.pop(sid, None)
         if conversation_id:
-            await self._conversations.customer_left(conversation_id, sid)
+            await self._presence.customer_left(conversation_id, sid)
 
     async def _bind(self, sid: str, conversation: Conversation) -> None:
         conversation_id = conversation.id
         previous = self._bound.get(sid)
         if previous and previous != conversation_id:
             await self.leave_room(sid, room(previous))
-            await self._conversations.customer_left(previous, sid)
+            await self._presence.customer_left(previous, sid)
         self._bound[sid] = conversation_id
         self._names[sid] = conversation.customer_name
         await self.enter_room(sid, room(conversation_id))
-        await self._conversations.customer_joined(conversation_id, sid)
+        await self._presence.customer_joined(conversation_id, sid)
 
     def _conversation_of(self, sid: str) -> str:
         conversation_id = self._bound.get(sid)
@@ -51,7 +53,7 @@ class ChatNamespace(BoundaryNamespace):
         return conversation_id
 
     async def on_start_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
-        start = customer_requests.start(payload, self._settings, "web")
+        start = customer_requests.start(payload, self._settings, customer.StartConversation)
         conversation, token = await self._conversations.start(start.channel, start.locale, start.name,
                                                               start.earlier_token, start.identity)
         await self._bind(sid, conversation)
@@ -83,6 +85,6 @@ class ChatNamespace(BoundaryNamespace):
 
     async def on_answer_survey(self, sid: str, payload: Any) -> dict[str, Any]:
         conversation_id = self._conversation_of(sid)
-        answers = questions.answers(payload, self._settings.survey_questions, self._settings.max_message_length)
+        answers = customer_requests.survey(payload, self._settings)
         survey = await self._conversations.answer_survey(conversation_id, answers, via="chat")
         return {"survey": survey_view(survey)}

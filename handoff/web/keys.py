@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from handoff.cases.conversations import Conversations
+from handoff.cases.desk import Desk
 from handoff.cases.rasa_bridge import RasaBridge
 from handoff.contacts.directory import Contacts
 from handoff.editorial.publishing import Publisher
@@ -17,6 +18,7 @@ SETTINGS = web.AppKey("settings", Settings)
 AUTH = web.AppKey("auth", AgentAuth)
 BRIDGE = web.AppKey("bridge", RasaBridge)
 CONVERSATIONS = web.AppKey("conversations", Conversations)
+DESK = web.AppKey("desk", Desk)  # the cases wired: conversations, presence, queues, assignment, sweeper
 CONTACTS = web.AppKey("contacts", Contacts)
 REPORTS = web.AppKey("reports", Reports)
 ARTICLES = web.AppKey("articles", ArticleFiles)

@@ -1,0 +1,68 @@
+"""The cases of one app process, wired: `Conversations` owns every change and announces it; queue places,
+automatic assignment and the survey request listen; presence and the sweeper use it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+
+import socketio
+
+from handoff.cases.assignment import Assignment
+from handoff.cases.channels import Channels
+from handoff.cases.conversations import Conversations
+from handoff.cases.events import Background, CaseChanged
+from handoff.cases.lifecycle import RESOLVED
+from handoff.cases.presence import Presence
+from handoff.cases.queues import Queues
+from handoff.cases.rasa_bridge import RasaBridge
+from handoff.cases.routing import Routing
+from handoff.cases.sweeper import Sweeper
+from handoff.settings import Settings
+from handoff.store.sql import SqlCaseStore
+from handoff.surveys.questions import survey_request
+
+
+@dataclasses.dataclass(frozen=True)
+class Desk:
+    conversations: Conversations
+    presence: Presence
+    queues: Queues
+    assignment: Assignment
+    sweeper: Sweeper
+    background: Background
+
+    async def start(self, alone: bool) -> None:
+        """Join the nodes sharing the store (``alone``: the only one, which forgets an earlier run's sockets)."""
+        await self.presence.node_started(alone)
+
+    async def stop(self) -> None:
+        self.background.cancel()
+        await self.presence.node_stopped()
+
+
+def open_desk(store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings,
+              article_tags: Callable[[str], Iterable[str]] = lambda article_id: (),
+              channels: Channels | None = None) -> Desk:
+    """``article_tags``: the knowledge index's tags of an article, for routing; ``channels``: where
+    customers are reached (the sockets of the web widget and mobile apps when None)."""
+    channels = channels or Channels(sio)
+    background = Background()
+    routing = Routing(settings.queues, settings.agents, settings.agent_capacity, settings.sla_warning_ratio)
+    presence = Presence(store, sio, routing, settings.sweep_interval_seconds)
+    queues = Queues(store, routing, presence, channels, background, article_tags)
+    conversations = Conversations(store, sio, bot, settings, queues, channels)
+    assignment = Assignment(conversations, queues, background)
+
+    async def request_survey(change: CaseChanged) -> None:
+        """A resolved case asks its customer the survey's questions."""
+        if change.after.status == RESOLVED:
+            await conversations.tell(change.after, "system.survey", survey_request(settings.survey_questions))
+
+    conversations.changed.subscribe(request_survey)
+    conversations.changed.subscribe(queues.on_case_changed)
+    conversations.changed.subscribe(assignment.on_case_changed)
+    presence.agents_changed.subscribe(queues.on_agents_changed)
+    presence.agents_changed.subscribe(assignment.on_agents_changed)
+    return Desk(conversations, presence, queues, assignment, Sweeper(conversations, presence, assignment, settings),
+                background)

@@ -1,0 +1,58 @@
+"""What the cases announce, and who listens: `Conversations` owns every change and announces it; queue
+places, automatic assignment and the survey request subscribe (handoff/cases/desk.py wires them)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from handoff.store.records import Conversation
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseChanged:
+    """A case's status changed (stored, with its timeline event); announced before the case is published."""
+
+    before: Conversation
+    after: Conversation
+    reason: str
+    actor: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentsChanged:
+    """An agent signed in or out, or set their availability: queue places and assignment may change."""
+
+
+class Signal(Generic[T]):
+    """Listeners of one kind of event, called in the order they subscribed."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[T], Awaitable[None]]] = []
+
+    def subscribe(self, listener: Callable[[T], Awaitable[None]]) -> None:
+        self._listeners.append(listener)
+
+    async def emit(self, event: T) -> None:
+        for listener in self._listeners:
+            await listener(event)
+
+
+class Background:
+    """The background jobs of one app process, cancelled when it stops."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def run(self, job: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
