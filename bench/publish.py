@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 from handoff.editorial.publishing import Publisher  # noqa: E402
 from handoff.settings import load_settings  # noqa: E402
+from harness.clients import Recorder, http_json, sign_in  # noqa: E402
+from harness.editing import articles_and_index, publish, retrained_bot  # noqa: E402
+from harness.servers import app_and_rasa  # noqa: E402
 from knowledge_index.index import production_embedders  # noqa: E402
-from tests.clients import Recorder, http_json, sign_in  # noqa: E402
-from tests.editing import articles_and_index, publish, retrained_bot  # noqa: E402
-from tests.servers import app_and_rasa  # noqa: E402
 
 # Questions the project's articles hand over or offer two articles for, and the article an editor
 # teaches each to.

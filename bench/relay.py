@@ -1,7 +1,7 @@
 """Customer -> agent relay through the app against a bare python-socketio relay in the same run; and the
 memory of one app process holding thousands of idle customers.
 
-For each N in --sizes, a fresh app (tests/servers.py start_app: its own SQLite database; Rasa's URL
+For each N in --sizes, a fresh app (harness/servers.py start_app: its own SQLite database; Rasa's URL
 is a closed port, so each customer's first message gets the "bot unavailable" reply and is queued
 at once) and bench/bare_relay.py (python-socketio on aiohttp, the same events, no storage) run side
 by side, each with its own two load processes, the same client code and the same pacing:
@@ -56,11 +56,11 @@ sys.path.insert(0, str(ROOT))
 from bench import relay_load  # noqa: E402
 from bench.dev_suite import cpu_model  # noqa: E402
 from bench.turn_latency import percentile  # noqa: E402
-from tests.clients import sign_in  # noqa: E402
-from tests.servers import free_port, start_app  # noqa: E402
+from harness.clients import sign_in  # noqa: E402
+from harness.servers import free_port, start_app  # noqa: E402
 
 CTX = multiprocessing.get_context("spawn")
-PASSWORD = "correct horse battery"  # the first agent's, as tests/servers.py sets it; ours use it too
+PASSWORD = "correct horse battery"  # the first agent's, as harness/servers.py sets it; ours use it too
 CAPACITY = 100  # conversations per agent (the most agent_capacity allows)
 APP_ENV = {  # nothing is swept during a run: no agent is requeued, no customer abandoned, no bot case closed
     "CASEDESK_AGENT_CAPACITY": str(CAPACITY),

@@ -15,7 +15,7 @@ For each database and size:
     .venv/bin/python bench/store.py [--cases 100000] [--messages-per-case 20] [--postgres auto|URL]
 
 `--postgres auto` starts a throwaway cluster of Debian's PostgreSQL on disk with its default, durable
-settings (tests/postgres.py); a URL (postgresql+asyncpg://user@127.0.0.1:5432/dbname) uses that
+settings (harness/postgres.py); a URL (postgresql+asyncpg://user@127.0.0.1:5432/dbname) uses that
 database, emptied (its tables dropped) first. SQLite runs as the app runs it: WAL, synchronous=NORMAL.
 """
 
@@ -43,7 +43,7 @@ from bench.turn_latency import percentile  # noqa: E402
 from handoff.store import tables  # noqa: E402
 from handoff.store.records import utcnow  # noqa: E402
 from handoff.store.sql import SYNC_DRIVERS, SqlCaseStore  # noqa: E402
-from tests import postgres  # noqa: E402
+from harness import postgres  # noqa: E402
 
 STATUSES = ("resolved",) * 8 + ("abandoned", "with_agent")  # what a store that has run a while holds
 SENDERS = ("customer", "bot", "customer", "agent")

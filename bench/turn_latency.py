@@ -28,9 +28,9 @@ from tempfile import TemporaryDirectory
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness.clients import Recorder  # noqa: E402
+from harness.servers import free_port, start_app, start_rasa  # noqa: E402
 from knowledge_index.articles import load_articles  # noqa: E402
-from tests.clients import Recorder  # noqa: E402
-from tests.servers import free_port, start_app, start_rasa  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from playwright.async_api import Browser
 
-from tests import postgres
+from harness import postgres
+from harness.servers import AppProcess, RasaProcess, app_and_rasa, free_port
 from tests.browser import chromium
-from tests.servers import AppProcess, RasaProcess, app_and_rasa, free_port
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +22,7 @@ def host_origin() -> str:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, host_origin: str) -> Iterator[tuple[AppProcess, RasaProcess]]:
-    """The product as it runs, shared by the tests of a session: the app and Rasa (tests.servers)."""
+    """The product as it runs, shared by the tests of a session: the app and Rasa (harness.servers)."""
     with app_and_rasa(tmp_path_factory.mktemp("stack"), settings_file=f'widget_origins = ["{host_origin}"]\n') as both:
         yield both
 
@@ -46,7 +46,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[sa.URL]:
-    """A PostgreSQL server for the session (tests.postgres): CASEDESK_TEST_POSTGRES_URL, else a throwaway
+    """A PostgreSQL server for the session (harness.postgres): CASEDESK_TEST_POSTGRES_URL, else a throwaway
     cluster of Debian's PostgreSQL on loopback. Without one the tests that need it fail; they never skip."""
     try:
         given = postgres.given_server(os.environ)

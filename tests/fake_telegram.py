@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.clients import TIMEOUT
+from harness.clients import TIMEOUT
 
 TOKEN = "123456:TEST-token_of-the-fake-bot"
 SECRET = "webhook-secret-of-the-tests_0123456789"

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tests.clients import agent_socket, queued_customer, sign_in
-from tests.servers import free_port, start_app
+from harness.clients import agent_socket, queued_customer, sign_in
+from harness.servers import free_port, start_app
 
 
 async def test_the_app_stores_a_conversation_on_postgresql(tmp_path: Path, postgres_url: str) -> None:

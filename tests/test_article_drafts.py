@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.servers import ROOT
 from knowledge_index.article_files import ArticleFiles
 from knowledge_index.articles import ArticleError, load_articles, parse_article
 from knowledge_index.embedder import MiniLMEmbedder
 from knowledge_index.index import ensure_index
-from tests.servers import ROOT
 
 ARTICLE = """---
 id: {id}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import socketio
 
-from tests.clients import Recorder, http_json, sign_in
+from harness.clients import Recorder, http_json, sign_in
 
 ERROR_CODES = {"invalid_payload", "message_too_long", "unknown_event", "unauthorized", "forbidden",
                "not_found", "conflict", "internal"}

@@ -10,8 +10,8 @@ from typing import Any
 
 from playwright.async_api import Browser, Page, expect
 
+from harness.clients import http_json
 from tests.browser import WAIT_MS, XSS, open_page, seqs, shot
-from tests.clients import http_json
 
 
 async def test_customer_and_agent_in_the_browser(browser: Browser, app_url: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import app_and_rasa
+from harness.servers import app_and_rasa
 from tests.test_journey import bot_reply, start_customer
 
 QUESTION = "how long does delivery take"  # a bike's shipping or a sofa's delivery?

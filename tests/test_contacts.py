@@ -11,8 +11,8 @@ import pytest
 from playwright.async_api import Browser, Route, expect
 
 from handoff.cases.identity import sign
-from tests.clients import Recorder, http_json, sign_in
-from tests.servers import AppProcess, free_port, start_app
+from harness.clients import Recorder, http_json, sign_in
+from harness.servers import AppProcess, free_port, start_app
 
 SECRET = secrets.token_urlsafe(40)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.clients import http_json, sign_in
+from harness.servers import ROOT, AppProcess, free_port, start_app
 from knowledge_index.article_files import ArticleFiles
 from knowledge_index.articles import ID_PATTERN, load_articles
 from tests import draft_seed, report_seed
-from tests.clients import http_json, sign_in
-from tests.servers import ROOT, AppProcess, free_port, start_app
 
 PERIOD = "from=2025-06-02&to=2025-06-04"
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from handoff import catalogue
-from tests.clients import Recorder, agent_socket, http_json, queued_customer, sign_in
-from tests.servers import free_port, start_app
+from harness.clients import Recorder, agent_socket, http_json, queued_customer, sign_in
+from harness.servers import free_port, start_app
 
 ASK_FOR_A_PERSON = {"de": "Ich möchte mit einem Menschen sprechen", "ar": "أريد التحدث إلى موظف"}
 THANKS = {"de": "danke", "ar": "شكرا"}

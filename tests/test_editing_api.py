@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from harness.clients import http_json, sign_in
+from harness.servers import ROOT, AppProcess, free_port, start_app
 from knowledge_index.articles import load_articles
-from tests.clients import http_json, sign_in
-from tests.servers import ROOT, AppProcess, free_port, start_app
 
 NEW = """---
 id: bike-bell-fitting

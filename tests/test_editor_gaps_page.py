@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
+from harness.servers import ROOT, AppProcess, free_port, start_app
 from knowledge_index.article_files import ArticleFiles
 from knowledge_index.articles import load_articles
 from tests import draft_seed, report_seed
 from tests.browser import ARTIFACTS, open_page, sign_in_staff
-from tests.servers import ROOT, AppProcess, free_port, start_app
 
 RECENTLY = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 

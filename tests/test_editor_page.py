@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
+from harness.servers import ROOT, AppProcess, free_port, start_app
 from knowledge_index.articles import load_articles
 from tests.browser import ARTIFACTS, XSS, open_page, sign_in_staff
-from tests.servers import ROOT, AppProcess, free_port, start_app
 
 PASSWORD = "correct horse battery"
 ARTICLE = "bike-suspension-oil-leak"

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
+from harness.clients import http_json, sign_in
+from harness.editing import articles_and_index, save_breaking_edit
+from harness.servers import AppProcess, app_and_rasa
 from tests.browser import ARTIFACTS, XSS, open_page, sign_in_staff
-from tests.clients import http_json, sign_in
-from tests.editing import articles_and_index, save_breaking_edit
-from tests.servers import AppProcess, app_and_rasa
 
 PASSWORD = "correct horse battery"
 UNANSWERED = "where is the truck with my table right now"  # escalated by the project's articles

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.clients import http_json, sign_in
-from tests.servers import ROOT, free_port, start_app
+from harness.clients import http_json, sign_in
+from harness.servers import ROOT, free_port, start_app
 
 NEW_ARTICLE = """---
 id: bike-gift-cards

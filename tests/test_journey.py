@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.clients import Recorder, http_json, sign_in
+from harness.clients import Recorder, http_json, sign_in
 
 
 def db_rows(db_path: Path, sql: str, *args: Any) -> list[sqlite3.Row]:

@@ -30,7 +30,7 @@ from handoff.store import migrations
 from handoff.store.records import Agent
 from handoff.store.sql import SqlCaseStore
 from handoff.store.tables import metadata
-from tests.servers import free_port
+from harness.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE_MIGRATIONS = ROOT / "tests" / "fixtures" / "store-before-migrations.sql"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from handoff.cases.arrivals import Arrivals
-from tests.clients import Recorder, agent_socket, http_json, sign_in
-from tests.servers import ROOT, AppProcess, free_port, start_app
+from harness.clients import Recorder, agent_socket, http_json, sign_in
+from harness.servers import ROOT, AppProcess, free_port, start_app
 from tests.test_bad_input import snapshot
 
 EXAMPLE = ROOT / "docs" / "examples" / "mobile_client.py"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
-from tests.servers import AppProcess, free_port, start_app
+from harness.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
+from harness.servers import AppProcess, free_port, start_app
 
 NODES = """
 sweep_interval_seconds = 0.3

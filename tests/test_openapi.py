@@ -22,8 +22,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from connectors import mobile_api
 from handoff.errors import HTTP_STATUS
-from tests.clients import agent_socket, http_json, sign_in
-from tests.servers import AppProcess, free_port, start_app
+from harness.clients import agent_socket, http_json, sign_in
+from harness.servers import AppProcess, free_port, start_app
 
 EXAMPLES = 25  # per operation, generation mode and setting of the path
 QUICK_WAIT = 0.2  # seconds: long-polls the generator asks for are cut to this, to keep the run short

@@ -23,8 +23,8 @@ import pytest
 from handoff.cases import lifecycle
 from handoff.store.records import utcnow
 from handoff.store.sql import SqlCaseStore
-from tests.clients import Recorder, agent_socket, http_json, sign_in, until
-from tests.servers import ROOT, AppProcess, free_port, start_app
+from harness.clients import Recorder, agent_socket, http_json, sign_in, until
+from harness.servers import ROOT, AppProcess, free_port, start_app
 
 VISA, MASTERCARD = "4242 4242 4242 4242", "5555555555554444"
 HANDOFF = [{"custom": {"text": "Let me get you a person.", "data": {"kind": "handoff", "reason": "customer_request"},

@@ -17,10 +17,10 @@ import pytest
 from bot import rasa_runtime
 from handoff.editorial.publishing import Publisher
 from handoff.settings import load_settings
+from harness.clients import Recorder, http_json, sign_in
+from harness.editing import articles_and_index, publish, retrained_bot, save_breaking_edit
+from harness.servers import RASA_TOKEN, ROOT, AppProcess, RasaProcess, app_and_rasa
 from knowledge_index.index import production_embedders
-from tests.clients import Recorder, http_json, sign_in
-from tests.editing import articles_and_index, publish, retrained_bot, save_breaking_edit
-from tests.servers import RASA_TOKEN, ROOT, AppProcess, RasaProcess, app_and_rasa
 
 UNANSWERED = "where is the truck with my table right now"  # escalated by the project's articles
 ANSWERED = "how do I return a bike?"

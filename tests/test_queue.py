@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.clients import (
+from harness.clients import (
     Recorder,
     agent_socket,
     first_taken_second_waiting,
@@ -20,7 +20,7 @@ from tests.clients import (
     sign_in,
     until,
 )
-from tests.servers import free_port, start_app
+from harness.servers import free_port, start_app
 
 
 def at(value: str) -> datetime:

@@ -28,9 +28,10 @@ from handoff.reports.exports import cell
 from handoff.reports.figures import Reports, Scope
 from handoff.settings import load_settings
 from handoff.store.sql import SqlCaseStore
-from tests import postgres, report_seed
-from tests.clients import TIMEOUT, Recorder, agent_socket, http_json, queued_customer, sign_in
-from tests.servers import ROOT, AppProcess, free_port, start_app
+from harness import postgres
+from harness.clients import TIMEOUT, Recorder, agent_socket, http_json, queued_customer, sign_in
+from harness.servers import ROOT, AppProcess, free_port, start_app
+from tests import report_seed
 
 FIRST, LAST = date(2025, 6, 2), date(2025, 6, 4)
 SEEDED = Scope(FIRST, LAST)

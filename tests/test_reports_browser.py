@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from harness.servers import AppProcess, free_port, start_app
 from tests import report_seed
 from tests.browser import ARTIFACTS, WAIT_MS, open_page, sign_in_staff
-from tests.servers import AppProcess, free_port, start_app
 
 
 @pytest.fixture(scope="module")

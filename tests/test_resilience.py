@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 from handoff import catalogue
-from tests.clients import Recorder, sign_in
-from tests.servers import app_and_rasa, free_port, start_app
+from harness.clients import Recorder, sign_in
+from harness.servers import app_and_rasa, free_port, start_app
 
 
 async def test_rasa_down_hands_over_and_a_killed_app_loses_nothing(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from handoff import catalogue
-from tests.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
-from tests.servers import AppProcess, RasaProcess, free_port, start_app
+from harness.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
+from harness.servers import AppProcess, RasaProcess, free_port, start_app
 
 ROUTING = """
 sweep_interval_seconds = 0.2

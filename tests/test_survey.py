@@ -17,8 +17,8 @@ import pytest
 
 from handoff.store.records import utcnow
 from handoff.store.sql import SqlCaseStore
-from tests.clients import Recorder, agent_socket, http_json, queued_customer, sign_in
-from tests.servers import AppProcess, free_port, start_app
+from harness.clients import Recorder, agent_socket, http_json, queued_customer, sign_in
+from harness.servers import AppProcess, free_port, start_app
 from tests.test_bad_input import assert_error, snapshot
 from tests.test_journey import db_rows
 

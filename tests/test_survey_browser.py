@@ -8,10 +8,10 @@ import json
 
 from playwright.async_api import Browser, Locator, Page, expect
 
+from harness.clients import agent_socket, http_json
+from harness.servers import AppProcess
 from tests import test_survey as survey
 from tests.browser import WAIT_MS, XSS, open_page, shot
-from tests.clients import agent_socket, http_json
-from tests.servers import AppProcess
 
 survey_app = survey.survey_app  # the app that asks every question (an instance of its own for this module)
 

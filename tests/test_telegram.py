@@ -24,9 +24,9 @@ from handoff.cases.rasa_bridge import RasaBridge
 from handoff.settings import Settings
 from handoff.store.records import Message, utcnow
 from handoff.store.sql import SqlCaseStore
-from tests.clients import agent_socket, http_json, sign_in
+from harness.clients import agent_socket, http_json, sign_in
+from harness.servers import AppProcess, RasaProcess, app_and_rasa
 from tests.fake_telegram import SECRET, TOKEN, Call, FakeTelegram
-from tests.servers import AppProcess, RasaProcess, app_and_rasa
 
 # Telegram conversations have a queue of their own: routing by channel.
 SETTINGS_FILE = """

@@ -17,10 +17,10 @@ import pytest
 import socketio
 from playwright.async_api import Browser, Page, expect
 
+from harness.clients import agent_socket, sign_in
+from harness.servers import AppProcess, RasaProcess, free_port, start_app
 from tests.browser import WAIT_MS, XSS, open_page, seqs, shot
-from tests.clients import agent_socket, sign_in
 from tests.host_site import host_page, host_site
-from tests.servers import AppProcess, RasaProcess, free_port, start_app
 
 LIMIT = 120
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from tests.servers import free_port
+from harness.servers import free_port
 
 URL_VARIABLE = "CASEDESK_TEST_POSTGRES_URL"
 DEBIAN = Path("/usr/lib/postgresql")  # VERSION/bin/{initdb,pg_ctl,postgres}

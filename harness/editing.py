@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from harness.clients import http_json
+from harness.servers import ROOT
 from knowledge_index.index import ensure_index, production_embedders
-from tests.clients import http_json
-from tests.servers import ROOT
 
 PUBLISH_SECONDS = 600  # a publish may train Rasa (minutes on a busy machine)
 
