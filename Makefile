@@ -1,5 +1,5 @@
 # The entry points. CI runs .ci/run, which calls `make test`.
-.PHONY: setup run test check
+.PHONY: setup run test check lock
 
 setup:
 	scripts/setup
@@ -13,3 +13,7 @@ test: setup
 check: setup
 	.venv/bin/ruff check handoff knowledge_index bot connectors tests bench docs/examples
 	.venv/bin/mypy
+
+# Resolves requirements/*.in and pyproject.toml into the hashed lock files (README, "Changing a dependency").
+lock:
+	scripts/lock
