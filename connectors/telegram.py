@@ -28,12 +28,11 @@ from aiohttp import web
 
 from connectors.plain_text import chosen, numbered, pieces
 from handoff import catalogue
-from handoff.cases import lifecycle
 from handoff.cases.channels import Capabilities
 from handoff.cases.conversations import Conversations
 from handoff.cases.identity import Identity
 from handoff.errors import ApiError
-from handoff.store.records import Conversation, Message
+from handoff.store.records import CLOSED, Conversation, Message, Status
 from handoff.store.sql import SqlCaseStore
 from handoff.surveys.questions import Answers
 from handoff.web.api import json_body
@@ -299,7 +298,7 @@ class TelegramChannel:
             if conversation is not None and rating is not None:
                 await self._rate(conversations, chat_id, conversation, rating, pressed=False)
                 return
-            if conversation is None or conversation.status in lifecycle.CLOSED:
+            if conversation is None or conversation.status in CLOSED:
                 conversation = await self._start(conversations, chat_id, user)
             payload = None
             if not self.capabilities.buttons:
@@ -378,7 +377,7 @@ def _choices(message: Message) -> list[tuple[str, str]]:
 
 def _rating(conversation: Conversation | None, text: str) -> int | None:
     """A rating from 1 to 5, while the conversation is resolved and its survey unanswered."""
-    if conversation is None or conversation.status != lifecycle.RESOLVED or conversation.survey_answered:
+    if conversation is None or conversation.status != Status.RESOLVED or conversation.survey_answered:
         return None
     number = text.strip().rstrip(".")
     return int(number) if number.isdecimal() and 1 <= int(number) <= 5 else None

@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from handoff.cases import lifecycle
-from handoff.store.records import utcnow
+from handoff.store.records import Status, utcnow
 from handoff.store.sql import SqlCaseStore
 from harness.clients import Recorder, agent_socket, http_json, sign_in, until
 from harness.servers import ROOT, AppProcess, free_port, start_app
@@ -246,10 +245,10 @@ async def test_the_app_deletes_cases_closed_longer_ago_than_retention_days(tmp_p
     for name, days in (("old", 40), ("recent", 10), ("open", None)):
         cases[name] = await store.create_conversation(
             conversation_id=f"c_{name}", token_hash=f"t_{name}", customer_id=f"u_{name}", customer_name=name,
-            channel="web", locale="en", status=lifecycle.BOT, actor="customer")
+            channel="web", locale="en", status=Status.BOT, actor="customer")
         await store.append_message(f"c_{name}", sender="customer", sender_name=name, text="hello")
         if days is not None:
-            await store.change_status(f"c_{name}", expected=lifecycle.BOT, status=lifecycle.RESOLVED,
+            await store.change_status(f"c_{name}", expected=Status.BOT, status=Status.RESOLVED,
                                       reason="answer_helped", actor="bot",
                                       fields={"resolution": "bot", "closed_at": utcnow() - timedelta(days=days)})
     await store.close()

@@ -25,12 +25,12 @@ from handoff.privacy import erasure
 from handoff.settings import load_settings
 from handoff.staff.accounts import AgentAuth
 from handoff.store.privacy import OpenCases
-from handoff.store.records import AlreadyExists, Conversation, Entitlement, StaleStatus, Survey, utcnow
+from handoff.store.records import CLOSED, AlreadyExists, Conversation, Entitlement, StaleStatus, Status, Survey, utcnow
 from handoff.store.sql import SqlCaseStore
 from handoff.surveys.questions import Answers
 
-STATUSES = [lifecycle.BOT, lifecycle.QUEUED, lifecycle.WITH_AGENT, lifecycle.RESOLVED, lifecycle.ABANDONED,
-            lifecycle.CANCELLED]
+STATUSES = [Status.BOT, Status.QUEUED, Status.WITH_AGENT, Status.RESOLVED, Status.ABANDONED,
+            Status.CANCELLED]
 
 
 @pytest.fixture
@@ -84,10 +84,10 @@ async def test_every_transition_is_allowed_or_refused_by_the_table(
     agent = await auth.add("sam", "long enough password")
     conversation, _ = await conversations.start("web", "en", None)
     path = {  # how to reach each status from a new conversation
-        lifecycle.BOT: [], lifecycle.QUEUED: [lifecycle.QUEUED],
-        lifecycle.WITH_AGENT: [lifecycle.QUEUED, lifecycle.WITH_AGENT],
-        lifecycle.RESOLVED: [lifecycle.RESOLVED], lifecycle.ABANDONED: [lifecycle.QUEUED, lifecycle.ABANDONED],
-        lifecycle.CANCELLED: [lifecycle.CANCELLED],
+        Status.BOT: [], Status.QUEUED: [Status.QUEUED],
+        Status.WITH_AGENT: [Status.QUEUED, Status.WITH_AGENT],
+        Status.RESOLVED: [Status.RESOLVED], Status.ABANDONED: [Status.QUEUED, Status.ABANDONED],
+        Status.CANCELLED: [Status.CANCELLED],
     }[current]
     for step in path:
         conversation = await conversations.transition(conversation, step, reason="setup", actor="t", agent=agent)
@@ -97,12 +97,12 @@ async def test_every_transition_is_allowed_or_refused_by_the_table(
         changed = await conversations.transition(conversation, target, reason="test", actor="t", agent=agent)
         assert changed.status == target
         assert (await conversations.store.events(conversation.id))[-1].to_status == target
-        expected_resolution = {lifecycle.RESOLVED: "agent" if current == lifecycle.WITH_AGENT else "bot",
-                               lifecycle.ABANDONED: "abandoned", lifecycle.CANCELLED: "cancelled"}.get(target)
+        expected_resolution = {Status.RESOLVED: "agent" if current == Status.WITH_AGENT else "bot",
+                               Status.ABANDONED: "abandoned", Status.CANCELLED: "cancelled"}.get(target)
         assert changed.resolution == expected_resolution
-        assert (changed.closed_at is not None) == (target in lifecycle.CLOSED)
-        assert changed.state == {lifecycle.RESOLVED: "resolved", lifecycle.ABANDONED: "cancelled",
-                                 lifecycle.CANCELLED: "cancelled"}.get(target, "active")
+        assert (changed.closed_at is not None) == (target in CLOSED)
+        assert changed.state == {Status.RESOLVED: "resolved", Status.ABANDONED: "cancelled",
+                                 Status.CANCELLED: "cancelled"}.get(target, "active")
     else:
         with pytest.raises(ApiError) as refused:
             await conversations.transition(conversation, target, reason="test", actor="t", agent=agent)
@@ -115,7 +115,7 @@ async def test_resolution_posts_the_survey_once(conversations: Conversations) ->
     conversation, _ = await conversations.start("web", "en", None)
     with pytest.raises(ApiError, match="resolved"):
         await conversations.answer_survey(conversation.id, Answers(5))
-    await conversations.transition(conversation, lifecycle.RESOLVED, reason="answer_helped", actor="bot")
+    await conversations.transition(conversation, Status.RESOLVED, reason="answer_helped", actor="bot")
     [survey_message] = await conversations.store.messages_after(conversation.id)
     assert survey_message.data == {"kind": "survey", "scale": [1, 5],
                                    "questions": [{"id": "satisfaction", "scale": [1, 5]}, {"id": "comment"}]}
@@ -198,18 +198,18 @@ async def test_sweep_abandons_left_customers_and_resolves_idle_bot_conversations
                          settings)
         conversations = desk.conversations
         waiting, _ = await conversations.start("web", "en", None)
-        waiting = await conversations.transition(waiting, lifecycle.QUEUED, reason="customer_request", actor="bot")
+        waiting = await conversations.transition(waiting, Status.QUEUED, reason="customer_request", actor="bot")
         present, _ = await conversations.start("web", "en", None)
-        present = await conversations.transition(present, lifecycle.QUEUED, reason="customer_request", actor="bot")
+        present = await conversations.transition(present, Status.QUEUED, reason="customer_request", actor="bot")
         await desk.presence.customer_joined(present.id, "sid-1")
         idle, _ = await conversations.start("web", "en", None)
         await desk.sweeper.sweep()  # first sweep after a restart starts the clock
         await asyncio.sleep(0.05)
         await desk.sweeper.sweep()
-        assert (await conversations.get(waiting.id)).status == lifecycle.ABANDONED
-        assert (await conversations.get(present.id)).status == lifecycle.QUEUED
+        assert (await conversations.get(waiting.id)).status == Status.ABANDONED
+        assert (await conversations.get(present.id)).status == Status.QUEUED
         idle = await conversations.get(idle.id)
-        assert (idle.status, idle.resolution) == (lifecycle.RESOLVED, "bot")
+        assert (idle.status, idle.resolution) == (Status.RESOLVED, "bot")
         assert (await store.events(idle.id))[-1].reason == "idle"
 
 
@@ -244,15 +244,15 @@ async def test_an_anonymous_contact_becomes_known_or_is_merged_when_the_customer
 
     # Known identity: a second anonymous contact (another device) is merged into the known one.
     device_case, device_token = await conversations.start("mobile", "en", None)
-    device_case = await conversations.transition(device_case, lifecycle.QUEUED, reason="customer_request",
+    device_case = await conversations.transition(device_case, Status.QUEUED, reason="customer_request",
                                                   actor="bot")
     again, _ = await conversations.start("mobile", "en", None, earlier_token=device_token, identity=known("shop-1"))
     assert again.customer_id == anonymous.customer_id
     assert await store.contact(device_case.customer_id) is None
     moved = await conversations.get(device_case.id)
-    assert moved.customer_id == anonymous.customer_id and moved.status == lifecycle.QUEUED
+    assert moved.customer_id == anonymous.customer_id and moved.status == Status.QUEUED
     assert [(e.reason, e.actor, e.from_status) for e in (await store.events(moved.id))][-1] == (
-        "contact_merged", "customer", lifecycle.QUEUED)
+        "contact_merged", "customer", Status.QUEUED)
     assert {c.id for c in await store.customer_conversations(anonymous.customer_id)} == {
         anonymous.id, signed_in.id, device_case.id, again.id}
 
@@ -336,7 +336,7 @@ async def test_an_entitlement_gives_waiting_cases_high_priority_at_once(conversa
     company = await contacts.add_account("Velora Fleet", None)
     case, _ = await conversations.start("web", "en", None)
     await contacts.update_contact(case.customer_id, {"account_id": company.id})
-    case = await conversations.transition(case, lifecycle.QUEUED, reason="customer_request", actor="bot")
+    case = await conversations.transition(case, Status.QUEUED, reason="customer_request", actor="bot")
     assert (case.priority, case.entitlement) == ("normal", None)
     entitlement = await contacts.add_entitlement(contact_id=None, account_id=company.id, name="Fleet",
                                                  starts_at=None, ends_at=None)
@@ -357,11 +357,11 @@ async def test_a_case_has_a_title_a_status_reason_and_a_cancellation(conversatio
     await store.append_message(case.id, sender="customer", sender_name="C",
                                text="  The   legs of my Oslo table wobble " + "and wobble " * 20)
     await store.append_message(case.id, sender="customer", sender_name="C", text="second message")
-    case = await conversations.transition(await conversations.get(case.id), lifecycle.QUEUED,
+    case = await conversations.transition(await conversations.get(case.id), Status.QUEUED,
                                            reason="customer_request", actor="bot")
     assert case.title is not None and case.title.startswith("The legs of my Oslo table wobble and")
     assert len(case.title) <= 121 and case.title.endswith("…")
-    case = await conversations.transition(case, lifecycle.WITH_AGENT, reason="accepted", actor="t", agent=agent)
+    case = await conversations.transition(case, Status.WITH_AGENT, reason="accepted", actor="t", agent=agent)
     await store.append_message(case.id, sender="agent", sender_name="Sam", text="Which model?")
     assert (await conversations.get(case.id)).status_reason == "waiting_for_customer"
     await store.append_message(case.id, sender="customer", sender_name="C", text="Oslo 2")
@@ -371,7 +371,7 @@ async def test_a_case_has_a_title_a_status_reason_and_a_cancellation(conversatio
         await conversations.cancel(agent, case.id, "bored")
     cancelled = await conversations.cancel(agent, case.id, "duplicate")
     assert (cancelled.status, cancelled.status_reason, cancelled.state, cancelled.resolution) == (
-        lifecycle.CANCELLED, "cancelled", "cancelled", "cancelled")
+        Status.CANCELLED, "cancelled", "cancelled", "cancelled")
     assert (await store.events(case.id))[-1].reason == "cancelled_duplicate"
     messages = await store.messages_after(case.id)
     assert messages[-1].data == {"kind": "cancelled"}  # and no survey
@@ -400,7 +400,7 @@ async def _full_case(conversations: Conversations, *, closed_days_ago: float | N
     await store.append_message(case.id, sender="note", sender_name="Sam", text="asked twice before",
                                data={"kind": "note"})
     if closed_days_ago is not None:
-        case = await conversations.transition(case, lifecycle.RESOLVED, reason="answer_helped", actor="bot")
+        case = await conversations.transition(case, Status.RESOLVED, reason="answer_helped", actor="bot")
         await store.add_survey(case.id, 4, f"thanks from {name}", None)
         await store.update_conversation(case.id, closed_at=utcnow() - timedelta(days=closed_days_ago))
     return case, token
@@ -498,7 +498,7 @@ async def test_contact_deletion_removes_everything_of_theirs_and_refuses_while_a
     store = conversations.store
     first, token = await _full_case(conversations, closed_days_ago=1)
     waiting, _ = await _full_case(conversations, earlier_token=token)
-    waiting = await conversations.transition(waiting, lifecycle.QUEUED, reason="customer_request", actor="bot")
+    waiting = await conversations.transition(waiting, Status.QUEUED, reason="customer_request", actor="bot")
     await store.add_entitlement(_entitlement("e_3", first.customer_id, "Silver"))
     other, _ = await _full_case(conversations, closed_days_ago=1)
     await desk.presence.customer_joined(first.id, "sid-1")
@@ -511,7 +511,7 @@ async def test_contact_deletion_removes_everything_of_theirs_and_refuses_while_a
     assert conflict.value.code == "conflict"
     assert await _whole(store, first.id) and await _whole(store, waiting.id)  # nothing was deleted
 
-    await conversations.transition(waiting, lifecycle.ABANDONED, reason="customer_left", actor="system")
+    await conversations.transition(waiting, Status.ABANDONED, reason="customer_left", actor="system")
     deleted = await erasure.delete_contact(store, first.customer_id)
     assert deleted["cases"] == 2 and deleted["rows"]["entitlements"] == 1 and deleted["rows"]["surveys"] == 1
     assert await _gone(store, first.id) and await _gone(store, waiting.id)

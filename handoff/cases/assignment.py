@@ -8,13 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from handoff.cases import lifecycle
 from handoff.cases.conversations import Conversations
 from handoff.cases.events import AgentsChanged, Background, CaseChanged
 from handoff.cases.queues import Queues
 from handoff.cases.routing import AUTO, QueueSpec
 from handoff.errors import ApiError
-from handoff.store.records import Agent
+from handoff.store.records import Agent, Status
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ class Assignment:
         self._pending = False
 
     async def on_case_changed(self, change: CaseChanged) -> None:
-        if {change.before.status, change.after.status} & {lifecycle.QUEUED, lifecycle.WITH_AGENT}:
+        if {change.before.status, change.after.status} & {Status.QUEUED, Status.WITH_AGENT}:
             self.wake()  # a case waits, or an agent has room again
 
     async def on_agents_changed(self, change: AgentsChanged) -> None:
@@ -56,7 +55,7 @@ class Assignment:
                             break
                         async with self._conversations.locked(case.id):
                             current = await self._conversations.get(case.id)
-                            if current.status == lifecycle.QUEUED:
+                            if current.status == Status.QUEUED:
                                 await self._conversations.assign(current, agent, "assigned", "system")
             except ApiError as exc:  # a change meanwhile: the next wake-up tries again
                 log.info("automatic assignment stopped: %s", exc.message)

@@ -35,7 +35,19 @@ from handoff.cases.views import case_summary, conversation_view, message_view
 from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.staff.accounts import token_digest
-from handoff.store.records import Agent, AlreadyExists, Conversation, Message, Posted, StaleStatus, Survey, utcnow
+from handoff.store.records import (
+    CLOSED,
+    OPEN,
+    Agent,
+    AlreadyExists,
+    Conversation,
+    Message,
+    Posted,
+    StaleStatus,
+    Status,
+    Survey,
+    utcnow,
+)
 from handoff.store.sql import SqlCaseStore
 from handoff.surveys.links import SurveyLinks
 from handoff.surveys.questions import Answers
@@ -117,7 +129,7 @@ class Conversations:
         conversation = await self.store.create_conversation(
             conversation_id="c_" + secrets.token_hex(8), token_hash=token_digest(token),
             customer_id=customer_id, customer_name=name or "Customer", channel=channel, locale=locale,
-            status=lifecycle.BOT, actor="customer", identity=identity,
+            status=Status.BOT, actor="customer", identity=identity,
         )
         return conversation, token
 
@@ -140,13 +152,13 @@ class Conversations:
         """The customer's priority may have changed (preferred, an entitlement of theirs or of their
         account): their waiting cases get the priority and the SLA deadlines it gives, from the start."""
         for c in await self.store.customer_conversations(customer_id):
-            if c.status != lifecycle.QUEUED:
+            if c.status != Status.QUEUED:
                 continue
             async with self.locked(c.id):
                 c = await self.get(c.id)
                 entitlement = await self.store.active_entitlement(c.customer_id, utcnow())
                 priority = self.routing.priority(c.customer_preferred, entitlement)
-                if c.status == lifecycle.QUEUED and c.queued_at is not None and (
+                if c.status == Status.QUEUED and c.queued_at is not None and (
                         priority != c.priority or entitlement != c.entitlement):
                     due = self.routing.deadlines(self.routing.queue(c.queue), priority, c.queued_at)
                     await self.store.update_conversation(
@@ -165,15 +177,15 @@ class Conversations:
                                payload: str | None) -> Message:
         async with self.locked(conversation_id):
             if payload is not None:
-                if (await self.get(conversation_id)).status in lifecycle.CLOSED:
+                if (await self.get(conversation_id)).status in CLOSED:
                     raise ApiError("conflict", "this conversation has ended; start a new one")
                 await self._check_button(conversation_id, payload)
             try:
                 posted = await self._post(conversation_id, "customer", customer_name, text,
-                                          {"payload": payload} if payload else {}, statuses=lifecycle.OPEN)
+                                          {"payload": payload} if payload else {}, statuses=OPEN)
             except StaleStatus:
                 raise ApiError("conflict", "this conversation has ended; start a new one") from None
-            if posted.status == lifecycle.BOT:  # the bot gets the text as stored: masked
+            if posted.status == Status.BOT:  # the bot gets the text as stored: masked
                 await self._bot_turn(await self.get(conversation_id), payload or posted.message.text)
             return posted.message
 
@@ -199,11 +211,11 @@ class Conversations:
             posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
             await self._record_articles(conversation.id, posted.message.seq, reply)
             if reply.handoff_reason:
-                await self.transition(conversation, lifecycle.QUEUED, reason=reply.handoff_reason,
+                await self.transition(conversation, Status.QUEUED, reason=reply.handoff_reason,
                                        actor="bot")
                 return
             if reply.resolve_reason:
-                await self.transition(conversation, lifecycle.RESOLVED, reason=reply.resolve_reason,
+                await self.transition(conversation, Status.RESOLVED, reason=reply.resolve_reason,
                                        actor="bot")
                 return
 
@@ -222,7 +234,7 @@ class Conversations:
         """Tell the other side that the customer or the agent is typing (or stopped); not stored.
         Only while the case is with an agent: the bot needs no indicator and the queue has no reader."""
         conversation = await self.get(conversation_id)
-        if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id is None:
+        if conversation.status != Status.WITH_AGENT or conversation.agent_id is None:
             return
         event = {"conversation_id": conversation_id, "sender": sender, "name": name, "typing": typing}
         if sender == "customer":
@@ -235,7 +247,7 @@ class Conversations:
         first is stored, with the case's agent; the customer and the agent are sent the case again."""
         async with self.locked(conversation_id):
             conversation = await self.get(conversation_id)
-            if conversation.status != lifecycle.RESOLVED:
+            if conversation.status != Status.RESOLVED:
                 raise ApiError("conflict", "the survey opens when the conversation is resolved")
             try:
                 survey = await self.store.add_survey(
@@ -255,10 +267,10 @@ class Conversations:
 
     async def assign(self, conversation: Conversation, agent: Agent, reason: str, actor: str) -> Conversation:
         """Give a queued case to an agent with the queue's skills and room for one more (under its lock)."""
-        if conversation.status != lifecycle.QUEUED:
+        if conversation.status != Status.QUEUED:
             raise ApiError("conflict", f"case {conversation.number} is {conversation.status}, not queued")
         await self._check_may_take(agent, conversation.queue)
-        conversation = await self.transition(conversation, lifecycle.WITH_AGENT, reason=reason, actor=actor,
+        conversation = await self.transition(conversation, Status.WITH_AGENT, reason=reason, actor=actor,
                                               agent=agent)
         await self.tell(conversation, "system.joined", {}, agent=agent.display_name)
         return conversation
@@ -276,7 +288,7 @@ class Conversations:
 
     async def _held(self, agent: Agent, conversation_id: str) -> Conversation:
         conversation = await self.get(conversation_id)
-        if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id != agent.id:
+        if conversation.status != Status.WITH_AGENT or conversation.agent_id != agent.id:
             raise ApiError("forbidden", f"case {conversation.number} is not assigned to you")
         return conversation
 
@@ -285,7 +297,7 @@ class Conversations:
         async with self.locked(conversation_id):
             try:
                 posted = await self._post(conversation_id, "agent", agent.display_name, text, {},
-                                          statuses=[lifecycle.WITH_AGENT], agent_id=agent.id)
+                                          statuses=[Status.WITH_AGENT], agent_id=agent.id)
             except StaleStatus:
                 await self._held(agent, conversation_id)  # says why
                 raise ApiError("conflict", "the case changed meanwhile; reload it") from None
@@ -341,7 +353,7 @@ class Conversations:
         async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
             await self.tell(conversation, "system.back_to_bot", {"kind": "returned_to_bot"})
-            return await self.transition(conversation, lifecycle.BOT, reason="returned_to_bot",
+            return await self.transition(conversation, Status.BOT, reason="returned_to_bot",
                                           actor=f"agent:{agent.username}")
 
     async def resolve(self, agent: Agent, conversation_id: str, category: str) -> Conversation:
@@ -350,7 +362,7 @@ class Conversations:
                                               + ", ".join(self._settings.resolution_categories))
         async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            return await self.transition(conversation, lifecycle.RESOLVED, reason="resolved_by_agent",
+            return await self.transition(conversation, Status.RESOLVED, reason="resolved_by_agent",
                                           actor=f"agent:{agent.username}", category=category)
 
     async def cancel(self, supervisor: Agent, conversation_id: str, reason: str) -> Conversation:
@@ -359,16 +371,16 @@ class Conversations:
             raise ApiError("invalid_payload", "reason: must be one of " + ", ".join(CANCEL_REASONS))
         async with self.locked(conversation_id):
             conversation = await self.get(conversation_id)
-            if conversation.status not in lifecycle.OPEN:
+            if conversation.status not in OPEN:
                 raise ApiError("conflict", f"case {conversation.number} is {conversation.status} already")
             await self.tell(conversation, "system.cancelled", {"kind": "cancelled"})
-            return await self.transition(conversation, lifecycle.CANCELLED, reason=f"cancelled_{reason}",
+            return await self.transition(conversation, Status.CANCELLED, reason=f"cancelled_{reason}",
                                           actor=f"agent:{supervisor.username}")
 
     # -- the one owner of status changes ----------------------------------------------------------
 
     async def transition(
-        self, conversation: Conversation, target: str, *, reason: str, actor: str,
+        self, conversation: Conversation, target: Status, *, reason: str, actor: str,
         agent: Agent | None = None, queue: str | None = None, category: str | None = None,
     ) -> Conversation:
         current = conversation.status
@@ -376,26 +388,26 @@ class Conversations:
             raise ApiError("conflict", f"case {conversation.number} cannot go from {current} to {target}")
         now = utcnow()
         fields: dict[str, Any] = {}
-        if target == lifecycle.QUEUED and reason in KEEP_PLACE:
+        if target == Status.QUEUED and reason in KEEP_PLACE:
             # keeps its first queued_at (at or near the head of the queue) and its SLA deadlines
             fields = {"agent_id": None, **({"queue": queue} if queue else {})}
-        elif target == lifecycle.QUEUED:
+        elif target == Status.QUEUED:
             fields = {"queued_at": now, "escalation_reason": reason, "agent_id": None,
                       **await self.queues.routed(conversation, now)}
-        elif target == lifecycle.WITH_AGENT:
+        elif target == Status.WITH_AGENT:
             assert agent is not None
             fields = {"agent_id": agent.id}
-        elif target == lifecycle.RESOLVED and current == lifecycle.WITH_AGENT:
+        elif target == Status.RESOLVED and current == Status.WITH_AGENT:
             fields = {"resolution": "agent", "resolution_category": category,
                       "resolution_sla": self.routing.sla_state(conversation.queued_at, conversation.resolution_due_at,
                                                                now, now)}
-        elif target == lifecycle.RESOLVED:
+        elif target == Status.RESOLVED:
             fields = {"resolution": "bot"}
-        elif target in (lifecycle.ABANDONED, lifecycle.CANCELLED):
+        elif target in (Status.ABANDONED, Status.CANCELLED):
             fields = {"resolution": target}
-        elif target == lifecycle.BOT:
+        elif target == Status.BOT:
             fields = {"agent_id": None, "queued_at": None}
-        if target in lifecycle.CLOSED:
+        if target in CLOSED:
             fields["closed_at"] = now
         try:
             await self.store.change_status(
@@ -407,9 +419,9 @@ class Conversations:
         await self.changed.emit(CaseChanged(conversation, updated, reason, actor))
         updated = await self.get(conversation.id)  # as the listeners left it (the survey request)
         summary = await self.publish_case(updated, conversation)
-        if target == lifecycle.QUEUED:
+        if target == Status.QUEUED:
             await self._sio.emit("case_queued", summary, room=self._agent_rooms(updated), namespace=AGENT)
-        elif current == lifecycle.QUEUED:
+        elif current == Status.QUEUED:
             await self._sio.emit("case_assigned", summary, room=self._agent_rooms(updated, conversation),
                                  namespace=AGENT)
         return updated
@@ -419,7 +431,7 @@ class Conversations:
         """A case with an agent goes back to its queue (or ``queue``), keeping its place (`KEEP_PLACE`),
         and the customer is told why (the catalogue's ``key``, with ``values``)."""
         await self.tell(conversation, key, {"kind": "requeued", "reason": reason}, **values)
-        return await self.transition(conversation, lifecycle.QUEUED, reason=reason, actor=actor, queue=queue)
+        return await self.transition(conversation, Status.QUEUED, reason=reason, actor=actor, queue=queue)
 
     # -- storing and publishing -------------------------------------------------------------------
 
@@ -459,7 +471,7 @@ class Conversations:
 
     def _agent_rooms(self, *versions: Conversation) -> list[str]:
         """The agents' rooms a case concerns: its queue's, and its agent's (before and after a change)."""
-        rooms = [queue_room(self.routing.queue(v.queue).name) for v in versions if v.status == lifecycle.QUEUED]
+        rooms = [queue_room(self.routing.queue(v.queue).name) for v in versions if v.status == Status.QUEUED]
         rooms += [agent_room(v.agent_id) for v in versions if v.agent_id]
         return list(dict.fromkeys(rooms))
 

@@ -12,13 +12,13 @@ from handoff.cases.assignment import Assignment
 from handoff.cases.channels import Channels
 from handoff.cases.conversations import Conversations
 from handoff.cases.events import Background, CaseChanged
-from handoff.cases.lifecycle import RESOLVED
 from handoff.cases.presence import Presence
 from handoff.cases.queues import Queues
 from handoff.cases.rasa_bridge import RasaBridge
 from handoff.cases.routing import Routing
 from handoff.cases.sweeper import Sweeper
 from handoff.settings import Settings
+from handoff.store.records import Status
 from handoff.store.sql import SqlCaseStore
 from handoff.surveys.questions import survey_request
 
@@ -56,7 +56,7 @@ def open_desk(store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, s
 
     async def request_survey(change: CaseChanged) -> None:
         """A resolved case asks its customer the survey's questions."""
-        if change.after.status == RESOLVED:
+        if change.after.status == Status.RESOLVED:
             await conversations.tell(change.after, "system.survey", survey_request(settings.survey_questions))
 
     conversations.changed.subscribe(request_survey)

@@ -1,4 +1,4 @@
-"""The conversation (case) lifecycle: statuses and the transitions allowed between them.
+"""The case lifecycle: the transitions allowed between its statuses (`Status`, handoff/store/records.py).
 
  bot --(escalate)--> queued --(accept)--> with_agent --(resolve)--> resolved --> survey
   ^                     |                     |   \\--(transfer)--> queued
@@ -10,25 +10,17 @@
 
 from __future__ import annotations
 
-BOT = "bot"
-QUEUED = "queued"
-WITH_AGENT = "with_agent"
-RESOLVED = "resolved"
-ABANDONED = "abandoned"
-CANCELLED = "cancelled"
+from handoff.store.records import Status
 
-ALLOWED: dict[str, frozenset[str]] = {
-    BOT: frozenset({QUEUED, RESOLVED, CANCELLED}),
-    QUEUED: frozenset({WITH_AGENT, ABANDONED, CANCELLED}),
-    WITH_AGENT: frozenset({RESOLVED, QUEUED, BOT, CANCELLED}),
-    RESOLVED: frozenset(),
-    ABANDONED: frozenset(),
-    CANCELLED: frozenset(),
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.BOT: frozenset({Status.QUEUED, Status.RESOLVED, Status.CANCELLED}),
+    Status.QUEUED: frozenset({Status.WITH_AGENT, Status.ABANDONED, Status.CANCELLED}),
+    Status.WITH_AGENT: frozenset({Status.RESOLVED, Status.QUEUED, Status.BOT, Status.CANCELLED}),
+    Status.RESOLVED: frozenset(),
+    Status.ABANDONED: frozenset(),
+    Status.CANCELLED: frozenset(),
 }
 
-CLOSED = frozenset({RESOLVED, ABANDONED, CANCELLED})
-OPEN = frozenset({BOT, QUEUED, WITH_AGENT})
 
-
-def allowed(current: str, target: str) -> bool:
+def allowed(current: Status, target: Status) -> bool:
     return target in ALLOWED.get(current, frozenset())

@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from handoff.cases import lifecycle
 from handoff.cases.channels import Channels
 from handoff.cases.events import AgentsChanged, Background, CaseChanged
 from handoff.cases.presence import Presence
 from handoff.cases.routing import BREACHED, WARNING, QueueSpec, Routing, order_key
 from handoff.cases.views import QueuePlace, conversation_view
-from handoff.store.records import Agent, Conversation, Message
+from handoff.store.records import Agent, Conversation, Message, Status
 from handoff.store.sql import SqlCaseStore
 
 HANDLING_SAMPLE = 20  # recent cases an agent resolved, for the expected wait
@@ -59,7 +58,7 @@ class Queues:
     async def queues(self) -> dict[str, list[Conversation]]:
         """Every queue's cases in the order they are served (`routing.order_key`)."""
         grouped: dict[str, list[Conversation]] = {q.name: [] for q in self.routing.queues}
-        for c in await self.store.conversations_in([lifecycle.QUEUED]):
+        for c in await self.store.conversations_in([Status.QUEUED]):
             grouped[self.routing.queue(c.queue).name].append(c)
         for cases in grouped.values():
             cases.sort(key=lambda c: order_key(urgent(c), c.priority, c.queued_at or c.created_at))
@@ -75,7 +74,7 @@ class Queues:
         return found
 
     async def place(self, conversation: Conversation) -> QueuePlace | None:
-        if conversation.status != lifecycle.QUEUED:
+        if conversation.status != Status.QUEUED:
             return None
         queue = self.routing.queue(conversation.queue)
         cases = (await self.queues())[queue.name]
@@ -92,7 +91,7 @@ class Queues:
         of the last `HANDLING_SAMPLE` cases, shared among the agents available for the queue; unknown
         with fewer than `MIN_HANDLING_SAMPLES` cases handled, or with nobody available."""
         online = len(await self.available_for(queue))
-        handled = await self.store.recent_durations(lifecycle.WITH_AGENT, lifecycle.RESOLVED, HANDLING_SAMPLE)
+        handled = await self.store.recent_durations(Status.WITH_AGENT, Status.RESOLVED, HANDLING_SAMPLE)
         median = statistics.median(handled) if len(handled) >= MIN_HANDLING_SAMPLES else None
         return [QueuePlace(position, online, None if median is None or not online
                            else math.ceil(position * median / online)) for position in positions]
@@ -115,7 +114,7 @@ class Queues:
     # -- telling waiting customers their place ---------------------------------------------------------
 
     async def on_case_changed(self, change: CaseChanged) -> None:
-        if lifecycle.QUEUED in (change.before.status, change.after.status):
+        if Status.QUEUED in (change.before.status, change.after.status):
             self.positions_changed()
 
     async def on_agents_changed(self, change: AgentsChanged) -> None:

@@ -9,14 +9,13 @@ import logging
 from datetime import datetime, timedelta
 
 from handoff import catalogue
-from handoff.cases import lifecycle
 from handoff.cases.assignment import Assignment
 from handoff.cases.conversations import Conversations
 from handoff.cases.presence import Presence
 from handoff.cases.routing import BREACHED, WARNING
 from handoff.errors import ApiError
 from handoff.settings import Settings
-from handoff.store.records import Conversation, utcnow
+from handoff.store.records import Conversation, Status, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +33,12 @@ class Sweeper:
     async def sweep(self) -> None:
         now = utcnow()
         await self._presence.heartbeat()
-        open_cases = await self._store.conversations_in([lifecycle.QUEUED, lifecycle.WITH_AGENT])
+        open_cases = await self._store.conversations_in([Status.QUEUED, Status.WITH_AGENT])
         await self._check_slas(open_cases, now)
         grace_before = now - timedelta(seconds=self._settings.agent_grace_seconds)
         agents_online = await self._store.connected("agent")
         for conversation in open_cases:
-            if conversation.status != lifecycle.WITH_AGENT:
+            if conversation.status != Status.WITH_AGENT:
                 continue
             agent_id = conversation.agent_id or ""
             if agent_id not in agents_online and self._presence.agent_gone_since(agent_id, now) <= grace_before:
@@ -47,15 +46,15 @@ class Sweeper:
         abandon_before = now - timedelta(seconds=self._settings.abandon_after_seconds)
         customers_online = await self._store.connected("customer")
         for conversation in open_cases:
-            if conversation.status != lifecycle.QUEUED or conversation.id in customers_online:
+            if conversation.status != Status.QUEUED or conversation.id in customers_online:
                 continue
             if await self._left_a_message(conversation):
                 continue
             if self._presence.customer_gone_since(conversation.id, now) <= abandon_before:
-                await self._sweep_one(conversation.id, lifecycle.QUEUED, lifecycle.ABANDONED, "customer_left")
+                await self._sweep_one(conversation.id, Status.QUEUED, Status.ABANDONED, "customer_left")
         idle_before = now - timedelta(seconds=self._settings.bot_idle_seconds)
-        for conversation in await self._store.idle_conversations(lifecycle.BOT, idle_before):
-            await self._sweep_one(conversation.id, lifecycle.BOT, lifecycle.RESOLVED, "idle")
+        for conversation in await self._store.idle_conversations(Status.BOT, idle_before):
+            await self._sweep_one(conversation.id, Status.BOT, Status.RESOLVED, "idle")
         self._assignment.wake()
 
     async def _left_a_message(self, conversation: Conversation) -> bool:
@@ -78,13 +77,13 @@ class Sweeper:
             if not changed:
                 continue
             await self._conversations.publish_case(await self._conversations.get(case.id))
-            if case.status == lifecycle.QUEUED:
+            if case.status == Status.QUEUED:
                 self._conversations.queues.positions_changed()
 
     async def _requeue(self, conversation_id: str, agent_id: str) -> None:
         async with self._conversations.locked(conversation_id):
             conversation = await self._conversations.get(conversation_id)
-            if conversation.status != lifecycle.WITH_AGENT or conversation.agent_id != agent_id:
+            if conversation.status != Status.WITH_AGENT or conversation.agent_id != agent_id:
                 return
             language = await self._conversations.customer_language(conversation)
             name = conversation.agent_name or catalogue.text(language, "system.an_agent")
@@ -94,7 +93,7 @@ class Sweeper:
             except ApiError as exc:  # another node changed it meanwhile
                 log.info("sweep left case %s: %s", conversation.number, exc.message)
 
-    async def _sweep_one(self, conversation_id: str, expected: str, target: str, reason: str) -> None:
+    async def _sweep_one(self, conversation_id: str, expected: Status, target: Status, reason: str) -> None:
         async with self._conversations.locked(conversation_id):
             conversation = await self._conversations.get(conversation_id)
             if conversation.status == expected:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
-from handoff.cases import lifecycle
 from handoff.store import tables as db
+from handoff.store.records import CLOSED, OPEN
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -144,7 +144,7 @@ class PrivacyQueries:
             open_cases: Sequence[int] = conn.scalars(
                 sa.select(db.conversations.c.number)
                 .where(db.conversations.c.customer_id == customer_id,
-                       db.conversations.c.status.in_(sorted(lifecycle.OPEN)))
+                       db.conversations.c.status.in_(sorted(OPEN)))
                 .order_by(db.conversations.c.number)
             ).all()
             if open_cases:
@@ -164,7 +164,7 @@ class PrivacyQueries:
             found = conn.execute(
                 sa.select(db.conversations.c.id, db.conversations.c.customer_id)
                 .where(db.conversations.c.closed_at < before,
-                       db.conversations.c.status.in_(sorted(lifecycle.CLOSED)))
+                       db.conversations.c.status.in_(sorted(CLOSED)))
                 .order_by(db.conversations.c.closed_at)
                 .limit(batch)
             ).all()

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, overload
+
+
+class Status(StrEnum):
+    """A case's status; handoff/cases/lifecycle.py has the transitions allowed between them."""
+
+    BOT = "bot"
+    QUEUED = "queued"
+    WITH_AGENT = "with_agent"
+    RESOLVED = "resolved"
+    ABANDONED = "abandoned"
+    CANCELLED = "cancelled"
+
+
+OPEN = frozenset({Status.BOT, Status.QUEUED, Status.WITH_AGENT})
+CLOSED = frozenset({Status.RESOLVED, Status.ABANDONED, Status.CANCELLED})
 
 
 def utcnow() -> datetime:
@@ -99,7 +115,7 @@ class Conversation:
     customer_preferred: bool
     channel: str
     locale: str
-    status: str
+    status: Status
     resolution: str | None
     escalation_reason: str | None
     agent_id: str | None
@@ -128,16 +144,18 @@ class Conversation:
     def status_reason(self) -> str:
         """The status as Dynamics names its status reasons: an agent's case awaiting the customer's
         answer is `waiting_for_customer`; a resolved one says by whom."""
-        if self.status == "with_agent" and self.awaiting == "customer":
+        if self.status == Status.WITH_AGENT and self.awaiting == "customer":
             return "waiting_for_customer"
-        if self.status == "resolved":
+        if self.status == Status.RESOLVED:
             return f"resolved_by_{self.resolution}"
-        return {"bot": "with_bot"}.get(self.status, self.status)
+        return "with_bot" if self.status == Status.BOT else str(self.status)
 
     @property
     def state(self) -> str:
         """active, resolved or cancelled (abandoned cases count as cancelled, as in Dynamics)."""
-        return {"resolved": "resolved", "abandoned": "cancelled", "cancelled": "cancelled"}.get(self.status, "active")
+        if self.status == Status.RESOLVED:
+            return "resolved"
+        return "cancelled" if self.status in (Status.ABANDONED, Status.CANCELLED) else "active"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -42,6 +42,7 @@ from handoff.store.records import (
     Message,
     Posted,
     StaleStatus,
+    Status,
     Survey,
     aware,
     to_agent,
@@ -270,7 +271,7 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries, ChannelLinkQ
         return Conversation(
             id=row.id, number=row.number, customer_id=row.customer_id, customer_name=row.customer_name,
             customer_preferred=bool(row.customer_preferred),
-            channel=row.channel, locale=row.locale, status=row.status, resolution=row.resolution,
+            channel=row.channel, locale=row.locale, status=Status(row.status), resolution=row.resolution,
             escalation_reason=row.escalation_reason, agent_id=row.agent_id, agent_name=row.agent_name,
             last_seq=row.last_seq, created_at=aware(row.created_at),
             queued_at=aware(row.queued_at), last_activity_at=aware(row.last_activity_at),

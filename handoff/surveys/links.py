@@ -15,9 +15,8 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from handoff.cases import lifecycle
 from handoff.errors import ApiError
-from handoff.store.records import Conversation, utcnow
+from handoff.store.records import Conversation, Status, utcnow
 from handoff.store.sql import SqlCaseStore
 
 KEY_NAME = "survey_links"
@@ -60,7 +59,7 @@ class SurveyLinks:
 
     async def url(self, conversation: Conversation) -> str | None:
         """The path of the case's link while it can be answered there (resolved, unanswered, in time)."""
-        if conversation.status != lifecycle.RESOLVED or conversation.survey_answered or self.expired(conversation):
+        if conversation.status != Status.RESOLVED or conversation.survey_answered or self.expired(conversation):
             return None
         return PATH + await self.token(conversation.id)
 

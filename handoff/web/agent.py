@@ -7,14 +7,13 @@ from typing import Any
 import socketio
 
 from handoff import payloads
-from handoff.cases import lifecycle
 from handoff.cases.desk import Desk
 from handoff.cases.presence import AGENT, AVAILABILITY, AVAILABLE
 from handoff.cases.views import case_summary, message_view
 from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.staff.accounts import AgentAuth
-from handoff.store.records import Agent
+from handoff.store.records import Agent, Status
 from handoff.web.boundary import BoundaryNamespace
 
 
@@ -57,7 +56,7 @@ class AgentNamespace(BoundaryNamespace):
         payloads.fields(payload, set())
         conversations = self._conversations
         queues = conversations.routing.queues_of(agent.username)
-        mine = await conversations.store.conversations_in([lifecycle.WITH_AGENT], agent.id)
+        mine = await conversations.store.conversations_in([Status.WITH_AGENT], agent.id)
         return {
             "queued": [case_summary(c, place, self._settings.sla_warning_ratio)
                        for c, place in await self._queues.waiting(queues)],

@@ -10,10 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.cases import lifecycle
 from handoff.cases.views import iso, survey_view
 from handoff.errors import ApiError
-from handoff.store.records import Conversation
+from handoff.store.records import Conversation, Status
 from handoff.surveys import questions
 from handoff.web.keys import CONVERSATIONS, SETTINGS
 from handoff.web.pages import WIDGET_DIR
@@ -43,7 +42,7 @@ async def _case(request: web.Request) -> Conversation:
         raise ApiError("unauthorized", "this survey link is not valid; check that it was copied whole")
     conversation_id = await conversations.survey_links.conversation_id(token)
     conversation = await conversations.get(conversation_id)
-    if conversation.status != lifecycle.RESOLVED:
+    if conversation.status != Status.RESOLVED:
         raise ApiError("conflict", "the survey opens when the conversation is resolved")
     return conversation
 
