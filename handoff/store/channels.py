@@ -3,27 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 
+from handoff.store.base import Queries
 from handoff.store.records import utcnow
 from handoff.store.tables import channel_links
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
-T = TypeVar("T")
-
-
-class ChannelLinkQueries:
+class ChannelLinkQueries(Queries):
     """The channel-link methods of `SqlCaseStore`."""
-
-    if TYPE_CHECKING:
-        _engine: AsyncEngine
-
-        async def _write(self, fn: Callable[[sa.Connection], T]) -> T: ...
 
     async def link_chat(self, channel: str, external_id: str, conversation_id: str) -> None:
         """The conversation was started from the channel's chat ``external_id``; it is the chat's case now."""

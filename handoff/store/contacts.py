@@ -4,33 +4,21 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 
+from handoff.store.base import Queries
 from handoff.store.records import Account, Contact, Entitlement, to_account, to_contact, to_entitlement, utcnow
 from handoff.store.tables import accounts, case_events, conversations, customers, entitlements
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-T = TypeVar("T")
 MAX_ACCOUNT_DEPTH = 20  # parent accounts followed at most (the API refuses deeper trees and cycles)
 
 
-class ContactQueries:
+class ContactQueries(Queries):
     """The contact, account and entitlement methods of `SqlCaseStore`."""
-
-    if TYPE_CHECKING:
-        _engine: AsyncEngine
-
-        async def _write(self, fn: Callable[[sa.Connection], T]) -> T: ...
-
-        async def _select(self, table: sa.Table, where: Any, order_by: Any = None,
-                          limit: int | None = None) -> list[Any]: ...
-
 
     async def contact(self, customer_id: str) -> Contact | None:
         found = await self._select(customers, customers.c.id == customer_id)

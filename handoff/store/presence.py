@@ -3,32 +3,18 @@ tables `nodes` and `connections`, shared by every node through the database."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 
+from handoff.store.base import Queries
 from handoff.store.records import Agent, to_agent, utcnow
 from handoff.store.tables import agents, connections, nodes
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
-T = TypeVar("T")
-
-
-class PresenceQueries:
+class PresenceQueries(Queries):
     """The presence methods of `SqlCaseStore`."""
-
-    if TYPE_CHECKING:
-        _engine: AsyncEngine
-
-        async def _write(self, fn: Callable[[sa.Connection], T]) -> T: ...
-
-        async def _select(self, table: sa.Table, where: Any, order_by: Any = None,
-                          limit: int | None = None) -> list[Any]: ...
-
 
     async def heartbeat(self, node_id: str, stale_before: datetime) -> None:
         """The node is alive; forget the connections of nodes not seen since ``stale_before``."""

@@ -12,19 +12,16 @@ in turn (a grandchild) needs its own step here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 
 from handoff.store import tables as db
+from handoff.store.base import Queries
 from handoff.store.records import CLOSED, OPEN
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-T = TypeVar("T")
 RETENTION_BATCH = 500  # cases deleted per transaction: short enough for the writer's other work to go on
 IN_LIST = 500  # ids per statement (SQLite allows a limited number of parameters)
 NOT_EXPORTED = frozenset({"token_hash"})  # the digest of the customer's conversation token: a key, not data
@@ -116,13 +113,8 @@ def _delete_contacts(conn: sa.Connection, where: Any) -> Deleted:
     return deleted
 
 
-class PrivacyQueries:
+class PrivacyQueries(Queries):
     """The privacy methods of `SqlCaseStore`."""
-
-    if TYPE_CHECKING:
-        _engine: AsyncEngine
-
-        async def _write(self, fn: Callable[[sa.Connection], T]) -> T: ...
 
     async def contact_export(self, customer_id: str) -> dict[str, Any] | None:
         """Every row stored about the contact, read in one transaction: ``{"contact": row, "entitlements":

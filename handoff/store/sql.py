@@ -1,4 +1,4 @@
-"""The case store: agents, sessions, conversations (cases), messages, timeline events, surveys.
+"""The case store: cases, messages and their timeline events, behind one writer.
 
 SQLAlchemy 2, on SQLite (the embedded default, WAL mode) or PostgreSQL. Reads are async on the event loop
 (aiosqlite, asyncpg); writes run in the store's writer threads (`SqlCaseStore._write`: one on SQLite, four
@@ -7,10 +7,10 @@ one hop however many statements it takes. Sequence numbers are taken in the stat
 and every status change is a compare-and-set on the current status stored together with its timeline
 event, so several processes may share the database.
 
-The tables are in handoff/store/tables.py, the records the store hands out in handoff/store/records.py; contacts and
-accounts (handoff/store/contacts.py), who is connected (handoff/store/presence.py), privacy
-(handoff/store/privacy.py) and the chats of external channels (handoff/store/channels.py) are mixins of
-`SqlCaseStore` on the same tables and the same writer.
+The tables are in tables.py, the records the store hands out in records.py; agents and their sessions
+(staff.py), the articles shown and the survey (feedback.py), contacts and accounts (contacts.py), who is
+connected (presence.py), privacy (privacy.py) and the chats of external channels (channels.py) are mixins
+of `SqlCaseStore` on the same tables and the same writer.
 """
 
 from __future__ import annotations
@@ -23,36 +23,30 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff.cases.identity import Identity
 from handoff.store import migrations
+from handoff.store.base import insert_absent
 from handoff.store.channels import ChannelLinkQueries
 from handoff.store.contacts import ContactQueries
+from handoff.store.feedback import FeedbackQueries
 from handoff.store.presence import PresenceQueries
 from handoff.store.privacy import PrivacyQueries
 from handoff.store.records import (
-    Agent,
-    AlreadyExists,
-    CaseArticle,
     CaseEvent,
     Conversation,
     Message,
     Posted,
     StaleStatus,
     Status,
-    Survey,
     aware,
-    to_agent,
     utcnow,
 )
+from handoff.store.staff import StaffQueries
 from handoff.store.tables import (
-    agent_sessions,
     agents,
     app_keys,
-    case_articles,
     case_events,
     conversations,
     customers,
@@ -89,21 +83,6 @@ POSTGRES_POOLS = {
 T = TypeVar("T")
 
 
-def _insert_absent(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> bool:
-    """Insert the row unless one with its primary key exists (one statement, so safe against other
-    processes doing the same); False when it existed."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        statement: Any = sqlite_insert(table)
-    elif dialect == "postgresql":
-        statement = postgresql_insert(table)
-    else:
-        raise NotImplementedError(f"insert-if-absent on {dialect}")
-    # RETURNING says whether a row went in (psycopg reports no rowcount for an insert that may do nothing)
-    key = next(iter(table.primary_key.columns))
-    return conn.execute(statement.values(values).on_conflict_do_nothing().returning(key)).first() is not None
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -114,7 +93,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries, ChannelLinkQueries):
+class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQueries, PrivacyQueries,
+                   ChannelLinkQueries):
     """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`.
     Contacts and accounts, presence, and privacy (a contact's export and deletion, retention): the mixins."""
 
@@ -143,69 +123,6 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries, ChannelLinkQ
         await self._engine.dispose()
         await asyncio.get_running_loop().run_in_executor(self._writer, self._writer_engine.dispose)
         self._writer.shutdown()
-
-    # -- agents and sessions -------------------------------------------------------------------
-
-    async def add_agent(self, agent_id: str, username: str, display_name: str, password_hash: str,
-                        roles: frozenset[str] = frozenset({"agent"})) -> Agent:
-        def write(conn: sa.Connection) -> Any:
-            exists = conn.scalar(sa.select(agents.c.id).where(agents.c.username == username))
-            if exists:
-                raise AlreadyExists(f"agent {username!r} exists")
-            conn.execute(agents.insert().values(
-                id=agent_id, username=username, display_name=display_name,
-                password_hash=password_hash, created_at=utcnow(), roles=",".join(sorted(roles)),
-            ))
-        await self._write(write)
-        return Agent(agent_id, username, display_name, password_hash, roles)
-
-    async def agent_by_username(self, username: str) -> Agent | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(agents).where(agents.c.username == username))).first()
-        return to_agent(row) if row else None
-
-    async def agent(self, agent_id: str) -> Agent | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(agents).where(agents.c.id == agent_id))).first()
-        return to_agent(row) if row else None
-
-    async def agent_loads(self) -> dict[str, int]:
-        """Agent id -> how many conversations they hold now."""
-        query = (
-            sa.select(conversations.c.agent_id, sa.func.count())
-            .where(conversations.c.status == "with_agent", conversations.c.agent_id.is_not(None))
-            .group_by(conversations.c.agent_id)
-        )
-        async with self._engine.connect() as conn:
-            return {row[0]: int(row[1]) for row in (await conn.execute(query)).all()}
-
-    async def count_agents(self) -> int:
-        async with self._engine.connect() as conn:
-            return int(await conn.scalar(sa.select(sa.func.count()).select_from(agents)) or 0)
-
-    async def add_session(self, token_hash: str, agent_id: str, expires_at: datetime) -> None:
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(agent_sessions.insert().values(
-                token_hash=token_hash, agent_id=agent_id, created_at=utcnow(), expires_at=expires_at,
-            ))
-        await self._write(write)
-
-    async def agent_for_session(self, token_hash: str) -> Agent | None:
-        query = (
-            sa.select(agents, agent_sessions.c.expires_at)
-            .join(agent_sessions, agent_sessions.c.agent_id == agents.c.id)
-            .where(agent_sessions.c.token_hash == token_hash)
-        )
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None or aware(row.expires_at) <= utcnow():
-            return None
-        return to_agent(row)
-
-    async def delete_session(self, token_hash: str) -> None:
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(agent_sessions.delete().where(agent_sessions.c.token_hash == token_hash))
-        await self._write(write)
 
     # -- conversations ---------------------------------------------------------------------------
 
@@ -466,64 +383,6 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries, ChannelLinkQ
             json.loads(row.data), aware(row.created_at),
         )
 
-    # -- articles shown -------------------------------------------------------------------------
-
-    async def add_case_articles(self, conversation_id: str, seq: int, article_ids: Sequence[str]) -> None:
-        """The bot's message ``seq`` showed these articles."""
-        now = utcnow()
-        def write(conn: sa.Connection) -> Any:
-            conn.execute(case_articles.insert(), [
-                {"conversation_id": conversation_id, "seq": seq, "article_id": a, "shown_at": now}
-                for a in dict.fromkeys(article_ids)
-            ])
-        await self._write(write)
-
-    async def article_feedback(self, conversation_id: str, helped: bool, article_id: str | None = None) -> None:
-        """The customer said whether the articles shown last (or the last showing of ``article_id``)
-        helped; articles already judged keep their answer."""
-        def write(conn: sa.Connection) -> Any:
-            where = [case_articles.c.conversation_id == conversation_id, case_articles.c.helped.is_(None)]
-            if article_id is not None:
-                where.append(case_articles.c.article_id == article_id)
-            last = conn.scalar(sa.select(sa.func.max(case_articles.c.seq)).where(*where))
-            if last is not None:
-                conn.execute(case_articles.update().where(*where, case_articles.c.seq == last).values(helped=helped))
-        await self._write(write)
-
-    async def case_articles(self, conversation_id: str) -> list[CaseArticle]:
-        query = (sa.select(case_articles).where(case_articles.c.conversation_id == conversation_id)
-                 .order_by(case_articles.c.seq, case_articles.c.article_id))
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [CaseArticle(r.article_id, r.seq, aware(r.shown_at), r.helped) for r in rows]
-
-    # -- surveys ---------------------------------------------------------------------------------
-
-    async def add_survey(
-        self, conversation_id: str, rating: int, comment: str | None, agent_id: str | None, *,
-        nps: int | None = None, effort: int | None = None, answered_via: str = "chat",
-    ) -> Survey:
-        """Store the case's one survey answer; `AlreadyExists` when it has one. The row is the case's
-        (its primary key), inserted only if absent, so two app processes answering at once store one."""
-        now = utcnow()
-        values = {"conversation_id": conversation_id, "rating": rating, "comment": comment, "agent_id": agent_id,
-                  "created_at": now, "nps": nps, "effort": effort, "answered_via": answered_via}
-        def write(conn: sa.Connection) -> Any:
-            if not _insert_absent(conn, surveys, values):
-                raise AlreadyExists(f"survey for {conversation_id} answered already")
-        await self._write(write)
-        return Survey(rating, comment, agent_id, now, nps, effort, answered_via)
-
-    async def survey(self, conversation_id: str) -> Survey | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(
-                sa.select(surveys).where(surveys.c.conversation_id == conversation_id)
-            )).first()
-        if row is None:
-            return None
-        return Survey(row.rating, row.comment, row.agent_id, aware(row.created_at),
-                      row.nps, row.effort, row.answered_via)
-
     # -- keys the app makes itself ----------------------------------------------------------------
 
     async def app_key(self, name: str, make: Callable[[], str] | None = None) -> str | None:
@@ -537,7 +396,7 @@ class SqlCaseStore(ContactQueries, PresenceQueries, PrivacyQueries, ChannelLinkQ
             return value
         candidate = make()
         def write(conn: sa.Connection) -> Any:
-            _insert_absent(conn, app_keys, {"name": name, "value": candidate, "created_at": utcnow()})
+            insert_absent(conn, app_keys, {"name": name, "value": candidate, "created_at": utcnow()})
             return conn.scalar(query)
         return await self._write(write)  # type: ignore[no-any-return]
 
