@@ -1,6 +1,7 @@
 """The REST API for customers' apps that cannot keep a socket open (docs/mobile.md): the same
 conversations as the socket.io namespace ``/chat``, through the same `Conversations` methods and the
-same validation (handoff/web/customer_requests.py), described by connectors/openapi.yaml.
+same models (handoff/wire/customer.py, validated in handoff/web/customer_requests.py). Its OpenAPI
+document is assembled from those models, route by route (`OPERATIONS`, `document`).
 
 The customer sends the conversation token as ``Authorization: Bearer <token>``; it opens its own
 conversation and no other (another conversation's id is ``forbidden``, whether it exists or not).
@@ -8,34 +9,26 @@ conversation and no other (another conversation's id is ``forbidden``, whether i
 
 from __future__ import annotations
 
-import copy
-import functools
-import re
-from pathlib import Path
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from handoff.cases.views import message_view, survey_view
 from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.store.records import Conversation
-from handoff.surveys import questions
-from handoff.web.api import json_body
-from handoff.web.customer_requests import CLIENT_CHANNELS, message, start
+from handoff.web.api import json_body, query
+from handoff.web.customer_requests import limits, message, start, survey, survey_model
 from handoff.web.keys import CONVERSATIONS, SETTINGS
+from handoff.wire import customer, openapi
+from handoff.wire.customer import MAX_WAIT_SECONDS
 
 routes = web.RouteTableDef()
 
-OPENAPI = Path(__file__).with_name("openapi.yaml")
-MAX_WAIT_SECONDS = 30.0
 RECHECK_SECONDS = 1.0  # a long-poll reads the store this often, for messages stored by other app processes
 MAX_TOKEN = 200
-MAX_SEQ = 2**31
-DIGITS = re.compile(r"[0-9]{1,10}")
-NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")  # JSON's number syntax
 NO_STORE = {"Cache-Control": "no-store"}
+__all__ = ["MAX_WAIT_SECONDS", "document", "routes"]
 
 
 def _token(request: web.Request) -> str:
@@ -55,30 +48,9 @@ async def _own(request: web.Request) -> Conversation:
     return conversation
 
 
-def _query(request: web.Request, allowed: set[str]) -> dict[str, str]:
-    for key in request.query:
-        if key not in allowed:
-            raise ApiError("invalid_payload", f"{key}: unknown parameter")
-        if len(request.query.getall(key)) > 1:
-            raise ApiError("invalid_payload", f"{key}: given more than once")
-    return dict(request.query)
-
-
-def _after_seq(value: str) -> int:
-    if not DIGITS.fullmatch(value) or int(value) > MAX_SEQ:
-        raise ApiError("invalid_payload", f"after_seq: must be an integer between 0 and {MAX_SEQ}")
-    return int(value)
-
-
-def _wait(value: str) -> float:
-    if not NUMBER.fullmatch(value) or not 0 <= float(value) <= MAX_WAIT_SECONDS:
-        raise ApiError("invalid_payload", f"wait: must be a number of seconds between 0 and {MAX_WAIT_SECONDS:g}")
-    return float(value)
-
-
 @routes.post("/api/conversations")
 async def start_conversation(request: web.Request) -> web.Response:
-    asked = start(await json_body(request), request.app[SETTINGS], default_channel="mobile")
+    asked = start(await json_body(request), request.app[SETTINGS], customer.StartConversationRest)
     conversations = request.app[CONVERSATIONS]
     conversation, token = await conversations.start(asked.channel, asked.locale, asked.name, asked.earlier_token,
                                                     asked.identity)
@@ -95,12 +67,10 @@ async def conversation(request: web.Request) -> web.Response:
 @routes.get("/api/conversations/{conversation_id}/messages")
 async def messages(request: web.Request) -> web.Response:
     own = await _own(request)
-    query = _query(request, {"after_seq", "wait"})
-    after_seq = _after_seq(query.get("after_seq", "0"))
-    wait = _wait(query.get("wait", "0"))
+    asked = query(request, customer.MessagesQuery)
     conversations = request.app[CONVERSATIONS]
     found = await conversations.arrivals.wait(
-        own.id, lambda: conversations.customer_messages(own.id, after_seq), wait, RECHECK_SECONDS)
+        own.id, lambda: conversations.customer_messages(own.id, asked.after_seq), asked.wait, RECHECK_SECONDS)
     now = await conversations.customer_view(await conversations.get(own.id))
     return web.json_response({"messages": [message_view(m) for m in found], "conversation": now}, headers=NO_STORE)
 
@@ -116,40 +86,75 @@ async def send_message(request: web.Request) -> web.Response:
 @routes.post("/api/conversations/{conversation_id}/survey")
 async def answer_survey(request: web.Request) -> web.Response:
     own = await _own(request)
-    settings = request.app[SETTINGS]
-    answers = questions.answers(await json_body(request), settings.survey_questions,
-                                       settings.max_message_length)
-    survey = await request.app[CONVERSATIONS].answer_survey(own.id, answers, via="chat")
-    return web.json_response({"survey": survey_view(survey)}, headers=NO_STORE)
+    answers = survey(await json_body(request), request.app[SETTINGS])
+    answered = await request.app[CONVERSATIONS].answer_survey(own.id, answers, via="chat")
+    return web.json_response({"survey": survey_view(answered)}, headers=NO_STORE)
 
 
-@functools.cache
-def _written() -> dict[str, Any]:
-    return yaml.safe_load(OPENAPI.read_text())  # type: ignore[no-any-return]
+TOKEN = "conversationToken"
+UNAUTHORIZED = "`unauthorized`: no conversation token, or one that opens no conversation"
+FORBIDDEN = "`forbidden`: the token is another conversation's"
+CONFLICT = "`conflict`: the conversation is not in a state that allows this"
+INVALID = "`invalid_payload` or `message_too_long`: the body or a parameter is not as described"
+OWN = {401: UNAUTHORIZED, 403: FORBIDDEN}
+
+
+def operations(settings: Settings) -> tuple[openapi.Operation, ...]:
+    """The routes as the document describes them; the survey's body follows the settings' questions."""
+    return (
+        openapi.Operation("POST", "/api/conversations", "startConversation",
+                          "Start a conversation (the payload and rules of start_conversation; channel mobile by "
+                          "default)",
+                          customer.Started, "Started; keep the token, it is the only key to the conversation",
+                          status=201, body=customer.StartConversationRest, errors={400: INVALID, 401: UNAUTHORIZED}),
+        openapi.Operation("GET", "/api/conversations/{conversation_id}", "getConversation",
+                          "The conversation as the customer sees it", customer.ConversationReply, "The conversation",
+                          errors=OWN, security=TOKEN),
+        openapi.Operation("GET", "/api/conversations/{conversation_id}/messages", "listMessages",
+                          "Messages after a sequence number, waiting up to `wait` seconds for one (long-polling)",
+                          customer.Messages, "Every message with `seq > after_seq`, in order, except agents' private "
+                          "notes (their seq numbers are skipped); with the conversation as it is now",
+                          query=customer.MessagesQuery, errors={400: INVALID, **OWN}, security=TOKEN),
+        openapi.Operation("POST", "/api/conversations/{conversation_id}/messages", "sendMessage",
+                          "Send a message, or press a button the bot offered in its latest message",
+                          customer.MessageReply, "The stored message (masked as docs/privacy.md says); the bot's "
+                          "answer follows as messages", status=201, body=customer.SendMessage,
+                          errors={400: INVALID, **OWN, 409: CONFLICT}, security=TOKEN),
+        openapi.Operation("POST", "/api/conversations/{conversation_id}/survey", "answerSurvey",
+                          "Answer the survey once the conversation is resolved (once per case, here or through its "
+                          "link)",
+                          customer.SurveyReply, "The stored answer", body=survey_model(settings),
+                          errors={400: INVALID, **OWN, 409: CONFLICT}, security=TOKEN),
+        openapi.Operation("GET", "/api/openapi.json", "openapi", "This document",
+                          {"type": "object", "required": ["openapi", "paths"]}, "The OpenAPI document"),
+    )
+
+
+INFO = {
+    "title": "casedesk customer API",
+    "version": "1",
+    "summary": "The customer's side of a conversation, over REST, for apps that cannot keep a socket open.",
+    "description": "The same conversations as the socket.io namespace /chat (docs/protocol.md). Start one, keep "
+                   "its token, and send it as `Authorization: Bearer <token>` on every other call; a token opens "
+                   "its own conversation and no other.",
+}
 
 
 def document(settings: Settings) -> dict[str, Any]:
-    """connectors/openapi.yaml with what follows the settings and the code: the message length, the survey's
-    questions, whether identities are accepted, the channels a client may name."""
-    doc = copy.deepcopy(_written())
-    schemas = doc["components"]["schemas"]
-    schemas["MessageRequest"]["properties"]["text"]["maxLength"] = settings.max_message_length
-    schemas["StartRequest"]["properties"]["channel"]["enum"] = list(CLIENT_CHANNELS)
-    if not settings.identity_secret:  # then the server refuses every identity
-        del schemas["StartRequest"]["properties"]["identity"]
-    answer: dict[str, Any] = {}
-    for question in (questions.QUESTIONS[q] for q in settings.survey_questions):
-        if question.scale is None:
-            text = {**schemas["Text80"], "maxLength": settings.max_message_length}
-            answer[question.field] = {"anyOf": [{"type": "null"}, {"const": ""}, text]}
-        else:
-            low, high = question.scale
-            kind = "integer" if question.field == "rating" else ["integer", "null"]
-            answer[question.field] = {"type": kind, "minimum": low, "maximum": high}
-    schemas["SurveyAnswer"]["properties"] = answer
+    """The OpenAPI 3.1 document of the routes above, from their models, with what follows this server's
+    settings: the message length, the survey's questions, and ``identity`` only where the server has an
+    ``identity_secret`` (without one it refuses every identity)."""
+    doc = openapi.document(
+        INFO, operations(settings),
+        path_parameters={"conversation_id": {"type": "string", "minLength": 1, "maxLength": 100}},
+        security_schemes={TOKEN: {"type": "http", "scheme": "bearer",
+                                  "description": "The token `POST /api/conversations` gave"}},
+        limits=limits(settings))
+    if not settings.identity_secret:
+        del doc["components"]["schemas"]["StartConversationRest"]["properties"]["identity"]
     return doc
 
 
 @routes.get("/api/openapi.json")
-async def openapi(request: web.Request) -> web.Response:
+async def openapi_document(request: web.Request) -> web.Response:
     return web.json_response(document(request.app[SETTINGS]))

@@ -14,6 +14,9 @@ Rooms, each with its own map (dependencies point down this list, never up):
 - ``staff/``: agents' accounts and sign-in.
 - ``store/``: tables, records, migrations and the queries (SQLAlchemy; SQLite or PostgreSQL).
 - ``catalogue/``: every text a customer reads, in English, German and Arabic.
+- ``wire/``: the pydantic models of what clients send and the server answers, the mapping of their
+  validation errors to the one error shape, and the OpenAPI documents built from them. Depends only on
+  pydantic and ``errors.py``; every room above may use it.
 - ``settings.py``, ``errors.py``, ``payloads.py``: settings built once, the one error shape, and the
-  checks of what clients send.
+  hand-written checks of what clients send that have not moved to ``wire/`` yet.
 """

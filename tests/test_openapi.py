@@ -1,5 +1,6 @@
-"""The running app answers as its OpenAPI document says (connectors/openapi.yaml, served at
-/api/openapi.json): schemathesis generates requests from the document, valid ones and invalid ones,
+"""The running app answers as its OpenAPI document says (assembled from the wire's models by
+connectors/mobile_api.py, served at /api/openapi.json): schemathesis generates requests from the
+document, valid ones and invalid ones,
 sends them to a real app process, and checks every answer's status code, content type and body
 against the document, that invalid requests are refused, that no call passes without the token it
 needs, and that nothing fails with a 500. Deterministic (derandomized, a fixed number of examples) and
@@ -143,12 +144,27 @@ async def test_the_app_answers_as_its_openapi_document_says(app: AppProcess) -> 
 
 
 def test_the_served_document_follows_the_settings(tmp_path: Path) -> None:
-    """The message length and the survey's questions come from the settings, not from the file."""
+    """The message length and the survey's questions come from the settings, not from the models' defaults."""
     from handoff.settings import Settings
 
     settings = Settings(max_message_length=500, survey_questions=("satisfaction", "nps"))
     doc = mobile_api.document(settings)
     schemas = doc["components"]["schemas"]
-    assert schemas["MessageRequest"]["properties"]["text"]["maxLength"] == 500
+    assert schemas["SendMessage"]["properties"]["text"]["maxLength"] == 500
     assert set(schemas["SurveyAnswer"]["properties"]) == {"rating", "nps"}
-    assert schemas["SurveyAnswer"]["properties"]["nps"] == {"type": ["integer", "null"], "minimum": 0, "maximum": 10}
+    assert schemas["SurveyAnswer"]["required"] == ["rating"]
+    assert schemas["SurveyAnswer"]["properties"]["nps"]["anyOf"] == [
+        {"type": "integer", "minimum": 0, "maximum": 10}, {"type": "null"}]
+    assert "identity" not in schemas["StartConversationRest"]["properties"]  # no identity_secret: refused
+    assert "x-limit-setting" not in str(doc)
+
+
+def test_the_document_is_valid_openapi() -> None:
+    """Every reference resolves and schemathesis reads every operation (no identity_secret, and with one)."""
+    from handoff.settings import Settings
+
+    for settings in (Settings(), Settings(identity_secret="s" * 32)):
+        schema = schemathesis.openapi.from_dict(mobile_api.document(settings), config=schemathesis.Config())
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert {(o.method.upper(), o.path) for o in operations} == {
+            (r.method, r.path) for r in mobile_api.routes}  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@
 - ``api.py``: the staff's REST endpoints on cases and the error boundary (middleware) of every route.
 - ``boundary.py``: the error boundary of the socket namespaces.
 - ``chat.py``: the customers' namespace ``/chat``; ``agent.py``: the agents' namespace ``/agent``.
-- ``customer_requests.py``: what a customer sends, checked by the same rules on every channel.
+- ``customer_requests.py``: what a customer sends, validated by the same wire models on every channel.
 - ``routes/``: REST endpoints by subject: contacts, editor, publishing, reports, surveys, privacy.
 - ``pages.py``, ``widget.py``, ``origins.py``: pages, static files (``static/``: the panel and the
   editors' pages), the widget's configuration and which origins may embed it.

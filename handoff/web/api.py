@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from bot.actions import context as action_context
 from handoff import payloads
@@ -15,6 +16,7 @@ from handoff.errors import ApiError
 from handoff.staff.accounts import AGENT, SUPERVISOR, agent_view
 from handoff.store.records import Agent
 from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS
+from handoff.wire import api_error
 from knowledge_index.entries import plain_text
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ async def error_boundary(request: web.Request, handler: Any) -> web.StreamRespon
         return await handler(request)
     except ApiError as exc:
         return web.json_response(exc.body(), status=exc.status)
+    except ValidationError as exc:  # a body or query that its wire model refuses
+        error = api_error(exc)
+        return web.json_response(error.body(), status=error.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -45,6 +50,17 @@ async def json_body(request: web.Request) -> Any:
         return await request.json()
     except ValueError:
         raise ApiError("invalid_payload", "body: must be JSON") from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def query(request: web.Request, model: type[M]) -> M:
+    """The query parameters, validated by ``model`` (a parameter given more than once is refused)."""
+    for key in request.query:
+        if len(request.query.getall(key)) > 1:
+            raise ApiError("invalid_payload", f"{key}: given more than once")
+    return model.model_validate(dict(request.query))
 
 
 def _bearer(request: web.Request) -> str | None:

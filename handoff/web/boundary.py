@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 import socketio
+from pydantic import ValidationError
 
 from handoff.errors import ApiError, ok
+from handoff.wire import api_error
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ class BoundaryNamespace(socketio.AsyncNamespace):
             return ok(**result)
         except ApiError as exc:
             return exc.ack()
+        except ValidationError as exc:  # a payload that its wire model refuses
+            return api_error(exc).ack()
         except Exception:
             log.exception("%s %s failed", self.namespace, event)
             return ApiError("internal", "the server failed to handle this event").ack()

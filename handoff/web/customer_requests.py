@@ -1,23 +1,22 @@
-"""What a customer sends, validated by the same rules on every channel (socket.io ``/chat``, the REST API
-for apps in connectors/mobile_api.py): starting a conversation, and a message."""
+"""What a customer sends, validated by the same models on every channel (socket.io ``/chat``, the REST
+API for apps in connectors/mobile_api.py): starting a conversation, a message, the survey's answers.
+
+The models are handoff/wire/customer.py's; this adds what needs the settings and the rooms below: the
+message length (the validation context), the signed identity and the survey's questions. A payload
+that does not validate raises `pydantic.ValidationError`, which both boundaries turn into the error
+shape (`handoff.wire.api_error`)."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any
 
-from handoff import payloads
 from handoff.cases import identity
 from handoff.cases.identity import Identity
-from handoff.errors import ApiError
 from handoff.settings import Settings
-
-LOCALE = re.compile(r"[a-z]{2}(-[A-Z]{2})?")
-# The channels a customer's own client starts conversations on (the socket or REST); a channel with a
-# connector of its own (a messenger) starts them there.
-CLIENT_CHANNELS = ("web", "mobile")
-START_FIELDS = frozenset({"channel", "locale", "name", "earlier_token", "identity"})
+from handoff.surveys import questions
+from handoff.wire import customer
+from handoff.wire.fields import MESSAGE_LENGTH, Payload
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,22 +28,34 @@ class Start:
     identity: Identity | None
 
 
-def start(payload: Any, settings: Settings, default_channel: str) -> Start:
-    """The payload of `start_conversation` (docs/protocol.md); ``channel`` defaults to ``default_channel``."""
-    p = payloads.fields(payload, set(), set(START_FIELDS))
-    channel = payloads.choice(p, "channel", CLIENT_CHANNELS, default_channel)
-    locale = p.get("locale", "en")
-    if not isinstance(locale, str) or not LOCALE.fullmatch(locale):
-        raise ApiError("invalid_payload", "locale: must look like en or de-DE")
-    name = payloads.optional_text(p, "name", 80)
-    earlier = payloads.optional_text(p, "earlier_token", 200)
-    signed = payloads.optional_text(p, "identity", 4000)
-    known = identity.verify(signed, settings.identity_secret) if signed else None
-    return Start(channel, locale, name, earlier, known)
+def limits(settings: Settings) -> dict[str, int]:
+    """The limits of the wire's models that come from the settings (their validation context)."""
+    return {MESSAGE_LENGTH: settings.max_message_length}
+
+
+def start(payload: Any, settings: Settings, model: type[customer.StartConversation]) -> Start:
+    """The payload of `start_conversation` (docs/protocol.md); ``model`` says the default channel."""
+    asked = model.model_validate(payload, context=limits(settings))
+    known = identity.verify(asked.identity, settings.identity_secret) if asked.identity else None
+    return Start(asked.channel.value, asked.locale, asked.name, asked.earlier_token, known)
 
 
 def message(payload: Any, settings: Settings) -> tuple[str, str | None]:
     """The payload of `send_message`: the text (at most `max_message_length`) and a button's payload."""
-    p = payloads.fields(payload, {"text"}, {"payload"})
-    text = payloads.text(p, "text", settings.max_message_length, code="message_too_long")
-    return text, payloads.optional_text(p, "payload", 200)
+    sent = customer.SendMessage.model_validate(payload, context=limits(settings))
+    return sent.text, sent.payload
+
+
+def survey_model(settings: Settings) -> type[Payload]:
+    """The model of `answer_survey` for the questions the settings ask (`survey_questions`)."""
+    asked = tuple((questions.QUESTIONS[q].field, questions.QUESTIONS[q].scale) for q in settings.survey_questions)
+    fields = {field for field, _ in asked}
+    not_asked = tuple(q.field for q in questions.QUESTIONS.values() if q.field not in fields)
+    return customer.survey_answer(asked, not_asked)
+
+
+def survey(payload: Any, settings: Settings) -> questions.Answers:
+    """A customer's answers to the survey: the rating always; the other questions only when it asks them."""
+    answered = survey_model(settings).model_validate(payload, context=limits(settings))
+    asked = (questions.QUESTIONS[q].field for q in settings.survey_questions)
+    return questions.Answers(**{field: getattr(answered, field) for field in asked})

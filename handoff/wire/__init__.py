@@ -1,0 +1,17 @@
+"""The typed wire: pydantic models of everything clients send and the server answers (docs/protocol.md).
+
+Depends only on pydantic and handoff.errors; the web handlers, the connectors and handoff/cases/views.py
+use it, and nothing here knows of them.
+
+- ``fields.py``: the base classes (`Payload`, `Reply`) and the field types (texts, integers, times,
+  query parameters) with the rules every payload follows.
+- ``refusals.py``: `api_error`, the one mapping of a validation error to the one error shape, used by
+  the REST and the socket boundaries.
+- ``replies.py``: the shapes the server answers with (Message, Conversation, Survey, the error).
+- ``customer.py``: the customer's events of ``/chat`` and the REST API for apps.
+- ``openapi.py``: OpenAPI documents assembled per route from the models.
+"""
+
+from handoff.wire.refusals import api_error
+
+__all__ = ["api_error"]

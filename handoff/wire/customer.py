@@ -1,0 +1,147 @@
+"""What a customer's client sends and gets: the socket.io namespace ``/chat`` and the REST API for apps
+(connectors/mobile_api.py) take the same payloads and answer with the same shapes."""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, create_model
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from handoff.wire.fields import (
+    DEFAULT_MESSAGE_LENGTH,
+    MESSAGE_LENGTH,
+    Bool,
+    Integer,
+    MessageText,
+    OptionalText,
+    Payload,
+    QueryInteger,
+    QueryNumber,
+    Reply,
+    Text,
+)
+from handoff.wire.replies import Conversation, Message, Survey
+
+MAX_SEQ = 2**31
+MAX_WAIT_SECONDS = 30.0
+LOCALE = "^[a-z]{2}(-[A-Z]{2})?$"
+JWT = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"
+
+
+class ClientChannel(StrEnum):
+    """The channels a customer's own client starts conversations on (the socket or REST); a channel with
+    a connector of its own (a messenger) starts them there."""
+
+    WEB = "web"
+    MOBILE = "mobile"
+
+
+def _locale(value: str) -> str:
+    import re
+
+    if not re.fullmatch(LOCALE[1:-1], value):
+        raise PydanticCustomError("invalid_payload", "must look like en or de-DE")
+    return value
+
+
+Locale = Annotated[str, Field(strict=True, json_schema_extra={"pattern": LOCALE}), AfterValidator(_locale)]
+
+
+class StartConversation(Payload):
+    """`start_conversation` on the socket (``channel`` web by default)."""
+
+    channel: ClientChannel = ClientChannel.WEB
+    locale: Locale = "en"
+    name: Annotated[str | None, OptionalText(80)] = Field(None, description="shown to agents; empty or null: Customer")
+    earlier_token: Annotated[str | None, OptionalText(200)] = Field(
+        None, description="the token of an earlier conversation of the customer's")
+    identity: Annotated[str | None, OptionalText(4000, pattern=JWT)] = Field(
+        None, description="the host site's signed identity (a JSON Web Token, docs/contacts.md); only where the "
+                          "server has an identity_secret: elsewhere the document leaves this field out")
+
+
+class StartConversationRest(StartConversation):
+    """`POST /api/conversations`: the payload of `start_conversation`, ``channel`` mobile by default."""
+
+    channel: ClientChannel = ClientChannel.MOBILE
+
+
+class ResumeConversation(Payload):
+    token: Annotated[str, Text(200)]
+    after_seq: Annotated[int, Integer(0, MAX_SEQ)] = 0
+
+
+class SendMessage(Payload):
+    """`send_message`: a text, or a button the bot offered in its latest message (its ``payload``)."""
+
+    text: Annotated[str, MessageText()]
+    payload: Annotated[str | None, OptionalText(200)] = Field(
+        None, description="a button's payload from the bot's latest message")
+
+
+class SetTyping(Payload):
+    typing: Bool
+
+
+class MessagesQuery(Payload):
+    """The query of `GET /api/conversations/{conversation_id}/messages`."""
+
+    after_seq: Annotated[int, QueryInteger(0, MAX_SEQ)] = Field(
+        0, description="The last `seq` the app has shown (0, the default, for all)")
+    wait: Annotated[float, QueryNumber(0, MAX_WAIT_SECONDS)] = Field(
+        0.0, description="Seconds to wait for a message when there is none after `after_seq` yet (0, the default: "
+                         "answer at once). The answer comes as soon as there is one, else with an empty list.")
+
+
+def _not_asked(value: Any) -> Any:
+    raise PydanticCustomError("invalid_payload", "this survey does not ask it")
+
+
+@functools.cache
+def survey_answer(asked: tuple[tuple[str, tuple[int, int] | None], ...], not_asked: tuple[str, ...]) -> type[Payload]:
+    """The model of `answer_survey` for the questions a survey asks: ``asked`` holds each question's field
+    and scale (None: free text, as long as a message); ``rating`` is required, the others may be left out
+    or null. A field of a question the survey does not ask (``not_asked``) is refused."""
+    fields: dict[str, Any] = {}
+    for field, scale in asked:
+        if scale is None:
+            comment = OptionalText(DEFAULT_MESSAGE_LENGTH, setting=MESSAGE_LENGTH)
+            fields[field] = (Annotated[str | None, comment], None)
+        elif field == "rating":
+            fields[field] = (Annotated[int, Integer(*scale)], ...)
+        else:
+            fields[field] = (Annotated[int | None, Integer(*scale)], None)
+    for field in not_asked:
+        fields[field] = (Annotated[Any, AfterValidator(_not_asked), SkipJsonSchema()], None)
+    return create_model("SurveyAnswer", __base__=Payload, **fields)  # type: ignore[call-overload]
+
+
+class Started(Reply):
+    conversation: Conversation
+    token: str = Field(min_length=1, description="the only key to the conversation: keep it")
+
+
+class Resumed(Reply):
+    conversation: Conversation
+    messages: list[Message]
+
+
+class ConversationReply(Reply):
+    conversation: Conversation
+
+
+class Messages(Reply):
+    messages: list[Message]
+    conversation: Conversation
+
+
+class MessageReply(Reply):
+    message: Message
+
+
+class SurveyReply(Reply):
+    survey: Survey
