@@ -122,3 +122,12 @@ def test_every_payload_field_is_documented() -> None:
     for name, keys in fields.items():
         assert keys, name
         assert not undocumented(keys, payload(name)), f"{name}: undocumented fields {undocumented(keys, payload(name))}"
+
+
+def test_every_timeline_reason_is_documented_and_every_documented_one_exists() -> None:
+    """docs/protocol.md's "Timeline reasons" table and `Reason` name the same reasons."""
+    from handoff.store.records import Reason
+
+    table = DOC.split("Timeline reasons:", 1)[1].split("\n\n", 2)[1]
+    documented = {name for row in table.splitlines()[2:] for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    assert documented == {str(reason) for reason in Reason}

@@ -13,7 +13,7 @@ from handoff.cases.events import AgentsChanged, Background, CaseChanged
 from handoff.cases.queues import Queues
 from handoff.cases.routing import AUTO, QueueSpec
 from handoff.errors import ApiError
-from handoff.store.records import Agent, Status
+from handoff.store.records import Agent, Reason, Status
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Assignment:
                         async with self._conversations.locked(case.id):
                             current = await self._conversations.get(case.id)
                             if current.status == Status.QUEUED:
-                                await self._conversations.assign(current, agent, "assigned", "system")
+                                await self._conversations.assign(current, agent, Reason.ASSIGNED, "system")
             except ApiError as exc:  # a change meanwhile: the next wake-up tries again
                 log.info("automatic assignment stopped: %s", exc.message)
 

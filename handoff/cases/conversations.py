@@ -43,6 +43,7 @@ from handoff.store.records import (
     Conversation,
     Message,
     Posted,
+    Reason,
     StaleStatus,
     Status,
     Survey,
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 CANCEL_REASONS = ("spam", "duplicate", "test", "other")
 NOTE = "note"  # the sender of an agent's private note
 WRITTEN_BY_PEOPLE = frozenset({"customer", "agent", NOTE})  # masked before they are stored (mask_in_transcripts)
-KEEP_PLACE = frozenset({"agent_disconnected", "transferred"})  # requeued cases keep their first queued_at
+KEEP_PLACE = frozenset({Reason.AGENT_DISCONNECTED, Reason.TRANSFERRED})  # requeued cases keep their first queued_at
 
 
 class Conversations:
@@ -206,7 +207,7 @@ class Conversations:
             language = await self.customer_language(conversation)
             replies = [BotReply(catalogue.text(language, "bot.unavailable"),
                                 {"kind": "handoff", "reason": "bot_unavailable", "language": language},
-                                handoff_reason="bot_unavailable")]
+                                handoff_reason=Reason.BOT_UNAVAILABLE)]
         for reply in replies:
             posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
             await self._record_articles(conversation.id, posted.message.seq, reply)
@@ -263,9 +264,9 @@ class Conversations:
     async def accept(self, agent: Agent, conversation_id: str) -> Conversation:
         """The agent picks a case from a queue they may take."""
         async with self.locked(conversation_id):
-            return await self.assign(await self.get(conversation_id), agent, "accepted", f"agent:{agent.username}")
+            return await self.assign(await self.get(conversation_id), agent, Reason.ACCEPTED, f"agent:{agent.username}")
 
-    async def assign(self, conversation: Conversation, agent: Agent, reason: str, actor: str) -> Conversation:
+    async def assign(self, conversation: Conversation, agent: Agent, reason: Reason, actor: str) -> Conversation:
         """Give a queued case to an agent with the queue's skills and room for one more (under its lock)."""
         if conversation.status != Status.QUEUED:
             raise ApiError("conflict", f"case {conversation.number} is {conversation.status}, not queued")
@@ -341,10 +342,10 @@ class Conversations:
                 await self._check_may_take(colleague, queue or conversation.queue)
             to = {key: value for key, value in (("queue", queue), ("to_agent", to_username)) if value}
             await self._post(conversation.id, NOTE, agent.display_name, note, {"kind": "note", "transfer": True, **to})
-            conversation = await self.back_to_queue(conversation, "system.transferred", {}, "transferred",
+            conversation = await self.back_to_queue(conversation, "system.transferred", {}, Reason.TRANSFERRED,
                                                      f"agent:{agent.username}", queue=queue)
             if colleague is not None:
-                conversation = await self.assign(conversation, colleague, "transferred_to_agent",
+                conversation = await self.assign(conversation, colleague, Reason.TRANSFERRED_TO_AGENT,
                                                   f"agent:{agent.username}")
             return conversation
 
@@ -353,7 +354,7 @@ class Conversations:
         async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
             await self.tell(conversation, "system.back_to_bot", {"kind": "returned_to_bot"})
-            return await self.transition(conversation, Status.BOT, reason="returned_to_bot",
+            return await self.transition(conversation, Status.BOT, reason=Reason.RETURNED_TO_BOT,
                                           actor=f"agent:{agent.username}")
 
     async def resolve(self, agent: Agent, conversation_id: str, category: str) -> Conversation:
@@ -362,7 +363,7 @@ class Conversations:
                                               + ", ".join(self._settings.resolution_categories))
         async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            return await self.transition(conversation, Status.RESOLVED, reason="resolved_by_agent",
+            return await self.transition(conversation, Status.RESOLVED, reason=Reason.RESOLVED_BY_AGENT,
                                           actor=f"agent:{agent.username}", category=category)
 
     async def cancel(self, supervisor: Agent, conversation_id: str, reason: str) -> Conversation:
@@ -374,13 +375,13 @@ class Conversations:
             if conversation.status not in OPEN:
                 raise ApiError("conflict", f"case {conversation.number} is {conversation.status} already")
             await self.tell(conversation, "system.cancelled", {"kind": "cancelled"})
-            return await self.transition(conversation, Status.CANCELLED, reason=f"cancelled_{reason}",
+            return await self.transition(conversation, Status.CANCELLED, reason=Reason(f"cancelled_{reason}"),
                                           actor=f"agent:{supervisor.username}")
 
     # -- the one owner of status changes ----------------------------------------------------------
 
     async def transition(
-        self, conversation: Conversation, target: Status, *, reason: str, actor: str,
+        self, conversation: Conversation, target: Status, *, reason: Reason, actor: str,
         agent: Agent | None = None, queue: str | None = None, category: str | None = None,
     ) -> Conversation:
         current = conversation.status
@@ -426,7 +427,7 @@ class Conversations:
                                  namespace=AGENT)
         return updated
 
-    async def back_to_queue(self, conversation: Conversation, key: str, values: dict[str, str], reason: str,
+    async def back_to_queue(self, conversation: Conversation, key: str, values: dict[str, str], reason: Reason,
                             actor: str, queue: str | None = None) -> Conversation:
         """A case with an agent goes back to its queue (or ``queue``), keeping its place (`KEEP_PLACE`),
         and the customer is told why (the catalogue's ``key``, with ``values``)."""

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from handoff.store.records import Conversation
+from handoff.store.records import Conversation, Reason
 
 T = TypeVar("T")
 
@@ -19,7 +19,7 @@ class CaseChanged:
 
     before: Conversation
     after: Conversation
-    reason: str
+    reason: Reason
     actor: str
 
 

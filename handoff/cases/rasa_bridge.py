@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from handoff.store.records import HANDOFF_REASONS, RESOLVE_REASONS, Reason
+
 
 class BotUnavailable(Exception):
     """Rasa did not answer in time, or answered with an error."""
@@ -23,8 +25,17 @@ class BotUnavailable(Exception):
 class BotReply:
     text: str
     data: dict[str, Any]
-    handoff_reason: str | None = None
-    resolve_reason: str | None = None
+    handoff_reason: Reason | None = None
+    resolve_reason: Reason | None = None
+
+
+def _reason(value: Any, allowed: frozenset[Reason]) -> Reason | None:
+    """A hand-over's or a resolution's reason from the bot's reply (None: neither)."""
+    if value is None:
+        return None
+    if value not in allowed:
+        raise BotUnavailable(f"the bot gave an unknown reason {value!r:.50}")
+    return Reason(value)
 
 
 def parse_replies(entries: Any) -> list[BotReply]:
@@ -39,8 +50,8 @@ def parse_replies(entries: Any) -> list[BotReply]:
             replies.append(BotReply(
                 text=str(custom.get("text") or ""),
                 data=dict(custom.get("data") or {}),
-                handoff_reason=custom.get("handoff"),
-                resolve_reason=custom.get("resolve"),
+                handoff_reason=_reason(custom.get("handoff"), HANDOFF_REASONS),
+                resolve_reason=_reason(custom.get("resolve"), RESOLVE_REASONS),
             ))
         elif entry.get("text"):
             data: dict[str, Any] = {}

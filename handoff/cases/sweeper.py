@@ -15,7 +15,7 @@ from handoff.cases.presence import Presence
 from handoff.cases.routing import BREACHED, WARNING
 from handoff.errors import ApiError
 from handoff.settings import Settings
-from handoff.store.records import Conversation, Status, utcnow
+from handoff.store.records import Conversation, Reason, Status, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,10 @@ class Sweeper:
             if await self._left_a_message(conversation):
                 continue
             if self._presence.customer_gone_since(conversation.id, now) <= abandon_before:
-                await self._sweep_one(conversation.id, Status.QUEUED, Status.ABANDONED, "customer_left")
+                await self._sweep_one(conversation.id, Status.QUEUED, Status.ABANDONED, Reason.CUSTOMER_LEFT)
         idle_before = now - timedelta(seconds=self._settings.bot_idle_seconds)
         for conversation in await self._store.idle_conversations(Status.BOT, idle_before):
-            await self._sweep_one(conversation.id, Status.BOT, Status.RESOLVED, "idle")
+            await self._sweep_one(conversation.id, Status.BOT, Status.RESOLVED, Reason.IDLE)
         self._assignment.wake()
 
     async def _left_a_message(self, conversation: Conversation) -> bool:
@@ -89,11 +89,11 @@ class Sweeper:
             name = conversation.agent_name or catalogue.text(language, "system.an_agent")
             try:
                 await self._conversations.back_to_queue(conversation, "system.agent_disconnected", {"agent": name},
-                                                        "agent_disconnected", "system")
+                                                        Reason.AGENT_DISCONNECTED, "system")
             except ApiError as exc:  # another node changed it meanwhile
                 log.info("sweep left case %s: %s", conversation.number, exc.message)
 
-    async def _sweep_one(self, conversation_id: str, expected: Status, target: Status, reason: str) -> None:
+    async def _sweep_one(self, conversation_id: str, expected: Status, target: Status, reason: Reason) -> None:
         async with self._conversations.locked(conversation_id):
             conversation = await self._conversations.get(conversation_id)
             if conversation.status == expected:

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from handoff.store.base import Queries
-from handoff.store.records import Account, Contact, Entitlement, to_account, to_contact, to_entitlement, utcnow
+from handoff.store.records import Account, Contact, Entitlement, Reason, to_account, to_contact, to_entitlement, utcnow
 from handoff.store.tables import accounts, case_events, conversations, customers, entitlements
 
 MAX_ACCOUNT_DEPTH = 20  # parent accounts followed at most (the API refuses deeper trees and cycles)
@@ -68,7 +68,7 @@ class ContactQueries(Queries):
             if moved:
                 conn.execute(case_events.insert(), [
                     {"conversation_id": c.id, "from_status": c.status, "to_status": c.status,
-                     "reason": "contact_merged", "actor": actor, "at": now} for c in moved
+                     "reason": Reason.CONTACT_MERGED, "actor": actor, "at": now} for c in moved
                 ])
             return [c.id for c in moved]
         return await self._write(write)

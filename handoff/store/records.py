@@ -19,6 +19,44 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Reason(StrEnum):
+    """Why a case's timeline has an event (docs/protocol.md, "Timeline reasons")."""
+
+    CONVERSATION_STARTED = "conversation_started"
+    # the bot hands over (the case's escalation_reason)
+    LOW_CONFIDENCE = "low_confidence"
+    CUSTOMER_REQUEST = "customer_request"
+    ANSWER_NOT_HELPFUL = "answer_not_helpful"
+    NO_OFFERED_ARTICLE_FITS = "no_offered_article_fits"
+    BOT_UNAVAILABLE = "bot_unavailable"
+    # the bot resolves
+    ANSWER_HELPED = "answer_helped"
+    GOODBYE = "goodbye"
+    IDLE = "idle"
+    # agents
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    TRANSFERRED = "transferred"
+    TRANSFERRED_TO_AGENT = "transferred_to_agent"
+    AGENT_DISCONNECTED = "agent_disconnected"
+    RETURNED_TO_BOT = "returned_to_bot"
+    RESOLVED_BY_AGENT = "resolved_by_agent"
+    CUSTOMER_LEFT = "customer_left"
+    CANCELLED_SPAM = "cancelled_spam"
+    CANCELLED_DUPLICATE = "cancelled_duplicate"
+    CANCELLED_TEST = "cancelled_test"
+    CANCELLED_OTHER = "cancelled_other"
+    # events that change no status
+    SLA_FIRST_RESPONSE_WARNING = "sla_first_response_warning"
+    SLA_FIRST_RESPONSE_BREACHED = "sla_first_response_breached"
+    SLA_RESOLUTION_WARNING = "sla_resolution_warning"
+    SLA_RESOLUTION_BREACHED = "sla_resolution_breached"
+    CONTACT_MERGED = "contact_merged"
+
+
+HANDOFF_REASONS = frozenset({Reason.LOW_CONFIDENCE, Reason.CUSTOMER_REQUEST, Reason.ANSWER_NOT_HELPFUL,
+                             Reason.NO_OFFERED_ARTICLE_FITS, Reason.BOT_UNAVAILABLE})
+RESOLVE_REASONS = frozenset({Reason.ANSWER_HELPED, Reason.GOODBYE})
 OPEN = frozenset({Status.BOT, Status.QUEUED, Status.WITH_AGENT})
 CLOSED = frozenset({Status.RESOLVED, Status.ABANDONED, Status.CANCELLED})
 

@@ -38,6 +38,7 @@ from handoff.store.records import (
     Conversation,
     Message,
     Posted,
+    Reason,
     StaleStatus,
     Status,
     aware,
@@ -155,7 +156,7 @@ class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQuerie
             ))
             conn.execute(case_events.insert().values(
                 conversation_id=conversation_id, from_status=None, to_status=status,
-                reason="conversation_started", actor=actor, at=now,
+                reason=Reason.CONVERSATION_STARTED, actor=actor, at=now,
             ))
         try:
             await self._write(write)
@@ -253,7 +254,7 @@ class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQuerie
                 return False
             conn.execute(case_events.insert().values(
                 conversation_id=conversation_id, from_status=status, to_status=status,
-                reason=f"sla_{target}_{state}", actor="system", at=now,
+                reason=Reason(f"sla_{target}_{state}"), actor="system", at=now,
             ))
             return True
         return await self._write(write)
