@@ -62,7 +62,7 @@ def calibration_features(
         arrays = features(dataset, factory(dataset.kb, article_ids([row.label for row in dataset.kb])))
         if english is not None:
             keep = np.array([(query_language(row.text) == "en") == english for row in dataset.queries])
-            arrays = tuple(array[keep] for array in arrays)  # type: ignore[assignment]
+            arrays = tuple(array[keep] for array in arrays)
         parts.append(arrays)
     top, second, top_right, in_two, oos = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
     return top, second, top_right, in_two, oos

@@ -61,7 +61,8 @@ class USEm3Embedder(LazyEmbedder["USE"]):
         return model
 
     def _encode(self, model: USE, texts: list[str]) -> npt.ArrayLike:
-        return model.encode(texts)
+        vectors: npt.ArrayLike = model.encode(texts)
+        return vectors
 
 
 # --- routing ---------------------------------------------------------------------------------

@@ -99,10 +99,13 @@ def _run(model: tuple[InferenceSession, Tokenizer, dict[str, Any]], texts: list[
     ids = np.array([e.ids for e in encodings], dtype=np.int64)
     mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
     types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-    tokens = session.run([OUTPUT_NAME], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+    tokens: npt.NDArray[np.float32] = session.run(
+        [OUTPUT_NAME], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    )[0]
     # sentence_transformers' mean Pooling: the masked sum over the token count (LazyEmbedder normalises).
     weights = mask[:, :, None].astype(np.float32)
-    return (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    pooled: npt.NDArray[np.float32] = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    return pooled
 
 
 def _packaged_model() -> Path:
