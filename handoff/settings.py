@@ -29,11 +29,36 @@ from handoff.cases.routing import (
     parse_queues,
 )
 from handoff.surveys.questions import DEFAULT_QUESTIONS, parse_questions
-from handoff.web.origins import parse_origins
 
 ENV_PREFIX = "CASEDESK_"
 # Variables of the same prefix that are no setting: the settings file, and `casedesk agent add`'s password.
 NOT_SETTINGS = frozenset({ENV_PREFIX + "SETTINGS", ENV_PREFIX + "NEW_AGENT_PASSWORD"})
+
+
+def parse_origins(value: Any) -> tuple[str, ...]:
+    """``widget_origins`` from the settings file: a list of origins such as ``https://shop.example.com``
+    (a scheme, a host and an optional port; no path), each once."""
+    if not isinstance(value, list):
+        raise ValueError(f"widget_origins: expected a list of origins, got {value!r}")
+    origins: list[str] = []
+    for i, origin in enumerate(value):
+        where = f"widget_origins[{i}]"
+        if not isinstance(origin, str):
+            raise ValueError(f"{where}: expected an origin such as https://shop.example.com, got {origin!r}")
+        parts = urllib.parse.urlsplit(origin)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query
+                or parts.fragment or parts.username or parts.password or port == -1 or origin != origin.strip()):
+            raise ValueError(f"{where}: expected an origin such as https://shop.example.com (scheme, host and"
+                             f" optional port, no path or trailing /), got {origin!r}")
+        normal = origin.lower()
+        if normal in origins:
+            raise ValueError(f"{where}: {origin!r} is listed twice")
+        origins.append(normal)
+    return tuple(origins)
 
 
 # The stores (handoff/store/sql.py) by the start of their URL: SQLite, PostgreSQL.

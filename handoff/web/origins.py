@@ -1,38 +1,11 @@
-"""Which origins may embed the web widget (setting ``widget_origins``): parsed from the settings file,
-and checked for the widget's socket (python-socketio's ``cors_allowed_origins``) and its REST call
+"""Which origins may embed the web widget (setting ``widget_origins``, parsed by handoff/settings.py):
+checked for the widget's socket (python-socketio's ``cors_allowed_origins``) and its REST call
 (handoff/web/widget.py). docs/widget.md explains them."""
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
-
-
-def parse_origins(value: Any) -> tuple[str, ...]:
-    """``widget_origins`` from the settings file: a list of origins such as ``https://shop.example.com``
-    (a scheme, a host and an optional port; no path), each once."""
-    if not isinstance(value, list):
-        raise ValueError(f"widget_origins: expected a list of origins, got {value!r}")
-    origins: list[str] = []
-    for i, origin in enumerate(value):
-        where = f"widget_origins[{i}]"
-        if not isinstance(origin, str):
-            raise ValueError(f"{where}: expected an origin such as https://shop.example.com, got {origin!r}")
-        parts = urllib.parse.urlsplit(origin)
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query
-                or parts.fragment or parts.username or parts.password or port == -1 or origin != origin.strip()):
-            raise ValueError(f"{where}: expected an origin such as https://shop.example.com (scheme, host and"
-                             f" optional port, no path or trailing /), got {origin!r}")
-        normal = origin.lower()
-        if normal in origins:
-            raise ValueError(f"{where}: {origin!r} is listed twice")
-        origins.append(normal)
-    return tuple(origins)
 
 
 def own_origins(scheme: str, host: str, forwarded_proto: str | None, forwarded_host: str | None) -> set[str]:
