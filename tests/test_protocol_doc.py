@@ -4,12 +4,17 @@ every field of the payloads the server builds."""
 from __future__ import annotations
 
 import ast
+import enum
 import re
+import typing
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from connectors import mobile_api, telegram
 from handoff.cases import views
+from handoff.settings import Settings
 from handoff.staff.accounts import agent_view
 from handoff.store.records import Agent, CaseEvent, Conversation, Message, Survey
 from handoff.surveys import questions as survey_questions
@@ -17,6 +22,7 @@ from handoff.web import api, pages, widget
 from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
 from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
+from handoff.wire import customer, replies
 from knowledge_index.article_files import ArticleFile
 from knowledge_index.articles import parse_article
 from knowledge_index.decision import Decision
@@ -131,3 +137,157 @@ def test_every_timeline_reason_is_documented_and_every_documented_one_exists() -
     table = DOC.split("Timeline reasons:", 1)[1].split("\n\n", 2)[1]
     documented = {name for row in table.splitlines()[2:] for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
     assert documented == {str(reason) for reason in Reason}
+
+
+# The drift test: docs/protocol.md and the wire's models (which make the OpenAPI document too) list
+# the same fields. A table row's payload and ack, a REST row's body and response, and a payload of
+# "Payloads" name exactly the fields of their model; `"field"?:` is a field that may be left out.
+
+def cells(line: str) -> list[str]:
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+
+
+def rows(text: str, heading: str) -> dict[str, list[str]]:
+    """The rows of the table under ``### heading`` in ``text``, by their first cell's `name`."""
+    table = text.split(f"### {heading}\n", 1)[1].split("\n### ", 1)[0]
+    found = {}
+    for line in table.splitlines():
+        match = re.match(r"^\| `([^`]+)` \|", line)
+        if match:
+            found[match.group(1)] = cells(line)
+    return found
+
+
+def keys(text: str) -> tuple[set[str], set[str]]:
+    """The keys at the top level of the first ``{...}`` in ``text``, and those of them marked ``?``."""
+    start = text.index("{")
+    depth, found, optional, i = 0, set(), set(), start
+    while i < len(text):
+        char = text[i]
+        if char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                break
+        elif char == '"':
+            end = text.index('"', i + 1)
+            before = text[start:i].rstrip()
+            if depth == 1 and before[-1] in "{,":
+                found.add(text[i + 1:end])
+                if text[end + 1:end + 2] == "?":
+                    optional.add(text[i + 1:end])
+            i = end
+        i += 1
+    return found, optional
+
+
+def model_keys(model: type[BaseModel]) -> tuple[set[str], set[str]]:
+    """A model's fields by their JSON names, and those that may be left out."""
+    fields = {(info.alias or name): info for name, info in model.model_fields.items()}
+    return set(fields), {name for name, info in fields.items() if not info.is_required()}
+
+
+def enum_values(model: type[BaseModel]) -> dict[str, set[str]]:
+    """The allowed values of the model's fields that are closed sets (a StrEnum)."""
+    found = {}
+    for name, info in model.model_fields.items():
+        for kind in (info.annotation, *typing.get_args(info.annotation)):
+            if isinstance(kind, type) and issubclass(kind, enum.Enum):
+                found[info.alias or name] = {str(member.value) for member in kind}
+    return found
+
+
+def assert_payload(where: str, cell: str, model: type[BaseModel], *, optional_marked: bool = True) -> None:
+    documented, optional = keys(cell)
+    fields, may_be_left_out = model_keys(model)
+    assert documented == fields, f"{where}: documents {sorted(documented)}, {model.__name__} has {sorted(fields)}"
+    if optional_marked:
+        assert optional == may_be_left_out, (
+            f"{where}: marked optional {sorted(optional)}, {model.__name__} lets out {sorted(may_be_left_out)}")
+    for name, values in enum_values(model).items():
+        shown = set(re.findall(rf'"{name}"\??: ((?:"[a-z_]+"(?: \\\| )?)+)', cell))
+        for listing in shown:
+            assert set(re.findall(r'"([a-z_]+)"', listing)) == values, f"{where}: {name} is one of {sorted(values)}"
+
+
+NAMESPACE_MODELS = {
+    "Customer namespace `/chat`": (customer.CHAT_EVENTS, customer.CHAT_SENT, ChatNamespace),
+}
+
+
+def test_every_socket_event_documents_the_fields_of_its_models() -> None:
+    for title, (events, sent, namespace) in NAMESPACE_MODELS.items():
+        handled = {name[3:] for name in dir(namespace) if name.startswith("on_")} - {"connect", "disconnect"}
+        assert set(events) == handled, f"{title}: events without models: {sorted(handled - set(events))}"
+        table = rows(section(title), "Client -> server")
+        for event, (payload_model, ack_model) in events.items():
+            _, payload_cell, ack_cell = table[event]
+            assert_payload(f"{title} {event} payload", payload_cell, payload_model)
+            assert_payload(f"{title} {event} ack", ack_cell, ack_model, optional_marked=False)
+        table = rows(section(title), "Server -> client")
+        assert set(sent) == set(table), title
+        for event, model in sent.items():
+            cell = table[event][1]
+            if cell.startswith("`{"):
+                assert_payload(f"{title} {event}", cell, model, optional_marked=False)
+            else:
+                assert cell.startswith(f"`{model.__name__}`"), f"{title} {event}: is {model.__name__}, not {cell}"
+
+
+PAYLOAD_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {  # name -> model, the one it extends
+    "Message": (replies.Message, None),
+    "Conversation": (replies.Conversation, None),
+    "CaseSummary": (replies.CaseSummary, replies.CaseView),
+    "Survey": (replies.Survey, None),
+    "CaseSurvey": (replies.CaseSurvey, replies.Survey),
+}
+
+
+def test_every_payload_shows_the_fields_of_its_model() -> None:
+    for name, (model, base) in PAYLOAD_MODELS.items():
+        own = model.model_fields.keys() - (base.model_fields.keys() if base else set())
+        documented, _ = keys(payload(name))
+        assert documented == own, f"{name}: documents {sorted(documented)}, the model has {sorted(own)}"
+    sla, _ = keys(payload("CaseSummary").split('"sla":', 1)[1])
+    assert sla == set(replies.Sla.model_fields)
+    case = set(replies.Case.model_fields) - set(replies.CaseSummary.model_fields)
+    assert not undocumented(case, payload("Case")), f"Case: undocumented {undocumented(case, payload('Case'))}"
+    event, _ = keys(payload("Case").split("`events`", 1)[1])
+    assert event == model_keys(replies.CaseEvent)[0]
+
+
+def test_the_rest_rows_and_the_openapi_document_share_the_models() -> None:
+    """The calls of the OpenAPI document: their rows name the fields of the same models, and a call that
+    takes "the payload of" an event takes that event's model."""
+    rest = {}
+    for line in section("REST").splitlines():
+        if line.startswith("| `"):
+            row = cells(line)
+            method, path = row[0].strip("`").split()[:2]
+            rest[f"{method} {path.split('?')[0]}"] = row
+    settings = Settings(survey_questions=tuple(survey_questions.QUESTIONS))
+    for op in mobile_api.operations(settings):
+        _, _, body_cell, response_cell = rest[f"{op.method} {op.path}"]
+        if op.body is not None:
+            mirrored = re.search(r"the (?:payload|body) of `([a-z_]+)`", body_cell)
+            assert mirrored, f"{op.method} {op.path}: the body names no event"
+            event_model = customer.CHAT_EVENTS[mirrored.group(1)][0]
+            assert model_keys(op.body)[0] == model_keys(event_model)[0], f"{op.method} {op.path}"
+        if isinstance(op.reply, type):
+            assert_payload(f"{op.method} {op.path}", response_cell, op.reply, optional_marked=False)
+    served = mobile_api.document(settings)["components"]["schemas"]
+    for name, (model, _) in PAYLOAD_MODELS.items():
+        if name in served:  # the document's shapes are the payloads' models
+            assert set(served[name]["properties"]) == set(model_keys(model)[0]), name
+
+
+def test_the_survey_models_follow_the_questions() -> None:
+    """The wire's answer fields and their scales are the survey's questions' (handoff/surveys/questions.py)."""
+    fields = {question.field: question for question in survey_questions.QUESTIONS.values()}
+    assert set(customer.SURVEY_FIELDS) == set(fields)
+    schema = customer.SurveyAnswer.model_json_schema()["properties"]
+    for field, question in fields.items():
+        if question.scale:
+            bounds = schema[field].get("anyOf", [schema[field]])[0]
+            assert (bounds["minimum"], bounds["maximum"]) == question.scale, field

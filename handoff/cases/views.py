@@ -1,4 +1,6 @@
-"""The JSON shapes of docs/protocol.md, built from store records."""
+"""The JSON shapes of docs/protocol.md, built from store records through the wire's reply models
+(handoff/wire/replies.py), so that what is sent is what the models (and the documents made from
+them) say."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from handoff.store.records import CaseArticle, CaseEvent, Conversation, Message, Survey
+from handoff.wire import replies
 
 
 def iso(value: datetime | None) -> str | None:
@@ -14,10 +17,10 @@ def iso(value: datetime | None) -> str | None:
 
 
 def message_view(m: Message) -> dict[str, Any]:
-    return {
+    return replies.Message.model_validate({
         "conversation_id": m.conversation_id, "seq": m.seq, "sender": m.sender,
         "sender_name": m.sender_name, "text": m.text, "created_at": iso(m.created_at), "data": m.data,
-    }
+    }).model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ def _case_view(c: Conversation, place: QueuePlace | None) -> dict[str, Any]:
 
 def conversation_view(c: Conversation, place: QueuePlace | None, survey_url: str | None = None) -> dict[str, Any]:
     """The customer's view, with the link to their survey (`handoff.surveys.links`), which agents never get."""
-    return {**_case_view(c, place), "survey_url": survey_url}
+    return replies.Conversation.model_validate({**_case_view(c, place), "survey_url": survey_url}).model_dump(
+        mode="json")
 
 
 def _warning_at(start: datetime | None, due: datetime | None, ratio: float) -> str | None:
@@ -53,7 +57,7 @@ def _warning_at(start: datetime | None, due: datetime | None, ratio: float) -> s
 
 def case_summary(c: Conversation, place: QueuePlace | None, warning_ratio: float) -> dict[str, Any]:
     """What agents see of a case; ``warning_ratio``: the setting sla_warning_ratio, for the SLA warning times."""
-    return {
+    return replies.CaseSummary.model_validate({
         **_case_view(c, place),
         "customer_id": c.customer_id, "customer_name": c.customer_name,
         "customer_preferred": c.customer_preferred, "entitlement": c.entitlement,
@@ -69,24 +73,31 @@ def case_summary(c: Conversation, place: QueuePlace | None, warning_ratio: float
             "resolution_due_at": iso(c.resolution_due_at), "resolution": c.resolution_sla,
             "resolution_warning_at": _warning_at(c.queued_at, c.resolution_due_at, warning_ratio),
         },
-    }
+    }).model_dump(mode="json")
 
 
 def survey_view(s: Survey) -> dict[str, Any]:
-    return {"rating": s.rating, "comment": s.comment, "nps": s.nps, "effort": s.effort,
-            "answered_via": s.answered_via, "created_at": iso(s.created_at)}
+    return replies.Survey.model_validate({
+        "rating": s.rating, "comment": s.comment, "nps": s.nps, "effort": s.effort,
+        "answered_via": s.answered_via, "created_at": iso(s.created_at),
+    }).model_dump(mode="json")
 
 
 def case_survey_view(s: Survey, articles: list[CaseArticle]) -> dict[str, Any]:
     """The survey as agents see it in the case: with the agent it is stored with and the articles the
     bot showed in the case (its `case_articles`), each once."""
     article_ids = list(dict.fromkeys(a.article_id for a in articles))
-    return {**survey_view(s), "agent_id": s.agent_id, "article_ids": article_ids}
+    return replies.CaseSurvey.model_validate(
+        {**survey_view(s), "agent_id": s.agent_id, "article_ids": article_ids}).model_dump(mode="json")
 
 
 def event_view(e: CaseEvent) -> dict[str, Any]:
-    return {"from": e.from_status, "to": e.to_status, "reason": e.reason, "actor": e.actor, "at": iso(e.at)}
+    return replies.CaseEvent.model_validate(
+        {"from": e.from_status, "to": e.to_status, "reason": e.reason, "actor": e.actor, "at": iso(e.at)},
+    ).model_dump(mode="json")
 
 
 def article_view(a: CaseArticle) -> dict[str, Any]:
-    return {"article_id": a.article_id, "seq": a.seq, "shown_at": iso(a.shown_at), "helped": a.helped}
+    return replies.CaseArticle.model_validate(
+        {"article_id": a.article_id, "seq": a.seq, "shown_at": iso(a.shown_at), "helped": a.helped},
+    ).model_dump(mode="json")

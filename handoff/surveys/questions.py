@@ -1,5 +1,5 @@
 """The survey's questions: which ones the settings ask, how the survey request describes them, and
-the validation of a customer's answers (in the chat or through the link).
+what an answer holds (its validation: the model of handoff/wire/customer.py, `survey_answer`).
 
 Satisfaction (1-5) is always asked; a comment, the Net Promoter Score question (0-10) and the
 Customer Effort Score question (1-7) are asked when `survey_questions` lists them, in its order.
@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
-
-from handoff import payloads
-from handoff.errors import ApiError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,21 +60,3 @@ def survey_request(questions: tuple[str, ...]) -> dict[str, Any]:
     """The data of the system message that asks for the survey. ``scale`` is satisfaction's, kept for
     clients of protocol version 1 that read only it."""
     return {"kind": "survey", "scale": list(QUESTIONS[SATISFACTION].scale or ()), "questions": describe(questions)}
-
-
-def answers(payload: Any, questions: tuple[str, ...], max_comment: int) -> Answers:
-    """A customer's answers: the rating always; the other questions only when the survey asks them."""
-    asked = [QUESTIONS[q] for q in questions]
-    if isinstance(payload, dict):
-        fields = {q.field for q in asked}
-        for question in QUESTIONS.values():
-            if question.field in payload and question.field not in fields:
-                raise ApiError("invalid_payload", f"{question.field}: this survey does not ask it")
-    p = payloads.fields(payload, {"rating"}, {q.field for q in asked} - {"rating"})
-    found: dict[str, Any] = {}
-    for question in asked:
-        if question.scale is None:
-            found[question.field] = payloads.optional_text(p, question.field, max_comment)
-        elif question.field == "rating" or p.get(question.field) is not None:
-            found[question.field] = payloads.integer(p, question.field, *question.scale)
-    return Answers(**found)

@@ -1,10 +1,12 @@
-"""The customer namespace ``/chat``: a socket is bound to at most one conversation, by its token."""
+"""The customer namespace ``/chat``: a socket is bound to at most one conversation, by its token.
+
+Each event's payload and ack are the models of handoff/wire/customer.py (`customer.CHAT_EVENTS`); a
+payload they refuse is answered with the error shape by the boundary."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from handoff import payloads
 from handoff.cases.channels import CHAT, room
 from handoff.cases.conversations import Conversations
 from handoff.cases.presence import Presence
@@ -60,12 +62,10 @@ class ChatNamespace(BoundaryNamespace):
         return {"conversation": await self._conversations.customer_view(conversation), "token": token}
 
     async def on_resume_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
-        p = payloads.fields(payload, {"token"}, {"after_seq"})
-        token = payloads.text(p, "token", 200)
-        after_seq = payloads.integer(p, "after_seq", 0, 2**31) if "after_seq" in p else 0
-        conversation = await self._conversations.by_token(token)
+        asked = customer.ResumeConversation.model_validate(payload)
+        conversation = await self._conversations.by_token(asked.token)
         join = lambda: self._bind(sid, conversation)  # noqa: E731
-        messages = await self._conversations.rejoin(conversation.id, after_seq, join)
+        messages = await self._conversations.rejoin(conversation.id, asked.after_seq, join)
         return {
             "conversation": await self._conversations.customer_view(conversation),
             "messages": [message_view(m) for m in messages],
@@ -78,7 +78,7 @@ class ChatNamespace(BoundaryNamespace):
         return {"message": message_view(message)}
 
     async def on_set_typing(self, sid: str, payload: Any) -> dict[str, Any]:
-        typing = payloads.boolean(payloads.fields(payload, {"typing"}), "typing")
+        typing = customer.SetTyping.model_validate(payload).typing
         conversation = await self._conversations.get(self._conversation_of(sid))
         await self._conversations.typing(conversation.id, "customer", conversation.customer_name, typing)
         return {}

@@ -48,10 +48,7 @@ def message(payload: Any, settings: Settings) -> tuple[str, str | None]:
 
 def survey_model(settings: Settings) -> type[Payload]:
     """The model of `answer_survey` for the questions the settings ask (`survey_questions`)."""
-    asked = tuple((questions.QUESTIONS[q].field, questions.QUESTIONS[q].scale) for q in settings.survey_questions)
-    fields = {field for field, _ in asked}
-    not_asked = tuple(q.field for q in questions.QUESTIONS.values() if q.field not in fields)
-    return customer.survey_answer(asked, not_asked)
+    return customer.survey_answer(tuple(questions.QUESTIONS[q].field for q in settings.survey_questions))
 
 
 def survey(payload: Any, settings: Settings) -> questions.Answers:

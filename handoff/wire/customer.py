@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, create_model
 from pydantic.json_schema import SkipJsonSchema
@@ -101,23 +101,28 @@ def _not_asked(value: Any) -> Any:
     raise PydanticCustomError("invalid_payload", "this survey does not ask it")
 
 
+# The answers to every question a survey may ask (handoff/surveys/questions.py: the questions, their
+# scales): satisfaction's ``rating`` is required; the others may be left out or null. ``comment`` is as
+# long as a message may be.
+SURVEY_FIELDS: dict[str, Any] = {
+    "rating": (Annotated[int, Integer(1, 5)], ...),
+    "comment": (Annotated[str | None, OptionalText(DEFAULT_MESSAGE_LENGTH, setting=MESSAGE_LENGTH)], None),
+    "nps": (Annotated[int | None, Integer(0, 10)], None),
+    "effort": (Annotated[int | None, Integer(1, 7)], None),
+}
+
+
 @functools.cache
-def survey_answer(asked: tuple[tuple[str, tuple[int, int] | None], ...], not_asked: tuple[str, ...]) -> type[Payload]:
-    """The model of `answer_survey` for the questions a survey asks: ``asked`` holds each question's field
-    and scale (None: free text, as long as a message); ``rating`` is required, the others may be left out
-    or null. A field of a question the survey does not ask (``not_asked``) is refused."""
-    fields: dict[str, Any] = {}
-    for field, scale in asked:
-        if scale is None:
-            comment = OptionalText(DEFAULT_MESSAGE_LENGTH, setting=MESSAGE_LENGTH)
-            fields[field] = (Annotated[str | None, comment], None)
-        elif field == "rating":
-            fields[field] = (Annotated[int, Integer(*scale)], ...)
-        else:
-            fields[field] = (Annotated[int | None, Integer(*scale)], None)
-    for field in not_asked:
-        fields[field] = (Annotated[Any, AfterValidator(_not_asked), SkipJsonSchema()], None)
-    return create_model("SurveyAnswer", __base__=Payload, **fields)  # type: ignore[call-overload]
+def survey_answer(asked: tuple[str, ...]) -> type[Payload]:
+    """The model of `answer_survey` for a survey that asks the questions whose fields are ``asked``; the
+    field of a question it does not ask is refused."""
+    fields: dict[str, Any] = {name: SURVEY_FIELDS[name] if name in asked else
+              (Annotated[Any, AfterValidator(_not_asked), SkipJsonSchema()], None) for name in SURVEY_FIELDS}
+    model: type[Payload] = create_model("SurveyAnswer", __base__=Payload, **fields)
+    return model
+
+
+SurveyAnswer = survey_answer(tuple(SURVEY_FIELDS))  # every question asked: the shape docs/protocol.md shows
 
 
 class Started(Reply):
@@ -145,3 +150,30 @@ class MessageReply(Reply):
 
 class SurveyReply(Reply):
     survey: Survey
+
+
+class Empty(Reply):
+    """An ack with nothing more than ``ok``."""
+
+
+class Typing(Reply):
+    """`typing_changed`: someone on the other side started or stopped typing."""
+
+    conversation_id: str
+    sender: Literal["customer", "agent"]
+    name: str
+    typing: bool
+
+
+# Each event of ``/chat``: the model of its payload and of its ack's result (docs/protocol.md). The
+# survey's answer follows the settings' questions (`survey_answer`); SurveyAnswer asks them all.
+CHAT_EVENTS: dict[str, tuple[type[Payload], type[Reply]]] = {
+    "start_conversation": (StartConversation, Started),
+    "resume_conversation": (ResumeConversation, Resumed),
+    "send_message": (SendMessage, MessageReply),
+    "answer_survey": (SurveyAnswer, SurveyReply),
+    "set_typing": (SetTyping, Empty),
+}
+# What the server sends on ``/chat``.
+CHAT_SENT: dict[str, type[Reply]] = {"message_created": Message, "case_updated": Conversation,
+                                     "typing_changed": Typing}

@@ -49,9 +49,10 @@ class Payload(BaseModel):
 
 
 class Reply(BaseModel):
-    """What the server answers: every field always present (null where the field allows it)."""
+    """What the server answers: every field always present (null where the field allows it). A field
+    named as a Python keyword (``from_``) has its JSON name as its alias."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True)
 
 
 def _stripped(value: str | None) -> str | None:

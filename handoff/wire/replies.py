@@ -1,5 +1,6 @@
 """The shapes the server answers with and sends (docs/protocol.md, "Payloads"), built by
-handoff/cases/views.py from the store's records. Times are ISO 8601 strings in UTC (`TimeOut`)."""
+handoff/cases/views.py from the store's records. Times are ISO 8601 strings in UTC (`TimeOut`). A
+case's ``status`` is the store's `Status`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from handoff.errors import HTTP_STATUS
+from handoff.store.records import Status
 from handoff.wire.fields import Reply, TimeOut
 
 
@@ -18,15 +20,6 @@ class Sender(StrEnum):
     AGENT = "agent"
     SYSTEM = "system"
     NOTE = "note"  # an agent's private note: never sent to the customer
-
-
-class Status(StrEnum):
-    BOT = "bot"
-    QUEUED = "queued"
-    WITH_AGENT = "with_agent"
-    RESOLVED = "resolved"
-    ABANDONED = "abandoned"
-    CANCELLED = "cancelled"
 
 
 class Resolution(StrEnum):
@@ -79,6 +72,108 @@ class Survey(Reply):
     effort: int | None = Field(ge=1, le=7)
     answered_via: AnsweredVia
     created_at: TimeOut
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    MOBILE = "mobile"
+    TELEGRAM = "telegram"
+
+
+class StatusReason(StrEnum):
+    """The status as Dynamics 365 names it."""
+
+    WITH_BOT = "with_bot"
+    QUEUED = "queued"
+    WITH_AGENT = "with_agent"
+    WAITING_FOR_CUSTOMER = "waiting_for_customer"
+    RESOLVED_BY_BOT = "resolved_by_bot"
+    RESOLVED_BY_AGENT = "resolved_by_agent"
+    ABANDONED = "abandoned"
+    CANCELLED = "cancelled"
+
+
+class State(StrEnum):
+    ACTIVE = "active"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+class Priority(StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+class SlaState(StrEnum):
+    WARNING = "warning"
+    BREACHED = "breached"
+    MET = "met"
+
+
+class Sla(Reply):
+    first_response_due_at: TimeOut | None
+    first_response_at: TimeOut | None
+    first_response_warning_at: TimeOut | None
+    first_response: SlaState | None
+    resolution_due_at: TimeOut | None
+    resolution: SlaState | None
+    resolution_warning_at: TimeOut | None
+
+
+class CaseSummary(CaseView):
+    """What agents see of a case in lists: the case without the customer's survey link, and more."""
+
+    customer_id: str
+    customer_name: str
+    customer_preferred: bool
+    entitlement: str | None
+    title: str | None
+    status_reason: StatusReason
+    state: State
+    closed_at: TimeOut | None
+    channel: Channel
+    locale: str
+    escalation_reason: str | None
+    queued_at: TimeOut | None
+    agent_id: str | None
+    created_at: TimeOut
+    queue: str | None
+    priority: Priority | None
+    resolution_category: str | None
+    sla: Sla
+
+
+class CaseSurvey(Survey):
+    """The survey as agents see it in the case."""
+
+    agent_id: str | None
+    article_ids: list[str]
+
+
+class CaseEvent(Reply):
+    """A step of the case's timeline."""
+
+    from_: Status | None = Field(alias="from")
+    to: Status
+    reason: str
+    actor: str
+    at: TimeOut
+
+
+class CaseArticle(Reply):
+    article_id: str
+    seq: int
+    shown_at: TimeOut
+    helped: bool | None
+
+
+class Case(CaseSummary):
+    """A case as `GET /api/cases/{id}` gives it."""
+
+    events: list[CaseEvent]
+    survey: CaseSurvey | None
+    articles: list[CaseArticle]
+    earlier_cases: list[CaseSummary]
 
 
 class ErrorDetail(Reply):

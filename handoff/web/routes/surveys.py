@@ -14,6 +14,7 @@ from handoff.cases.views import iso, survey_view
 from handoff.errors import ApiError
 from handoff.store.records import Conversation, Status
 from handoff.surveys import questions
+from handoff.web import customer_requests
 from handoff.web.keys import CONVERSATIONS, SETTINGS
 from handoff.web.pages import WIDGET_DIR
 
@@ -79,6 +80,6 @@ async def answer_survey(request: web.Request) -> web.Response:
         expires = iso(conversations.survey_links.expires_at(conversation))
         raise ApiError("conflict", f"this survey link expired at {expires}, {settings.survey_link_days:g} days "
                                    "after the case closed")
-    answers = questions.answers(await _body(request), settings.survey_questions, settings.max_message_length)
+    answers = customer_requests.survey(await _body(request), settings)
     survey = await conversations.answer_survey(conversation.id, answers, via="link")
     return web.json_response({"survey": survey_view(survey)})
