@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 import socketio
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from bot.action_endpoint import action_executor, webhook_handler
+from bot.actions import context as action_context
 from connectors import mobile_api, telegram
 from handoff.cases import masking
 from handoff.cases.desk import open_desk
@@ -60,8 +62,23 @@ def every(seconds: float, job: Callable[[], Awaitable[object]],
     return context
 
 
+def index_scope(live_index: LiveIndex) -> Middleware:
+    """A middleware: the actions, pages and socket events of a request use this app's own index (several apps
+    may run in one process, as in the tests)."""
+    @web.middleware
+    async def scope(request: web.Request, handler: Handler) -> web.StreamResponse:
+        token = action_context.scoped(live_index.context)
+        try:
+            return await handler(request)
+        finally:
+            action_context.unscoped(token)
+
+    return scope
+
+
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[api.error_boundary], client_max_size=256 * 1024)
+    live_index = LiveIndex(settings)
+    app = web.Application(middlewares=[index_scope(live_index), api.error_boundary], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[ARTICLES] = ArticleFiles(settings.articles_dir)  # what editors edit (docs/editing.md)
     # With a Redis URL, several app processes (nodes) share the socket rooms; the store is shared too.
@@ -70,12 +87,12 @@ def create_app(settings: Settings) -> web.Application:
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False,
                                cors_allowed_origins=socket_origins(settings.widget_origins))
     sio.attach(app)
-    live_index = LiveIndex(settings)
     # Editors' publishes (docs/editing.md); this node swaps to a new version at once, the others poll.
     app[PUBLISHER] = Publisher(settings, live_index.encoder, live_index.multilingual, on_published=live_index.refresh)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(live_index.start)
+        action_context.scoped(live_index.context)  # for the jobs started from here on (the sweep, retention)
         store = await SqlCaseStore.open(settings.database_url)
         http = aiohttp.ClientSession()
         auth = AgentAuth(store, settings.agent_session_hours)

@@ -35,7 +35,10 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-async def _start_app(settings: Settings) -> tuple[web.AppRunner, int]:
+async def start_app(settings: Settings) -> tuple[web.AppRunner, int]:
+    """Start the app on ``settings.host``/``settings.port`` (0: an OS-chosen port) with its first agent account;
+    returns its runner (``cleanup()`` stops it) and its port. `serve` and `run` start it so, and the tests
+    (harness/servers.py) in their own process."""
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
@@ -59,7 +62,7 @@ async def _wait_for_signal() -> None:
 
 
 async def serve(settings: Settings) -> None:
-    runner, port = await _start_app(settings)
+    runner, port = await start_app(settings)
     _say(f"app listening on http://{settings.host}:{port}")
     try:
         await _wait_for_signal()
@@ -73,7 +76,7 @@ async def run(settings: Settings) -> None:
     settings = dataclasses.replace(settings, rasa_token=settings.rasa_token or secrets.token_urlsafe(24))
     model, trained = await asyncio.to_thread(rasa_runtime.ensure_model)
     _say(f"Rasa model {'trained' if trained else 'up to date'}: {model.name}")
-    runner, port = await _start_app(settings)
+    runner, port = await start_app(settings)
     rasa_port = urlparse(settings.rasa_url).port or 5005
     log_path = Path("var") / "rasa.log"
     rasa = rasa_runtime.start_rasa(model, rasa_port, f"http://127.0.0.1:{port}/webhook", log_path,

@@ -1,9 +1,14 @@
-"""Real processes for the tests: the app (``casedesk serve --port 0``) and Rasa, on loopback."""
+"""The product's servers for the tests and the benchmarks, on loopback: the app as a process of its own
+(``casedesk serve --port 0``, `start_app`) or in this process (`serve_app`: the same `create_app` and start-up,
+served by an event loop in a thread of its own), Rasa (`start_rasa`), and what sits between Rasa and the apps
+in a test session (`ActionRelay`, `Proxy`)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import queue
 import re
@@ -11,13 +16,24 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+import aiohttp
+from aiohttp import web
 
 from bot import rasa_runtime
+from handoff import cli
+from handoff.settings import Settings, load_settings
+from handoff.staff.accounts import AGENT
+from handoff.web.keys import AUTH
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"app listening on (http://127\.0\.0\.1:\d+)")
+PASSWORD = "correct horse battery"  # the first agent's, and the default of `add_agent`
 
 
 def free_port() -> int:
@@ -35,7 +51,7 @@ class AppProcess:
     reader: threading.Thread
     env: dict[str, str] = dataclasses.field(default_factory=dict)
 
-    def add_agent(self, username: str, password: str = "correct horse battery", roles: Sequence[str] = ()) -> None:
+    def add_agent(self, username: str, password: str = PASSWORD, roles: Sequence[str] = ()) -> None:
         """Add an agent account (with ``roles``, else the agent role) with the operators' command, on this
         app's database."""
         role_args = [arg for role in roles for arg in ("--role", role)]
@@ -55,10 +71,10 @@ class AppProcess:
             self.process.stdout.close()
 
 
-def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = None,
-              settings_file: str = "") -> AppProcess:
-    """Start the app on an OS-chosen port with its own database and index folder under ``workdir``,
-    and ``settings_file`` as the text of its settings file."""
+def app_env(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = None,
+            settings_file: str = "") -> tuple[dict[str, str], Path]:
+    """The environment of an app with its own database and settings file (``settings_file``) under
+    ``workdir``, the tests' index of the project's articles and the first agent's password; and its database."""
     workdir.mkdir(parents=True, exist_ok=True)
     db_path = workdir / "casedesk.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEDESK_")}
@@ -70,10 +86,18 @@ def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = N
         "CASEDESK_RASA_URL": rasa_url,
         "CASEDESK_RASA_TOKEN": RASA_TOKEN,
         "CASEDESK_FIRST_AGENT_USERNAME": "agent",
-        "CASEDESK_FIRST_AGENT_PASSWORD": "correct horse battery",
+        "CASEDESK_FIRST_AGENT_PASSWORD": PASSWORD,
         **(extra_env or {}),
     })
     (workdir / "casedesk.toml").write_text(settings_file)
+    return env, db_path
+
+
+def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = None,
+              settings_file: str = "") -> AppProcess:
+    """Start the app as a process of its own (``casedesk serve``) on an OS-chosen port, with its own database
+    under ``workdir`` and ``settings_file`` as the text of its settings file (`app_env`)."""
+    env, db_path = app_env(workdir, rasa_url, extra_env, settings_file)
     process = subprocess.Popen(
         [sys.executable, "-m", "handoff", "serve", "--port", "0"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -144,3 +168,204 @@ def app_and_rasa(workdir: Path, extra_env: dict[str, str] | None = None,
             rasa.stop()
     finally:
         app.stop()
+
+
+class LoopThread:
+    """An asyncio event loop running in a thread of its own, as a server beside the tests' own loop: what it
+    serves keeps answering while a test blocks or waits on its loop."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, make: Callable[[], Awaitable[T]], timeout: float = 120) -> T:
+        """Run the coroutine ``make()`` on this loop; its result, waited for from any other thread."""
+        async def call() -> T:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout)
+
+    def close(self) -> None:
+        async def finish() -> None:
+            await self.loop.shutdown_asyncgens()
+
+        with contextlib.suppress(Exception):
+            self.run(finish, timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=30)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+@dataclasses.dataclass
+class AppServer:
+    """The app in this process (`serve_app`): the product's `create_app` and start-up (`handoff.cli.start_app`),
+    on its own loop; what `AppProcess` offers, but no process to kill."""
+    url: str
+    db_path: Path
+    env: dict[str, str]
+    settings: Settings
+    runner: web.AppRunner
+    thread: LoopThread
+    log: logging.Handler
+    output: list[str] = dataclasses.field(default_factory=list)  # what it logged, as `casedesk serve` prints it
+
+    @property
+    def app(self) -> web.Application:
+        return self.runner.app
+
+    def run(self, make: Callable[[], Awaitable[T]], timeout: float = 120) -> T:
+        """Run the coroutine ``make()`` on the app's loop (to use its store, say) and return its result."""
+        return self.thread.run(make, timeout)
+
+    def add_agent(self, username: str, password: str = PASSWORD, roles: Sequence[str] = ()) -> None:
+        """Add an agent account (with ``roles``, else the agent role), as `casedesk agent add` does."""
+        self.run(lambda: self.app[AUTH].add(username, password, None, frozenset(roles or [AGENT])))
+
+    def stop(self) -> None:
+        if self.thread.loop.is_closed():
+            return
+        with contextlib.suppress(Exception):
+            self.run(self.runner.cleanup, timeout=60)
+        self.thread.close()
+        logging.getLogger().removeHandler(self.log)
+
+
+class _Lines(logging.Handler):
+    """Log records as `casedesk serve` prints them (its format, tracebacks included), into a list."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.lines = lines
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.extend(line + "\n" for line in self.format(record).splitlines())
+
+
+def serve_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = None,
+              settings_file: str = "") -> AppServer:
+    """Start the app in this process on an OS-chosen port, with the settings `casedesk serve` would build from
+    the same environment and settings file (`app_env`); stop it with `AppServer.stop`. Apps in one process
+    share the embedding models (`knowledge_index.index.production_embedders`), each uses its own index."""
+    env, db_path = app_env(workdir, rasa_url, extra_env, settings_file)
+    settings = load_settings(None, env, port=0)
+    output: list[str] = []
+    log = _Lines(output)
+    logging.getLogger().addHandler(log)
+    for name in ("handoff", "knowledge_index", "bot", "connectors"):  # at INFO, as `casedesk serve` logs
+        logging.getLogger(name).setLevel(logging.INFO)
+    thread = LoopThread("app")
+    try:
+        runner, port = thread.run(lambda: cli.start_app(settings))
+    except BaseException:
+        thread.close()
+        logging.getLogger().removeHandler(log)
+        raise
+    return AppServer(f"http://127.0.0.1:{port}", db_path, env, settings, runner, thread, log, output)
+
+
+@contextlib.contextmanager
+def served_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = None,
+               settings_file: str = "") -> Iterator[AppServer]:
+    app = serve_app(workdir, rasa_url, extra_env, settings_file)
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+class ActionRelay:
+    """Where a session's Rasa sends its custom actions (its action endpoint): each call is passed on, as it is,
+    to the ``/webhook`` of the app that talks to Rasa now (`target`), whose own index and settings answer it.
+    One Rasa then serves the session's app and the apps that tests start behind it (`serving`)."""
+
+    def __init__(self, target: str = "") -> None:
+        self.target = target
+        self._thread = LoopThread("action-relay")
+        self.url, self._runner = self._thread.run(self._start)
+
+    async def _start(self) -> tuple[str, web.AppRunner]:
+        self._http = aiohttp.ClientSession()
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_post("/webhook", self._pass_on)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{runner.addresses[0][1]}", runner
+
+    async def _pass_on(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        async with self._http.post(f"{self.target}/webhook", data=body,
+                                   headers={"Content-Type": request.content_type}) as answer:
+            return web.Response(body=await answer.read(), status=answer.status,
+                                content_type=answer.content_type)
+
+    @contextlib.contextmanager
+    def serving(self, app_url: str) -> Iterator[None]:
+        """Rasa's actions go to the app at ``app_url`` meanwhile, then back to the one before."""
+        before, self.target = self.target, app_url
+        try:
+            yield
+        finally:
+            self.target = before
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            await self._runner.cleanup()
+            await self._http.close()
+
+        with contextlib.suppress(Exception):
+            self._thread.run(stop)
+        self._thread.close()
+
+
+class Proxy:
+    """A TCP port that passes every connection on to ``upstream`` (host, port) until `close`, from when nothing
+    listens there: to an app behind it, the server it reaches has stopped (as `rasa_runtime.stop` stops Rasa)."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self._thread = LoopThread("proxy")
+        self._pipes: set[asyncio.Task[None]] = set()
+        self._server = self._thread.run(lambda: asyncio.start_server(self._connect, "127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            writer.close()
+            return
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                sink.close()
+
+        for task in (asyncio.create_task(pipe(reader, up_writer)), asyncio.create_task(pipe(up_reader, writer))):
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+    def close(self) -> None:
+        """Stop listening and drop the connections open through it."""
+        async def close() -> None:
+            self._server.close()
+            for task in list(self._pipes):
+                task.cancel()
+            await self._server.wait_closed()
+
+        if not self._thread.loop.is_closed():
+            self._thread.run(close)
+            self._thread.close()

@@ -18,6 +18,7 @@ query's language when there is one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -443,7 +444,14 @@ def ensure_index(
 
 def production_embedders(model_cache: str | Path = DEFAULT_MODEL_CACHE) -> tuple[Embedder, Embedder]:
     """The bot's English embedder (MiniLM through ONNX Runtime, exported into ``model_cache`` on
-    first use) and its multilingual one; each loads its model on first use."""
+    first use) and its multilingual one; each loads its model on first use. One pair per model cache
+    and process: the models (read-only, safe to share between threads) are loaded once however many
+    apps, publishers or commands in the process ask for them."""
+    return _embedders(str(Path(model_cache).resolve()))
+
+
+@functools.cache
+def _embedders(model_cache: str) -> tuple[Embedder, Embedder]:
     return OnnxMiniLMEmbedder(model_cache), USEm3Embedder()
 
 

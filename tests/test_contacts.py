@@ -12,15 +12,15 @@ from playwright.async_api import Browser, Route, expect
 
 from handoff.cases.identity import sign
 from harness.clients import Recorder, http_json, sign_in
-from harness.servers import AppProcess, free_port, start_app
+from harness.servers import AppServer, free_port, serve_app
 
 SECRET = secrets.token_urlsafe(40)
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[AppProcess]:
+def app(tmp_path: Path) -> Iterator[AppServer]:
     # No Rasa: these tests never need the bot's answer.
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_IDENTITY_SECRET": SECRET})
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_IDENTITY_SECRET": SECRET})
     try:
         app.add_agent("plain")  # the agent role only
         yield app
@@ -34,7 +34,7 @@ async def start(url: str, **payload: str) -> tuple[Recorder, dict[str, object]]:
     return customer, await customer.call("start_conversation", {"channel": "web", **payload})
 
 
-async def test_a_signed_identity_is_one_known_contact_across_conversations(app: AppProcess) -> None:
+async def test_a_signed_identity_is_one_known_contact_across_conversations(app: AppServer) -> None:
     token = await sign_in(app.url)
     first, started = await start(app.url, identity=sign("shop-42", SECRET, name="Dana", email="dana@example.com"))
     assert started["ok"] is True, started
@@ -69,7 +69,7 @@ async def test_a_signed_identity_is_one_known_contact_across_conversations(app: 
 
 
 async def test_identity_tokens_are_refused_without_a_secret(tmp_path: Path) -> None:
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}")
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}")
     try:
         client, refused = await start(app.url, identity=sign("shop-1", SECRET))
         assert refused["ok"] is False and refused["error"]["code"] == "invalid_payload"  # type: ignore[index]
@@ -79,7 +79,7 @@ async def test_identity_tokens_are_refused_without_a_secret(tmp_path: Path) -> N
         app.stop()
 
 
-async def test_supervisor_calls_need_the_role_and_validate_their_input(app: AppProcess) -> None:
+async def test_supervisor_calls_need_the_role_and_validate_their_input(app: AppServer) -> None:
     supervisor = await sign_in(app.url)  # the first account has every role
     plain = await sign_in(app.url, "plain")
     guest, started = await start(app.url)
@@ -146,7 +146,7 @@ def serving(body: str) -> Callable[[Route], Awaitable[None]]:
 
 
 async def test_the_widget_passes_the_host_sites_identity_and_falls_back_when_it_is_refused(
-    app: AppProcess, browser: Browser
+    app: AppServer, browser: Browser
 ) -> None:
     token = await sign_in(app.url)
     external_ids = []

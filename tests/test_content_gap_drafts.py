@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.clients import http_json, sign_in
-from harness.servers import ROOT, AppProcess, free_port, start_app
+from harness.servers import ROOT, AppServer, free_port, serve_app
 from knowledge_index.article_files import ArticleFiles
 from knowledge_index.articles import ID_PATTERN, load_articles
 from tests import draft_seed, report_seed
@@ -29,11 +29,11 @@ def articles(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     workdir = tmp_path_factory.mktemp("drafting-app")
     asyncio.run(draft_seed.seed(f"sqlite+aiosqlite:///{workdir / 'casedesk.db'}",
                                 datetime(2025, 6, 4, 17, tzinfo=UTC)))
-    started = start_app(workdir, f"http://127.0.0.1:{free_port()}", {"CASEDESK_ARTICLES_DIR": str(articles)},
+    started = serve_app(workdir, f"http://127.0.0.1:{free_port()}", {"CASEDESK_ARTICLES_DIR": str(articles)},
                         settings_file=report_seed.SETTINGS_FILE)
     started.add_agent("writer", roles=["editor"])
     try:
@@ -43,7 +43,7 @@ def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
 
 
 @pytest.fixture
-async def editor(app: AppProcess) -> str:
+async def editor(app: AppServer) -> str:
     return await sign_in(app.url, "writer")
 
 
@@ -51,7 +51,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-async def test_editors_read_the_content_gaps_with_the_cases_asked_in(app: AppProcess, editor: str) -> None:
+async def test_editors_read_the_content_gaps_with_the_cases_asked_in(app: AppServer, editor: str) -> None:
     status, body = await http_json("GET", f"{app.url}/api/reports/gaps?{PERIOD}", token=editor)
     assert status == 200, body
     gift = next(g for g in body["groups"] if g["representative"] == "Are gift cards available in your shop?")
@@ -79,7 +79,7 @@ async def test_editors_read_the_content_gaps_with_the_cases_asked_in(app: AppPro
 
 
 async def test_a_draft_holds_the_masked_question_and_reply_and_is_not_answered_from(
-        app: AppProcess, editor: str, articles: Path) -> None:
+        app: AppServer, editor: str, articles: Path) -> None:
     status, body = await http_json("POST", f"{app.url}/api/articles/drafts", {"case_id": "d01"}, token=editor)
     assert status == 201, body
     draft = body["article"]
@@ -111,7 +111,7 @@ async def test_a_draft_holds_the_masked_question_and_reply_and_is_not_answered_f
 
 
 async def test_a_case_without_a_gap_question_drafts_from_the_customers_first_message(
-        app: AppProcess, editor: str) -> None:
+        app: AppServer, editor: str) -> None:
     status, body = await http_json("POST", f"{app.url}/api/articles/drafts", {"case_id": "c06"}, token=editor)
     assert status == 201, body
     assert (body["article"]["questions"], body["article"]["body"]) == (
@@ -119,7 +119,7 @@ async def test_a_case_without_a_gap_question_drafts_from_the_customers_first_mes
 
 
 async def test_drafts_are_refused_for_cases_without_an_agents_reply(
-        app: AppProcess, editor: str, articles: Path) -> None:
+        app: AppServer, editor: str, articles: Path) -> None:
     before = snapshot(articles)
     refused = {
         "d02": (400, "invalid_payload", "case_id: no agent wrote in case"),

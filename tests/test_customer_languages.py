@@ -10,7 +10,7 @@ import pytest
 
 from handoff import catalogue
 from harness.clients import Recorder, agent_socket, http_json, queued_customer, sign_in
-from harness.servers import free_port, start_app
+from harness.servers import free_port, serve_app
 
 ASK_FOR_A_PERSON = {"de": "Ich möchte mit einem Menschen sprechen", "ar": "أريد التحدث إلى موظف"}
 THANKS = {"de": "danke", "ar": "شكرا"}
@@ -63,7 +63,7 @@ async def test_every_system_message_of_a_journey_is_in_the_customers_language(tm
     """Without Rasa (nothing listens where it should be) the customer's language is their locale: the bot's
     apology, the agent joining, a transfer, a lost agent, the survey, a cancellation."""
     say = lambda key, **values: catalogue.text(language, key, **values)  # noqa: E731
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {
         "CASEDESK_RASA_TIMEOUT_SECONDS": "2", "CASEDESK_AGENT_GRACE_SECONDS": "1",
         "CASEDESK_SWEEP_INTERVAL_SECONDS": "0.2",
     })

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from harness.clients import http_json, sign_in
-from harness.servers import ROOT, AppProcess, free_port, start_app
+from harness.servers import ROOT, AppServer, free_port, serve_app
 from knowledge_index.articles import load_articles
 
 NEW = """---
@@ -36,8 +36,8 @@ def articles(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    app = start_app(tmp_path_factory.mktemp("editing-app"), f"http://127.0.0.1:{free_port()}",
+def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    app = serve_app(tmp_path_factory.mktemp("editing-app"), f"http://127.0.0.1:{free_port()}",
                     {"CASEDESK_ARTICLES_DIR": str(articles)})
     app.add_agent("plain-agent")
     app.add_agent("writer", roles=["editor"])
@@ -46,7 +46,7 @@ def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
 
 
 @pytest.fixture
-async def editor(app: AppProcess) -> str:
+async def editor(app: AppServer) -> str:
     return await sign_in(app.url, "writer")
 
 
@@ -54,7 +54,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-async def test_editors_list_search_and_read_articles(app: AppProcess, editor: str, articles: Path) -> None:
+async def test_editors_list_search_and_read_articles(app: AppServer, editor: str, articles: Path) -> None:
     status, body = await http_json("GET", f"{app.url}/api/articles", token=editor)
     assert status == 200, body
     on_disk = load_articles(articles)
@@ -84,7 +84,7 @@ async def test_editors_list_search_and_read_articles(app: AppProcess, editor: st
     assert (status, body["error"]["code"]) == (400, "invalid_payload")
 
 
-async def test_create_writes_a_valid_file(app: AppProcess, editor: str, articles: Path) -> None:
+async def test_create_writes_a_valid_file(app: AppServer, editor: str, articles: Path) -> None:
     status, body = await http_json("POST", f"{app.url}/api/articles",
                                    {"path": "bikes/bike-bell-fitting.md", "text": NEW}, token=editor)
     assert status == 201, body
@@ -103,7 +103,7 @@ async def test_create_writes_a_valid_file(app: AppProcess, editor: str, articles
     ("no front matter\n", "bikes/bike-lights.md:1: missing front matter"),
 ])
 async def test_an_invalid_article_is_refused_with_file_and_line_and_nothing_is_written(
-        app: AppProcess, editor: str, articles: Path, text: str, where: str) -> None:
+        app: AppServer, editor: str, articles: Path, text: str, where: str) -> None:
     before = snapshot(articles)
     status, body = await http_json("POST", f"{app.url}/api/articles", {"path": "bikes/bike-lights.md",
                                                                         "text": text}, token=editor)
@@ -112,7 +112,7 @@ async def test_an_invalid_article_is_refused_with_file_and_line_and_nothing_is_w
     assert snapshot(articles) == before
 
 
-async def test_an_update_based_on_a_stale_version_is_a_conflict(app: AppProcess, editor: str, articles: Path) -> None:
+async def test_an_update_based_on_a_stale_version_is_a_conflict(app: AppServer, editor: str, articles: Path) -> None:
     url = f"{app.url}/api/articles/bike-shipping"
     _, body = await http_json("GET", url, token=editor)
     first = body["article"]
@@ -141,7 +141,7 @@ async def test_an_update_based_on_a_stale_version_is_a_conflict(app: AppProcess,
 
 @pytest.mark.parametrize("path", ["../escape.md", "../../escape.md", "/tmp/escape.md", "bikes/../../escape.md",
                                   ".git/x.md", "bikes/x.txt"])
-async def test_paths_outside_the_articles_directory_are_refused(app: AppProcess, editor: str, articles: Path,
+async def test_paths_outside_the_articles_directory_are_refused(app: AppServer, editor: str, articles: Path,
                                                                path: str) -> None:
     before = snapshot(articles.parent)
     status, body = await http_json("POST", f"{app.url}/api/articles", {"path": path, "text": NEW}, token=editor)
@@ -150,7 +150,7 @@ async def test_paths_outside_the_articles_directory_are_refused(app: AppProcess,
     assert not Path("/tmp/escape.md").exists()
 
 
-async def test_add_an_example_question(app: AppProcess, editor: str, articles: Path) -> None:
+async def test_add_an_example_question(app: AppServer, editor: str, articles: Path) -> None:
     url = f"{app.url}/api/articles/bike-sizing/questions"
     before = (articles / "bikes" / "bike-sizing.md").read_text()
     status, body = await http_json("POST", url, {"question": "Which frame size: S or M?"}, token=editor)
@@ -179,7 +179,7 @@ def kb_query(question: str) -> tuple[list[tuple[str, float]], str]:
 
 @pytest.mark.parametrize("question", ["How do I return a bike?", "my fork leaks oil",
                                       "What is the capital of France?"])
-async def test_trying_a_question_shows_what_the_bot_would_do(app: AppProcess, editor: str, question: str) -> None:
+async def test_trying_a_question_shows_what_the_bot_would_do(app: AppServer, editor: str, question: str) -> None:
     status, body = await http_json("POST", f"{app.url}/api/kb/try", {"question": question}, token=editor)
     assert status == 200, body
     ranked, decision_line = kb_query(question)
@@ -202,7 +202,7 @@ async def test_trying_a_question_shows_what_the_bot_would_do(app: AppProcess, ed
     ("POST", "/api/articles/bike-returns/questions", {"question": "q?"}),
     ("POST", "/api/kb/try", {"question": "How do I return a bike?"}),
 ])
-async def test_only_editors_may(app: AppProcess, articles: Path, method: str, path: str, payload: Any) -> None:
+async def test_only_editors_may(app: AppServer, articles: Path, method: str, path: str, payload: Any) -> None:
     before = snapshot(articles)
     status, body = await http_json(method, f"{app.url}{path}", payload)
     assert (status, body["error"]["code"]) == (401, "unauthorized")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from harness.servers import ROOT, AppProcess, free_port, start_app
+from harness.servers import ROOT, AppServer, free_port, serve_app
 from knowledge_index.article_files import ArticleFiles
 from knowledge_index.articles import load_articles
 from tests import draft_seed, report_seed
@@ -35,13 +35,13 @@ def articles(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     workdir = tmp_path_factory.mktemp("gaps-page-app")
     url = f"sqlite+aiosqlite:///{workdir / 'casedesk.db'}"
     asyncio.run(draft_seed.seed(url, RECENTLY))
     report_seed.insert(url, [report_seed.Case("d04", RECENTLY + timedelta(minutes=40)).ask(0, report_seed.XSS_QUESTION)
                              .hand_over(2, "low_confidence", hits=report_seed.hits(("bike-shipping", 0.17)))])
-    started = start_app(workdir, f"http://127.0.0.1:{free_port()}", {"CASEDESK_ARTICLES_DIR": str(articles)},
+    started = serve_app(workdir, f"http://127.0.0.1:{free_port()}", {"CASEDESK_ARTICLES_DIR": str(articles)},
                         settings_file=report_seed.SETTINGS_FILE)
     started.add_agent("writer", roles=["editor"])
     try:
@@ -50,7 +50,7 @@ def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
         started.stop()
 
 
-async def test_editors_fill_content_gaps_from_the_page(app: AppProcess, articles: Path, browser: Browser) -> None:
+async def test_editors_fill_content_gaps_from_the_page(app: AppServer, articles: Path, browser: Browser) -> None:
     errors: list[str] = []
     page = await open_page(browser, f"{app.url}/panel/editor", errors)
     await sign_in_staff(page, "writer")

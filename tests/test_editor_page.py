@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from harness.servers import ROOT, AppProcess, free_port, start_app
+from harness.servers import ROOT, AppServer, free_port, serve_app
 from knowledge_index.articles import load_articles
 from tests.browser import ARTIFACTS, XSS, open_page, sign_in_staff
 
@@ -31,8 +31,8 @@ def articles(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    app = start_app(tmp_path_factory.mktemp("editor-page-app"), f"http://127.0.0.1:{free_port()}",
+def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    app = serve_app(tmp_path_factory.mktemp("editor-page-app"), f"http://127.0.0.1:{free_port()}",
                     {"CASEDESK_ARTICLES_DIR": str(articles)})
     app.add_agent("plain-agent")
     app.add_agent("writer", roles=["editor"])
@@ -41,7 +41,7 @@ def app(articles: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
     app.stop()
 
 
-async def test_editors_search_edit_and_try_questions(app: AppProcess, articles: Path, browser: Browser) -> None:
+async def test_editors_search_edit_and_try_questions(app: AppServer, articles: Path, browser: Browser) -> None:
     errors: list[str] = []
     page = await open_page(browser, f"{app.url}/panel/editor", errors)
     path = articles / "bikes" / f"{ARTICLE}.md"
@@ -155,7 +155,7 @@ async def test_editors_search_edit_and_try_questions(app: AppProcess, articles: 
     assert errors == []
 
 
-async def test_the_panel_links_editors_to_the_page(app: AppProcess, browser: Browser) -> None:
+async def test_the_panel_links_editors_to_the_page(app: AppServer, browser: Browser) -> None:
     errors: list[str] = []
     page = await open_page(browser, f"{app.url}/panel", errors)
     await sign_in_staff(page, "agent-writer")

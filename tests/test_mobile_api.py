@@ -17,16 +17,16 @@ import pytest
 
 from handoff.cases.arrivals import Arrivals
 from harness.clients import Recorder, agent_socket, http_json, sign_in
-from harness.servers import ROOT, AppProcess, free_port, start_app
+from harness.servers import ROOT, AppServer, free_port, serve_app
 from tests.test_bad_input import snapshot
 
 EXAMPLE = ROOT / "docs" / "examples" / "mobile_client.py"
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """Nothing listens where Rasa should be: the bot hands every conversation over at its first message."""
-    process = start_app(tmp_path_factory.mktemp("mobile"), f"http://127.0.0.1:{free_port()}",
+    process = serve_app(tmp_path_factory.mktemp("mobile"), f"http://127.0.0.1:{free_port()}",
                         settings_file="max_message_length = 300\n")
     yield process
     process.stop()
@@ -50,7 +50,7 @@ async def with_agent(url: str) -> tuple[str, str, Recorder]:
     return conversation_id, token, agent
 
 
-async def test_a_token_opens_its_own_conversation_only(app: AppProcess) -> None:
+async def test_a_token_opens_its_own_conversation_only(app: AppServer) -> None:
     mine, my_token = await started(app.url, name="Ann")
     theirs, their_token = await started(app.url, name="Ben", channel="web")
     await http_json("POST", f"{app.url}/api/conversations/{theirs}/messages", {"text": "my secret order 123"},
@@ -73,7 +73,7 @@ async def test_a_token_opens_its_own_conversation_only(app: AppProcess) -> None:
     assert (case["case"]["channel"], case["case"]["customer_name"]) == ("mobile", "Ann")  # mobile by default
 
 
-async def test_long_poll_answers_when_a_message_comes_and_never_shows_notes(app: AppProcess) -> None:
+async def test_long_poll_answers_when_a_message_comes_and_never_shows_notes(app: AppServer) -> None:
     conversation_id, token, agent = await with_agent(app.url)
     messages = f"{app.url}/api/conversations/{conversation_id}/messages"
     _, now = await http_json("GET", messages, token=token)
@@ -104,7 +104,7 @@ async def test_long_poll_answers_when_a_message_comes_and_never_shows_notes(app:
     await agent.close()
 
 
-async def test_message_limits_and_bad_queries_store_nothing(app: AppProcess) -> None:
+async def test_message_limits_and_bad_queries_store_nothing(app: AppServer) -> None:
     conversation_id, token = await started(app.url)
     messages = f"{app.url}/api/conversations/{conversation_id}/messages"
     before = snapshot(app.db_path)

@@ -20,7 +20,7 @@ from harness.clients import (
     sign_in,
     until,
 )
-from harness.servers import free_port, start_app
+from harness.servers import free_port, serve_app
 
 
 def at(value: str) -> datetime:
@@ -28,7 +28,7 @@ def at(value: str) -> datetime:
 
 
 async def test_queue_shows_agents_available_and_an_expected_wait_from_recent_handling_times(tmp_path: Path) -> None:
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
     try:
         waiting, _ = await queued_customer(app.url)
         assert (latest(waiting)["agents_available"], latest(waiting)["estimated_wait_seconds"]) == (0, None)
@@ -78,7 +78,7 @@ async def test_queue_shows_agents_available_and_an_expected_wait_from_recent_han
 async def test_a_disconnected_agents_case_returns_to_the_head_of_the_queue_after_the_grace_period(
     tmp_path: Path,
 ) -> None:
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {
         "CASEDESK_RASA_TIMEOUT_SECONDS": "2", "CASEDESK_AGENT_GRACE_SECONDS": "1.5",
         "CASEDESK_SWEEP_INTERVAL_SECONDS": "0.2",
     })
@@ -117,7 +117,7 @@ async def test_a_disconnected_agents_case_returns_to_the_head_of_the_queue_after
 
 
 async def test_availability_counts_for_the_wait_and_capacity_limits_what_an_agent_holds(tmp_path: Path) -> None:
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {
         "CASEDESK_RASA_TIMEOUT_SECONDS": "2", "CASEDESK_AGENT_CAPACITY": "2",
     })
     try:
@@ -153,7 +153,7 @@ async def test_availability_counts_for_the_wait_and_capacity_limits_what_an_agen
 
 
 async def test_a_transferred_case_keeps_its_place_and_the_note_reaches_only_agents(tmp_path: Path) -> None:
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
     try:
         first, first_id, second, _, agent = await first_taken_second_waiting(app.url)
         for bad in ({"conversation_id": first_id}, {"conversation_id": first_id, "note": "  "}):
@@ -178,7 +178,7 @@ async def test_a_transferred_case_keeps_its_place_and_the_note_reaches_only_agen
 
 
 async def test_typing_indicators_both_ways_only_while_an_agent_has_the_case(tmp_path: Path) -> None:
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
     try:
         first, first_id, second, _, agent = await first_taken_second_waiting(app.url)
         assert await first.ok("set_typing", {"typing": True}) == {"ok": True}
@@ -204,7 +204,7 @@ async def test_typing_indicators_both_ways_only_while_an_agent_has_the_case(tmp_
 
 
 async def test_customer_dropped_in_the_middle_of_a_burst_gets_every_message_once_in_order(tmp_path: Path) -> None:
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
     try:
         customer = Recorder(app.url, "/chat")
         await customer.connect()

@@ -30,7 +30,7 @@ from handoff.settings import load_settings
 from handoff.store.sql import SqlCaseStore
 from harness import postgres
 from harness.clients import TIMEOUT, Recorder, agent_socket, http_json, queued_customer, sign_in
-from harness.servers import ROOT, AppProcess, free_port, start_app
+from harness.servers import ROOT, AppServer, free_port, serve_app
 from tests import report_seed
 
 FIRST, LAST = date(2025, 6, 2), date(2025, 6, 4)
@@ -299,11 +299,11 @@ def test_csv_cells_that_could_run_as_formulas_are_text() -> None:
 # -- REST, against a real app process ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """The app on a seeded SQLite database; nothing listens where Rasa should be (the bot hands over)."""
     workdir = tmp_path_factory.mktemp("reports-app")
     asyncio.run(report_seed.seed(f"sqlite+aiosqlite:///{workdir / 'casedesk.db'}"))
-    started = start_app(workdir, f"http://127.0.0.1:{free_port()}", settings_file=report_seed.SETTINGS_FILE)
+    started = serve_app(workdir, f"http://127.0.0.1:{free_port()}", settings_file=report_seed.SETTINGS_FILE)
     try:
         yield started
     finally:
@@ -324,7 +324,7 @@ def get_text(url: str, token: str | None = None) -> tuple[int, dict[str, str], s
 SEEDED_QUERY = "from=2025-06-02&to=2025-06-04"
 
 
-async def test_rest_reports_need_a_supervisor_and_valid_parameters(app: AppProcess) -> None:
+async def test_rest_reports_need_a_supervisor_and_valid_parameters(app: AppServer) -> None:
     url = f"{app.url}/api/reports"
     for path in ("volume", "cases.csv", "surveys.csv"):
         status, body = await http_json("GET", f"{url}/{path}?{SEEDED_QUERY}")
@@ -361,7 +361,7 @@ async def test_rest_reports_need_a_supervisor_and_valid_parameters(app: AppProce
         report_seed.XSS_QUESTION, "there is a crack along the grain of the tabletop", "Do you sell gift cards?"]
 
 
-async def test_rest_reports_count_a_case_driven_through_the_app(app: AppProcess) -> None:
+async def test_rest_reports_count_a_case_driven_through_the_app(app: AppServer) -> None:
     before = datetime.now(UTC).date()
     customer, conversation_id = await queued_customer(app.url, "I want to talk to a human")  # Rasa is down
     sup = await sign_in(app.url, report_seed.SUPERVISOR_NAME, report_seed.PASSWORD)
@@ -395,7 +395,7 @@ async def test_rest_reports_count_a_case_driven_through_the_app(app: AppProcess)
     assert dict(zip(header, row, strict=True))["comment"] == "'+quick"
 
 
-async def test_csv_exports_of_cases_and_surveys(app: AppProcess) -> None:
+async def test_csv_exports_of_cases_and_surveys(app: AppServer) -> None:
     sup = await sign_in(app.url, report_seed.SUPERVISOR_NAME, report_seed.PASSWORD)
     status, headers, text = get_text(f"{app.url}/api/reports/cases.csv?{SEEDED_QUERY}", sup)
     assert status == 200 and headers["Content-Type"] == "text/csv; charset=utf-8"

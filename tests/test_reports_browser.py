@@ -20,16 +20,16 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from harness.servers import AppProcess, free_port, start_app
+from harness.servers import AppServer, free_port, serve_app
 from tests import report_seed
 from tests.browser import ARTIFACTS, WAIT_MS, open_page, sign_in_staff
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     workdir = tmp_path_factory.mktemp("reports-browser")
     asyncio.run(report_seed.seed(f"sqlite+aiosqlite:///{workdir / 'casedesk.db'}"))
-    started = start_app(workdir, f"http://127.0.0.1:{free_port()}", settings_file=report_seed.SETTINGS_FILE)
+    started = serve_app(workdir, f"http://127.0.0.1:{free_port()}", settings_file=report_seed.SETTINGS_FILE)
     try:
         yield started
     finally:
@@ -53,7 +53,7 @@ async def cells(page: Page, table: str, first_cell: str) -> list[str]:
     return await row(page, table, first_cell).locator("th, td").all_inner_texts()
 
 
-async def test_the_reports_dashboard_in_the_browser(browser: Browser, app: AppProcess) -> None:
+async def test_the_reports_dashboard_in_the_browser(browser: Browser, app: AppServer) -> None:
     expect.set_options(timeout=WAIT_MS)
     errors: list[str] = []
     page = await open_page(browser, f"{app.url}/panel/reports", errors)
@@ -67,7 +67,7 @@ async def test_the_reports_dashboard_in_the_browser(browser: Browser, app: AppPr
     assert errors == [], "uncaught errors on the page"
 
 
-async def dashboard(page: Page, app: AppProcess) -> None:
+async def dashboard(page: Page, app: AppServer) -> None:
     # -- an agent without the supervisor role is told so, plainly
     await sign_in_staff(page, "ann")
     await expect(page.get_by_test_id("denied-view")).to_be_visible()

@@ -14,7 +14,7 @@ import pytest
 
 from handoff import catalogue
 from harness.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
-from harness.servers import AppProcess, RasaProcess, free_port, start_app
+from harness.servers import AppServer, RasaProcess, free_port, serve_app
 
 ROUTING = """
 sweep_interval_seconds = 0.2
@@ -50,10 +50,10 @@ capacity = 2
 AGENTS = ("anna", "bert")
 
 
-def routing_app(tmp_path: Path, rasa_url: str | None = None, **env: str) -> AppProcess:
+def routing_app(tmp_path: Path, rasa_url: str | None = None, **env: str) -> AppServer:
     if rasa_url is None:  # nothing listens there: a short wait before the handover
         rasa_url, env = f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2", **env}
-    app = start_app(tmp_path, rasa_url, env, settings_file=ROUTING)
+    app = serve_app(tmp_path, rasa_url, env, settings_file=ROUTING)
     try:
         for username in AGENTS:
             app.add_agent(username)
@@ -64,7 +64,7 @@ def routing_app(tmp_path: Path, rasa_url: str | None = None, **env: str) -> AppP
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[AppProcess]:
+def app(tmp_path: Path) -> Iterator[AppServer]:
     """The app with the queues above, and Rasa down: every first message is handed over at once."""
     process = routing_app(tmp_path)
     yield process
@@ -83,7 +83,7 @@ async def case(url: str, token: str, conversation_id: str) -> dict[str, Any]:
 
 
 async def test_cases_are_routed_by_topic_language_and_channel_to_agents_with_the_skills(
-    tmp_path: Path, stack: tuple[AppProcess, RasaProcess]
+    tmp_path: Path, stack: tuple[AppServer, RasaProcess]
 ) -> None:
     app = routing_app(tmp_path, stack[1].url)
     try:
@@ -139,7 +139,7 @@ async def test_cases_are_routed_by_topic_language_and_channel_to_agents_with_the
         app.stop()
 
 
-async def test_preferred_and_entitled_customers_are_served_first(app: AppProcess) -> None:
+async def test_preferred_and_entitled_customers_are_served_first(app: AppServer) -> None:
     first, first_id = await queued_customer(app.url)
     second, second_id = await queued_customer(app.url)
     third, third_id = await queued_customer(app.url)
@@ -176,7 +176,7 @@ async def test_preferred_and_entitled_customers_are_served_first(app: AppProcess
         await client.close()
 
 
-async def test_sla_warning_and_breach_are_on_the_timeline_and_move_the_case_up(app: AppProcess) -> None:
+async def test_sla_warning_and_breach_are_on_the_timeline_and_move_the_case_up(app: AppServer) -> None:
     late, late_id = await queued_customer(app.url)  # normal priority: first response due in 2.5 s
     token, agent_client = await agent(app.url)
     vip, vip_id = await queued_customer(app.url)
@@ -210,7 +210,7 @@ async def test_sla_warning_and_breach_are_on_the_timeline_and_move_the_case_up(a
         await client.close()
 
 
-async def test_automatic_assignment_goes_to_the_least_loaded_and_stops_at_capacity(app: AppProcess) -> None:
+async def test_automatic_assignment_goes_to_the_least_loaded_and_stops_at_capacity(app: AppServer) -> None:
     _, anna = await agent(app.url, "anna")
     _, bert = await agent(app.url, "bert")
     await bert.ok("set_availability", {"availability": "away"})
@@ -239,7 +239,7 @@ async def test_automatic_assignment_goes_to_the_least_loaded_and_stops_at_capaci
     await bert.close()
 
 
-async def test_transfer_to_another_queue_or_straight_to_a_colleague(app: AppProcess) -> None:
+async def test_transfer_to_another_queue_or_straight_to_a_colleague(app: AppServer) -> None:
     customer, conversation_id = await queued_customer(app.url)
     token, first = await agent(app.url)
     _, bert = await agent(app.url, "bert")
@@ -273,7 +273,7 @@ async def test_transfer_to_another_queue_or_straight_to_a_colleague(app: AppProc
         await client.close()
 
 
-async def test_resolution_category_and_a_returning_customers_earlier_cases(app: AppProcess) -> None:
+async def test_resolution_category_and_a_returning_customers_earlier_cases(app: AppServer) -> None:
     customer = Recorder(app.url, "/chat")
     await customer.connect()
     started = await customer.ok("start_conversation", {})

@@ -18,7 +18,7 @@ import pytest
 from handoff.store.records import utcnow
 from handoff.store.sql import SqlCaseStore
 from harness.clients import Recorder, agent_socket, http_json, queued_customer, sign_in
-from harness.servers import AppProcess, free_port, start_app
+from harness.servers import AppServer, free_port, serve_app
 from tests.test_bad_input import assert_error, snapshot
 from tests.test_journey import db_rows
 
@@ -27,9 +27,9 @@ SETTINGS = f"survey_questions = {json.dumps(QUESTIONS)}\nagent_capacity = 100\n"
 
 
 @pytest.fixture(scope="module")
-def survey_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+def survey_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """An app that asks every question, NPS and effort included."""
-    app = start_app(tmp_path_factory.mktemp("survey"), f"http://127.0.0.1:{free_port()}", settings_file=SETTINGS)
+    app = serve_app(tmp_path_factory.mktemp("survey"), f"http://127.0.0.1:{free_port()}", settings_file=SETTINGS)
     try:
         yield app
     finally:
@@ -112,7 +112,7 @@ def sign(db_path: Path, conversation_id: str) -> str:
 
 
 async def test_the_survey_request_asks_the_configured_questions_and_only_the_customer_gets_the_link(
-        survey_app: AppProcess) -> None:
+        survey_app: AppServer) -> None:
     case = await resolved_case(survey_app.url)
     [request] = [m for m in case.customer.messages() if m["data"].get("kind") == "survey"]
     assert request["sender"] == "system"
@@ -132,7 +132,7 @@ async def test_the_survey_request_asks_the_configured_questions_and_only_the_cus
     await case.close()
 
 
-async def test_answered_in_the_chat_once_then_the_link_is_refused(survey_app: AppProcess) -> None:
+async def test_answered_in_the_chat_once_then_the_link_is_refused(survey_app: AppServer) -> None:
     case = await resolved_case(survey_app.url)
     token = case.link_token
     answered = await case.customer.ok("answer_survey", {"rating": 4, "nps": 9, "effort": 6, "comment": "Quick"})
@@ -161,7 +161,7 @@ async def test_answered_in_the_chat_once_then_the_link_is_refused(survey_app: Ap
     await case.close()
 
 
-async def test_answered_through_the_link_once_then_the_chat_is_refused(survey_app: AppProcess) -> None:
+async def test_answered_through_the_link_once_then_the_chat_is_refused(survey_app: AppServer) -> None:
     case = await resolved_case(survey_app.url, locale="de-DE")
     token = case.link_token
     status, state = await link(survey_app.url, "GET", token)
@@ -196,7 +196,7 @@ async def test_answered_through_the_link_once_then_the_chat_is_refused(survey_ap
     await case.close()
 
 
-async def test_tampered_unknown_and_open_case_tokens_are_refused(survey_app: AppProcess) -> None:
+async def test_tampered_unknown_and_open_case_tokens_are_refused(survey_app: AppServer) -> None:
     case = await resolved_case(survey_app.url)
     token = case.link_token
     other = await resolved_case(survey_app.url)
@@ -227,7 +227,7 @@ async def test_tampered_unknown_and_open_case_tokens_are_refused(survey_app: App
     await other.close()
 
 
-async def test_an_expired_link_is_refused_and_no_longer_offered(survey_app: AppProcess) -> None:
+async def test_an_expired_link_is_refused_and_no_longer_offered(survey_app: AppServer) -> None:
     case = await resolved_case(survey_app.url)
     token = case.link_token
     # The case closed 15 days ago (set through the store, as another app process would).
@@ -250,7 +250,7 @@ async def test_an_expired_link_is_refused_and_no_longer_offered(survey_app: AppP
 
 
 @pytest.mark.parametrize("via", ["chat", "link"])
-async def test_answers_out_of_range_or_of_the_wrong_type_are_refused(survey_app: AppProcess, via: str) -> None:
+async def test_answers_out_of_range_or_of_the_wrong_type_are_refused(survey_app: AppServer, via: str) -> None:
     case = await resolved_case(survey_app.url)
     bad = [
         {"rating": 0}, {"rating": 6}, {"rating": "5"}, {"rating": True}, {"rating": None}, {},

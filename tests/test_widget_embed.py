@@ -18,7 +18,7 @@ import socketio
 from playwright.async_api import Browser, Page, expect
 
 from harness.clients import agent_socket, sign_in
-from harness.servers import AppProcess, RasaProcess, free_port, start_app
+from harness.servers import AppProcess, AppServer, RasaProcess, free_port, serve_app
 from tests.browser import WAIT_MS, XSS, open_page, seqs, shot
 from tests.host_site import host_page, host_site
 
@@ -170,11 +170,11 @@ async def test_the_widget_with_the_keyboard_alone(browser: Browser, app_url: str
 
 
 @pytest.fixture
-def lone_app(tmp_path: Path) -> Iterator[tuple[AppProcess, str]]:
+def lone_app(tmp_path: Path) -> Iterator[tuple[AppServer, str]]:
     """An app without Rasa (every question goes to a person) that lets one shop origin embed the widget and
     takes messages of at most LIMIT characters."""
     origin = f"http://127.0.0.1:{free_port()}"
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_MAX_MESSAGE_LENGTH": str(LIMIT)},
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_MAX_MESSAGE_LENGTH": str(LIMIT)},
                     settings_file=f'widget_origins = ["{origin}"]\n')
     try:
         yield app, origin
@@ -182,7 +182,7 @@ def lone_app(tmp_path: Path) -> Iterator[tuple[AppProcess, str]]:
         app.stop()
 
 
-async def test_an_origin_not_listed_is_refused(browser: Browser, lone_app: tuple[AppProcess, str]) -> None:
+async def test_an_origin_not_listed_is_refused(browser: Browser, lone_app: tuple[AppServer, str]) -> None:
     app, listed = lone_app
     refused = f"http://127.0.0.1:{free_port()}"
     async with aiohttp.ClientSession() as http:
@@ -225,7 +225,7 @@ async def test_an_origin_not_listed_is_refused(browser: Browser, lone_app: tuple
     assert errors == []
 
 
-async def test_options_and_the_servers_length_limit(browser: Browser, lone_app: tuple[AppProcess, str]) -> None:
+async def test_options_and_the_servers_length_limit(browser: Browser, lone_app: tuple[AppServer, str]) -> None:
     app, origin = lone_app
     expect.set_options(timeout=WAIT_MS)
     errors: list[str] = []
@@ -273,7 +273,7 @@ async def test_options_and_the_servers_length_limit(browser: Browser, lone_app: 
     assert errors == []
 
 
-async def test_german_and_arabic_on_a_phone(browser: Browser, lone_app: tuple[AppProcess, str]) -> None:
+async def test_german_and_arabic_on_a_phone(browser: Browser, lone_app: tuple[AppServer, str]) -> None:
     app, origin = lone_app
     expect.set_options(timeout=WAIT_MS)
     errors: list[str] = []

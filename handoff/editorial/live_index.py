@@ -35,6 +35,7 @@ class LiveIndex:
         self._thresholds, self._multilingual_thresholds = (load_calibration(f) if f else None for f in files)
         self._target = settings.answer_precision_target
         self.version = ""
+        self._context: action_context.ActionContext | None = None
 
     def start(self) -> None:
         """Load the published index, building one first when there is none (blocking: run in a thread)."""
@@ -85,18 +86,26 @@ class LiveIndex:
     def multilingual(self) -> Embedder:
         return self._multilingual
 
-    @staticmethod
-    def article(article_id: str) -> ArticleRecord | None:
-        """An article of the version in use."""
-        return action_context.current().index.article(article_id)
+    def context(self) -> action_context.ActionContext | None:
+        """What the actions, pages and jobs of this app use: the version in use (None before `start`)."""
+        return self._context
 
-    @staticmethod
-    def tags(article_id: str) -> tuple[str, ...]:
+    def article(self, article_id: str) -> ArticleRecord | None:
+        """An article of the version in use."""
+        return self._in_use().index.article(article_id)
+
+    def tags(self, article_id: str) -> tuple[str, ...]:
         """The tags of an article of the version in use (none for an article it does not have)."""
-        record = action_context.current().index.article(article_id)
+        record = self._in_use().index.article(article_id)
         return record.tags if record else ()
+
+    def _in_use(self) -> action_context.ActionContext:
+        if self._context is None:
+            raise RuntimeError("the knowledge index is not loaded yet")
+        return self._context
 
     def _use(self, index: KnowledgeIndex) -> None:
         index.warm()  # here, in the loading thread, not on the first customer's question
-        action_context.configure(action_context.ActionContext(index))
+        self._context = action_context.ActionContext(index)
+        action_context.configure(self._context)
         self.version = index.version
