@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from connectors import mobile_api, telegram
-from handoff.cases import views
+from handoff.cases import presence, routing, views
 from handoff.settings import Settings
 from handoff.staff.accounts import agent_view
 from handoff.store.records import Agent, CaseEvent, Conversation, Message, Survey
@@ -22,6 +22,7 @@ from handoff.web import api, pages, widget
 from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
 from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
+from handoff.wire import agent as agent_wire
 from handoff.wire import customer, replies
 from knowledge_index.article_files import ArticleFile
 from knowledge_index.articles import parse_article
@@ -213,6 +214,7 @@ def assert_payload(where: str, cell: str, model: type[BaseModel], *, optional_ma
 
 NAMESPACE_MODELS = {
     "Customer namespace `/chat`": (customer.CHAT_EVENTS, customer.CHAT_SENT, ChatNamespace),
+    "Agent namespace `/agent`": (agent_wire.AGENT_EVENTS, agent_wire.AGENT_SENT, AgentNamespace),
 }
 
 
@@ -241,6 +243,7 @@ PAYLOAD_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {  #
     "CaseSummary": (replies.CaseSummary, replies.CaseView),
     "Survey": (replies.Survey, None),
     "CaseSurvey": (replies.CaseSurvey, replies.Survey),
+    "Colleague": (agent_wire.Colleague, None),
 }
 
 
@@ -291,3 +294,11 @@ def test_the_survey_models_follow_the_questions() -> None:
         if question.scale:
             bounds = schema[field].get("anyOf", [schema[field]])[0]
             assert (bounds["minimum"], bounds["maximum"]) == question.scale, field
+
+
+def test_the_closed_sets_of_the_models_are_the_code_s() -> None:
+    """The wire's closed sets that the rooms below also name (the wire imports none of them)."""
+    assert tuple(agent_wire.Availability) == presence.AVAILABILITY
+    assert tuple(replies.Channel) == routing.CHANNELS
+    assert tuple(agent_wire.Assignment) == routing.ASSIGNMENT
+    assert tuple(replies.Priority) == routing.PRIORITIES

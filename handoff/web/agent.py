@@ -1,4 +1,5 @@
-"""The agent namespace ``/agent``: signed-in agents only; every event re-checks the sign-in (`AgentAuth`)."""
+"""The agent namespace ``/agent``: signed-in agents only; every event re-checks the sign-in (`AgentAuth`),
+then validates its payload with its model (handoff/wire/agent.py, `AGENT_EVENTS`)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,16 @@ from typing import Any
 
 import socketio
 
-from handoff import payloads
 from handoff.cases.desk import Desk
-from handoff.cases.presence import AGENT, AVAILABILITY, AVAILABLE
+from handoff.cases.presence import AGENT
 from handoff.cases.views import case_summary, message_view
 from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.staff.accounts import AgentAuth
 from handoff.store.records import Agent, Status
 from handoff.web.boundary import BoundaryNamespace
+from handoff.wire import agent as wire
+from handoff.wire.fields import MESSAGE_LENGTH
 
 
 class AgentNamespace(BoundaryNamespace):
@@ -47,13 +49,12 @@ class AgentNamespace(BoundaryNamespace):
     async def _agent(self, sid: str) -> Agent:
         return await self._auth.authenticate(self._tokens.get(sid))
 
-    def _conversation_id(self, payload: Any) -> str:
-        p = payloads.fields(payload, {"conversation_id"})
-        return payloads.text(p, "conversation_id", 64)
+    def _limits(self) -> dict[str, int]:
+        return {MESSAGE_LENGTH: self._settings.max_message_length}
 
     async def on_list_cases(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        payloads.fields(payload, set())
+        wire.ListCases.model_validate({} if payload is None else payload)
         conversations = self._conversations
         queues = conversations.routing.queues_of(agent.username)
         mine = await conversations.store.conversations_in([Status.WITH_AGENT], agent.id)
@@ -69,61 +70,53 @@ class AgentNamespace(BoundaryNamespace):
 
     async def on_accept_case(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        conversation = await self._conversations.accept(agent, self._conversation_id(payload))
+        conversation = await self._conversations.accept(agent, wire.CaseRef.model_validate(payload).conversation_id)
         messages = await self._conversations.store.messages_after(conversation.id)
         return {
             "case": await self._conversations.summary(await self._conversations.get(conversation.id)),
             "messages": [message_view(m) for m in messages],
         }
 
-    def _conversation_id_and_text(self, payload: Any) -> tuple[str, str]:
-        p = payloads.fields(payload, {"conversation_id", "text"})
-        conversation_id = payloads.text(p, "conversation_id", 64)
-        return conversation_id, payloads.text(p, "text", self._settings.max_message_length, code="message_too_long")
+    def _message(self, payload: Any) -> tuple[str, str]:
+        sent = wire.AgentMessage.model_validate(payload, context=self._limits())
+        return sent.conversation_id, sent.text
 
     async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        message = await self._conversations.agent_message(agent, *self._conversation_id_and_text(payload))
+        message = await self._conversations.agent_message(agent, *self._message(payload))
         return {"message": message_view(message)}
 
     async def on_add_note(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        message = await self._conversations.add_note(agent, *self._conversation_id_and_text(payload))
+        message = await self._conversations.add_note(agent, *self._message(payload))
         return {"message": message_view(message)}
 
     async def on_transfer_case(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        p = payloads.fields(payload, {"conversation_id", "note"}, {"queue", "to_agent"})
-        conversation_id = payloads.text(p, "conversation_id", 64)
-        note = payloads.text(p, "note", self._settings.max_message_length, code="message_too_long")
-        queue = payloads.optional_text(p, "queue", 40)
-        to_agent = payloads.optional_text(p, "to_agent", 80)
-        conversation = await self._conversations.transfer(agent, conversation_id, note, queue, to_agent)
+        asked = wire.TransferCase.model_validate(payload, context=self._limits())
+        conversation = await self._conversations.transfer(agent, asked.conversation_id, asked.note, asked.queue,
+                                                          asked.to_agent)
         return {"case": await self._conversations.summary(conversation)}
 
     async def on_return_to_bot(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        conversation = await self._conversations.return_to_bot(agent, self._conversation_id(payload))
+        conversation = await self._conversations.return_to_bot(agent,
+                                                               wire.CaseRef.model_validate(payload).conversation_id)
         return {"case": await self._conversations.summary(conversation)}
 
     async def on_set_typing(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        p = payloads.fields(payload, {"conversation_id", "typing"})
-        conversation_id = payloads.text(p, "conversation_id", 64)
-        typing = payloads.boolean(p, "typing")
-        await self._conversations.agent_typing(agent, conversation_id, typing)
+        asked = wire.AgentTyping.model_validate(payload)
+        await self._conversations.agent_typing(agent, asked.conversation_id, asked.typing)
         return {}
 
     async def on_set_availability(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        p = payloads.fields(payload, {"availability"})
-        availability = payloads.choice(p, "availability", AVAILABILITY, AVAILABLE)
+        availability = wire.SetAvailability.model_validate(payload).availability.value
         return {"availability": await self._presence.set_availability(agent, availability)}
 
     async def on_resolve_case(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        p = payloads.fields(payload, {"conversation_id", "category"})
-        conversation_id = payloads.text(p, "conversation_id", 64)
-        category = payloads.text(p, "category", 40)
-        conversation = await self._conversations.resolve(agent, conversation_id, category)
+        asked = wire.ResolveCase.model_validate(payload)
+        conversation = await self._conversations.resolve(agent, asked.conversation_id, asked.category)
         return {"case": await self._conversations.summary(conversation)}

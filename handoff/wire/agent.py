@@ -1,0 +1,114 @@
+"""What an agent's panel sends and gets on the socket.io namespace ``/agent`` (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from handoff.wire.customer import Empty, MessageReply, Typing
+from handoff.wire.fields import Bool, MessageText, OptionalText, Payload, Reply, Text
+from handoff.wire.replies import CaseSummary, Message
+
+ConversationId = Annotated[str, Text(64)]
+
+
+class Availability(StrEnum):
+    """Whether an agent takes cases now (handoff/cases/presence.py): only available agents count."""
+
+    AVAILABLE = "available"
+    BUSY = "busy"
+    AWAY = "away"
+
+
+class Assignment(StrEnum):
+    PICK = "pick"
+    AUTO = "auto"
+
+
+class ListCases(Payload):
+    """`list_cases` takes no fields (``{}``, or no payload at all)."""
+
+
+class CaseRef(Payload):
+    """`accept_case`, `return_to_bot`: the case, by its conversation's id."""
+
+    conversation_id: ConversationId
+
+
+class AgentMessage(Payload):
+    """`send_message` to the customer, and `add_note`, a private note."""
+
+    conversation_id: ConversationId
+    text: Annotated[str, MessageText()]
+
+
+class TransferCase(Payload):
+    conversation_id: ConversationId
+    note: Annotated[str, MessageText()]
+    queue: Annotated[str | None, OptionalText(40)] = None
+    to_agent: Annotated[str | None, OptionalText(80)] = None
+
+
+class AgentTyping(Payload):
+    conversation_id: ConversationId
+    typing: Bool
+
+
+class SetAvailability(Payload):
+    availability: Availability
+
+
+class ResolveCase(Payload):
+    conversation_id: ConversationId
+    category: Annotated[str, Text(40)]
+
+
+class QueueInfo(Reply):
+    name: str
+    assignment: Assignment
+
+
+class Colleague(Reply):
+    username: str
+    display_name: str
+    availability: Availability
+
+
+class CaseList(Reply):
+    queued: list[CaseSummary]
+    mine: list[CaseSummary]
+    queues: list[QueueInfo]
+    all_queues: list[str]
+    colleagues: list[Colleague]
+    resolution_categories: list[str]
+
+
+class Accepted(Reply):
+    case: CaseSummary
+    messages: list[Message]
+
+
+class CaseReply(Reply):
+    case: CaseSummary
+
+
+class AvailabilityReply(Reply):
+    availability: Availability
+
+
+# Each event of ``/agent``: the model of its payload and of its ack's result (docs/protocol.md).
+AGENT_EVENTS: dict[str, tuple[type[Payload], type[Reply]]] = {
+    "list_cases": (ListCases, CaseList),
+    "accept_case": (CaseRef, Accepted),
+    "send_message": (AgentMessage, MessageReply),
+    "resolve_case": (ResolveCase, CaseReply),
+    "add_note": (AgentMessage, MessageReply),
+    "transfer_case": (TransferCase, CaseReply),
+    "return_to_bot": (CaseRef, CaseReply),
+    "set_typing": (AgentTyping, Empty),
+    "set_availability": (SetAvailability, AvailabilityReply),
+}
+# What the server sends on ``/agent``.
+AGENT_SENT: dict[str, type[Reply]] = {"case_queued": CaseSummary, "case_assigned": CaseSummary,
+                                      "case_updated": CaseSummary, "message_created": Message,
+                                      "typing_changed": Typing}
