@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from playwright.async_api import Browser
 
 from harness import postgres
-from harness.servers import AppProcess, RasaProcess, app_and_rasa, free_port
+from harness.servers import ActionRelay, AppProcess, RasaProcess, free_port, start_app, start_rasa
 from tests.browser import chromium
 
 
@@ -21,10 +21,36 @@ def host_origin() -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, host_origin: str) -> Iterator[tuple[AppProcess, RasaProcess]]:
-    """The product as it runs, shared by the tests of a session: the app and Rasa (harness.servers)."""
-    with app_and_rasa(tmp_path_factory.mktemp("stack"), settings_file=f'widget_origins = ["{host_origin}"]\n') as both:
-        yield both
+def actions() -> Iterator[ActionRelay]:
+    """Rasa's action endpoint for the session: it passes each action call on to the app that talks to Rasa now,
+    the session's app unless a test runs its own app behind the session's Rasa (`ActionRelay.serving`)."""
+    relay = ActionRelay()
+    yield relay
+    relay.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, host_origin: str,
+          actions: ActionRelay) -> Iterator[tuple[AppProcess, RasaProcess]]:
+    """The product as it runs, shared by the tests of a session: the app and Rasa (harness.servers), each a
+    process of its own; the only Rasa of the session."""
+    workdir = tmp_path_factory.mktemp("stack")
+    rasa_port = free_port()
+    app = start_app(workdir, f"http://127.0.0.1:{rasa_port}", settings_file=f'widget_origins = ["{host_origin}"]\n')
+    actions.target = app.url
+    try:
+        rasa = start_rasa(actions.url, rasa_port, workdir / "rasa.log")
+        try:
+            yield app, rasa
+        finally:
+            rasa.stop()
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="session")
+def rasa(stack: tuple[AppProcess, RasaProcess]) -> RasaProcess:
+    return stack[1]
 
 
 @pytest.fixture(scope="session")

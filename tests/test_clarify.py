@@ -1,8 +1,9 @@
 """Two close articles offered as a choice, through real processes: Rasa, the app, socket.io clients.
 
 At the default answer precision target (0.95) the calibration adopts no clarify rule (docs/evaluation.md,
-"Results"), so this module runs its own app and Rasa with ``answer_precision_target = 0.8``, where the
-calibrated rule offers two articles when the second is likely enough and the two are close.
+"Results"), so this module runs its own app with ``answer_precision_target = 0.8`` behind the session's Rasa,
+whose actions it serves meanwhile (the target is read there, by the actions' decision), where the calibrated
+rule offers two articles when the second is likely enough and the two are close.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from harness.servers import app_and_rasa
+from harness.servers import ActionRelay, RasaProcess, served_app
 from tests.test_journey import bot_reply, start_customer
 
 QUESTION = "how long does delivery take"  # a bike's shipping or a sofa's delivery?
 
 
-@pytest.fixture(scope="module")
-def lenient_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir: Path = tmp_path_factory.mktemp("lenient")
-    with app_and_rasa(workdir, settings_file="answer_precision_target = 0.8\n") as (app, _):
+@pytest.fixture
+def lenient_url(tmp_path: Path, rasa: RasaProcess, actions: ActionRelay) -> Iterator[str]:
+    """Only for the test that asks for it: the session's app serves Rasa's actions again afterwards."""
+    workdir = tmp_path / "lenient"
+    with served_app(workdir, rasa.url, settings_file="answer_precision_target = 0.8\n") as app, \
+            actions.serving(app.url):
         yield app.url
 
 

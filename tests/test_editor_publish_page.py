@@ -20,7 +20,7 @@ from playwright.async_api import Browser, expect
 
 from harness.clients import http_json, sign_in
 from harness.editing import articles_and_index, save_breaking_edit
-from harness.servers import AppProcess, app_and_rasa
+from harness.servers import ActionRelay, AppProcess, RasaProcess, start_app
 from tests.browser import ARTIFACTS, XSS, open_page, sign_in_staff
 
 PASSWORD = "correct horse battery"
@@ -36,10 +36,15 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(workdir: Path) -> Iterator[AppProcess]:
-    with app_and_rasa(workdir / "app", articles_and_index(workdir)) as (started, _):
+def app(workdir: Path, rasa: RasaProcess, actions: ActionRelay) -> Iterator[AppProcess]:
+    """The app behind the session's Rasa, whose actions it serves meanwhile."""
+    started = start_app(workdir / "app", rasa.url, articles_and_index(workdir))
+    try:
         started.add_agent("erin", roles=["editor"])
-        yield started
+        with actions.serving(started.url):
+            yield started
+    finally:
+        started.stop()
 
 
 async def test_editors_publish_see_the_gate_and_roll_back_from_the_page(

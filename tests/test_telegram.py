@@ -25,7 +25,7 @@ from handoff.settings import Settings
 from handoff.store.records import Message, utcnow
 from handoff.store.sql import SqlCaseStore
 from harness.clients import agent_socket, http_json, sign_in
-from harness.servers import AppProcess, RasaProcess, app_and_rasa
+from harness.servers import ActionRelay, AppServer, RasaProcess, served_app
 from tests.fake_telegram import SECRET, TOKEN, Call, FakeTelegram
 
 # Telegram conversations have a queue of their own: routing by channel.
@@ -50,20 +50,22 @@ def fake() -> Iterator[FakeTelegram]:
 
 
 @pytest.fixture(scope="module")
-def telegram_stack(fake: FakeTelegram, tmp_path_factory: pytest.TempPathFactory
-                   ) -> Iterator[tuple[AppProcess, RasaProcess]]:
+def telegram_stack(fake: FakeTelegram, tmp_path_factory: pytest.TempPathFactory, rasa: RasaProcess,
+                   actions: ActionRelay) -> Iterator[tuple[AppServer, RasaProcess]]:
+    """The app with the channel on, behind the session's Rasa, whose actions it serves meanwhile."""
     env = {"CASEDESK_TELEGRAM_BOT_TOKEN": TOKEN, "CASEDESK_TELEGRAM_WEBHOOK_SECRET": SECRET,
            "CASEDESK_TELEGRAM_API_URL": fake.url}
-    with app_and_rasa(tmp_path_factory.mktemp("telegram"), env, SETTINGS_FILE) as both:
-        yield both
+    with served_app(tmp_path_factory.mktemp("telegram"), rasa.url, env, SETTINGS_FILE) as app, \
+            actions.serving(app.url):
+        yield app, rasa
 
 
 @pytest.fixture
-def app(telegram_stack: tuple[AppProcess, RasaProcess]) -> AppProcess:
+def app(telegram_stack: tuple[AppServer, RasaProcess]) -> AppServer:
     return telegram_stack[0]
 
 
-def webhook(app: AppProcess) -> str:
+def webhook(app: AppServer) -> str:
     return f"{app.url}/channels/telegram"
 
 
@@ -84,7 +86,7 @@ def keyboard(params: dict[str, Any]) -> list[tuple[str, str]]:
     return [(key["text"], key["callback_data"]) for row in rows for key in row]
 
 
-async def test_round_trip_bot_answer_escalation_agent_reply_and_survey(app: AppProcess, fake: FakeTelegram) -> None:
+async def test_round_trip_bot_answer_escalation_agent_reply_and_survey(app: AppServer, fake: FakeTelegram) -> None:
     chat = 1001
     token = await sign_in(app.url)
     agent = await agent_socket(app.url, token)
@@ -160,7 +162,7 @@ async def test_round_trip_bot_answer_escalation_agent_reply_and_survey(app: AppP
     await agent.close()
 
 
-async def test_a_wrong_or_missing_secret_is_refused(app: AppProcess, fake: FakeTelegram) -> None:
+async def test_a_wrong_or_missing_secret_is_refused(app: AppServer, fake: FakeTelegram) -> None:
     chat = 2002
     for secret in ("not-the-secret-of-this-bot", None):
         status, body = await fake.post(webhook(app), fake.message(chat, "how do I return a bike?", DANA), secret=secret)
@@ -173,7 +175,7 @@ async def test_a_wrong_or_missing_secret_is_refused(app: AppProcess, fake: FakeT
     assert db_rows(app.db_path, "SELECT * FROM channel_links WHERE external_id = ?", str(chat)) == []
 
 
-async def test_a_message_sent_while_the_api_is_down_stays_stored(app: AppProcess, fake: FakeTelegram) -> None:
+async def test_a_message_sent_while_the_api_is_down_stays_stored(app: AppServer, fake: FakeTelegram) -> None:
     chat = 3003
     fake.fail_next("sendMessage", chat, 1 + len(telegram.RETRY_DELAYS))  # every attempt of the bot's answer
     status, _ = await fake.post(webhook(app), fake.message(chat, "how do I return a bike?", DANA))
@@ -199,7 +201,7 @@ async def test_a_message_sent_while_the_api_is_down_stays_stored(app: AppProcess
 
 
 @pytest.fixture
-async def no_buttons(telegram_stack: tuple[AppProcess, RasaProcess], fake: FakeTelegram, tmp_path: Path
+async def no_buttons(telegram_stack: tuple[AppServer, RasaProcess], fake: FakeTelegram, tmp_path: Path
                      ) -> AsyncIterator[tuple[telegram.TelegramChannel, Conversations, SqlCaseStore]]:
     """Conversations and the Telegram channel in this process, on a store of their own, with the module's
     Rasa (whose actions the app serves), and a capability set without buttons (as SMS has)."""
