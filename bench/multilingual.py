@@ -35,6 +35,7 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from knowledge_index import vectors  # noqa: E402
 from knowledge_index.baselines import BOT_K, CachedEmbedder, ProductionRanker  # noqa: E402
 from knowledge_index.calibration import features  # noqa: E402
 from knowledge_index.decision import Scored, Thresholds, calibrate, decide  # noqa: E402
@@ -248,6 +249,7 @@ def cell(value: object) -> str:
 
 
 def main() -> int:
+    vectors.one_search_thread()  # as the app sets it at start-up
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=str(ROOT / DEFAULT_DATASETS), metavar="DIR")
     parser.add_argument("--latency-sample", type=int, default=200, metavar="N")

@@ -8,12 +8,16 @@ from aiohttp import web
 from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
 
+from bot.actions.knowledge import IndexSource, actions
+
 LOOPBACK = {"127.0.0.1", "::1"}
 
 
-def action_executor() -> ActionExecutor:
+def action_executor(index: IndexSource) -> ActionExecutor:
+    """Rasa's action server with the bot's actions, searching the index ``index`` gives."""
     executor = ActionExecutor()
-    executor.register_package("bot.actions")
+    for action in actions(index):
+        executor.register_action(action)
     return executor
 
 

@@ -11,10 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 import socketio
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 from bot.action_endpoint import action_executor, webhook_handler
-from bot.actions import context as action_context
 from connectors import mobile_api, telegram
 from handoff.cases import masking
 from handoff.cases.desk import open_desk
@@ -30,7 +28,7 @@ from handoff.store.sql import SqlCaseStore
 from handoff.web import api, pages, widget
 from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
-from handoff.web.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, DESK, PUBLISHER, REPORTS, SETTINGS
+from handoff.web.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, DESK, INDEX, PUBLISHER, REPORTS, SETTINGS
 from handoff.web.origins import socket_origins
 from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
 from knowledge_index.article_files import ArticleFiles
@@ -62,24 +60,11 @@ def every(seconds: float, job: Callable[[], Awaitable[object]],
     return context
 
 
-def index_scope(live_index: LiveIndex) -> Middleware:
-    """A middleware: the actions, pages and socket events of a request use this app's own index (several apps
-    may run in one process, as in the tests)."""
-    @web.middleware
-    async def scope(request: web.Request, handler: Handler) -> web.StreamResponse:
-        token = action_context.scoped(live_index.context)
-        try:
-            return await handler(request)
-        finally:
-            action_context.unscoped(token)
-
-    return scope
-
-
 def create_app(settings: Settings) -> web.Application:
     live_index = LiveIndex(settings)
-    app = web.Application(middlewares=[index_scope(live_index), api.error_boundary], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[api.error_boundary], client_max_size=256 * 1024)
     app[SETTINGS] = settings
+    app[INDEX] = live_index
     app[ARTICLES] = ArticleFiles(settings.articles_dir)  # what editors edit (docs/editing.md)
     # With a Redis URL, several app processes (nodes) share the socket rooms; the store is shared too.
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
@@ -92,7 +77,6 @@ def create_app(settings: Settings) -> web.Application:
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(live_index.start)
-        action_context.scoped(live_index.context)  # for the jobs started from here on (the sweep, retention)
         store = await SqlCaseStore.open(settings.database_url)
         http = aiohttp.ClientSession()
         auth = AgentAuth(store, settings.agent_session_hours)
@@ -143,6 +127,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(mobile_api.routes)  # customers' apps over REST (docs/mobile.md)
     if settings.telegram_bot_token:
         app.router.add_routes(telegram.routes)
-    app.router.add_post("/webhook", webhook_handler(action_executor()))
+    app.router.add_post("/webhook", webhook_handler(action_executor(live_index.current)))
     pages.add_static(app)
     return app

@@ -28,6 +28,7 @@ from handoff.settings import Settings, SettingsError, load_settings
 from handoff.staff.accounts import AGENT, ROLES
 from handoff.store import migrations
 from handoff.web.keys import AUTH
+from knowledge_index import vectors
 from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
 
 
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
+    vectors.one_search_thread()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if is_kb_command(args):

@@ -35,7 +35,7 @@ from .lexical import Bm25
 __all__ = ["Bm25Ranker", "CachedEmbedder", "KnnRanker", "ProductionRanker", "Ranked"]
 
 CHUNK = 256  # queries scored at once
-BOT_K = 3  # articles the bot searches for (bot/actions/context.py top_k)
+BOT_K = 3  # articles the bot searches for (bot/actions/knowledge.py TOP_K)
 
 
 class CachedEmbedder:

@@ -70,6 +70,9 @@ def run_kb_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import vectors  # here, not at import: importing this module stays light
+
+    vectors.one_search_thread()
     parser = argparse.ArgumentParser(prog="python -m knowledge_index", description="Knowledge-base index.")
     _add_subcommands(parser.add_subparsers(dest="kb_command", metavar=_COMMANDS, required=True))
     args = parser.parse_args(argv)

@@ -134,9 +134,6 @@ class KnowledgeIndex:
     ) -> None:
         """Use `build`, `load` or `ensure_index` rather than calling this directly. ``precision_target``
         chooses the calibrated thresholds (`decision.Calibration.at`); None: those it was built with."""
-        # One query at a time: FAISS's OpenMP threads only fight torch's for the two cores
-        # (a 15k-entry search went from ~27 ms to ~12 ms with one FAISS thread; docs/evaluation.md).
-        faiss.omp_set_num_threads(1)
         self._directory = Path(directory)
         self._stored = stored
         self.embedded: tuple[int, ...] = ()  # texts embedded (not reused) per space, when composed
@@ -302,20 +299,20 @@ class KnowledgeIndex:
     def article(self, article_id: str) -> ArticleRecord | None:
         return self._by_id.get(article_id)
 
-    def route(self, query: str) -> Route:
-        """The language, model and thresholds `search` uses for ``query``."""
-        language = query_language(query)
+    def route(self, query: str, language: str | None = None) -> Route:
+        """The language (``language``, else detected), model and thresholds `search` uses for ``query``."""
+        language = language or query_language(query)
         space = self._space(language)
         return Route(language, space.embedder.name, space.thresholds)
 
-    def search(self, query: str, k: int = 3) -> list[Hit]:
-        """The ``k`` topics most similar to ``query``, best first ([] for a blank query), each with the
-        confidence that it answers the query; each as its article in the query's language when there
-        is one, else as the original article."""
+    def search(self, query: str, k: int = 3, *, language: str | None = None) -> list[Hit]:
+        """The ``k`` topics most similar to ``query`` (written in ``language``; None: detected), best first
+        ([] for a blank query), each with the confidence that it answers the query; each as its article in
+        the query's language when there is one, else as the original article."""
         if k < 1:
             raise ValueError("k must be at least 1")
         text = " ".join(query.split())
-        language = query_language(text)
+        language = language or query_language(text)
         space = self._space(language)
         if not text or not self._entries:
             return []
@@ -443,15 +440,13 @@ def ensure_index(
 
 
 def production_embedders(model_cache: str | Path = DEFAULT_MODEL_CACHE) -> tuple[Embedder, Embedder]:
-    """The bot's English embedder (MiniLM through ONNX Runtime, exported into ``model_cache`` on
-    first use) and its multilingual one; each loads its model on first use. One pair per model cache
-    and process: the models (read-only, safe to share between threads) are loaded once however many
-    apps, publishers or commands in the process ask for them."""
-    return _embedders(str(Path(model_cache).resolve()))
+    """The bot's English embedder (MiniLM through ONNX Runtime, exported into ``model_cache`` on first
+    use) and its multilingual one, each loading its model on first use; one pair per process and cache."""
+    return _embedders(Path(model_cache).resolve())
 
 
 @functools.cache
-def _embedders(model_cache: str) -> tuple[Embedder, Embedder]:
+def _embedders(model_cache: Path) -> tuple[Embedder, Embedder]:
     return OnnxMiniLMEmbedder(model_cache), USEm3Embedder()
 
 
@@ -501,7 +496,5 @@ def _clip(score: float) -> float:
 
 def _stage(progress: Progress | None, stage: int, stages: int) -> Progress | None:
     """``progress`` of embedding stage ``stage`` of ``stages`` (one per space), as texts of all stages."""
-    if progress is None:
-        return None
     report = progress
-    return lambda done, total: report(stage * total + done, stages * total)
+    return None if report is None else lambda done, total: report(stage * total + done, stages * total)

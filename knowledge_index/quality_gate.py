@@ -32,7 +32,7 @@ from .index import KnowledgeIndex
 __all__ = ["ESCALATE", "Change", "GateReport", "Question", "check", "outcome", "questions", "read_development_set"]
 
 ESCALATE = "escalate"
-TOP_K = 3  # as the bot (bot/actions/context.py)
+TOP_K = 3  # as the bot (bot/actions/knowledge.py)
 Source = Literal["examples", "development"]
 Verdict = Literal["regressed", "improved", "changed"]
 METRICS = ("examples", "development", "handovers")

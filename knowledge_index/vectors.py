@@ -32,6 +32,13 @@ BATCH = 256
 Progress = Callable[[int, int], None]  # (texts embedded so far, all texts)
 
 
+def one_search_thread() -> None:
+    """FAISS searches with one thread: each request runs one query, and FAISS's OpenMP threads would only
+    fight the encoder's for the cores (a 15k-entry search went from ~27 ms to ~12 ms with one thread;
+    docs/evaluation.md). Set once, at start-up, by each entry point (handoff/cli.py, knowledge_index/cli.py)."""
+    faiss.omp_set_num_threads(1)
+
+
 def embed(embedder: Embedder, texts: Sequence[str], progress: Progress | None = None) -> npt.NDArray[np.float32]:
     """Unit rows of ``embedder`` for ``texts``, encoded `BATCH` at a time, reporting ``progress``."""
     parts = []

@@ -1,2 +1,2 @@
-"""Custom Rasa actions. rasa-sdk builds every action with no arguments, so they take their
-dependencies from :mod:`bot.actions.context`, which the app fills at start-up."""
+"""Custom Rasa actions (knowledge.py): instances holding the index they search, registered by the app's
+action server (bot/action_endpoint.py)."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bot.actions import context as action_context
 from handoff.settings import Settings
 from knowledge_index.articles import ArticleError, fingerprint, load_articles
 from knowledge_index.decision import load_calibration
@@ -35,7 +34,7 @@ class LiveIndex:
         self._thresholds, self._multilingual_thresholds = (load_calibration(f) if f else None for f in files)
         self._target = settings.answer_precision_target
         self.version = ""
-        self._context: action_context.ActionContext | None = None
+        self._index: KnowledgeIndex | None = None
 
     def start(self) -> None:
         """Load the published index, building one first when there is none (blocking: run in a thread)."""
@@ -86,26 +85,22 @@ class LiveIndex:
     def multilingual(self) -> Embedder:
         return self._multilingual
 
-    def context(self) -> action_context.ActionContext | None:
-        """What the actions, pages and jobs of this app use: the version in use (None before `start`)."""
-        return self._context
+    def current(self) -> KnowledgeIndex:
+        """The version in use: what this app's actions, pages and jobs search."""
+        if self._index is None:
+            raise RuntimeError("the knowledge index is not loaded yet")
+        return self._index
 
     def article(self, article_id: str) -> ArticleRecord | None:
         """An article of the version in use."""
-        return self._in_use().index.article(article_id)
+        return self.current().article(article_id)
 
     def tags(self, article_id: str) -> tuple[str, ...]:
         """The tags of an article of the version in use (none for an article it does not have)."""
-        record = self._in_use().index.article(article_id)
+        record = self.current().article(article_id)
         return record.tags if record else ()
-
-    def _in_use(self) -> action_context.ActionContext:
-        if self._context is None:
-            raise RuntimeError("the knowledge index is not loaded yet")
-        return self._context
 
     def _use(self, index: KnowledgeIndex) -> None:
         index.warm()  # here, in the loading thread, not on the first customer's question
-        self._context = action_context.ActionContext(index)
-        action_context.configure(self._context)
+        self._index = index
         self.version = index.version

@@ -9,13 +9,12 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from bot.actions import context as action_context
 from handoff import payloads
 from handoff.cases.views import article_view, case_survey_view, event_view, message_view
 from handoff.errors import ApiError
 from handoff.staff.accounts import AGENT, SUPERVISOR, agent_view
 from handoff.store.records import Agent
-from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS
+from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS, INDEX
 from handoff.wire import api_error
 from knowledge_index.entries import plain_text
 
@@ -129,7 +128,7 @@ async def kb_search(request: web.Request) -> web.Response:
         raise ApiError("invalid_payload", "k: must be an integer") from None
     if not 1 <= k <= 20:
         raise ApiError("invalid_payload", "k: must be between 1 and 20")
-    index = action_context.current().index
+    index = request.app[INDEX].current()
     hits = await asyncio.to_thread(index.search, query, k)
     return web.json_response({"hits": [
         {"article_id": h.article_id, "title": h.title, "url": h.url, "score": h.score, "matched": h.matched,
@@ -140,7 +139,7 @@ async def kb_search(request: web.Request) -> web.Response:
 
 @routes.get("/healthz")
 async def health(request: web.Request) -> web.Response:
-    index = action_context.current().index
+    index = request.app[INDEX].current()
     rasa_up = await request.app[BRIDGE].is_up()
     return web.json_response({
         "status": "ok",

@@ -8,6 +8,7 @@ from handoff.cases.conversations import Conversations
 from handoff.cases.desk import Desk
 from handoff.cases.rasa_bridge import RasaBridge
 from handoff.contacts.directory import Contacts
+from handoff.editorial.live_index import LiveIndex
 from handoff.editorial.publishing import Publisher
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
@@ -22,4 +23,5 @@ DESK = web.AppKey("desk", Desk)  # the cases wired: conversations, presence, que
 CONTACTS = web.AppKey("contacts", Contacts)
 REPORTS = web.AppKey("reports", Reports)
 ARTICLES = web.AppKey("articles", ArticleFiles)
+INDEX = web.AppKey("index", LiveIndex)  # the knowledge index this app answers from
 PUBLISHER = web.AppKey("publisher", Publisher)

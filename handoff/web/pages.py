@@ -8,8 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.actions import context as action_context
 from handoff.errors import ApiError
+from handoff.web.keys import INDEX
 from knowledge_index.entries import plain_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ async def editor_page(request: web.Request) -> web.FileResponse:
 
 @routes.get("/kb/{article_id}")
 async def article_page(request: web.Request) -> web.Response:
-    article = action_context.current().index.article(request.match_info["article_id"])
+    article = request.app[INDEX].article(request.match_info["article_id"])
     if article is None:
         raise ApiError("not_found", "no such article")
     paragraphs = "\n".join(

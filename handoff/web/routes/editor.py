@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from bot.actions import context as action_context
 from bot.actions.knowledge import Consideration, consider
 from handoff import payloads
 from handoff.cases import masking
@@ -22,7 +21,7 @@ from handoff.editorial import drafts
 from handoff.errors import ApiError
 from handoff.staff.accounts import EDITOR
 from handoff.web.api import json_body, signed_in
-from handoff.web.keys import ARTICLES, CONVERSATIONS, SETTINGS
+from handoff.web.keys import ARTICLES, CONVERSATIONS, INDEX, SETTINGS
 from knowledge_index.article_files import ArticleFile, ArticleNotFound, EditRefused, VersionConflict
 from knowledge_index.articles import ArticleError
 from knowledge_index.decision import Decision
@@ -154,9 +153,9 @@ async def try_question(request: web.Request) -> web.Response:
     await _editor(request)
     p = payloads.fields(await json_body(request), {"question"})
     question = payloads.text(p, "question", MAX_QUESTION)
-    ctx = action_context.current()
-    considered = await consider(ctx, question)
-    return web.json_response({"index_version": ctx.index.version, **consideration_view(considered)})
+    index = request.app[INDEX].current()
+    considered = await consider(index, question)
+    return web.json_response({"index_version": index.version, **consideration_view(considered)})
 
 
 def consideration_view(considered: Consideration) -> dict[str, Any]:
