@@ -1,4 +1,4 @@
-"""How similar two questions must be to count as one content gap: the threshold of handoff/editorial/question_groups.py.
+"""How similar two questions must be to count as one content gap: the threshold of handoff/reports/question_groups.py.
 
 Embeds the in-scope questions of development sets with the app's English model and clusters them
 with the report's clustering (average or complete linkage on cosine distance) at a range of
@@ -30,7 +30,7 @@ from sklearn.metrics import adjusted_rand_score
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handoff.editorial import question_groups  # noqa: E402
+from handoff.reports import question_groups  # noqa: E402
 from knowledge_index.articles import load_articles  # noqa: E402
 from knowledge_index.devsets import CALIBRATION, DEFAULT_DATASETS, OOS, load  # noqa: E402
 from knowledge_index.index import production_embedders  # noqa: E402

@@ -30,9 +30,8 @@ from connectors.plain_text import chosen, numbered, pieces
 from handoff import catalogue
 from handoff.cases.channels import Capabilities
 from handoff.cases.conversations import Conversations
-from handoff.cases.identity import Identity
 from handoff.errors import ApiError
-from handoff.store.records import CLOSED, Conversation, Message, Status
+from handoff.store.records import CLOSED, Conversation, Identity, Message, Status
 from handoff.store.sql import SqlCaseStore
 from handoff.surveys.questions import Answers
 from handoff.web.api import json_body

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from handoff.cases import masking
-from handoff.editorial.content_gaps import unanswered
 from handoff.editorial.live_index import LiveIndex
+from handoff.reports.content_gaps import unanswered
 from handoff.reports.exports import cell
 from handoff.reports.figures import Reports, Scope
 from handoff.settings import load_settings

@@ -17,7 +17,6 @@ import socketio
 from handoff.cases import lifecycle
 from handoff.cases.conversations import Conversations
 from handoff.cases.desk import Desk, open_desk
-from handoff.cases.identity import Identity
 from handoff.cases.rasa_bridge import RasaBridge
 from handoff.contacts.directory import Contacts
 from handoff.errors import ApiError
@@ -25,7 +24,17 @@ from handoff.privacy import erasure
 from handoff.settings import load_settings
 from handoff.staff.accounts import AgentAuth
 from handoff.store.privacy import OpenCases
-from handoff.store.records import CLOSED, AlreadyExists, Conversation, Entitlement, StaleStatus, Status, Survey, utcnow
+from handoff.store.records import (
+    CLOSED,
+    AlreadyExists,
+    Conversation,
+    Entitlement,
+    Identity,
+    StaleStatus,
+    Status,
+    Survey,
+    utcnow,
+)
 from handoff.store.sql import SqlCaseStore
 from handoff.surveys.questions import Answers
 

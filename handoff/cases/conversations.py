@@ -27,7 +27,6 @@ from handoff.cases import lifecycle, masking
 from handoff.cases.arrivals import Arrivals
 from handoff.cases.channels import Channels
 from handoff.cases.events import CaseChanged, Signal
-from handoff.cases.identity import Identity
 from handoff.cases.presence import AGENT, agent_room, queue_room
 from handoff.cases.queues import Queues
 from handoff.cases.rasa_bridge import BotReply, BotUnavailable, RasaBridge
@@ -41,6 +40,7 @@ from handoff.store.records import (
     Agent,
     AlreadyExists,
     Conversation,
+    Identity,
     Message,
     Posted,
     Reason,

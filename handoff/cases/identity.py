@@ -8,23 +8,16 @@ conversation starts. Claims: ``sub`` (the host's user id, required), ``exp`` (re
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import jwt
 
 from handoff.errors import ApiError
+from handoff.store.records import Identity
 
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 30  # clocks of the host and of casedesk may differ this much
 MIN_SECRET_LENGTH = 32
-
-
-@dataclasses.dataclass(frozen=True)
-class Identity:
-    external_id: str
-    name: str | None
-    email: str | None
 
 
 def _claim(claims: dict[str, object], key: str, max_length: int) -> str | None:

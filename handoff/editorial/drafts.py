@@ -1,6 +1,6 @@
 """Draft articles from resolved cases: what an agent replied to a question the bot could not answer.
 
-A draft's example questions are the case's unanswered questions (handoff/editorial/content_gaps.py: the
+A draft's example questions are the case's unanswered questions (handoff/reports/content_gaps.py: the
 customer's own words that escalated or that an article did not help with), or, when the case has
 none (the customer asked for a person), the customer's first message in their own words. Its body
 is the agent's messages, joined; its title the first question. Everything is customer or agent text
@@ -17,8 +17,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from handoff.editorial import content_gaps
 from handoff.errors import ApiError
+from handoff.reports import content_gaps
 from handoff.store.sql import SqlCaseStore
 from handoff.store.tables import conversations
 from knowledge_index.article_files import yaml_scalar

@@ -20,7 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from handoff.cases.routing import BREACHED, CHANNELS
-from handoff.editorial import content_gaps
+from handoff.reports import content_gaps
 from handoff.store.records import aware
 from handoff.store.sql import SqlCaseStore
 from handoff.store.tables import agents, case_articles, conversations, surveys
@@ -280,7 +280,7 @@ class Reports:
         }
 
     async def gaps(self, scope: Scope) -> dict[str, Any]:
-        """The questions the bot could not answer, grouped by meaning (handoff/editorial/content_gaps.py)."""
+        """The questions the bot could not answer, grouped by meaning (handoff/reports/content_gaps.py)."""
         return {"period": scope.view(),
                 **await content_gaps.report(self._store, scope.cases(), self._embedder, self._title, self._mask)}
 

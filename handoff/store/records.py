@@ -78,6 +78,15 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class Identity:
+    """A returning customer as the host site knows them, from its signed token (handoff/cases/identity.py)."""
+
+    external_id: str
+    name: str | None
+    email: str | None
+
+
+@dataclasses.dataclass(frozen=True)
 class Agent:
     """A person who signs in to the panel: an agent, a supervisor (reports, contacts), an editor."""
 

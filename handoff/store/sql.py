@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from handoff.cases.identity import Identity
 from handoff.store import migrations
 from handoff.store.base import insert_absent
 from handoff.store.channels import ChannelLinkQueries
@@ -36,6 +35,7 @@ from handoff.store.privacy import PrivacyQueries
 from handoff.store.records import (
     CaseEvent,
     Conversation,
+    Identity,
     Message,
     Posted,
     Reason,

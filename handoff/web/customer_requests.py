@@ -12,8 +12,8 @@ import dataclasses
 from typing import Any
 
 from handoff.cases import identity
-from handoff.cases.identity import Identity
 from handoff.settings import Settings
+from handoff.store.records import Identity
 from handoff.surveys import questions
 from handoff.wire import customer
 from handoff.wire.fields import MESSAGE_LENGTH, Payload

@@ -6,7 +6,7 @@ that none of the articles it offered fits (`no_offered_article_fits`), and when 
 an article it showed did not help (`helped` false in case_articles) without such a handoff
 (`not_helpful`). The question is the customer's own words: the message the bot answered (or could
 not answer), never a button press or a typed "no". Questions are grouped by meaning with the app's
-English encoder (handoff/editorial/question_groups.py); each group comes with how often it was asked, the
+English encoder (handoff/reports/question_groups.py); each group comes with how often it was asked, the
 question that stands for it, a few examples (each also with the case it was asked in, so an editor
 can open it or draft an article from the agent's reply, handoff/editorial/drafts.py), and the articles the bot
 tried.
@@ -27,7 +27,7 @@ import numpy.typing as npt
 import sqlalchemy as sa
 
 from handoff.cases.views import iso
-from handoff.editorial import question_groups
+from handoff.reports import question_groups
 from handoff.store.records import aware
 from handoff.store.sql import SqlCaseStore
 from handoff.store.tables import case_articles, case_events, conversations, messages
