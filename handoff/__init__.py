@@ -17,6 +17,5 @@ Rooms, each with its own map (dependencies point down this list, never up):
 - ``wire/``: the pydantic models of what clients send and the server answers, the mapping of their
   validation errors to the one error shape, and the OpenAPI documents built from them. Depends only on
   pydantic and ``errors.py``; every room above may use it.
-- ``settings.py``, ``errors.py``, ``payloads.py``: settings built once, the one error shape, and the
-  hand-written checks of what clients send that have not moved to ``wire/`` yet.
+- ``settings.py``, ``errors.py``: settings built once, and the one error shape.
 """

@@ -23,7 +23,7 @@ from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
 from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
 from handoff.wire import agent as agent_wire
-from handoff.wire import customer, replies
+from handoff.wire import customer, replies, staff
 from knowledge_index.article_files import ArticleFile
 from knowledge_index.articles import parse_article
 from knowledge_index.decision import Decision
@@ -302,3 +302,23 @@ def test_the_closed_sets_of_the_models_are_the_code_s() -> None:
     assert tuple(replies.Channel) == routing.CHANNELS
     assert tuple(agent_wire.Assignment) == routing.ASSIGNMENT
     assert tuple(replies.Priority) == routing.PRIORITIES
+
+
+EXTERNAL_BODIES = {"POST /webhook", "POST /channels/telegram"}  # Rasa's and Telegram's formats, not ours
+
+
+def test_every_rest_body_and_query_documents_the_fields_of_its_model() -> None:
+    for line in section("REST").splitlines():
+        if not line.startswith("| `"):
+            continue
+        route, _, body_cell, _ = cells(line)
+        method, target = route.strip("`").split()[:2]
+        path, _, query = target.partition("?")
+        call = f"{method} {path}"
+        if call in staff.REST_QUERIES:
+            model = staff.REST_QUERIES[call]
+            assert set(re.findall(r"([a-z_]+)=", query)) == set(model.model_fields), f"{call}: query {query}"
+        if call in staff.REST_BODIES:
+            assert_payload(f"{call} body", body_cell, staff.REST_BODIES[call])
+        elif "{" in body_cell and call not in EXTERNAL_BODIES:
+            assert re.search(r"the (?:payload|body) of `([a-z_]+)`", body_cell), f"{call}: a body without a model"

@@ -9,13 +9,12 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from handoff import payloads
 from handoff.cases.views import article_view, case_survey_view, event_view, message_view
 from handoff.errors import ApiError
 from handoff.staff.accounts import AGENT, SUPERVISOR, agent_view
 from handoff.store.records import Agent
 from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS, INDEX
-from handoff.wire import api_error
+from handoff.wire import api_error, staff
 from knowledge_index.entries import plain_text
 
 log = logging.getLogger(__name__)
@@ -75,10 +74,8 @@ async def signed_in(request: web.Request, role: str = AGENT, *others: str) -> Ag
 
 @routes.post("/api/agent/login")
 async def login(request: web.Request) -> web.Response:
-    p = payloads.fields(await json_body(request), {"username", "password"})
-    username = payloads.text(p, "username", 80)
-    password = payloads.text(p, "password", 200)
-    token, agent = await request.app[AUTH].login(username, password)
+    asked = staff.Login.model_validate(await json_body(request))
+    token, agent = await request.app[AUTH].login(asked.username, asked.password)
     return web.json_response({"token": token, "agent": agent_view(agent)})
 
 
@@ -111,25 +108,18 @@ async def case_detail(request: web.Request) -> web.Response:
 @routes.post("/api/cases/{conversation_id}/cancel")
 async def cancel_case(request: web.Request) -> web.Response:
     supervisor = await signed_in(request, SUPERVISOR)
-    p = payloads.fields(await json_body(request), {"reason"})
+    reason = staff.CancelCase.model_validate(await json_body(request)).reason
     conversations = request.app[CONVERSATIONS]
-    cancelled = await conversations.cancel(supervisor, request.match_info["conversation_id"],
-                                           payloads.text(p, "reason", 20))
+    cancelled = await conversations.cancel(supervisor, request.match_info["conversation_id"], reason.value)
     return web.json_response({"case": await conversations.summary(cancelled)})
 
 
 @routes.get("/api/kb/search")
 async def kb_search(request: web.Request) -> web.Response:
     await signed_in(request)
-    query = payloads.text(dict(request.query), "q", 500)
-    try:
-        k = int(request.query.get("k", "3"))
-    except ValueError:
-        raise ApiError("invalid_payload", "k: must be an integer") from None
-    if not 1 <= k <= 20:
-        raise ApiError("invalid_payload", "k: must be between 1 and 20")
+    asked = staff.KbSearchQuery.model_validate(dict(request.query))
     index = request.app[INDEX].current()
-    hits = await asyncio.to_thread(index.search, query, k)
+    hits = await asyncio.to_thread(index.search, asked.q, asked.k)
     return web.json_response({"hits": [
         {"article_id": h.article_id, "title": h.title, "url": h.url, "score": h.score, "matched": h.matched,
          "answer": plain_text(record.body) if (record := index.article(h.article_id)) else ""}

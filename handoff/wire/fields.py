@@ -109,6 +109,34 @@ class OptionalText(Text):
         yield AfterValidator(self.limited)
 
 
+class NullableText(Text):
+    """``Annotated[str | None, NullableText(n)]``: `Text`, or null (an id that may be unset); ``""`` is not
+    null but an empty text, refused."""
+
+    def __iter__(self) -> Iterator[Any]:
+        yield Field(strict=True, json_schema_extra={"anyOf": [{"type": "null"}, self.schema()]})
+        yield AfterValidator(_stripped)
+        yield AfterValidator(self.limited)
+
+
+class FileText(GroupedMetadata):
+    """``Annotated[str, FileText(n)]``: a whole file: a string, not blank, at most ``n`` characters, kept as
+    sent but for a final newline, added when it is missing."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def check(self, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("invalid_payload", "must not be empty")
+        _limit(value, self.max_length, "invalid_payload")
+        return value if value.endswith("\n") else value + "\n"
+
+    def __iter__(self) -> Iterator[Any]:
+        yield Field(strict=True, json_schema_extra={"maxLength": self.max_length, "pattern": NOT_BLANK})
+        yield AfterValidator(self.check)
+
+
 def MessageText() -> Text:
     """What customers and agents write: at most the setting max_message_length (``message_too_long``)."""
     return Text(DEFAULT_MESSAGE_LENGTH, too_long="message_too_long", setting=MESSAGE_LENGTH)

@@ -15,24 +15,20 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from bot.actions.knowledge import Consideration, consider
-from handoff import payloads
 from handoff.cases import masking
 from handoff.editorial import drafts
 from handoff.errors import ApiError
 from handoff.staff.accounts import EDITOR
 from handoff.web.api import json_body, signed_in
+from handoff.web.api import query as api_query
 from handoff.web.keys import ARTICLES, CONVERSATIONS, INDEX, SETTINGS
+from handoff.wire import staff
 from knowledge_index.article_files import ArticleFile, ArticleNotFound, EditRefused, VersionConflict
 from knowledge_index.articles import ArticleError
 from knowledge_index.decision import Decision
 from knowledge_index.index import Hit
 
 routes = web.RouteTableDef()
-MAX_TEXT = 200_000  # characters of an article file
-MAX_PATH = 200
-MAX_QUESTION = 500
-VERSION_LENGTH = 64
-MAX_CASE_ID = 64
 T = TypeVar("T")
 
 
@@ -63,27 +59,6 @@ def detail_view(item: ArticleFile) -> dict[str, Any]:
             "path": item.path, "version": item.version, "text": item.text}
 
 
-def _query(request: web.Request, allowed: set[str]) -> dict[str, str]:
-    for key in request.query:
-        if key not in allowed:
-            raise ApiError("invalid_payload", f"{key}: unknown parameter")
-        if len(request.query.getall(key)) > 1:
-            raise ApiError("invalid_payload", f"{key}: given more than once")
-    return dict(request.query)
-
-
-def _file_text(p: Any, key: str) -> str:
-    """A whole article file: a string, not blank, at most MAX_TEXT characters; ends with a newline."""
-    value = p.get(key)
-    if not isinstance(value, str):
-        raise ApiError("invalid_payload", f"{key}: must be a string")
-    if not value.strip():
-        raise ApiError("invalid_payload", f"{key}: must not be empty")
-    if len(value) > MAX_TEXT:
-        raise ApiError("invalid_payload", f"{key}: must be at most {MAX_TEXT} characters")
-    return value if value.endswith("\n") else value + "\n"
-
-
 async def _editor(request: web.Request) -> None:
     await signed_in(request, EDITOR)
 
@@ -91,9 +66,7 @@ async def _editor(request: web.Request) -> None:
 @routes.get("/api/articles")
 async def list_articles(request: web.Request) -> web.Response:
     await _editor(request)
-    query = _query(request, {"q"}).get("q", "")
-    if len(query) > MAX_QUESTION:
-        raise ApiError("invalid_payload", f"q: must be at most {MAX_QUESTION} characters")
+    query = api_query(request, staff.ArticlesQuery).q
     found = await _files(lambda: request.app[ARTICLES].search(query))
     return web.json_response({"articles": [summary_view(item) for item in found]})
 
@@ -108,9 +81,8 @@ async def article_detail(request: web.Request) -> web.Response:
 @routes.post("/api/articles")
 async def create_article(request: web.Request) -> web.Response:
     await _editor(request)
-    p = payloads.fields(await json_body(request), {"path", "text"})
-    path, text = payloads.text(p, "path", MAX_PATH), _file_text(p, "text")
-    created = await _files(lambda: request.app[ARTICLES].create(path, text))
+    asked = staff.CreateArticle.model_validate(await json_body(request))
+    created = await _files(lambda: request.app[ARTICLES].create(asked.path, asked.text))
     return web.json_response({"article": detail_view(created)}, status=201)
 
 
@@ -118,8 +90,7 @@ async def create_article(request: web.Request) -> web.Response:
 async def create_draft(request: web.Request) -> web.Response:
     """A draft article from a case an agent resolved: its unanswered questions and the agent's reply."""
     await _editor(request)
-    p = payloads.fields(await json_body(request), {"case_id"})
-    case_id = payloads.text(p, "case_id", MAX_CASE_ID)
+    case_id = staff.CreateDraft.model_validate(await json_body(request)).case_id
     settings = request.app[SETTINGS]
     mask = masking.Masker(masking.KINDS, settings.phone_region)  # everything, bound for a public article
     found = await drafts.source(request.app[CONVERSATIONS].store, case_id, mask)
@@ -130,29 +101,25 @@ async def create_draft(request: web.Request) -> web.Response:
 @routes.put("/api/articles/{article_id}")
 async def update_article(request: web.Request) -> web.Response:
     await _editor(request)
-    p = payloads.fields(await json_body(request), {"text", "version"})
-    text, version = _file_text(p, "text"), payloads.text(p, "version", VERSION_LENGTH)
+    asked = staff.UpdateArticle.model_validate(await json_body(request))
     article_id = request.match_info["article_id"]
-    updated = await _files(lambda: request.app[ARTICLES].update(article_id, text, version))
+    updated = await _files(lambda: request.app[ARTICLES].update(article_id, asked.text, asked.version))
     return web.json_response({"article": detail_view(updated)})
 
 
 @routes.post("/api/articles/{article_id}/questions")
 async def add_question(request: web.Request) -> web.Response:
     await _editor(request)
-    p = payloads.fields(await json_body(request), {"question"}, {"version"})
-    question = payloads.text(p, "question", MAX_QUESTION)
-    version = payloads.optional_text(p, "version", VERSION_LENGTH)
+    asked = staff.AddQuestion.model_validate(await json_body(request))
     article_id = request.match_info["article_id"]
-    updated = await _files(lambda: request.app[ARTICLES].add_question(article_id, question, version))
+    updated = await _files(lambda: request.app[ARTICLES].add_question(article_id, asked.question, asked.version))
     return web.json_response({"article": detail_view(updated)}, status=201)
 
 
 @routes.post("/api/kb/try")
 async def try_question(request: web.Request) -> web.Response:
     await _editor(request)
-    p = payloads.fields(await json_body(request), {"question"})
-    question = payloads.text(p, "question", MAX_QUESTION)
+    question = staff.TryQuestion.model_validate(await json_body(request)).question
     index = request.app[INDEX].current()
     considered = await consider(index, question)
     return web.json_response({"index_version": index.version, **consideration_view(considered)})

@@ -12,6 +12,7 @@ from handoff.errors import ApiError
 from handoff.staff.accounts import EDITOR
 from handoff.web.api import json_body, signed_in
 from handoff.web.keys import PUBLISHER
+from handoff.wire import staff
 from knowledge_index.articles import ArticleError
 
 routes = web.RouteTableDef()
@@ -63,5 +64,5 @@ async def rollback(request: web.Request) -> web.Response:
 
 async def _no_fields(request: web.Request) -> None:
     """These calls take no fields; a body, when sent, must be an empty JSON object."""
-    if request.can_read_body and await json_body(request) != {}:
-        raise ApiError("invalid_payload", "body: this call takes no fields (send {} or nothing)")
+    if request.can_read_body:
+        staff.NoFields.model_validate(await json_body(request))
