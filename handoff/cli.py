@@ -36,11 +36,16 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+# When the app stops, open connections (sockets of customers and agents) get this long to finish; they
+# reconnect and resume with nothing lost, as every message is stored before it is delivered.
+SHUTDOWN_SECONDS = 5.0
+
+
 async def start_app(settings: Settings) -> tuple[web.AppRunner, int]:
     """Start the app on ``settings.host``/``settings.port`` (0: an OS-chosen port) with its first agent account;
     returns its runner (``cleanup()`` stops it) and its port. `serve` and `run` start it so, and the tests
     (harness/servers.py) in their own process."""
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
