@@ -61,6 +61,16 @@ def query(request: web.Request, model: type[M]) -> M:
     return model.model_validate(dict(request.query))
 
 
+def reply(model: type[BaseModel], data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+          ) -> web.Response:
+    """``data`` as JSON, as its wire model says: a reply that is not its model's is the server's fault (500)."""
+    try:
+        shaped = model.model_validate(data).model_dump(mode="json")
+    except ValidationError as exc:
+        raise RuntimeError(f"the reply is not a {model.__name__}: {exc}") from None
+    return web.json_response(shaped, status=status, headers=headers)
+
+
 def _bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     return header[7:] if header.startswith("Bearer ") else None
@@ -76,14 +86,14 @@ async def signed_in(request: web.Request, role: str = AGENT, *others: str) -> Ag
 async def login(request: web.Request) -> web.Response:
     asked = staff.Login.model_validate(await json_body(request))
     token, agent = await request.app[AUTH].login(asked.username, asked.password)
-    return web.json_response({"token": token, "agent": agent_view(agent)})
+    return reply(staff.Signed, {"token": token, "agent": agent_view(agent)})
 
 
 @routes.post("/api/agent/logout")
 async def logout(request: web.Request) -> web.Response:
     await signed_in(request)
     await request.app[AUTH].logout(_bearer(request) or "")
-    return web.json_response({"ok": True})
+    return reply(staff.Done, {"ok": True})
 
 
 @routes.get("/api/cases/{conversation_id}")
@@ -102,7 +112,7 @@ async def case_detail(request: web.Request) -> web.Response:
     }
     case["earlier_cases"] = [await conversations.summary(c) for c in await conversations.earlier_cases(conversation)]
     messages = [message_view(m) for m in await store.messages_after(conversation.id)]
-    return web.json_response({"case": case, "messages": messages})
+    return reply(staff.CaseDetail, {"case": case, "messages": messages})
 
 
 @routes.post("/api/cases/{conversation_id}/cancel")
@@ -111,7 +121,7 @@ async def cancel_case(request: web.Request) -> web.Response:
     reason = staff.CancelCase.model_validate(await json_body(request)).reason
     conversations = request.app[CONVERSATIONS]
     cancelled = await conversations.cancel(supervisor, request.match_info["conversation_id"], reason.value)
-    return web.json_response({"case": await conversations.summary(cancelled)})
+    return reply(staff.CaseReply, {"case": await conversations.summary(cancelled)})
 
 
 @routes.get("/api/kb/search")
@@ -120,7 +130,7 @@ async def kb_search(request: web.Request) -> web.Response:
     asked = staff.KbSearchQuery.model_validate(dict(request.query))
     index = request.app[INDEX].current()
     hits = await asyncio.to_thread(index.search, asked.q, asked.k)
-    return web.json_response({"hits": [
+    return reply(staff.Hits, {"hits": [
         {"article_id": h.article_id, "title": h.title, "url": h.url, "score": h.score, "matched": h.matched,
          "answer": plain_text(record.body) if (record := index.article(h.article_id)) else ""}
         for h in hits

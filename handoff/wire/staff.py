@@ -1,14 +1,15 @@
-"""What the staff's REST calls take (docs/protocol.md, "REST"): signing in, cases, the knowledge base,
-contacts, accounts and entitlements, the editors' article files and publishing."""
+"""What the staff's REST calls take and answer (docs/protocol.md, "REST"): signing in, cases, the
+knowledge base, contacts, accounts and entitlements, the editors' article files and publishing."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from handoff.wire.fields import FileText, NullableText, OptionalText, Payload, QueryInteger, Text, Time
+from handoff.wire.fields import FileText, NullableText, OptionalText, Payload, QueryInteger, Reply, Text, Time, TimeOut
+from handoff.wire.replies import Case, CaseSummary, Channel, Message
 
 MAX_ARTICLE_TEXT = 200_000  # characters of an article file
 MAX_QUESTION = 500
@@ -146,3 +147,220 @@ def changed(payload: Payload) -> dict[str, object]:
     """The fields a PATCH sent, with their validated values."""
     return {name: getattr(payload, name) for name in payload.model_fields_set}
 
+
+
+# -- replies ---------------------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    EDITOR = "editor"
+
+
+class AgentView(Reply):
+    """**Agent**: an account and what it may do."""
+
+    id: str
+    username: str
+    display_name: str
+    roles: list[Role]
+
+
+class Signed(Reply):
+    token: str
+    agent: AgentView
+
+
+class Hit(Reply):
+    """A knowledge base search's hit, with the article as plain text for the agent to insert."""
+
+    article_id: str
+    title: str
+    url: str | None
+    score: float
+    matched: str
+    answer: str
+
+
+class Hits(Reply):
+    hits: list[Hit]
+
+
+class ArticleSummary(Reply):
+    id: str
+    title: str
+    locale: str
+    tags: list[str]
+    translation_of: str | None
+    questions: int = Field(ge=0)
+    draft: bool
+    path: str
+
+
+class ArticleFile(Reply):
+    id: str
+    title: str
+    locale: str
+    tags: list[str]
+    url: str | None
+    translation_of: str | None
+    questions: list[str]
+    body: str
+    draft: bool
+    path: str
+    version: str
+    text: str
+
+
+class TryHit(Reply):
+    article_id: str
+    title: str
+    url: str | None
+    score: float
+    similarity: float
+    matched: str
+
+
+class DecisionKind(StrEnum):
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    ESCALATE = "escalate"
+
+
+class Decision(Reply):
+    kind: DecisionKind
+    article_ids: list[str]
+    confidence: float
+    reason: str
+
+
+class Tried(Reply):
+    """`POST /api/kb/try`: what the bot's search and decision make of a question."""
+
+    index_version: str
+    language: str
+    model: str
+    hits: list[TryHit]
+    decision: Decision
+
+
+class Articles(Reply):
+    articles: list[ArticleSummary]
+
+
+class ArticleReply(Reply):
+    article: ArticleFile
+
+
+class DraftReply(Reply):
+    article: ArticleFile
+    case_id: str
+
+
+class Contact(Reply):
+    id: str
+    display_name: str
+    email: str | None
+    external_id: str | None
+    known: bool
+    account_id: str | None
+    preferred: bool
+    channel: Channel
+    created_at: TimeOut
+
+
+class Account(Reply):
+    id: str
+    name: str
+    parent_id: str | None
+    created_at: TimeOut
+
+
+class Entitlement(Reply):
+    id: str
+    name: str
+    contact_id: str | None
+    account_id: str | None
+    starts_at: TimeOut | None
+    ends_at: TimeOut | None
+    active: bool
+
+
+class ContactDetail(Contact):
+    accounts: list[Account]
+    entitlements: list[Entitlement]
+    cases: list[CaseSummary]
+
+
+class AccountDetail(Account):
+    parents: list[Account]
+    children: list[Account]
+    contacts: list[Contact]
+    entitlements: list[Entitlement]
+
+
+class Contacts(Reply):
+    contacts: list[Contact]
+
+
+class ContactReply(Reply):
+    contact: ContactDetail
+
+
+class Merged(Reply):
+    contact: ContactDetail
+    moved_cases: int = Field(ge=0)
+
+
+class AccountReply(Reply):
+    account: Account
+
+
+class AccountDetailReply(Reply):
+    account: AccountDetail
+
+
+class EntitlementReply(Reply):
+    entitlement: Entitlement
+
+
+class CaseDetail(Reply):
+    """`GET /api/cases/{conversation_id}`: the case and every message, private notes included."""
+
+    case: Case
+    messages: list[Message]
+
+
+class CaseReply(Reply):
+    case: CaseSummary
+
+
+class Done(Reply):
+    ok: Literal[True]
+
+
+# The REST calls' replies (of status 2xx), by "METHOD path", where they are the wire's.
+REST_REPLIES: dict[str, type[Reply]] = {
+    "POST /api/agent/login": Signed,
+    "POST /api/agent/logout": Done,
+    "GET /api/cases/{conversation_id}": CaseDetail,
+    "POST /api/cases/{conversation_id}/cancel": CaseReply,
+    "GET /api/kb/search": Hits,
+    "GET /api/contacts": Contacts,
+    "GET /api/contacts/{contact_id}": ContactReply,
+    "PATCH /api/contacts/{contact_id}": ContactReply,
+    "POST /api/contacts/{contact_id}/merge": Merged,
+    "POST /api/accounts": AccountReply,
+    "GET /api/accounts/{account_id}": AccountDetailReply,
+    "PATCH /api/accounts/{account_id}": AccountDetailReply,
+    "POST /api/entitlements": EntitlementReply,
+    "DELETE /api/entitlements/{entitlement_id}": Done,
+    "GET /api/articles": Articles,
+    "GET /api/articles/{article_id}": ArticleReply,
+    "POST /api/articles": ArticleReply,
+    "PUT /api/articles/{article_id}": ArticleReply,
+    "POST /api/articles/{article_id}/questions": ArticleReply,
+    "POST /api/articles/drafts": DraftReply,
+    "POST /api/kb/try": Tried,
+}

@@ -7,7 +7,7 @@ from aiohttp import web
 from handoff.contacts.directory import account_view, contact_view, entitlement_view
 from handoff.staff.accounts import SUPERVISOR
 from handoff.store.records import utcnow
-from handoff.web.api import json_body, signed_in
+from handoff.web.api import json_body, reply, signed_in
 from handoff.web.keys import CONTACTS
 from handoff.wire import staff
 
@@ -20,13 +20,14 @@ async def search_contacts(request: web.Request) -> web.Response:
     await signed_in(request)
     text = staff.ContactsQuery.model_validate(dict(request.query)).q
     found = await request.app[CONTACTS].search(text, SEARCH_LIMIT)
-    return web.json_response({"contacts": [contact_view(c) for c in found]})
+    return reply(staff.Contacts, {"contacts": [contact_view(c) for c in found]})
 
 
 @routes.get("/api/contacts/{contact_id}")
 async def contact_detail(request: web.Request) -> web.Response:
     await signed_in(request)
-    return web.json_response({"contact": await request.app[CONTACTS].contact_detail(request.match_info["contact_id"])})
+    detail = await request.app[CONTACTS].contact_detail(request.match_info["contact_id"])
+    return reply(staff.ContactReply, {"contact": detail})
 
 
 @routes.patch("/api/contacts/{contact_id}")
@@ -36,7 +37,7 @@ async def update_contact(request: web.Request) -> web.Response:
     contacts = request.app[CONTACTS]
     contact_id = request.match_info["contact_id"]
     await contacts.update_contact(contact_id, fields)
-    return web.json_response({"contact": await contacts.contact_detail(contact_id)})
+    return reply(staff.ContactReply, {"contact": await contacts.contact_detail(contact_id)})
 
 
 @routes.post("/api/contacts/{contact_id}/merge")
@@ -47,7 +48,7 @@ async def merge_contacts(request: web.Request) -> web.Response:
     source = request.match_info["contact_id"]
     kept = into if (await contacts.contact(source)).external_id is None else source
     moved = await contacts.merge(source, into, f"agent:{supervisor.username}")
-    return web.json_response({"contact": await contacts.contact_detail(kept), "moved_cases": moved})
+    return reply(staff.Merged, {"contact": await contacts.contact_detail(kept), "moved_cases": moved})
 
 
 @routes.post("/api/accounts")
@@ -55,13 +56,14 @@ async def add_account(request: web.Request) -> web.Response:
     await signed_in(request, SUPERVISOR)
     asked = staff.AddAccount.model_validate(await json_body(request))
     account = await request.app[CONTACTS].add_account(asked.name, asked.parent_id)
-    return web.json_response({"account": account_view(account)}, status=201)
+    return reply(staff.AccountReply, {"account": account_view(account)}, status=201)
 
 
 @routes.get("/api/accounts/{account_id}")
 async def account_detail(request: web.Request) -> web.Response:
     await signed_in(request)
-    return web.json_response({"account": await request.app[CONTACTS].account_detail(request.match_info["account_id"])})
+    detail = await request.app[CONTACTS].account_detail(request.match_info["account_id"])
+    return reply(staff.AccountDetailReply, {"account": detail})
 
 
 @routes.patch("/api/accounts/{account_id}")
@@ -71,7 +73,7 @@ async def update_account(request: web.Request) -> web.Response:
     contacts = request.app[CONTACTS]
     account_id = request.match_info["account_id"]
     await contacts.update_account(account_id, fields)
-    return web.json_response({"account": await contacts.account_detail(account_id)})
+    return reply(staff.AccountDetailReply, {"account": await contacts.account_detail(account_id)})
 
 
 @routes.post("/api/entitlements")
@@ -82,12 +84,12 @@ async def add_entitlement(request: web.Request) -> web.Response:
         contact_id=asked.contact_id, account_id=asked.account_id, name=asked.name, starts_at=asked.starts_at,
         ends_at=asked.ends_at,
     )
-    return web.json_response({"entitlement": entitlement_view(entitlement, utcnow())}, status=201)
+    return reply(staff.EntitlementReply, {"entitlement": entitlement_view(entitlement, utcnow())}, status=201)
 
 
 @routes.delete("/api/entitlements/{entitlement_id}")
 async def remove_entitlement(request: web.Request) -> web.Response:
     await signed_in(request, SUPERVISOR)
     await request.app[CONTACTS].remove_entitlement(request.match_info["entitlement_id"])
-    return web.json_response({"ok": True})
+    return reply(staff.Done, {"ok": True})
 

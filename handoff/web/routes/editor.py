@@ -19,7 +19,7 @@ from handoff.cases import masking
 from handoff.editorial import drafts
 from handoff.errors import ApiError
 from handoff.staff.accounts import EDITOR
-from handoff.web.api import json_body, signed_in
+from handoff.web.api import json_body, reply, signed_in
 from handoff.web.api import query as api_query
 from handoff.web.keys import ARTICLES, CONVERSATIONS, INDEX, SETTINGS
 from handoff.wire import staff
@@ -68,14 +68,15 @@ async def list_articles(request: web.Request) -> web.Response:
     await _editor(request)
     query = api_query(request, staff.ArticlesQuery).q
     found = await _files(lambda: request.app[ARTICLES].search(query))
-    return web.json_response({"articles": [summary_view(item) for item in found]})
+    return reply(staff.Articles, {"articles": [summary_view(item) for item in found]})
 
 
 @routes.get("/api/articles/{article_id}")
 async def article_detail(request: web.Request) -> web.Response:
     await _editor(request)
     article_id = request.match_info["article_id"]
-    return web.json_response({"article": detail_view(await _files(lambda: request.app[ARTICLES].get(article_id)))})
+    found = await _files(lambda: request.app[ARTICLES].get(article_id))
+    return reply(staff.ArticleReply, {"article": detail_view(found)})
 
 
 @routes.post("/api/articles")
@@ -83,7 +84,7 @@ async def create_article(request: web.Request) -> web.Response:
     await _editor(request)
     asked = staff.CreateArticle.model_validate(await json_body(request))
     created = await _files(lambda: request.app[ARTICLES].create(asked.path, asked.text))
-    return web.json_response({"article": detail_view(created)}, status=201)
+    return reply(staff.ArticleReply, {"article": detail_view(created)}, status=201)
 
 
 @routes.post("/api/articles/drafts")
@@ -95,7 +96,7 @@ async def create_draft(request: web.Request) -> web.Response:
     mask = masking.Masker(masking.KINDS, settings.phone_region)  # everything, bound for a public article
     found = await drafts.source(request.app[CONVERSATIONS].store, case_id, mask)
     created = await _files(lambda: request.app[ARTICLES].create_draft(found.base_id, found.text))
-    return web.json_response({"article": detail_view(created), "case_id": case_id}, status=201)
+    return reply(staff.DraftReply, {"article": detail_view(created), "case_id": case_id}, status=201)
 
 
 @routes.put("/api/articles/{article_id}")
@@ -104,7 +105,7 @@ async def update_article(request: web.Request) -> web.Response:
     asked = staff.UpdateArticle.model_validate(await json_body(request))
     article_id = request.match_info["article_id"]
     updated = await _files(lambda: request.app[ARTICLES].update(article_id, asked.text, asked.version))
-    return web.json_response({"article": detail_view(updated)})
+    return reply(staff.ArticleReply, {"article": detail_view(updated)})
 
 
 @routes.post("/api/articles/{article_id}/questions")
@@ -113,7 +114,7 @@ async def add_question(request: web.Request) -> web.Response:
     asked = staff.AddQuestion.model_validate(await json_body(request))
     article_id = request.match_info["article_id"]
     updated = await _files(lambda: request.app[ARTICLES].add_question(article_id, asked.question, asked.version))
-    return web.json_response({"article": detail_view(updated)}, status=201)
+    return reply(staff.ArticleReply, {"article": detail_view(updated)}, status=201)
 
 
 @routes.post("/api/kb/try")
@@ -122,7 +123,7 @@ async def try_question(request: web.Request) -> web.Response:
     question = staff.TryQuestion.model_validate(await json_body(request)).question
     index = request.app[INDEX].current()
     considered = await consider(index, question)
-    return web.json_response({"index_version": index.version, **consideration_view(considered)})
+    return reply(staff.Tried, {"index_version": index.version, **consideration_view(considered)})
 
 
 def consideration_view(considered: Consideration) -> dict[str, Any]:
