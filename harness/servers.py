@@ -191,8 +191,15 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout)
 
     def close(self) -> None:
+        """Stop the loop as `asyncio.run` does: what still runs on it (sockets' pings, a cancelled request's
+        query) is cancelled and waited for first, so no thread answers a closed loop afterwards."""
         async def finish() -> None:
+            pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             await self.loop.shutdown_asyncgens()
+            await self.loop.shutdown_default_executor()
 
         with contextlib.suppress(Exception):
             self.run(finish, timeout=30)

@@ -417,7 +417,7 @@ class Conversations:
         except StaleStatus:
             raise ApiError("conflict", f"case {conversation.number} changed meanwhile; reload it") from None
         updated = await self.get(conversation.id)
-        await self.changed.emit(CaseChanged(conversation, updated, reason, actor))
+        await self.changed.notify(CaseChanged(conversation, updated, reason, actor))
         updated = await self.get(conversation.id)  # as the listeners left it (the survey request)
         summary = await self.publish_case(updated, conversation)
         if target == Status.QUEUED:

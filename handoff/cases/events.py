@@ -37,7 +37,7 @@ class Signal(Generic[T]):
     def subscribe(self, listener: Callable[[T], Awaitable[None]]) -> None:
         self._listeners.append(listener)
 
-    async def emit(self, event: T) -> None:
+    async def notify(self, event: T) -> None:
         for listener in self._listeners:
             await listener(event)
 

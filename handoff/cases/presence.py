@@ -76,13 +76,13 @@ class Presence:
         await self.store.add_connection(self.node_id, sid, "agent", agent.id, availability)
         self._agent_left_at.pop(agent.id, None)
         if not already:  # every queued customer's expected wait changes
-            await self.agents_changed.emit(AgentsChanged())
+            await self.agents_changed.notify(AgentsChanged())
 
     async def agent_disconnected(self, agent_id: str, sid: str) -> None:
         await self.store.remove_connection(self.node_id, sid)
         if not await self.store.connected("agent", agent_id):
             self._agent_left_at[agent_id] = utcnow()
-            await self.agents_changed.emit(AgentsChanged())
+            await self.agents_changed.notify(AgentsChanged())
 
     async def colleagues(self, agent: Agent) -> list[dict[str, Any]]:
         """The other agents signed in now (for a transfer), with their availability."""
@@ -93,7 +93,7 @@ class Presence:
         """An agent says whether they take conversations now (available) or not (busy, away)."""
         if set((await self.store.connected("agent", agent.id)).values()) != {availability}:
             await self.store.set_connection_availability(agent.id, availability)
-            await self.agents_changed.emit(AgentsChanged())
+            await self.agents_changed.notify(AgentsChanged())
         return availability
 
     def agent_gone_since(self, agent_id: str, now: datetime) -> datetime:
