@@ -332,7 +332,7 @@ def test_every_rest_body_and_query_documents_the_fields_of_its_model() -> None:
         call = f"{method} {path}"
         if call in staff.REST_QUERIES:
             model = staff.REST_QUERIES[call]
-            assert set(re.findall(r"([a-z_]+)=", query)) == set(model.model_fields), f"{call}: query {query}"
+            assert set(re.findall(r"([a-z_]+)=", query)) == model_keys(model)[0], f"{call}: query {query}"
         if call in staff.REST_REPLIES:
             assert_payload(f"{call} response", response_cell, staff.REST_REPLIES[call], optional_marked=False)
         if call in staff.REST_BODIES:

@@ -81,3 +81,26 @@ def test_what_validates_comes_out_clean() -> None:
     assert staff.changed(patch) == {"email": None, "preferred": True}
     entitlement = staff.AddEntitlement.model_validate({"name": "Gold", "starts_at": "2027-01-31"})
     assert entitlement.starts_at is not None and entitlement.starts_at.isoformat() == "2027-01-31T00:00:00+00:00"
+
+
+def test_a_report_query_checks_the_period_with_today_from_the_context() -> None:
+    from datetime import date
+
+    today = {"today": date(2026, 6, 30)}
+    asked = staff.TopicsQuery.model_validate({"from": " 2026-06-01 ", "channel": "", "tag": "bikes"}, context=today)
+    assert asked.period(date(2026, 6, 30)) == (date(2026, 6, 1), date(2026, 6, 30))
+    assert (asked.channel, asked.tag) == (None, "bikes")
+    assert refusal(staff.ReportQuery, {"from": "2025-13-01"}, **today) == ("invalid_payload",
+                                                                           "from: 2025-13-01 is no date")
+    assert refusal(staff.ReportQuery, {"queue": "q" * 41}, **today) == ("invalid_payload",
+                                                                        "queue: must be at most 40 characters")
+    assert staff.ReportQuery.model_validate({"queue": " "}, context=today).queue is None
+    assert refusal(staff.ReportQuery, {"to": "20250604"}, **today) == ("invalid_payload",
+                                                                       "to: must be a date as YYYY-MM-DD")
+    assert refusal(staff.ReportQuery, {"from": "2026-07-01"}, **today) == ("invalid_payload",
+                                                                           "from: must not be after to")
+    assert refusal(staff.ReportQuery, {"from": "2024-01-01"}, **today) == (
+        "invalid_payload", "from, to: a period is at most 366 days")
+    assert refusal(staff.ReportQuery, {"tag": "x"}, **today) == ("invalid_payload", "tag: unknown parameter")
+    assert refusal(staff.ReportQuery, {"channel": "fax"}, **today) == (
+        "invalid_payload", "channel: must be one of web, mobile, telegram")

@@ -53,12 +53,12 @@ async def json_body(request: web.Request) -> Any:
 M = TypeVar("M", bound=BaseModel)
 
 
-def query(request: web.Request, model: type[M]) -> M:
+def query(request: web.Request, model: type[M], context: dict[str, Any] | None = None) -> M:
     """The query parameters, validated by ``model`` (a parameter given more than once is refused)."""
     for key in request.query:
         if len(request.query.getall(key)) > 1:
             raise ApiError("invalid_payload", f"{key}: given more than once")
-    return model.model_validate(dict(request.query))
+    return model.model_validate(dict(request.query), context=context)
 
 
 def reply(model: type[BaseModel], data: Any, *, status: int = 200, headers: dict[str, str] | None = None

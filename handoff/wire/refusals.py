@@ -56,8 +56,8 @@ def api_error(exc: ValidationError) -> ApiError:
     error = min(exc.errors(include_url=False), key=_rank)
     kind, ctx = error["type"], error.get("ctx") or {}
     where = _where(error["loc"])
-    if kind in HTTP_STATUS:  # a field's own check, with the code it asks for
-        return ApiError(kind, f"{where}: {error['msg']}")
+    if kind in HTTP_STATUS:  # a field's own check, with the code it asks for (a model's check names its fields)
+        return ApiError(kind, f"{where}: {error['msg']}" if error["loc"] else error["msg"])
     if kind == "extra_forbidden":
         noun = "parameter" if exc.title.endswith(QUERY_SUFFIX) else "field"
         return ApiError("invalid_payload", f"{where}: unknown {noun}")

@@ -3,10 +3,13 @@ knowledge base, contacts, accounts and entitlements, the editors' article files 
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
 from handoff.wire.fields import FileText, NullableText, OptionalText, Payload, QueryInteger, Reply, Text, Time, TimeOut
 from handoff.wire.replies import Case, CaseSummary, Channel, Message
@@ -119,6 +122,65 @@ class NoFields(Payload):
     """A call that takes no fields: no body, or ``{}``."""
 
 
+DEFAULT_REPORT_DAYS = 30
+MAX_REPORT_DAYS = 366
+REPORT_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _given(value: Any) -> Any:
+    """A query parameter stripped of surrounding space; an empty one is not given."""
+    if isinstance(value, str):
+        value = value.strip()
+    return value or None
+
+
+def _day(value: Any) -> date | None:
+    value = _given(value)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not REPORT_DATE.fullmatch(value):
+        raise PydanticCustomError("invalid_payload", "must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("invalid_payload", "{value} is no date", {"value": value}) from None
+
+
+Day = Annotated[date | None, BeforeValidator(_day),
+                Field(json_schema_extra={"type": "string", "format": "date"})]
+
+
+class ReportQuery(Payload):
+    """The period and filters of a report or an export (docs/reports.md): UTC days, both included (by
+    default the 30 days up to today, at most 366); an empty parameter means any. Today comes from the
+    validation context (``{"today": date}``)."""
+
+    from_: Day = Field(None, alias="from")
+    to: Day = None
+    channel: Annotated[Channel | None, BeforeValidator(_given)] = None
+    queue: Annotated[Annotated[str, Field(max_length=40)] | None, BeforeValidator(_given)] = None
+
+    def period(self, today: date) -> tuple[date, date]:
+        last = self.to or today
+        return self.from_ or last - timedelta(days=DEFAULT_REPORT_DAYS - 1), last
+
+    @model_validator(mode="after")
+    def _a_period(self, info: ValidationInfo) -> ReportQuery:
+        first, last = self.period((info.context or {}).get("today") or date.today())
+        if first > last:
+            raise PydanticCustomError("invalid_payload", "from: must not be after to")
+        if (last - first).days + 1 > MAX_REPORT_DAYS:
+            raise PydanticCustomError("invalid_payload", "from, to: a period is at most {days} days",
+                                      {"days": MAX_REPORT_DAYS})
+        return self
+
+
+class TopicsQuery(ReportQuery):
+    """The topics report also takes a tag."""
+
+    tag: Annotated[Annotated[str, Field(max_length=80)] | None, BeforeValidator(_given)] = None
+
+
 # The REST calls' bodies and queries, by "METHOD path" as docs/protocol.md's rows name them.
 REST_BODIES: dict[str, type[Payload]] = {
     "POST /api/agent/login": Login,
@@ -137,6 +199,9 @@ REST_BODIES: dict[str, type[Payload]] = {
     "POST /api/kb/rollback": NoFields,
 }
 REST_QUERIES: dict[str, type[Payload]] = {
+    "GET /api/reports/{name}": ReportQuery,  # the topics report's is TopicsQuery: with tag
+    "GET /api/reports/cases.csv": ReportQuery,
+    "GET /api/reports/surveys.csv": ReportQuery,
     "GET /api/kb/search": KbSearchQuery,
     "GET /api/contacts": ContactsQuery,
     "GET /api/articles": ArticlesQuery,
