@@ -255,6 +255,7 @@ PAYLOAD_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {  #
     "Account": (staff.Account, None),
     "AccountDetail": (staff.AccountDetail, staff.Account),
     "Entitlement": (staff.Entitlement, None),
+    "Question": (customer.Question, None),
 }
 
 
@@ -333,8 +334,9 @@ def test_every_rest_body_and_query_documents_the_fields_of_its_model() -> None:
         if call in staff.REST_QUERIES:
             model = staff.REST_QUERIES[call]
             assert set(re.findall(r"([a-z_]+)=", query)) == model_keys(model)[0], f"{call}: query {query}"
-        if call in staff.REST_REPLIES:
-            assert_payload(f"{call} response", response_cell, staff.REST_REPLIES[call], optional_marked=False)
+        if call in staff.REST_REPLIES | customer.REST_REPLIES:
+            model = (staff.REST_REPLIES | customer.REST_REPLIES)[call]
+            assert_payload(f"{call} response", response_cell, model, optional_marked=False)
         if call in staff.REST_BODIES:
             assert_payload(f"{call} body", body_cell, staff.REST_BODIES[call])
         elif "{" in body_cell and call not in EXTERNAL_BODIES:

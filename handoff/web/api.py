@@ -63,9 +63,10 @@ def query(request: web.Request, model: type[M], context: dict[str, Any] | None =
 
 def reply(model: type[BaseModel], data: Any, *, status: int = 200, headers: dict[str, str] | None = None
           ) -> web.Response:
-    """``data`` as JSON, as its wire model says: a reply that is not its model's is the server's fault (500)."""
+    """``data`` as JSON, as its wire model says: a reply that is not its model's is the server's fault (500).
+    A field the model may leave out and ``data`` does not have stays out."""
     try:
-        shaped = model.model_validate(data).model_dump(mode="json")
+        shaped = model.model_validate(data).model_dump(mode="json", exclude_unset=True)
     except ValidationError as exc:
         raise RuntimeError(f"the reply is not a {model.__name__}: {exc}") from None
     return web.json_response(shaped, status=status, headers=headers)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from handoff.errors import ApiError
+from handoff.web.api import reply
 from handoff.web.keys import SETTINGS
 from handoff.web.origins import own_origins
+from handoff.wire import customer
 
 routes = web.RouteTableDef()
 
@@ -31,7 +33,7 @@ def _check_origin(request: web.Request) -> str | None:
 async def widget_config(request: web.Request) -> web.Response:
     origin = _check_origin(request)
     settings = request.app[SETTINGS]
-    response = web.json_response({"max_message_length": settings.max_message_length})
+    response = reply(customer.WidgetConfig, {"max_message_length": settings.max_message_length})
     response.headers["Vary"] = "Origin"
     if origin is not None:
         response.headers["Access-Control-Allow-Origin"] = origin

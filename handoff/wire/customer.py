@@ -23,6 +23,7 @@ from handoff.wire.fields import (
     QueryNumber,
     Reply,
     Text,
+    TimeOut,
 )
 from handoff.wire.replies import Conversation, Message, Survey
 
@@ -152,6 +153,37 @@ class SurveyReply(Reply):
     survey: Survey
 
 
+class QuestionId(StrEnum):
+    SATISFACTION = "satisfaction"
+    COMMENT = "comment"
+    NPS = "nps"
+    EFFORT = "effort"
+
+
+class Question(Reply):
+    """A question of the survey; ``scale`` (lowest and highest answer) is left out for free text."""
+
+    id: QuestionId
+    scale: Annotated[list[int], Field(min_length=2, max_length=2)] | None = None
+
+
+class SurveyState(Reply):
+    """`GET /api/surveys/{token}`: where the survey of a link stands."""
+
+    case_number: int
+    locale: str
+    questions: list[Question]
+    answered: bool
+    expires_at: TimeOut | None
+    expired: bool
+
+
+class WidgetConfig(Reply):
+    """`GET /api/widget/config`: what the web widget needs before it connects."""
+
+    max_message_length: int = Field(ge=1)
+
+
 class Empty(Reply):
     """An ack with nothing more than ``ok``."""
 
@@ -173,6 +205,13 @@ CHAT_EVENTS: dict[str, tuple[type[Payload], type[Reply]]] = {
     "send_message": (SendMessage, MessageReply),
     "answer_survey": (SurveyAnswer, SurveyReply),
     "set_typing": (SetTyping, Empty),
+}
+# The customer's REST calls besides the API for apps (connectors/mobile_api.py, which has its own
+# OpenAPI document), by "METHOD path".
+REST_REPLIES: dict[str, type[Reply]] = {
+    "GET /api/surveys/{token}": SurveyState,
+    "POST /api/surveys/{token}": SurveyReply,
+    "GET /api/widget/config": WidgetConfig,
 }
 # What the server sends on ``/chat``.
 CHAT_SENT: dict[str, type[Reply]] = {"message_created": Message, "case_updated": Conversation,

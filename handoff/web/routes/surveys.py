@@ -15,8 +15,10 @@ from handoff.errors import ApiError
 from handoff.store.records import Conversation, Status
 from handoff.surveys import questions
 from handoff.web import customer_requests
+from handoff.web.api import reply
 from handoff.web.keys import CONVERSATIONS, SETTINGS
 from handoff.web.pages import WIDGET_DIR
+from handoff.wire import customer
 
 routes = web.RouteTableDef()
 
@@ -52,7 +54,7 @@ async def _case(request: web.Request) -> Conversation:
 async def survey_state(request: web.Request) -> web.Response:
     conversation = await _case(request)
     links = request.app[CONVERSATIONS].survey_links
-    return web.json_response({
+    return reply(customer.SurveyState, {
         "case_number": conversation.number,
         "locale": await request.app[CONVERSATIONS].customer_language(conversation),  # the page's language
         "questions": questions.describe(request.app[SETTINGS].survey_questions),
@@ -82,4 +84,4 @@ async def answer_survey(request: web.Request) -> web.Response:
                                    "after the case closed")
     answers = customer_requests.survey(await _body(request), settings)
     survey = await conversations.answer_survey(conversation.id, answers, via="link")
-    return web.json_response({"survey": survey_view(survey)})
+    return reply(customer.SurveyReply, {"survey": survey_view(survey)})
