@@ -20,6 +20,8 @@ from handoff.wire.fields import MESSAGE_LENGTH
 
 
 class AgentNamespace(BoundaryNamespace):
+    events = wire.AGENT_EVENTS
+
     def __init__(self, desk: Desk, auth: AgentAuth, settings: Settings) -> None:
         super().__init__(AGENT)
         self._conversations = desk.conversations

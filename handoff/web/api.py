@@ -14,7 +14,7 @@ from handoff.errors import ApiError
 from handoff.staff.accounts import AGENT, SUPERVISOR, agent_view
 from handoff.store.records import Agent
 from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS, INDEX
-from handoff.wire import api_error, staff
+from handoff.wire import api_error, shape, staff
 from knowledge_index.entries import plain_text
 
 log = logging.getLogger(__name__)
@@ -63,13 +63,8 @@ def query(request: web.Request, model: type[M], context: dict[str, Any] | None =
 
 def reply(model: type[BaseModel], data: Any, *, status: int = 200, headers: dict[str, str] | None = None
           ) -> web.Response:
-    """``data`` as JSON, as its wire model says: a reply that is not its model's is the server's fault (500).
-    A field the model may leave out and ``data`` does not have stays out."""
-    try:
-        shaped = model.model_validate(data).model_dump(mode="json", exclude_unset=True)
-    except ValidationError as exc:
-        raise RuntimeError(f"the reply is not a {model.__name__}: {exc}") from None
-    return web.json_response(shaped, status=status, headers=headers)
+    """``data`` as JSON, as its wire model says (`handoff.wire.shape`; a reply that is not its model's is a 500)."""
+    return web.json_response(shape(model, data), status=status, headers=headers)
 
 
 def _bearer(request: web.Request) -> str | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import socketio
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from handoff.errors import ApiError, ok
-from handoff.wire import api_error
+from handoff.wire import api_error, shape
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,11 @@ LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
 
 
 class BoundaryNamespace(socketio.AsyncNamespace):
-    """Dispatches ``on_<event>(sid, payload)`` handlers that return a result dict or raise ApiError."""
+    """Dispatches ``on_<event>(sid, payload)`` handlers that return a result dict or raise ApiError (or
+    the `ValidationError` of a payload's wire model). ``events``: each event's payload and ack models;
+    the ack's result is put in its model's shape (`handoff.wire.shape`)."""
+
+    events: Mapping[str, tuple[type[BaseModel], type[BaseModel]]] = {}
 
     def handled_events(self) -> set[str]:
         return {name[3:] for name in dir(self) if name.startswith("on_")} - LIFECYCLE_EVENTS
@@ -32,6 +37,8 @@ class BoundaryNamespace(socketio.AsyncNamespace):
             if len(data) > 1:
                 raise ApiError("invalid_payload", "send one JSON object as the event's payload")
             result = await getattr(self, f"on_{event}")(sid, data[0] if data else None)
+            if event in self.events:
+                result = shape(self.events[event][1], result)
             return ok(**result)
         except ApiError as exc:
             return exc.ack()

@@ -20,6 +20,8 @@ from handoff.wire import customer
 
 
 class ChatNamespace(BoundaryNamespace):
+    events = customer.CHAT_EVENTS
+
     def __init__(self, conversations: Conversations, presence: Presence, settings: Settings) -> None:
         super().__init__(CHAT)
         self._conversations = conversations

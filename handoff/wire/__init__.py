@@ -7,11 +7,16 @@ use it, and nothing here knows of them.
   query parameters) with the rules every payload follows.
 - ``refusals.py``: `api_error`, the one mapping of a validation error to the one error shape, used by
   the REST and the socket boundaries.
-- ``replies.py``: the shapes the server answers with (Message, Conversation, Survey, the error).
-- ``customer.py``: the customer's events of ``/chat`` and the REST API for apps.
+- ``replies.py``: the shapes the server answers with (Message, Conversation, CaseSummary, Survey, the
+  error), and `shape`, which puts a reply into its model's shape.
+- ``customer.py``: the customer's events of ``/chat`` (`CHAT_EVENTS`) and the REST API for apps.
+- ``agent.py``: the agents' events of ``/agent`` (`AGENT_EVENTS`).
+- ``staff.py``: the staff's REST calls: bodies, queries and replies (`REST_BODIES`, `REST_QUERIES`,
+  `REST_REPLIES`).
 - ``openapi.py``: OpenAPI documents assembled per route from the models.
 """
 
 from handoff.wire.refusals import api_error
+from handoff.wire.replies import shape
 
-__all__ = ["api_error"]
+__all__ = ["api_error", "shape"]

@@ -7,11 +7,21 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError
 
 from handoff.errors import HTTP_STATUS
 from handoff.store.records import Status
 from handoff.wire.fields import Reply, TimeOut
+
+
+def shape(model: type[BaseModel], data: Any) -> dict[str, Any]:
+    """``data`` as ``model`` says, as JSON values; a field the model may leave out and ``data`` does not
+    have stays out. A reply that is not its model's is the server's fault: `RuntimeError`, not the
+    `ValidationError` the boundaries answer as the client's."""
+    try:
+        return model.model_validate(data).model_dump(mode="json", exclude_unset=True)
+    except ValidationError as exc:
+        raise RuntimeError(f"the reply is not a {model.__name__}: {exc}") from None
 
 
 class Sender(StrEnum):
