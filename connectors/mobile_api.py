@@ -17,7 +17,7 @@ from handoff.cases.views import message_view, survey_view
 from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.store.records import Conversation
-from handoff.web.api import json_body, query
+from handoff.web.api import json_body, query, reply
 from handoff.web.customer_requests import limits, message, start, survey, survey_model
 from handoff.web.keys import CONVERSATIONS, SETTINGS
 from handoff.wire import customer, openapi
@@ -54,14 +54,15 @@ async def start_conversation(request: web.Request) -> web.Response:
     conversations = request.app[CONVERSATIONS]
     conversation, token = await conversations.start(asked.channel, asked.locale, asked.name, asked.earlier_token,
                                                     asked.identity)
-    return web.json_response({"conversation": await conversations.customer_view(conversation), "token": token},
-                             status=201, headers=NO_STORE)
+    return reply(customer.Started, {"conversation": await conversations.customer_view(conversation), "token": token},
+                 status=201, headers=NO_STORE)
 
 
 @routes.get("/api/conversations/{conversation_id}")
 async def conversation(request: web.Request) -> web.Response:
     own = await _own(request)
-    return web.json_response({"conversation": await request.app[CONVERSATIONS].customer_view(own)}, headers=NO_STORE)
+    return reply(customer.ConversationReply, {"conversation": await request.app[CONVERSATIONS].customer_view(own)},
+                 headers=NO_STORE)
 
 
 @routes.get("/api/conversations/{conversation_id}/messages")
@@ -72,7 +73,8 @@ async def messages(request: web.Request) -> web.Response:
     found = await conversations.arrivals.wait(
         own.id, lambda: conversations.customer_messages(own.id, asked.after_seq), asked.wait, RECHECK_SECONDS)
     now = await conversations.customer_view(await conversations.get(own.id))
-    return web.json_response({"messages": [message_view(m) for m in found], "conversation": now}, headers=NO_STORE)
+    return reply(customer.Messages, {"messages": [message_view(m) for m in found], "conversation": now},
+                 headers=NO_STORE)
 
 
 @routes.post("/api/conversations/{conversation_id}/messages")
@@ -80,7 +82,7 @@ async def send_message(request: web.Request) -> web.Response:
     own = await _own(request)
     text, button = message(await json_body(request), request.app[SETTINGS])
     stored = await request.app[CONVERSATIONS].customer_message(own.id, own.customer_name, text, button)
-    return web.json_response({"message": message_view(stored)}, status=201, headers=NO_STORE)
+    return reply(customer.MessageReply, {"message": message_view(stored)}, status=201, headers=NO_STORE)
 
 
 @routes.post("/api/conversations/{conversation_id}/survey")
@@ -88,7 +90,7 @@ async def answer_survey(request: web.Request) -> web.Response:
     own = await _own(request)
     answers = survey(await json_body(request), request.app[SETTINGS])
     answered = await request.app[CONVERSATIONS].answer_survey(own.id, answers, via="chat")
-    return web.json_response({"survey": survey_view(answered)}, headers=NO_STORE)
+    return reply(customer.SurveyReply, {"survey": survey_view(answered)}, headers=NO_STORE)
 
 
 TOKEN = "conversationToken"

@@ -137,7 +137,7 @@ async def kb_search(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     index = request.app[INDEX].current()
     rasa_up = await request.app[BRIDGE].is_up()
-    return web.json_response({
+    return reply(staff.Health, {
         "status": "ok",
         "rasa": "up" if rasa_up else "down",
         "index": {"articles": len(index.articles), "model": index.manifest.model,

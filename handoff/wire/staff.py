@@ -401,6 +401,33 @@ class CaseReply(Reply):
     case: CaseSummary
 
 
+class IndexState(Reply):
+    articles: int = Field(ge=0)
+    model: str
+    multilingual_model: str | None
+    version: str
+
+
+class Health(Reply):
+    """`GET /healthz`."""
+
+    status: Literal["ok"]
+    rasa: Literal["up", "down"]
+    index: IndexState
+
+
+class DeletedRows(Reply):
+    contact_id: str
+    cases: int = Field(ge=0)
+    rows: dict[str, int]
+
+
+class Deleted(Reply):
+    """`DELETE /api/contacts/{contact_id}`: what went, in one transaction."""
+
+    deleted: DeletedRows
+
+
 class Done(Reply):
     ok: Literal[True]
 
@@ -428,4 +455,6 @@ REST_REPLIES: dict[str, type[Reply]] = {
     "POST /api/articles/{article_id}/questions": ArticleReply,
     "POST /api/articles/drafts": DraftReply,
     "POST /api/kb/try": Tried,
+    "GET /healthz": Health,
+    "DELETE /api/contacts/{contact_id}": Deleted,
 }

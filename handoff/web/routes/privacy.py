@@ -9,8 +9,9 @@ from aiohttp import web
 
 from handoff.privacy import erasure
 from handoff.staff.accounts import SUPERVISOR
-from handoff.web.api import signed_in
+from handoff.web.api import reply, signed_in
 from handoff.web.keys import CONVERSATIONS
+from handoff.wire import staff
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -31,4 +32,4 @@ async def delete_contact(request: web.Request) -> web.Response:
     contact_id = request.match_info["contact_id"]
     deleted = await erasure.delete_contact(request.app[CONVERSATIONS].store, contact_id)
     log.info("contact %s deleted by %s (%d cases)", contact_id, supervisor.username, deleted["cases"])
-    return web.json_response({"deleted": deleted})
+    return reply(staff.Deleted, {"deleted": deleted})
