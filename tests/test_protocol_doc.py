@@ -332,11 +332,11 @@ def test_every_rest_body_and_query_documents_the_fields_of_its_model() -> None:
         path, _, query = target.partition("?")
         call = f"{method} {path}"
         if call in staff.REST_QUERIES:
-            model = staff.REST_QUERIES[call]
-            assert set(re.findall(r"([a-z_]+)=", query)) == model_keys(model)[0], f"{call}: query {query}"
+            query_model = staff.REST_QUERIES[call]
+            assert set(re.findall(r"([a-z_]+)=", query)) == model_keys(query_model)[0], f"{call}: query {query}"
         if call in staff.REST_REPLIES | customer.REST_REPLIES:
-            model = (staff.REST_REPLIES | customer.REST_REPLIES)[call]
-            assert_payload(f"{call} response", response_cell, model, optional_marked=False)
+            reply_model = (staff.REST_REPLIES | customer.REST_REPLIES)[call]
+            assert_payload(f"{call} response", response_cell, reply_model, optional_marked=False)
         if call in staff.REST_BODIES:
             assert_payload(f"{call} body", body_cell, staff.REST_BODIES[call])
         elif "{" in body_cell and call not in EXTERNAL_BODIES:
