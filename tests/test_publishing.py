@@ -224,6 +224,7 @@ async def test_rollback_brings_back_the_earlier_answers_and_files(app: AppProces
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # training a Rasa model takes about four minutes on two cores, more when they are busy
 async def test_changed_rasa_training_data_retrains_once_and_rasa_loads_the_model_while_customers_ask(
         publishing_stack: tuple[AppProcess, RasaProcess], tmp_path: Path) -> None:
     """A publish of a bot whose training data changed: a copy of the project's bot files with one more
