@@ -274,6 +274,8 @@ def test_every_payload_shows_the_fields_of_its_model() -> None:
     assert not undocumented(case, payload("Case")), f"Case: undocumented {undocumented(case, payload('Case'))}"
     event, _ = keys(payload("Case").split("`events`", 1)[1])
     assert event == model_keys(replies.CaseEvent)[0]
+    job, _ = keys(section("REST").split("`PublishJob`: ", 1)[1])
+    assert job == model_keys(staff.PublishJob)[0]
 
 
 def test_the_rest_rows_and_the_openapi_document_share_the_models() -> None:

@@ -428,6 +428,52 @@ class Deleted(Reply):
     deleted: DeletedRows
 
 
+class PublishStep(Reply):
+    name: Literal["check", "index", "rasa", "gate", "publish"]
+    state: Literal["waiting", "running", "done", "failed"]
+    detail: str
+    seconds: float
+
+
+class Progress(Reply):
+    done: int = Field(ge=0)
+    total: int = Field(ge=0)
+
+
+class PublishJob(Reply):
+    """A publish as the editor follows it (docs/editing.md, "Publishing"); ``report``: the quality gate's
+    (GateReport, docs/protocol.md)."""
+
+    id: str
+    by: str
+    started_at: str
+    state: Literal["running", "published", "refused", "failed"]
+    steps: list[PublishStep]
+    progress: Progress
+    report: dict[str, Any] | None
+    version: str
+    error: str
+    seconds: float
+
+
+class PublishReply(Reply):
+    job: PublishJob
+
+
+class LastPublish(Reply):
+    job: PublishJob | None
+
+
+class Publishes(Reply):
+    """The publish history, newest first: each entry as the history file keeps it (docs/protocol.md)."""
+
+    publishes: list[dict[str, Any]]
+
+
+class RolledBack(Reply):
+    rollback: dict[str, Any]
+
+
 class Done(Reply):
     ok: Literal[True]
 
@@ -456,5 +502,9 @@ REST_REPLIES: dict[str, type[Reply]] = {
     "POST /api/articles/drafts": DraftReply,
     "POST /api/kb/try": Tried,
     "GET /healthz": Health,
+    "POST /api/kb/publish": PublishReply,
+    "GET /api/kb/publish": LastPublish,
+    "GET /api/kb/publishes": Publishes,
+    "POST /api/kb/rollback": RolledBack,
     "DELETE /api/contacts/{contact_id}": Deleted,
 }
