@@ -6,8 +6,6 @@ the transcript, not the conversation).
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from handoff.cases.views import iso, survey_view
@@ -15,7 +13,7 @@ from handoff.errors import ApiError
 from handoff.store.records import Conversation, Status
 from handoff.surveys import questions
 from handoff.web import customer_requests
-from handoff.web.api import reply
+from handoff.web.api import json_body, reply
 from handoff.web.keys import CONVERSATIONS, SETTINGS
 from handoff.web.pages import WIDGET_DIR
 from handoff.wire import customer
@@ -64,13 +62,6 @@ async def survey_state(request: web.Request) -> web.Response:
     }, headers={"Cache-Control": "no-store"})
 
 
-async def _body(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise ApiError("invalid_payload", "body: must be JSON") from None
-
-
 @routes.post("/api/surveys/{token}")
 async def answer_survey(request: web.Request) -> web.Response:
     conversation = await _case(request)
@@ -82,6 +73,6 @@ async def answer_survey(request: web.Request) -> web.Response:
         expires = iso(conversations.survey_links.expires_at(conversation))
         raise ApiError("conflict", f"this survey link expired at {expires}, {settings.survey_link_days:g} days "
                                    "after the case closed")
-    answers = customer_requests.survey(await _body(request), settings)
+    answers = customer_requests.survey(await json_body(request), settings)
     survey = await conversations.answer_survey(conversation.id, answers, via="link")
     return reply(customer.SurveyReply, {"survey": survey_view(survey)})
