@@ -4,6 +4,7 @@ index of them, a publish followed to its end, and a copy of the bot whose traini
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -39,14 +40,19 @@ async def publish(app_url: str, token: str) -> dict[str, Any]:
     raise AssertionError(f"the publish did not end: {body}")
 
 
-def retrained_bot(root: Path) -> Path:
-    """A copy of the bot's Rasa files in ``root`` with one more NLU example: its model must be trained."""
+def retrained_bot(root: Path, epochs: int | None = None) -> Path:
+    """A copy of the bot's Rasa files in ``root`` with one more NLU example: its model must be trained.
+    ``epochs``: the classifier's and the dialogue policy's training epochs instead of the project's (a test
+    of the publish, not of the model, trains a small one in a fraction of the time)."""
     root.mkdir()
     for name in ("config.yml", "bot", "training_data/bot"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
     nlu = root / "training_data" / "bot" / "nlu.yml"
     nlu.write_text(nlu.read_text().replace("    - hello\n", "    - hello\n    - hello there, bot\n", 1))
+    if epochs is not None:
+        config = root / "config.yml"
+        config.write_text(re.sub(r"epochs: \d+", f"epochs: {epochs}", config.read_text()))
     return root
 
 

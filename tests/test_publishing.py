@@ -231,7 +231,7 @@ async def test_changed_rasa_training_data_retrains_once_and_rasa_loads_the_model
     NLU example, published by the app's own Publisher class to the app's index and the running Rasa."""
     app, rasa = publishing_stack
     assert rasa_runtime.loaded_model(rasa.url, RASA_TOKEN) == rasa_runtime.model_path().name
-    root = retrained_bot(tmp_path / "bot")
+    root = retrained_bot(tmp_path / "bot", epochs=5)
     settings = load_settings(None, app.env)
     publisher = Publisher(settings, *production_embedders(settings.model_cache_dir), root=root)
     answers: list[str | None] = []
