@@ -23,7 +23,7 @@ from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
 from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
 from handoff.wire import agent as agent_wire
-from handoff.wire import customer, replies, staff
+from handoff.wire import customer, editorial, replies, staff
 from knowledge_index.article_files import ArticleFile
 from knowledge_index.articles import parse_article
 from knowledge_index.decision import Decision
@@ -246,10 +246,10 @@ PAYLOAD_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {  #
     "Colleague": (agent_wire.Colleague, None),
     "Agent": (staff.AgentView, None),
     "Hit": (staff.Hit, None),
-    "ArticleSummary": (staff.ArticleSummary, None),
-    "ArticleFile": (staff.ArticleFile, None),
-    "TryHit": (staff.TryHit, None),
-    "Decision": (staff.Decision, None),
+    "ArticleSummary": (editorial.ArticleSummary, None),
+    "ArticleFile": (editorial.ArticleFile, None),
+    "TryHit": (editorial.TryHit, None),
+    "Decision": (editorial.Decision, None),
     "Contact": (staff.Contact, None),
     "ContactDetail": (staff.ContactDetail, staff.Contact),
     "Account": (staff.Account, None),
@@ -275,7 +275,7 @@ def test_every_payload_shows_the_fields_of_its_model() -> None:
     event, _ = keys(payload("Case").split("`events`", 1)[1])
     assert event == model_keys(replies.CaseEvent)[0]
     job, _ = keys(section("REST").split("`PublishJob`: ", 1)[1])
-    assert job == model_keys(staff.PublishJob)[0]
+    assert job == model_keys(editorial.PublishJob)[0]
 
 
 def test_the_rest_rows_and_the_openapi_document_share_the_models() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from handoff.wire import agent, api_error, customer, staff
+from handoff.wire import agent, api_error, customer, editorial, staff
 
 WIRE = Path(__file__).resolve().parent.parent / "handoff" / "wire"
 ALLOWED = ("pydantic", "pydantic_core", "annotated_types", "handoff.errors", "handoff.store.records", "handoff.wire")
@@ -59,7 +59,7 @@ def refusal(model: type[BaseModel], payload: Any, **context: Any) -> tuple[str, 
      ("invalid_payload", "availability: must be one of available, busy, away")),
     (agent.TransferCase, {"conversation_id": "c", "note": "x" * 21}, {"max_message_length": 20},
      ("message_too_long", "note: must be at most 20 characters")),
-    (staff.CreateDraft, {"case_id": "x" * 65}, {}, ("invalid_payload", "case_id: must be at most 64 characters")),
+    (editorial.CreateDraft, {"case_id": "x" * 65}, {}, ("invalid_payload", "case_id: must be at most 64 characters")),
     (staff.AddEntitlement, {"name": "Gold", "ends_at": "soon"}, {},
      ("invalid_payload", "ends_at: must be an ISO 8601 time such as 2027-01-31T00:00:00Z")),
     (staff.UpdateContact, {"account_id": ""}, {}, ("invalid_payload", "account_id: must not be empty")),
@@ -76,7 +76,7 @@ def test_what_validates_comes_out_clean() -> None:
     assert customer.SendMessage.model_validate({"text": "  hi  ", "payload": ""}).model_dump() == {
         "text": "hi", "payload": None}
     assert customer.ResumeConversation.model_validate({"token": "t", "after_seq": 4.0}).after_seq == 4
-    assert staff.CreateArticle.model_validate({"path": "a.md", "text": "x"}).text == "x\n"
+    assert editorial.CreateArticle.model_validate({"path": "a.md", "text": "x"}).text == "x\n"
     patch = staff.UpdateContact.model_validate({"email": "", "preferred": True})
     assert staff.changed(patch) == {"email": None, "preferred": True}
     entitlement = staff.AddEntitlement.model_validate({"name": "Gold", "starts_at": "2027-01-31"})

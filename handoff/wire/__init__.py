@@ -12,7 +12,8 @@ use it, and nothing here knows of them.
 - ``customer.py``: the customer's events of ``/chat`` (`CHAT_EVENTS`) and the REST API for apps.
 - ``agent.py``: the agents' events of ``/agent`` (`AGENT_EVENTS`).
 - ``staff.py``: the staff's REST calls: bodies, queries and replies (`REST_BODIES`, `REST_QUERIES`,
-  `REST_REPLIES`).
+  `REST_REPLIES`); ``editorial.py``: the editors' among them (article files, drafts, trying a
+  question, publishing).
 - ``openapi.py``: OpenAPI documents assembled per route from the models.
 """
 

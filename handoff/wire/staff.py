@@ -11,12 +11,25 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
-from handoff.wire.fields import FileText, NullableText, OptionalText, Payload, QueryInteger, Reply, Text, Time, TimeOut
+from handoff.wire.editorial import (
+    AddQuestion,
+    ArticleReply,
+    Articles,
+    ArticlesQuery,
+    CreateArticle,
+    CreateDraft,
+    DraftReply,
+    LastPublish,
+    Publishes,
+    PublishReply,
+    RolledBack,
+    Tried,
+    TryQuestion,
+    UpdateArticle,
+)
+from handoff.wire.fields import NullableText, OptionalText, Payload, QueryInteger, Reply, Text, Time, TimeOut
 from handoff.wire.replies import Case, CaseSummary, Channel, Message
 
-MAX_ARTICLE_TEXT = 200_000  # characters of an article file
-MAX_QUESTION = 500
-VERSION_LENGTH = 64
 Id = Annotated[str, Text(40)]
 NullableId = Annotated[str | None, NullableText(40)]
 
@@ -87,35 +100,6 @@ class AddEntitlement(Payload):
     account_id: NullableId = None
     starts_at: Time | None = None
     ends_at: Time | None = None
-
-
-class ArticlesQuery(Payload):
-    """`GET /api/articles`: ``q`` filters (every word of it, any case)."""
-
-    q: str = Field("", max_length=MAX_QUESTION)
-
-
-class CreateArticle(Payload):
-    path: Annotated[str, Text(200)]
-    text: Annotated[str, FileText(MAX_ARTICLE_TEXT)]
-
-
-class CreateDraft(Payload):
-    case_id: Annotated[str, Text(64)]
-
-
-class UpdateArticle(Payload):
-    text: Annotated[str, FileText(MAX_ARTICLE_TEXT)]
-    version: Annotated[str, Text(VERSION_LENGTH)]
-
-
-class AddQuestion(Payload):
-    question: Annotated[str, Text(MAX_QUESTION)]
-    version: Annotated[str | None, OptionalText(VERSION_LENGTH)] = None
-
-
-class TryQuestion(Payload):
-    question: Annotated[str, Text(MAX_QUESTION)]
 
 
 class NoFields(Payload):
@@ -213,7 +197,6 @@ def changed(payload: Payload) -> dict[str, object]:
     return {name: getattr(payload, name) for name in payload.model_fields_set}
 
 
-
 # -- replies ---------------------------------------------------------------------------------------
 
 
@@ -250,77 +233,6 @@ class Hit(Reply):
 
 class Hits(Reply):
     hits: list[Hit]
-
-
-class ArticleSummary(Reply):
-    id: str
-    title: str
-    locale: str
-    tags: list[str]
-    translation_of: str | None
-    questions: int = Field(ge=0)
-    draft: bool
-    path: str
-
-
-class ArticleFile(Reply):
-    id: str
-    title: str
-    locale: str
-    tags: list[str]
-    url: str | None
-    translation_of: str | None
-    questions: list[str]
-    body: str
-    draft: bool
-    path: str
-    version: str
-    text: str
-
-
-class TryHit(Reply):
-    article_id: str
-    title: str
-    url: str | None
-    score: float
-    similarity: float
-    matched: str
-
-
-class DecisionKind(StrEnum):
-    ANSWER = "answer"
-    CLARIFY = "clarify"
-    ESCALATE = "escalate"
-
-
-class Decision(Reply):
-    kind: DecisionKind
-    article_ids: list[str]
-    confidence: float
-    reason: str
-
-
-class Tried(Reply):
-    """`POST /api/kb/try`: what the bot's search and decision make of a question."""
-
-    index_version: str
-    language: str
-    model: str
-    hits: list[TryHit]
-    decision: Decision
-
-
-class Articles(Reply):
-    articles: list[ArticleSummary]
-
-
-class ArticleReply(Reply):
-    article: ArticleFile
-
-
-class DraftReply(Reply):
-    article: ArticleFile
-    case_id: str
 
 
 class Contact(Reply):
@@ -426,52 +338,6 @@ class Deleted(Reply):
     """`DELETE /api/contacts/{contact_id}`: what went, in one transaction."""
 
     deleted: DeletedRows
-
-
-class PublishStep(Reply):
-    name: Literal["check", "index", "rasa", "gate", "publish"]
-    state: Literal["waiting", "running", "done", "failed"]
-    detail: str
-    seconds: float
-
-
-class Progress(Reply):
-    done: int = Field(ge=0)
-    total: int = Field(ge=0)
-
-
-class PublishJob(Reply):
-    """A publish as the editor follows it (docs/editing.md, "Publishing"); ``report``: the quality gate's
-    (GateReport, docs/protocol.md)."""
-
-    id: str
-    by: str
-    started_at: str
-    state: Literal["running", "published", "refused", "failed"]
-    steps: list[PublishStep]
-    progress: Progress
-    report: dict[str, Any] | None
-    version: str
-    error: str
-    seconds: float
-
-
-class PublishReply(Reply):
-    job: PublishJob
-
-
-class LastPublish(Reply):
-    job: PublishJob | None
-
-
-class Publishes(Reply):
-    """The publish history, newest first: each entry as the history file keeps it (docs/protocol.md)."""
-
-    publishes: list[dict[str, Any]]
-
-
-class RolledBack(Reply):
-    rollback: dict[str, Any]
 
 
 class Done(Reply):

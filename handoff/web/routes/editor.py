@@ -22,7 +22,7 @@ from handoff.staff.accounts import EDITOR
 from handoff.web.api import json_body, reply, signed_in
 from handoff.web.api import query as api_query
 from handoff.web.keys import ARTICLES, CONVERSATIONS, INDEX, SETTINGS
-from handoff.wire import staff
+from handoff.wire import editorial
 from knowledge_index.article_files import ArticleFile, ArticleNotFound, EditRefused, VersionConflict
 from knowledge_index.articles import ArticleError
 from knowledge_index.decision import Decision
@@ -66,9 +66,9 @@ async def _editor(request: web.Request) -> None:
 @routes.get("/api/articles")
 async def list_articles(request: web.Request) -> web.Response:
     await _editor(request)
-    query = api_query(request, staff.ArticlesQuery).q
+    query = api_query(request, editorial.ArticlesQuery).q
     found = await _files(lambda: request.app[ARTICLES].search(query))
-    return reply(staff.Articles, {"articles": [summary_view(item) for item in found]})
+    return reply(editorial.Articles, {"articles": [summary_view(item) for item in found]})
 
 
 @routes.get("/api/articles/{article_id}")
@@ -76,54 +76,54 @@ async def article_detail(request: web.Request) -> web.Response:
     await _editor(request)
     article_id = request.match_info["article_id"]
     found = await _files(lambda: request.app[ARTICLES].get(article_id))
-    return reply(staff.ArticleReply, {"article": detail_view(found)})
+    return reply(editorial.ArticleReply, {"article": detail_view(found)})
 
 
 @routes.post("/api/articles")
 async def create_article(request: web.Request) -> web.Response:
     await _editor(request)
-    asked = staff.CreateArticle.model_validate(await json_body(request))
+    asked = editorial.CreateArticle.model_validate(await json_body(request))
     created = await _files(lambda: request.app[ARTICLES].create(asked.path, asked.text))
-    return reply(staff.ArticleReply, {"article": detail_view(created)}, status=201)
+    return reply(editorial.ArticleReply, {"article": detail_view(created)}, status=201)
 
 
 @routes.post("/api/articles/drafts")
 async def create_draft(request: web.Request) -> web.Response:
     """A draft article from a case an agent resolved: its unanswered questions and the agent's reply."""
     await _editor(request)
-    case_id = staff.CreateDraft.model_validate(await json_body(request)).case_id
+    case_id = editorial.CreateDraft.model_validate(await json_body(request)).case_id
     settings = request.app[SETTINGS]
     mask = masking.Masker(masking.KINDS, settings.phone_region)  # everything, bound for a public article
     found = await drafts.source(request.app[CONVERSATIONS].store, case_id, mask)
     created = await _files(lambda: request.app[ARTICLES].create_draft(found.base_id, found.text))
-    return reply(staff.DraftReply, {"article": detail_view(created), "case_id": case_id}, status=201)
+    return reply(editorial.DraftReply, {"article": detail_view(created), "case_id": case_id}, status=201)
 
 
 @routes.put("/api/articles/{article_id}")
 async def update_article(request: web.Request) -> web.Response:
     await _editor(request)
-    asked = staff.UpdateArticle.model_validate(await json_body(request))
+    asked = editorial.UpdateArticle.model_validate(await json_body(request))
     article_id = request.match_info["article_id"]
     updated = await _files(lambda: request.app[ARTICLES].update(article_id, asked.text, asked.version))
-    return reply(staff.ArticleReply, {"article": detail_view(updated)})
+    return reply(editorial.ArticleReply, {"article": detail_view(updated)})
 
 
 @routes.post("/api/articles/{article_id}/questions")
 async def add_question(request: web.Request) -> web.Response:
     await _editor(request)
-    asked = staff.AddQuestion.model_validate(await json_body(request))
+    asked = editorial.AddQuestion.model_validate(await json_body(request))
     article_id = request.match_info["article_id"]
     updated = await _files(lambda: request.app[ARTICLES].add_question(article_id, asked.question, asked.version))
-    return reply(staff.ArticleReply, {"article": detail_view(updated)}, status=201)
+    return reply(editorial.ArticleReply, {"article": detail_view(updated)}, status=201)
 
 
 @routes.post("/api/kb/try")
 async def try_question(request: web.Request) -> web.Response:
     await _editor(request)
-    question = staff.TryQuestion.model_validate(await json_body(request)).question
+    question = editorial.TryQuestion.model_validate(await json_body(request)).question
     index = request.app[INDEX].current()
     considered = await consider(index, question)
-    return reply(staff.Tried, {"index_version": index.version, **consideration_view(considered)})
+    return reply(editorial.Tried, {"index_version": index.version, **consideration_view(considered)})
 
 
 def consideration_view(considered: Consideration) -> dict[str, Any]:

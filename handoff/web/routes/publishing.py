@@ -12,7 +12,7 @@ from handoff.errors import ApiError
 from handoff.staff.accounts import EDITOR
 from handoff.web.api import json_body, reply, signed_in
 from handoff.web.keys import PUBLISHER
-from handoff.wire import staff
+from handoff.wire import editorial, staff
 from knowledge_index.articles import ArticleError
 
 routes = web.RouteTableDef()
@@ -33,7 +33,7 @@ async def publish(request: web.Request) -> web.Response:
     task = asyncio.create_task(asyncio.to_thread(publisher.run, job))
     tasks.add(task)
     task.add_done_callback(tasks.discard)
-    return reply(staff.PublishReply, {"job": job.to_json()}, status=202)
+    return reply(editorial.PublishReply, {"job": job.to_json()}, status=202)
 
 
 @routes.get("/api/kb/publish")
@@ -41,13 +41,13 @@ async def last_publish(request: web.Request) -> web.Response:
     """The running publish, or the last one this app process ran (null when there was none)."""
     await signed_in(request, EDITOR)
     job = request.app[PUBLISHER].last
-    return reply(staff.LastPublish, {"job": job.to_json() if job else None})
+    return reply(editorial.LastPublish, {"job": job.to_json() if job else None})
 
 
 @routes.get("/api/kb/publishes")
 async def history(request: web.Request) -> web.Response:
     await signed_in(request, EDITOR)
-    return reply(staff.Publishes, {"publishes": await asyncio.to_thread(request.app[PUBLISHER].history)})
+    return reply(editorial.Publishes, {"publishes": await asyncio.to_thread(request.app[PUBLISHER].history)})
 
 
 @routes.post("/api/kb/rollback")
@@ -59,7 +59,7 @@ async def rollback(request: web.Request) -> web.Response:
         entry = await asyncio.to_thread(request.app[PUBLISHER].rollback, editor.username)
     except (Busy, NothingToRollBack, ArticleError) as exc:  # ArticleError: the files could not be put back
         raise ApiError("conflict", str(exc)) from None
-    return reply(staff.RolledBack, {"rollback": entry})
+    return reply(editorial.RolledBack, {"rollback": entry})
 
 
 async def _no_fields(request: web.Request) -> None:
