@@ -4,10 +4,10 @@ Each change is validated against the lifecycle, stored (with its timeline event,
 sequence number) and only then published to the socket rooms. Everything about one conversation runs
 under that conversation's lock, so its messages are stored and delivered in order.
 
-Agents' sockets sit in their own room (`agent_room`) and in the rooms of the queues they may take
-(`queue_room`); what concerns a case is sent to its queue's room and to its agent's room. A case
-entering the queue is routed (handoff/cases/routing.py); queues with automatic assignment are served by
-`_dispatch`, which runs outside any conversation's lock.
+What concerns a case is sent to its customer's channel, its queue's room and its agent's room (rooms:
+handoff/cases/presence.py). Each status change is announced (`changed`, a `CaseChanged`) once stored and
+before the case is published: the survey request, the queue places and automatic assignment listen
+(handoff/cases/desk.py wires them). A case entering the queue is routed by `Queues.routed`.
 """
 
 from __future__ import annotations
