@@ -182,7 +182,7 @@ def lone_app(tmp_path: Path) -> Iterator[tuple[AppServer, str]]:
         app.stop()
 
 
-async def test_an_origin_not_listed_is_refused(browser: Browser, lone_app: tuple[AppServer, str]) -> None:
+async def test_an_origin_not_listed_is_refused(lone_app: tuple[AppServer, str], browser: Browser) -> None:
     app, listed = lone_app
     refused = f"http://127.0.0.1:{free_port()}"
     async with aiohttp.ClientSession() as http:
@@ -225,7 +225,7 @@ async def test_an_origin_not_listed_is_refused(browser: Browser, lone_app: tuple
     assert errors == []
 
 
-async def test_options_and_the_servers_length_limit(browser: Browser, lone_app: tuple[AppServer, str]) -> None:
+async def test_options_and_the_servers_length_limit(lone_app: tuple[AppServer, str], browser: Browser) -> None:
     app, origin = lone_app
     expect.set_options(timeout=WAIT_MS)
     errors: list[str] = []
@@ -273,7 +273,7 @@ async def test_options_and_the_servers_length_limit(browser: Browser, lone_app: 
     assert errors == []
 
 
-async def test_german_and_arabic_on_a_phone(browser: Browser, lone_app: tuple[AppServer, str]) -> None:
+async def test_german_and_arabic_on_a_phone(lone_app: tuple[AppServer, str], browser: Browser) -> None:
     app, origin = lone_app
     expect.set_options(timeout=WAIT_MS)
     errors: list[str] = []
