@@ -57,7 +57,7 @@ from bench import relay_load  # noqa: E402
 from bench.dev_suite import cpu_model  # noqa: E402
 from bench.turn_latency import percentile  # noqa: E402
 from harness.clients import sign_in  # noqa: E402
-from harness.servers import free_port, start_app  # noqa: E402
+from harness.servers import TEST_HASH_COST, free_port, start_app  # noqa: E402
 
 CTX = multiprocessing.get_context("spawn")
 PASSWORD = "correct horse battery"  # the first agent's, as harness/servers.py sets it; ours use it too
@@ -131,18 +131,20 @@ class Server:
 
     async def agent_tokens(self, count: int) -> list[str]:
         """Tokens of ``count`` signed-in agents: the first agent the app creates, then agents added
-        as `casedesk agent add` adds them (through `AgentAuth`, without a process each). Any string
+        as `casedesk agent add` adds them (through `StaffAccounts`, without a process each). Any string
         does for the bare relay."""
         if self.db_path is None:
             return ["bare"] * count
         from handoff.staff.accounts import AgentAuth
+        from handoff.staff.passwords import PasswordHasher
+        from handoff.staff.roster import StaffAccounts
         from handoff.store.sql import SqlCaseStore
 
         store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{self.db_path}")
         try:
-            auth = AgentAuth(store, 12)
+            staff = StaffAccounts(store, AgentAuth(store, 12, PasswordHasher(TEST_HASH_COST)))
             for k in range(2, count + 1):
-                await auth.add(f"bench{k}", PASSWORD, f"Bench agent {k}")
+                await staff.add(f"bench{k}", PASSWORD, f"Bench agent {k}")
         finally:
             await store.close()
         names = ["agent"] + [f"bench{k}" for k in range(2, count + 1)]

@@ -23,14 +23,29 @@ from handoff.editorial.publishing import Publisher, rasa_loading
 from handoff.privacy import erasure
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
-from handoff.staff.accounts import AgentAuth
+from handoff.staff.accounts import RECHECK_SECONDS, AgentAuth
+from handoff.staff.passwords import PasswordHasher
+from handoff.staff.roster import StaffAccounts
 from handoff.store.sql import SqlCaseStore
 from handoff.web import api, pages, widget
 from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
-from handoff.web.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, DESK, INDEX, PUBLISHER, REPORTS, SETTINGS
+from handoff.web.keys import (
+    AGENT_SOCKETS,
+    ARTICLES,
+    AUTH,
+    BRIDGE,
+    CONTACTS,
+    CONVERSATIONS,
+    DESK,
+    INDEX,
+    PUBLISHER,
+    REPORTS,
+    SETTINGS,
+    STAFF,
+)
 from handoff.web.origins import socket_origins
-from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
+from handoff.web.routes import contacts, editor, privacy, publishing, reports, staff, surveys
 from knowledge_index.article_files import ArticleFiles
 
 log = logging.getLogger(__name__)
@@ -79,7 +94,8 @@ def create_app(settings: Settings) -> web.Application:
         await asyncio.to_thread(live_index.start)
         store = await SqlCaseStore.open(settings.database_url)
         http = aiohttp.ClientSession()
-        auth = AgentAuth(store, settings.agent_session_hours)
+        auth = AgentAuth(store, settings.agent_session_hours, PasswordHasher(settings.password_hash_cost))
+        app[STAFF] = StaffAccounts(store, auth)  # every change to a staff account (handoff/staff/roster.py)
         bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds,
                             loading=lambda: rasa_loading(settings.index_dir))
         desk = app[DESK] = open_desk(store, sio, bridge, settings, live_index.tags)
@@ -94,7 +110,8 @@ def create_app(settings: Settings) -> web.Application:
         app[CONTACTS] = Contacts(conversations)
         app[REPORTS] = Reports(store, live_index.article, live_index.encoder, masking.for_reports(settings))
         sio.register_namespace(ChatNamespace(conversations, desk.presence, settings))
-        sio.register_namespace(AgentNamespace(desk, auth, settings))
+        agent_sockets = app[AGENT_SOCKETS] = AgentNamespace(desk, auth, settings)
+        sio.register_namespace(agent_sockets)
         # What start-up loaded (models, index, libraries) lives as long as the app: keep it out of the
         # garbage collector's full passes, which otherwise stall the event loop for some 60 ms.
         gc.freeze()
@@ -111,6 +128,8 @@ def create_app(settings: Settings) -> web.Application:
         resources,
         every(settings.sweep_interval_seconds, lambda: app[DESK].sweeper.sweep()),
         every(settings.index_poll_seconds, lambda: asyncio.to_thread(live_index.refresh)),
+        # Agents' sockets whose sign-in expired or was ended where this node did not hear of it.
+        every(RECHECK_SECONDS, lambda: app[AGENT_SOCKETS].end_lapsed()),
     ])
     if settings.retention_days:  # closed cases older than that are deleted: at start, then hourly
         app.cleanup_ctx.append(every(erasure.RETENTION_INTERVAL_SECONDS, lambda: erasure.apply_retention(
@@ -122,6 +141,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(reports.routes)
     app.router.add_routes(pages.routes)
     app.router.add_routes(surveys.routes)
+    app.router.add_routes(staff.routes)  # the supervisors' staff page (docs/security-parts/staff-accounts.md)
     app.router.add_routes(privacy.routes)
     app.router.add_routes(widget.routes)
     app.router.add_routes(mobile_api.routes)  # customers' apps over REST (docs/mobile.md)

@@ -27,7 +27,7 @@ from handoff.privacy import erasure
 from handoff.settings import Settings, SettingsError, load_settings
 from handoff.staff.accounts import AGENT, ROLES
 from handoff.store import migrations
-from handoff.web.keys import AUTH
+from handoff.web.keys import STAFF
 from knowledge_index import vectors
 from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
 
@@ -50,13 +50,32 @@ async def start_app(settings: Settings) -> tuple[web.AppRunner, int]:
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     port = runner.addresses[0][1]
-    generated = await runner.app[AUTH].ensure_first_agent(
-        settings.first_agent_username, settings.first_agent_password
-    )
+    try:
+        generated = await runner.app[STAFF].ensure_first(settings.first_agent_username, settings.first_agent_password)
+    except ApiError as exc:  # CASEDESK_FIRST_AGENT_PASSWORD breaks the password rules
+        await runner.cleanup()
+        raise ValueError(f"the first agent account: {exc.message}") from None
     if generated:
-        _say(f"created the first agent account: {settings.first_agent_username} / {generated}"
-             " (shown once; set CASEDESK_FIRST_AGENT_PASSWORD to choose it)")
+        hand_over_first_password(settings, generated)
     return runner, port
+
+
+def hand_over_first_password(settings: Settings, password: str, terminal: bool | None = None) -> None:
+    """Show the generated first password on the terminal only; when standard output is no terminal (a
+    service's log), write it to ``first_agent_password_file``, readable by its owner only (0600)."""
+    name = settings.first_agent_username
+    if sys.stdout.isatty() if terminal is None else terminal:
+        _say(f"created the first agent account: {name} / {password}"
+             " (shown once; set CASEDESK_FIRST_AGENT_PASSWORD to choose it)")
+        return
+    path = Path(settings.first_agent_password_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        os.fchmod(file.fileno(), 0o600)  # a file that was there keeps no other mode
+        file.write(password + "\n")
+    _say(f"created the first agent account: {name}; its password is in {path} (readable by its owner only):"
+         " sign in, change it (casedesk agent passwd), then delete the file")
 
 
 async def _wait_for_signal() -> None:
@@ -104,18 +123,58 @@ async def run(settings: Settings) -> None:
         await runner.cleanup()
 
 
-async def add_agent(settings: Settings, username: str, display_name: str | None, roles: Sequence[str],
-                    environ: Mapping[str, str]) -> None:
+def _new_password(username: str, environ: Mapping[str, str]) -> str:
+    """CASEDESK_NEW_AGENT_PASSWORD, else asked twice on the terminal."""
+    given = environ.get("CASEDESK_NEW_AGENT_PASSWORD")
+    if given:
+        return given
+    password = getpass.getpass(f"new password for {username} (at least 12 characters): ")
+    if getpass.getpass("the same again: ") != password:
+        raise ValueError("the two passwords differ")
+    return password
+
+
+async def agent_command(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> None:
+    """``casedesk agent add|list|disable|enable|passwd|roles|revoke``: each change through `StaffAccounts`."""
     from handoff.staff.accounts import AgentAuth
+    from handoff.staff.passwords import PasswordHasher
+    from handoff.staff.roster import StaffAccounts
     from handoff.store.sql import SqlCaseStore
 
-    password = environ.get("CASEDESK_NEW_AGENT_PASSWORD") or getpass.getpass(f"password for {username}: ")
+    command, username = args.agent_command, getattr(args, "username", "")
+    password = _new_password(username, environ) if command in ("add", "passwd") else ""
     store = await SqlCaseStore.open(settings.database_url)
     try:
-        await AgentAuth(store, settings.agent_session_hours).add(username, password, display_name, frozenset(roles))
+        auth = AgentAuth(store, settings.agent_session_hours, PasswordHasher(settings.password_hash_cost))
+        staff = StaffAccounts(store, auth)
+        if command == "list":
+            rows = [(a["username"], a["display_name"], ",".join(a["roles"]),
+                     "disabled" if a["disabled"] else "active", str(a["sessions"])) for a in await staff.accounts()]
+            header = ("username", "display name", "roles", "state", "sessions")
+            widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+            for row in [header, *rows]:
+                _say("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        elif command == "add":
+            roles = args.roles or [AGENT]
+            await staff.add(username, password, args.display_name, roles)
+            _say(f"agent {username} added ({', '.join(sorted(set(roles)))})")
+        elif command == "disable":
+            await staff.disable(username)
+            _say(f"agent {username} disabled: it cannot sign in, its sessions are ended")
+        elif command == "enable":
+            await staff.enable(username)
+            _say(f"agent {username} enabled")
+        elif command == "passwd":
+            await staff.set_password(username, password)
+            _say(f"password of {username} changed; its sessions are ended")
+        elif command == "roles":
+            changed = await staff.set_roles(username, args.roles)
+            _say(f"roles of {username}: {', '.join(sorted(changed.roles))}; its sessions are ended")
+        elif command == "revoke":
+            _, ended = await staff.revoke(username)
+            _say(f"{ended} session{'' if ended == 1 else 's'} of {username} ended")
     finally:
         await store.close()
-    _say(f"agent {username} added ({', '.join(sorted(set(roles)))})")
 
 
 async def contact(settings: Settings, command: str, customer_id: str, output: str | None, yes: bool) -> None:
@@ -177,12 +236,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--port", type=int, help="port (0: let the OS choose)")
     commands.add_parser("train", help="train the Rasa model when its inputs changed")
     agent_parser = commands.add_parser("agent", help="manage agent accounts")
-    agent = agent_parser.add_subparsers(dest="agent_command", required=True)
-    add = agent.add_parser("add", help="add an agent (password from CASEDESK_NEW_AGENT_PASSWORD or a prompt)")
+    agent_verbs = agent_parser.add_subparsers(dest="agent_command", required=True)
+    role_help = "agent (default), supervisor (reports, contacts, staff), editor (knowledge base); repeatable"
+    add = agent_verbs.add_parser("add", help="add an agent (password from CASEDESK_NEW_AGENT_PASSWORD or a prompt)")
     add.add_argument("username")
     add.add_argument("--display-name")
-    add.add_argument("--role", action="append", choices=ROLES, dest="roles",
-                     help="agent (default), supervisor (reports, contacts), editor (knowledge base); repeatable")
+    add.add_argument("--role", action="append", choices=ROLES, dest="roles", help=role_help)
+    agent_verbs.add_parser("list", help="every account: roles, active or disabled, sessions")
+    for verb, text in (("disable", "the account cannot sign in; its sessions and sockets end"),
+                       ("enable", "a disabled account may sign in again"),
+                       ("passwd", "a new password (CASEDESK_NEW_AGENT_PASSWORD or a prompt); its sessions end"),
+                       ("revoke", "end every session of the account (it may sign in again)")):
+        agent_verbs.add_parser(verb, help=text).add_argument("username")
+    roles = agent_verbs.add_parser("roles", help="set the account's roles; its sessions end")
+    roles.add_argument("username")
+    roles.add_argument("--role", action="append", choices=ROLES, dest="roles", required=True, help=role_help)
     contact_parser = commands.add_parser("contact", help="one contact's data (docs/privacy.md)")
     contact_command = contact_parser.add_subparsers(dest="contact_command", required=True)
     export = contact_command.add_parser("export", help="everything stored about the contact, as JSON")
@@ -233,7 +301,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             model, trained = rasa_runtime.ensure_model()
             _say(f"{'trained' if trained else 'up to date'}: {model}")
         elif args.command == "agent":
-            asyncio.run(add_agent(settings, args.username, args.display_name, args.roles or [AGENT], environ))
+            asyncio.run(agent_command(settings, args, environ))
         elif args.command == "contact":
             asyncio.run(contact(settings, args.contact_command, args.contact_id, getattr(args, "output", None),
                                 getattr(args, "yes", False)))

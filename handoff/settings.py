@@ -28,6 +28,7 @@ from handoff.cases.routing import (
     parse_categories,
     parse_queues,
 )
+from handoff.staff.passwords import DEFAULT_COST, MAX_COST, MIN_COST
 from handoff.surveys.questions import DEFAULT_QUESTIONS, parse_questions
 
 ENV_PREFIX = "CASEDESK_"
@@ -113,6 +114,10 @@ class Settings:
     mask_in_transcripts: tuple[str, ...] = (masking.CARD,)
     mask_in_reports: tuple[str, ...] = (masking.EMAIL, masking.PHONE, masking.CARD)
     widget_origins: tuple[str, ...] = ()  # other sites that may embed the web widget (docs/widget.md)
+    # Staff accounts (docs/security-parts/staff-accounts.md): scrypt's cost as log2 of N (OWASP: 17; lower
+    # only for tests), and where the generated first password goes when no terminal shows it.
+    password_hash_cost: int = DEFAULT_COST
+    first_agent_password_file: str = "var/first-agent-password"
     # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
     identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host (cases.identity)
@@ -245,6 +250,12 @@ def _validate(s: Settings) -> None:
                             f"got {s.survey_link_days:g}")
     if not 0 < s.sla_warning_ratio < 1:
         raise SettingsError(f"sla_warning_ratio: must be between 0 and 1, got {s.sla_warning_ratio}")
+    # Staff accounts
+    if not MIN_COST <= s.password_hash_cost <= MAX_COST:
+        raise SettingsError(f"password_hash_cost: must be {MIN_COST}..{MAX_COST} (log2 of scrypt's N; OWASP's is"
+                            f" {DEFAULT_COST}, lower only for tests), got {s.password_hash_cost}")
+    if not s.first_agent_password_file.strip():
+        raise SettingsError("first_agent_password_file: must name a file")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"redis_url: must be a redis:// URL, got {s.redis_url!r}")
     if s.identity_secret and len(s.identity_secret) < MIN_SECRET_LENGTH:

@@ -27,13 +27,14 @@ from bot import rasa_runtime
 from handoff import cli
 from handoff.settings import Settings, load_settings
 from handoff.staff.accounts import AGENT
-from handoff.web.keys import AUTH
+from handoff.web.keys import STAFF
 
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"app listening on (http://127\.0\.0\.1:\d+)")
 PASSWORD = "correct horse battery"  # the first agent's, and the default of `add_agent`
+TEST_HASH_COST = 14  # setting password_hash_cost of the apps the tests start
 
 
 def free_port() -> int:
@@ -87,6 +88,8 @@ def app_env(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = Non
         "CASEDESK_RASA_TOKEN": RASA_TOKEN,
         "CASEDESK_FIRST_AGENT_USERNAME": "agent",
         "CASEDESK_FIRST_AGENT_PASSWORD": PASSWORD,
+        # scrypt's lowest cost (2**14, not OWASP's 2**17): the suite signs in hundreds of times
+        "CASEDESK_PASSWORD_HASH_COST": str(TEST_HASH_COST),
         **(extra_env or {}),
     })
     (workdir / "casedesk.toml").write_text(settings_file)
@@ -232,7 +235,7 @@ class AppServer:
 
     def add_agent(self, username: str, password: str = PASSWORD, roles: Sequence[str] = ()) -> None:
         """Add an agent account (with ``roles``, else the agent role), as `casedesk agent add` does."""
-        self.run(lambda: self.app[AUTH].add(username, password, None, frozenset(roles or [AGENT])))
+        self.run(lambda: self.app[STAFF].add(username, password, None, roles or [AGENT]))
 
     def stop(self) -> None:
         if self.thread.loop.is_closed():

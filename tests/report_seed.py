@@ -37,8 +37,11 @@ import sqlalchemy as sa
 
 from handoff import catalogue
 from handoff.staff.accounts import AGENT, SUPERVISOR, AgentAuth
+from handoff.staff.passwords import PasswordHasher
+from handoff.staff.roster import StaffAccounts
 from handoff.store.sql import SYNC_DRIVERS, SqlCaseStore, title_of
 from handoff.store.tables import case_articles, case_events, conversations, customers, messages, surveys
+from harness.servers import TEST_HASH_COST
 
 BOT = "Velora & Hearthwood assistant"
 SURVEY_TEXT = catalogue.text("en", "system.survey")
@@ -272,10 +275,10 @@ async def seed(url: str) -> dict[str, str]:
     accounts' ids by username."""
     store = await SqlCaseStore.open(url)
     try:
-        auth = AgentAuth(store, 12)
-        ids = {SUPERVISOR_NAME: (await auth.add(SUPERVISOR_NAME, PASSWORD, "Sam", frozenset({SUPERVISOR, AGENT}))).id}
+        staff = StaffAccounts(store, AgentAuth(store, 12, PasswordHasher(TEST_HASH_COST)))
+        ids = {SUPERVISOR_NAME: (await staff.add(SUPERVISOR_NAME, PASSWORD, "Sam", (SUPERVISOR, AGENT))).id}
         for name in AGENTS:
-            ids[name] = (await auth.add(name, PASSWORD, name.capitalize())).id
+            ids[name] = (await staff.add(name, PASSWORD, name.capitalize())).id
     finally:
         await store.close()
     insert(url, cases((ids["ann"], "Ann"), (ids["ben"], "Ben")))

@@ -65,15 +65,16 @@ class Presence:
 
     # -- agents ------------------------------------------------------------------------------------
 
-    async def agent_connected(self, agent: Agent, sid: str) -> None:
-        """Put the agent's new socket in its rooms: its own, and the queues it may take."""
+    async def agent_connected(self, agent: Agent, sid: str, session_hash: str | None = None) -> None:
+        """Put the agent's new socket (of the sign-in ``session_hash``) in its rooms: its own, and the queues
+        it may take."""
         await self._sio.enter_room(sid, agent_room(agent.id), namespace=AGENT)
         for queue in self._routing.queues_of(agent.username):
             await self._sio.enter_room(sid, queue_room(queue.name), namespace=AGENT)
         already = await self.store.connected("agent", agent.id)
         # A further socket (another tab, a reconnect) keeps the availability the agent set last.
         availability = next(reversed(already.values()), None) or AVAILABLE
-        await self.store.add_connection(self.node_id, sid, "agent", agent.id, availability)
+        await self.store.add_connection(self.node_id, sid, "agent", agent.id, availability, session_hash)
         self._agent_left_at.pop(agent.id, None)
         if not already:  # every queued customer's expected wait changes
             await self.agents_changed.notify(AgentsChanged())

@@ -1,22 +1,22 @@
-"""Agent accounts and sign-in: scrypt password hashes, opaque session tokens stored as digests."""
+"""Sign-in: sessions as opaque tokens whose digests the store keeps, checked on every call
+(`AgentAuth.authenticate`), ended by signing out, by expiry or by a change to the account
+(handoff/staff/roster.py); whoever holds sockets of a session listens to `AgentAuth.sessions_ended`."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import functools
 import hashlib
-import hmac
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from handoff.errors import ApiError
-from handoff.store.records import Agent, AlreadyExists, utcnow
+from handoff.staff.passwords import PasswordHasher
+from handoff.store.records import Agent, utcnow
 from handoff.store.sql import SqlCaseStore
 
-_N, _R, _P = 2**14, 8, 1
 # A session checked against the store is trusted this long by this process before the next check; a
 # sign-out through this process ends it at once, through another node within this time.
 RECHECK_SECONDS = 5.0
@@ -26,31 +26,9 @@ AGENT, SUPERVISOR, EDITOR = "agent", "supervisor", "editor"
 ROLES = (AGENT, SUPERVISOR, EDITOR)
 
 
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    b64 = base64.b64encode
-    return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(
-            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-            dklen=len(expected),
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
 def token_digest(token: str) -> str:
     """What the store keeps of a bearer token (agent session or conversation token)."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def agent_view(agent: Agent) -> dict[str, Any]:
@@ -58,61 +36,58 @@ def agent_view(agent: Agent) -> dict[str, Any]:
             "roles": sorted(agent.roles)}
 
 
+@dataclass(frozen=True)
+class SessionsEnded:
+    """Sessions of one account ended: those of ``session_hashes`` (a sign-out), or all of them (None: the
+    account was disabled, its sessions revoked, its password or roles changed)."""
+
+    agent_id: str
+    session_hashes: tuple[str, ...] | None
+    reason: str  # signed_out, disabled, revoked, password_changed, roles_changed
+
+
+Listener = Callable[[SessionsEnded], Awaitable[None]]
+
+
 class AgentAuth:
-    def __init__(self, store: SqlCaseStore, session_hours: float) -> None:
+    def __init__(self, store: SqlCaseStore, session_hours: float, hasher: PasswordHasher | None = None) -> None:
         self._store = store
         self._session_hours = session_hours
+        self.hasher = hasher or PasswordHasher()
         self._checked: dict[str, tuple[Agent, float]] = {}  # token digest -> agent, when checked (monotonic)
-
-    async def add(self, username: str, password: str, display_name: str | None = None,
-                  roles: frozenset[str] = frozenset({AGENT})) -> Agent:
-        if len(password) < 8:
-            raise ValueError("password: must be at least 8 characters")
-        if not roles or not roles <= set(ROLES):
-            raise ValueError(f"roles: must be some of {', '.join(ROLES)}")
-        try:
-            password_hash = await asyncio.to_thread(hash_password, password)
-            return await self._store.add_agent("a_" + secrets.token_hex(8), username, display_name or username,
-                                               password_hash, roles)
-        except AlreadyExists as exc:
-            raise ValueError(str(exc)) from None
-
-    async def ensure_first_agent(self, username: str, password: str | None) -> str | None:
-        """Create the first account, with every role, when there is none; return the password if we
-        generated it."""
-        if await self._store.count_agents():
-            return None
-        generated = None if password else secrets.token_urlsafe(12)
-        await self.add(username, password or generated or "", display_name=username.capitalize(),
-                       roles=frozenset(ROLES))
-        return generated
+        # Called after sessions end (the web layer ends their sockets on every node).
+        self.sessions_ended: list[Listener] = []
 
     async def login(self, username: str, password: str) -> tuple[str, Agent]:
         agent = await self._store.agent_by_username(username)
-        # Verify against a dummy hash for unknown names, so timing does not reveal which names exist.
-        stored = agent.password_hash if agent else _dummy_hash()
-        if not await asyncio.to_thread(verify_password, password, stored) or agent is None:
+        # A dummy hash for unknown names, so timing does not reveal which names exist.
+        if not await self.hasher.verify(password, agent.password_hash if agent else None) or agent is None:
             raise ApiError("unauthorized", "wrong username or password")
+        if not agent.active:
+            raise ApiError("unauthorized", "this account is disabled; ask a supervisor")
+        if self.hasher.outdated(agent.password_hash):  # made at other parameters: store it at today's
+            await self._store.rehash_agent(agent.id, agent.password_hash, await self.hasher.hash(password))
         token = secrets.token_urlsafe(32)
         expires = utcnow() + timedelta(hours=self._session_hours)
         await self._store.add_session(token_digest(token), agent.id, expires)
         return token, agent
 
-    async def authenticate(self, token: object, role: str = AGENT, *others: str) -> Agent:
-        """The account signed in with ``token``, if it has ``role`` or one of the ``others``."""
-        agent = await self._signed_in(token)
+    async def authenticate(self, token: object, role: str = AGENT, *others: str, fresh: bool = False) -> Agent:
+        """The account signed in with ``token``, if it has ``role`` or one of the ``others``; ``fresh``: ask
+        the store, whatever this process checked lately."""
+        agent = await self._signed_in(token, fresh)
         wanted = (role, *others)
         if agent.roles.isdisjoint(wanted):
             needed = " or ".join(wanted)
             raise ApiError("forbidden", f"this needs the {needed} role, which {agent.username} does not have")
         return agent
 
-    async def _signed_in(self, token: object) -> Agent:
+    async def _signed_in(self, token: object, fresh: bool) -> Agent:
         if not isinstance(token, str) or not token:
             raise ApiError("unauthorized", "sign in first: no agent token was given")
         digest = token_digest(token)
         checked = self._checked.get(digest)
-        if checked is not None and time.monotonic() - checked[1] < RECHECK_SECONDS:
+        if not fresh and checked is not None and time.monotonic() - checked[1] < RECHECK_SECONDS:
             return checked[0]
         agent = await self._store.agent_for_session(digest)
         if agent is None:
@@ -122,11 +97,20 @@ class AgentAuth:
         return agent
 
     async def logout(self, token: str) -> None:
+        """End this session (every role may); its sockets end on every node."""
+        agent = await self._signed_in(token, fresh=True)
         digest = token_digest(token)
-        self._checked.pop(digest, None)
         await self._store.delete_session(digest)
+        await self.ended(SessionsEnded(agent.id, (digest,), "signed_out"))
 
+    def forget(self, session_hash: str) -> None:
+        """Check this session against the store next time (its socket was ended)."""
+        self._checked.pop(session_hash, None)
 
-@functools.cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16))
+    async def ended(self, event: SessionsEnded) -> None:
+        """Sessions ended in the store: forget them here and tell the listeners."""
+        for digest, (agent, _) in list(self._checked.items()):
+            if agent.id == event.agent_id and (event.session_hashes is None or digest in event.session_hashes):
+                del self._checked[digest]
+        for listener in self.sessions_ended:
+            await listener(event)

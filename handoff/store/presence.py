@@ -3,6 +3,7 @@ tables `nodes` and `connections`, shared by every node through the database."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,13 +41,13 @@ class PresenceQueries(Queries):
         await self._write(write)
 
     async def add_connection(self, node_id: str, sid: str, kind: str, subject_id: str,
-                             availability: str | None = None) -> None:
+                             availability: str | None = None, session_hash: str | None = None) -> None:
         # a socket bound again (a second resume) is one connection
         def write(conn: sa.Connection) -> Any:
             conn.execute(connections.delete().where(connections.c.node_id == node_id, connections.c.sid == sid))
             conn.execute(connections.insert().values(
                 node_id=node_id, sid=sid, kind=kind, subject_id=subject_id, availability=availability,
-                connected_at=utcnow(),
+                connected_at=utcnow(), session_hash=session_hash,
             ))
         await self._write(write)
 
@@ -62,6 +63,15 @@ class PresenceQueries(Queries):
                                                           connections.c.subject_id == agent_id)
                                .values(availability=availability))
         await self._write(write)
+
+    async def agent_sockets(self, agent_id: str, session_hashes: Sequence[str] | None = None) -> list[str]:
+        """The sids of the agent's sockets on every node (only those of ``session_hashes``, when given)."""
+        query = sa.select(connections.c.sid).where(connections.c.kind == "agent",
+                                                   connections.c.subject_id == agent_id)
+        if session_hashes is not None:
+            query = query.where(connections.c.session_hash.in_(list(session_hashes)))
+        async with self._engine.connect() as conn:
+            return [row[0] for row in (await conn.execute(query)).all()]
 
     async def connected(self, kind: str, subject_id: str | None = None) -> dict[str, str | None]:
         """Subject id -> availability (the last one set) of everyone of ``kind`` connected anywhere."""

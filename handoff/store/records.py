@@ -95,10 +95,16 @@ class Agent:
     display_name: str
     password_hash: str
     roles: frozenset[str] = frozenset({"agent"})
+    disabled_at: datetime | None = None  # a disabled account cannot sign in
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
 
 
 def to_agent(row: Any) -> Agent:
-    return Agent(row.id, row.username, row.display_name, row.password_hash, frozenset(row.roles.split(",")))
+    return Agent(row.id, row.username, row.display_name, row.password_hash, frozenset(row.roles.split(",")),
+                 aware(row.disabled_at))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,6 +263,14 @@ class Survey:
 
 class StaleStatus(Exception):
     """The conversation was not in the expected status any more (someone else changed it)."""
+
+
+class LastOfRole(Exception):
+    """A change would leave no active account with this role (`StaffQueries.change_agent`)."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(role)
+        self.role = role
 
 
 class AlreadyExists(Exception):

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from handoff.store.base import Queries
-from handoff.store.records import Agent, AlreadyExists, Status, aware, to_agent, utcnow
+from handoff.store.records import Agent, AlreadyExists, LastOfRole, Status, aware, to_agent, utcnow
 from handoff.store.tables import agent_sessions, agents, conversations
 
 
@@ -33,6 +34,37 @@ class StaffQueries(Queries):
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(agents).where(agents.c.username == username))).first()
         return to_agent(row) if row else None
+
+    async def agents(self) -> list[Agent]:
+        """Every account, by username."""
+        async with self._engine.connect() as conn:
+            return [to_agent(row) for row in (await conn.execute(sa.select(agents).order_by(agents.c.username)))]
+
+    async def change_agent(self, agent_id: str, values: Mapping[str, Any], keep_role: str | None = None) -> Agent:
+        """Change the account's columns (``password_hash``, ``roles`` as a set, ``disabled_at``); with
+        ``keep_role``, refused (`LastOfRole`, nothing changed) when no active account would have that role.
+        Changing the roles, the password or disabling also ends the account's sessions, in the same
+        transaction."""
+        row_values = {key: ",".join(sorted(value)) if key == "roles" else value for key, value in values.items()}
+
+        def write(conn: sa.Connection) -> Agent:
+            conn.execute(agents.update().where(agents.c.id == agent_id).values(**row_values))
+            if keep_role is not None:
+                still = [r for r in conn.execute(sa.select(agents.c.roles).where(agents.c.disabled_at.is_(None)))
+                         if keep_role in r.roles.split(",")]
+                if not still:
+                    raise LastOfRole(keep_role)
+            if set(row_values) & {"password_hash", "roles"} or row_values.get("disabled_at") is not None:
+                conn.execute(agent_sessions.delete().where(agent_sessions.c.agent_id == agent_id))
+            return to_agent(conn.execute(sa.select(agents).where(agents.c.id == agent_id)).one())
+        return await self._write(write)
+
+    async def rehash_agent(self, agent_id: str, old_hash: str, new_hash: str) -> None:
+        """Store a new hash of the same password (new parameters), unless the password changed meanwhile."""
+        def write(conn: sa.Connection) -> Any:
+            conn.execute(agents.update().where(agents.c.id == agent_id, agents.c.password_hash == old_hash)
+                         .values(password_hash=new_hash))
+        await self._write(write)
 
     async def agent(self, agent_id: str) -> Agent | None:
         async with self._engine.connect() as conn:
@@ -68,11 +100,35 @@ class StaffQueries(Queries):
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        if row is None or aware(row.expires_at) <= utcnow():
+        if row is None or aware(row.expires_at) <= utcnow() or row.disabled_at is not None:
             return None
         return to_agent(row)
+
+    async def live_sessions(self, token_hashes: Sequence[str]) -> set[str]:
+        """Those of ``token_hashes`` that are sessions now: not ended, not expired, of an active account."""
+        query = (
+            sa.select(agent_sessions.c.token_hash)
+            .join(agents, agent_sessions.c.agent_id == agents.c.id)
+            .where(agent_sessions.c.token_hash.in_(list(token_hashes)), agent_sessions.c.expires_at > utcnow(),
+                   agents.c.disabled_at.is_(None))
+        )
+        async with self._engine.connect() as conn:
+            return {row[0] for row in (await conn.execute(query)).all()}
+
+    async def session_counts(self) -> dict[str, int]:
+        """Agent id -> how many sessions (not expired) the account has."""
+        query = (sa.select(agent_sessions.c.agent_id, sa.func.count()).where(agent_sessions.c.expires_at > utcnow())
+                 .group_by(agent_sessions.c.agent_id))
+        async with self._engine.connect() as conn:
+            return {row[0]: int(row[1]) for row in (await conn.execute(query)).all()}
 
     async def delete_session(self, token_hash: str) -> None:
         def write(conn: sa.Connection) -> Any:
             conn.execute(agent_sessions.delete().where(agent_sessions.c.token_hash == token_hash))
         await self._write(write)
+
+    async def delete_sessions(self, agent_id: str) -> int:
+        """End every session of the account; how many there were."""
+        def write(conn: sa.Connection) -> int:
+            return int(conn.execute(agent_sessions.delete().where(agent_sessions.c.agent_id == agent_id)).rowcount)
+        return await self._write(write)

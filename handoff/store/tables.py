@@ -16,6 +16,7 @@ agents = sa.Table(
     sa.Column("password_hash", sa.String(300), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("roles", sa.String(80), nullable=False, server_default="agent"),  # comma-separated (handoff.roles)
+    sa.Column("disabled_at", sa.DateTime(timezone=True)),  # null: active (handoff/staff/roster.py)
 )
 
 agent_sessions = sa.Table(
@@ -176,6 +177,7 @@ connections = sa.Table(
     sa.Column("subject_id", sa.String(40), nullable=False),  # the agent's id, or the customer's conversation
     sa.Column("availability", sa.String(10)),  # an agent's
     sa.Column("connected_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("session_hash", sa.String(64)),  # an agent's socket: the sign-in it connected with
     sa.Index("ix_connections_subject", "kind", "subject_id"),
 )
 

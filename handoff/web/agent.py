@@ -1,5 +1,7 @@
 """The agent namespace ``/agent``: signed-in agents only; every event re-checks the sign-in (`AgentAuth`),
-then validates its payload with its model (handoff/wire/agent.py, `AGENT_EVENTS`)."""
+then validates its payload with its model (handoff/wire/agent.py, `AGENT_EVENTS`). When sessions end (a
+sign-out, a change to the account, expiry) their sockets end on every node: `end_sockets` at once (through
+Redis for another node's sockets), `end_lapsed` for what this node finds in the store."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from handoff.cases.presence import AGENT
 from handoff.cases.views import case_summary, message_view
 from handoff.errors import ApiError
 from handoff.settings import Settings
-from handoff.staff.accounts import AgentAuth
+from handoff.staff.accounts import AgentAuth, SessionsEnded, token_digest
 from handoff.store.records import Agent, Status
 from handoff.web.boundary import BoundaryNamespace
 from handoff.wire import agent as wire
@@ -31,22 +33,47 @@ class AgentNamespace(BoundaryNamespace):
         self._settings = settings
         self._tokens: dict[str, str] = {}  # sid -> token
         self._agent_of: dict[str, str] = {}  # sid -> agent id
+        auth.sessions_ended.append(self.end_sockets)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            agent = await self._auth.authenticate(token)
+            agent = await self._auth.authenticate(token, fresh=True)  # a session ended on another node is over
         except ApiError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()["error"]) from None
         self._tokens[sid] = token  # type: ignore[assignment]
         self._agent_of[sid] = agent.id
-        await self._presence.agent_connected(agent, sid)
+        await self._presence.agent_connected(agent, sid, token_digest(token))  # type: ignore[arg-type]
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        self._tokens.pop(sid, None)
+        token = self._tokens.pop(sid, None)
         agent_id = self._agent_of.pop(sid, None)
+        if token is not None and reason == self.server.reason.SERVER_DISCONNECT:
+            self._auth.forget(token_digest(token))
         if agent_id is not None:
             await self._presence.agent_disconnected(agent_id, sid)
+
+    async def end_sockets(self, ended: SessionsEnded) -> None:
+        """End the sockets of the ended sessions, wherever they are: the node holding each gets the
+        disconnect through Redis (python-socketio's manager), and presence there sees the agent gone."""
+        store = self._conversations.store
+        for sid in await store.agent_sockets(ended.agent_id, ended.session_hashes):
+            await self._end(sid, ended.reason)
+
+    async def end_lapsed(self) -> None:
+        """End this node's sockets whose session is over in the store (expired, or ended where no socket
+        of it was told: by `casedesk agent` without Redis)."""
+        digests = {sid: token_digest(token) for sid, token in self._tokens.items()}
+        if not digests:
+            return
+        live = await self._conversations.store.live_sessions(sorted(set(digests.values())))
+        for sid, digest in digests.items():
+            if digest not in live:
+                await self._end(sid, "expired")
+
+    async def _end(self, sid: str, reason: str) -> None:
+        await self.emit("session_ended", {"reason": reason}, to=sid, namespace=AGENT)
+        await self.server.disconnect(sid, namespace=AGENT)
 
     async def _agent(self, sid: str) -> Agent:
         return await self._auth.authenticate(self._tokens.get(sid))

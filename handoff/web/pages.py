@@ -36,6 +36,11 @@ async def reports_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(PANEL_DIR / "reports.html")
 
 
+@routes.get("/panel/staff")
+async def staff_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(PANEL_DIR / "staff.html")
+
+
 @routes.get("/panel/editor")
 async def editor_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(PANEL_DIR / "editor.html")

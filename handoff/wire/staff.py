@@ -29,6 +29,7 @@ from handoff.wire.editorial import (
 )
 from handoff.wire.fields import NullableText, OptionalText, Payload, QueryInteger, Reply, Text, Time, TimeOut
 from handoff.wire.replies import Case, CaseSummary, Channel, Message
+from handoff.wire.staff_accounts import AddStaff, NewPassword, NewRoles, Revoked, Role, StaffList, StaffReply
 
 Id = Annotated[str, Text(40)]
 NullableId = Annotated[str | None, NullableText(40)]
@@ -181,6 +182,9 @@ REST_BODIES: dict[str, type[Payload]] = {
     "POST /api/kb/try": TryQuestion,
     "POST /api/kb/publish": NoFields,
     "POST /api/kb/rollback": NoFields,
+    "POST /api/staff": AddStaff,
+    "PUT /api/staff/{agent_id}/password": NewPassword,
+    "PUT /api/staff/{agent_id}/roles": NewRoles,
 }
 REST_QUERIES: dict[str, type[Payload]] = {
     "GET /api/reports/{name}": ReportQuery,  # the topics report's is TopicsQuery: with tag
@@ -198,12 +202,6 @@ def changed(payload: Payload) -> dict[str, object]:
 
 
 # -- replies ---------------------------------------------------------------------------------------
-
-
-class Role(StrEnum):
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
-    EDITOR = "editor"
 
 
 class AgentView(Reply):
@@ -373,4 +371,11 @@ REST_REPLIES: dict[str, type[Reply]] = {
     "GET /api/kb/publishes": Publishes,
     "POST /api/kb/rollback": RolledBack,
     "DELETE /api/contacts/{contact_id}": Deleted,
+    "GET /api/staff": StaffList,
+    "POST /api/staff": StaffReply,
+    "POST /api/staff/{agent_id}/disable": StaffReply,
+    "POST /api/staff/{agent_id}/enable": StaffReply,
+    "POST /api/staff/{agent_id}/revoke": Revoked,
+    "PUT /api/staff/{agent_id}/password": StaffReply,
+    "PUT /api/staff/{agent_id}/roles": StaffReply,
 }

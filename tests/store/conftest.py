@@ -13,10 +13,14 @@ from handoff.cases.conversations import Conversations
 from handoff.cases.desk import Desk, open_desk
 from handoff.cases.rasa_bridge import RasaBridge
 from handoff.settings import load_settings
+from handoff.staff.accounts import AgentAuth
+from handoff.staff.passwords import PasswordHasher
+from handoff.staff.roster import StaffAccounts
 from handoff.store.records import (
     Status,
 )
 from handoff.store.sql import SqlCaseStore
+from harness.servers import TEST_HASH_COST
 
 STATUSES = [Status.BOT, Status.QUEUED, Status.WITH_AGENT, Status.RESOLVED, Status.ABANDONED,
             Status.CANCELLED]
@@ -42,3 +46,15 @@ async def desk(store: SqlCaseStore) -> AsyncIterator[Desk]:
 @pytest.fixture
 def conversations(desk: Desk) -> Conversations:
     return desk.conversations
+
+
+@pytest.fixture
+def auth(store: SqlCaseStore) -> AgentAuth:
+    """Sign-in on the store, at the tests' hashing cost (harness.servers.TEST_HASH_COST)."""
+    return AgentAuth(store, 1, PasswordHasher(TEST_HASH_COST))
+
+
+@pytest.fixture
+def staff(store: SqlCaseStore, auth: AgentAuth) -> StaffAccounts:
+    """The owner of every account change, on the store."""
+    return StaffAccounts(store, auth)

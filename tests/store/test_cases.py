@@ -19,6 +19,7 @@ from handoff.cases.rasa_bridge import RasaBridge
 from handoff.errors import ApiError
 from handoff.settings import load_settings
 from handoff.staff.accounts import AgentAuth
+from handoff.staff.roster import StaffAccounts
 from handoff.store.records import (
     CLOSED,
     AlreadyExists,
@@ -57,10 +58,9 @@ async def test_status_change_is_compare_and_set(conversations: Conversations) ->
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(STATUSES, STATUSES)))
 async def test_every_transition_is_allowed_or_refused_by_the_table(
-    conversations: Conversations, current: str, target: str
+    conversations: Conversations, staff: StaffAccounts, current: str, target: str
 ) -> None:
-    auth = AgentAuth(conversations.store, 1)
-    agent = await auth.add("sam", "long enough password")
+    agent = await staff.add("sam", "long enough password")
     conversation, _ = await conversations.start("web", "en", None)
     path = {  # how to reach each status from a new conversation
         Status.BOT: [], Status.QUEUED: [Status.QUEUED],
@@ -138,29 +138,27 @@ async def test_the_app_makes_each_key_once_across_processes(database_url: str, s
         await other.close()
 
 
-async def test_agent_sign_in(store: SqlCaseStore) -> None:
-    auth = AgentAuth(store, session_hours=1)
-    generated = await auth.ensure_first_agent("agent", None)
+async def test_agent_sign_in(auth: AgentAuth, staff: StaffAccounts) -> None:
+    generated = await staff.ensure_first("agent", None)
     assert generated and len(generated) >= 12
-    assert await auth.ensure_first_agent("agent", None) is None  # only when there is no agent
+    assert await staff.ensure_first("agent", None) is None  # only when there is no agent
     token, agent = await auth.login("agent", generated)
     assert (await auth.authenticate(token)).id == agent.id
     assert "scrypt$" in agent.password_hash and generated not in agent.password_hash
     for username, password in (("agent", "wrong"), ("ghost", generated)):
         with pytest.raises(ApiError, match="wrong username or password"):
             await auth.login(username, password)
-    with pytest.raises(ValueError, match="at least 8"):
-        await auth.add("short", "1234567")
-    with pytest.raises(ValueError, match="exists"):
-        await auth.add("agent", "another long password")
+    with pytest.raises(ApiError, match="at least 12"):
+        await staff.add("short", "12345678901")
+    with pytest.raises(ApiError, match="exists"):
+        await staff.add("agent", "another long password")
     await auth.logout(token)
     with pytest.raises(ApiError, match="invalid or expired"):
         await auth.authenticate(token)
 
 
-async def test_expired_agent_session_is_refused(store: SqlCaseStore) -> None:
-    auth = AgentAuth(store, session_hours=1)
-    await auth.add("kim", "long enough password")
+async def test_expired_agent_session_is_refused(store: SqlCaseStore, auth: AgentAuth, staff: StaffAccounts) -> None:
+    await staff.add("kim", "long enough password")
     agent = await store.agent_by_username("kim")
     assert agent is not None
     from handoff.staff.accounts import token_digest

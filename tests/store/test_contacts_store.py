@@ -9,7 +9,7 @@ import pytest
 from handoff.cases.conversations import Conversations
 from handoff.contacts.directory import Contacts
 from handoff.errors import ApiError
-from handoff.staff.accounts import AgentAuth
+from handoff.staff.roster import StaffAccounts
 from handoff.store.records import (
     Identity,
     Status,
@@ -152,9 +152,9 @@ async def test_an_entitlement_gives_waiting_cases_high_priority_at_once(conversa
         "normal", None)
 
 
-async def test_a_case_has_a_title_a_status_reason_and_a_cancellation(conversations: Conversations) -> None:
-    auth = AgentAuth(conversations.store, 1)
-    agent = await auth.add("sam", "long enough password", roles=frozenset({"agent", "supervisor"}))
+async def test_a_case_has_a_title_a_status_reason_and_a_cancellation(conversations: Conversations,
+                                                                      staff: StaffAccounts) -> None:
+    agent = await staff.add("sam", "long enough password", roles=("agent", "supervisor"))
     case, _ = await conversations.start("web", "en", None)
     assert (case.title, case.status_reason, case.state) == (None, "with_bot", "active")
     store = conversations.store
