@@ -245,6 +245,7 @@ PAYLOAD_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {  #
     "CaseSurvey": (replies.CaseSurvey, replies.Survey),
     "Colleague": (agent_wire.Colleague, None),
     "Agent": (staff.AgentView, None),
+    "StaffAccount": (staff.StaffAccount, None),
     "Hit": (staff.Hit, None),
     "ArticleSummary": (editorial.ArticleSummary, None),
     "ArticleFile": (editorial.ArticleFile, None),

@@ -47,6 +47,10 @@ def test_defaults_file_then_environment(tmp_path: Path) -> None:
         ("", {"CASEDESK_TELEGRAM_BOT_TOKEN": "123:abc", "CASEDESK_TELEGRAM_WEBHOOK_SECRET": "short"},
          "telegram_webhook_secret: needed with telegram_bot_token"),
         ("", {"CASEDESK_TELEGRAM_API_URL": "api.telegram.org"}, "telegram_api_url: must be an http(s) URL"),
+        # staff accounts
+        ("password_hash_cost = 13\n", {}, "password_hash_cost: must be 14..20 (log2 of scrypt's N; OWASP's is 17"),
+        ("", {"CASEDESK_PASSWORD_HASH_COST": "21"}, "password_hash_cost: must be 14..20"),
+        ('first_agent_password_file = " "\n', {}, "first_agent_password_file: must name a file"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:

@@ -96,6 +96,19 @@ class AvailabilityReply(Reply):
     availability: Availability
 
 
+class SessionReason(StrEnum):
+    SIGNED_OUT = "signed_out"
+    DISABLED = "disabled"
+    REVOKED = "revoked"
+    PASSWORD_CHANGED = "password_changed"
+    ROLES_CHANGED = "roles_changed"
+    EXPIRED = "expired"
+
+
+class SessionEnded(Reply):
+    reason: SessionReason
+
+
 # Each event of ``/agent``: the model of its payload and of its ack's result (docs/protocol.md).
 AGENT_EVENTS: dict[str, tuple[type[Payload], type[Reply]]] = {
     "list_cases": (ListCases, CaseList),
@@ -111,4 +124,4 @@ AGENT_EVENTS: dict[str, tuple[type[Payload], type[Reply]]] = {
 # What the server sends on ``/agent``.
 AGENT_SENT: dict[str, type[Reply]] = {"case_queued": CaseSummary, "case_assigned": CaseSummary,
                                       "case_updated": CaseSummary, "message_created": Message,
-                                      "typing_changed": Typing}
+                                      "typing_changed": Typing, "session_ended": SessionEnded}

@@ -29,7 +29,16 @@ from handoff.wire.editorial import (
 )
 from handoff.wire.fields import NullableText, OptionalText, Payload, QueryInteger, Reply, Text, Time, TimeOut
 from handoff.wire.replies import Case, CaseSummary, Channel, Message
-from handoff.wire.staff_accounts import AddStaff, NewPassword, NewRoles, Revoked, Role, StaffList, StaffReply
+from handoff.wire.staff_accounts import (
+    AddStaff,
+    NewPassword,
+    NewRoles,
+    Revoked,
+    Role,
+    StaffAccount,
+    StaffList,
+    StaffReply,
+)
 
 Id = Annotated[str, Text(40)]
 NullableId = Annotated[str | None, NullableText(40)]
@@ -165,6 +174,8 @@ class TopicsQuery(ReportQuery):
 
     tag: Annotated[Annotated[str, Field(max_length=80)] | None, BeforeValidator(_given)] = None
 
+
+__all__ = ["Role", "StaffAccount"]  # the staff accounts' models (wire/staff_accounts.py) are the staff's too
 
 # The REST calls' bodies and queries, by "METHOD path" as docs/protocol.md's rows name them.
 REST_BODIES: dict[str, type[Payload]] = {
