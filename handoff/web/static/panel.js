@@ -55,6 +55,7 @@
     $("session").hidden = false;
     $("agent-name").textContent = "Signed in as " + (staff.session.agent && (staff.session.agent.display_name || staff.session.agent.username) || "agent");
     $("reports-link").hidden = !staff.hasRole("supervisor");
+    $("staff-link").hidden = !staff.hasRole("supervisor");
     $("editor-link").hidden = !staff.hasRole("editor");
   }
   function resetState() {
@@ -109,7 +110,12 @@
       if (code === "unauthorized" || !socket.active) endSession((err.data && err.data.message) || "Please sign in again.");
       else $("connection").textContent = "Connection lost, reconnecting…";
     });
-    socket.on("disconnect", function () { if (socket) $("connection").textContent = "Connection lost, reconnecting…"; });
+    var ended = "";  // the server ends the socket when its sign-in ends (signed out, disabled, expired, ...)
+    socket.on("session_ended", function (e) { ended = staff.ended(e && e.reason); });
+    socket.on("disconnect", function (reason) {
+      if (reason === "io server disconnect") endSession((ended || staff.ended("")) + " Please sign in again.");
+      else if (socket) $("connection").textContent = "Connection lost, reconnecting…";
+    });
     socket.on("case_queued", function (c) { if (!c || !c.id) return; upsert(c); addTo(waiting, c.id); renderLists(); });
     socket.on("case_assigned", function (c) {
       if (!c || !c.id) return;
