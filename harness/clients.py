@@ -22,7 +22,12 @@ class Recorder:
         self.client = socketio.AsyncClient(reconnection=False)
         self.events: list[tuple[str, Any]] = []
         self._changed = asyncio.Event()
+        self.disconnected = asyncio.Event()  # set when the namespace's connection ends, from either side
         self.client.on("*", self._record, namespace=namespace)
+        self.client.on("disconnect", self._gone, namespace=namespace)
+
+    async def _gone(self, *reason: Any) -> None:
+        self.disconnected.set()
 
     async def _record(self, event: str, data: Any) -> None:
         self.events.append((event, data))

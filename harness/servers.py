@@ -130,6 +130,24 @@ def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = N
             return AppProcess(match.group(1), process, output, db_path, reader, env)
 
 
+@contextlib.contextmanager
+def two_nodes(workdir: Path, redis_url: str, settings_file: str = "") -> Iterator[tuple[AppProcess, AppProcess]]:
+    """Two app processes (nodes) on one database, sharing their socket rooms through Redis at ``redis_url``;
+    no Rasa listens (every first message is handed over)."""
+    rasa = f"http://127.0.0.1:{free_port()}"
+    env = {"CASEDESK_REDIS_URL": redis_url, "CASEDESK_RASA_TIMEOUT_SECONDS": "2"}
+    first = start_app(workdir / "a", rasa, env, settings_file)
+    try:
+        shared = {**env, "CASEDESK_DATABASE_URL": f"sqlite+aiosqlite:///{first.db_path}"}
+        second = start_app(workdir / "b", rasa, shared, settings_file)
+        try:
+            yield first, second
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+
 @dataclasses.dataclass
 class RasaProcess:
     url: str
