@@ -20,14 +20,12 @@ from urllib.parse import urlparse
 from aiohttp import web
 
 from bot import rasa_runtime
-from handoff.app import create_app
 from handoff.editorial import publish_cli
 from handoff.errors import ApiError
 from handoff.privacy import erasure
 from handoff.settings import Settings, SettingsError, load_settings
 from handoff.staff.accounts import AGENT, ROLES
 from handoff.store import migrations
-from handoff.web.keys import STAFF
 from knowledge_index import vectors
 from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
 
@@ -45,6 +43,9 @@ async def start_app(settings: Settings) -> tuple[web.AppRunner, int]:
     """Start the app on ``settings.host``/``settings.port`` (0: an OS-chosen port) with its first agent account;
     returns its runner (``cleanup()`` stops it) and its port. `serve` and `run` start it so, and the tests
     (harness/servers.py) in their own process."""
+    from handoff.app import create_app  # the whole app: imported only by the commands that serve it
+    from handoff.web.keys import STAFF
+
     runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
