@@ -59,7 +59,7 @@
     $("editor-link").hidden = !staff.hasRole("editor");
   }
   function resetState() {
-    if (socket) { socket.off(); socket.disconnect(); socket = null; }
+    if (socket) { socket.off(); socket.disconnect(); socket = null; $("connection").textContent = ""; }
     cases = {}; waiting = []; mine = []; transcripts = {}; details = {}; openId = null; everConnected = false;
     renderLists(); renderConversation();
   }
