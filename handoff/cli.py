@@ -115,6 +115,7 @@ async def run(settings: Settings) -> None:
         _say(f"  Demo page with the chat widget: {base}/")
         _say(f"  Agent panel:                    {base}/panel")
         _say(f"  Reports (supervisors):          {base}/panel/reports")
+        _say(f"  Staff accounts (supervisors):   {base}/panel/staff")
         _say(f"  Knowledge base (editors):       {base}/panel/editor")
         _say("")
         _say("Press Ctrl+C to stop.")
