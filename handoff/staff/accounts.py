@@ -1,6 +1,8 @@
 """Sign-in: sessions as opaque tokens whose digests the store keeps, checked on every call
 (`AgentAuth.authenticate`), ended by signing out, by expiry or by a change to the account
-(handoff/staff/roster.py); whoever holds sockets of a session listens to `AgentAuth.sessions_ended`."""
+(handoff/staff/roster.py); whoever holds sockets of a session listens to `AgentAuth.sessions_ended`.
+A sign-in stores the same password hashed again when the stored hash has other parameters than
+``password_hash_cost``'s: the one write to an account outside `StaffAccounts`, and no change of it."""
 
 from __future__ import annotations
 
