@@ -17,7 +17,7 @@ import socketio
 
 from handoff.staff.accounts import RECHECK_SECONDS
 from harness.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
-from harness.servers import PASSWORD, ROOT, AppProcess, two_nodes
+from harness.servers import PASSWORD, ROOT, AppProcess, free_port, served_app, two_nodes
 
 NODES = """
 sweep_interval_seconds = 0.3
@@ -97,7 +97,7 @@ async def test_disable_revoke_and_sign_out_end_the_sockets_on_both_nodes(
     done = subprocess.run([sys.executable, "-m", "handoff", "agent", "revoke", "kim"], cwd=ROOT, env=a.env,
                           capture_output=True, text=True, check=True)
     assert "1 session of kim ended" in done.stdout
-    await ended((staying,), "expired", RECHECK_SECONDS + 2)
+    await ended((staying,), "ended", RECHECK_SECONDS + 2)
     for client in (customer, *sockets, *signing_out, staying):
         await client.close()
 
@@ -111,3 +111,14 @@ async def test_disable_revoke_and_sign_out_end_the_sockets_on_both_nodes(
         status, body = await http_json("POST", f"{a.url}/api/agent/logout", token=token)
         assert (status, body["error"]["code"]) == (401, "unauthorized")
 
+
+
+async def test_an_expired_session_ends_its_socket(tmp_path: Path) -> None:
+    """A sign-in of 1.8 s (agent_session_hours): its socket hears it expired and is disconnected within the
+    node's recheck, and the panel's token is refused."""
+    with served_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_AGENT_SESSION_HOURS": "0.0005"}) as app:
+        token = await sign_in(app.url)
+        socket = await agent_socket(app.url, token)
+        await ended((socket,), "expired", 1.8 + RECHECK_SECONDS + 2)
+        assert (await http_json("GET", f"{app.url}/api/kb/search?q=bell", token=token))[0] == 401
+        await socket.close()

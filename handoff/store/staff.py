@@ -115,6 +115,13 @@ class StaffQueries(Queries):
         async with self._engine.connect() as conn:
             return {row[0] for row in (await conn.execute(query)).all()}
 
+    async def expired_sessions(self, token_hashes: Sequence[str]) -> set[str]:
+        """Those of ``token_hashes`` that are sessions past their expiry (not ended otherwise)."""
+        query = sa.select(agent_sessions.c.token_hash).where(
+            agent_sessions.c.token_hash.in_(list(token_hashes)), agent_sessions.c.expires_at <= utcnow())
+        async with self._engine.connect() as conn:
+            return {row[0] for row in (await conn.execute(query)).all()}
+
     async def session_counts(self) -> dict[str, int]:
         """Agent id -> how many sessions (not expired) the account has."""
         query = (sa.select(agent_sessions.c.agent_id, sa.func.count()).where(agent_sessions.c.expires_at > utcnow())

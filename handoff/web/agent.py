@@ -66,10 +66,12 @@ class AgentNamespace(BoundaryNamespace):
         digests = {sid: token_digest(token) for sid, token in self._tokens.items()}
         if not digests:
             return
-        live = await self._conversations.store.live_sessions(sorted(set(digests.values())))
-        for sid, digest in digests.items():
-            if digest not in live:
-                await self._end(sid, "expired")
+        store = self._conversations.store
+        live = await store.live_sessions(sorted(set(digests.values())))
+        lapsed = {sid: digest for sid, digest in digests.items() if digest not in live}
+        expired = await store.expired_sessions(sorted(set(lapsed.values()))) if lapsed else set()
+        for sid, digest in lapsed.items():
+            await self._end(sid, "expired" if digest in expired else "ended")
 
     async def _end(self, sid: str, reason: str) -> None:
         await self.emit("session_ended", {"reason": reason}, to=sid, namespace=AGENT)

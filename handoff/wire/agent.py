@@ -103,6 +103,7 @@ class SessionReason(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     ROLES_CHANGED = "roles_changed"
     EXPIRED = "expired"
+    ENDED = "ended"  # ended where this node did not hear why (`casedesk agent`, another process)
 
 
 class SessionEnded(Reply):

@@ -30,7 +30,8 @@ window.casedeskStaff = (function () {
   // Why the server ended a socket's sign-in (the /agent event session_ended).
   var ENDED = { signed_out: "You were signed out.", disabled: "Your account was disabled.",
                 revoked: "A supervisor ended your sessions.", password_changed: "Your password was changed.",
-                roles_changed: "Your roles were changed.", expired: "Your session has expired." };
+                roles_changed: "Your roles were changed.", expired: "Your session has expired.",
+                ended: "Your session was ended." };
   staff.ended = function (reason) { return ENDED[reason] || "Your session has ended."; };
   staff.hasRole = function (role) {
     return ((staff.session && staff.session.agent && staff.session.agent.roles) || []).indexOf(role) >= 0;
