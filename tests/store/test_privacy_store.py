@@ -111,7 +111,7 @@ async def test_contact_export_holds_everything_stored_about_the_contact(conversa
     await store.update_contact(first.customer_id, email="jo@example.com", external_id="shop-7", account_id="acc_1")
     await store.add_entitlement(_entitlement("e_2", first.customer_id, "Gold support"))
 
-    document = await erasure.export_contact(store, first.customer_id)
+    document = await erasure.export_contact(store, first.customer_id, None)
     json.dumps(document)  # one JSON document
     contact = document["contact"]
     assert (contact["id"], contact["display_name"], contact["email"], contact["external_id"],
@@ -131,7 +131,7 @@ async def test_contact_export_holds_everything_stored_about_the_contact(conversa
     assert other.id not in json.dumps(document) and "Someone else" not in json.dumps(document)
     assert await store.contact_export("u_nobody") is None
     with pytest.raises(ApiError) as unknown:
-        await erasure.export_contact(store, "u_nobody")
+        await erasure.export_contact(store, "u_nobody", None)
     assert unknown.value.code == "not_found"
 
 
@@ -150,12 +150,12 @@ async def test_contact_deletion_removes_everything_of_theirs_and_refuses_while_a
         await store.delete_contact(first.customer_id)
     assert refused.value.numbers == [waiting.number]
     with pytest.raises(ApiError, match=f"open cases \\({waiting.number}\\)") as conflict:
-        await erasure.delete_contact(store, first.customer_id)
+        await erasure.delete_contact(store, first.customer_id, None)
     assert conflict.value.code == "conflict"
     assert await _whole(store, first.id) and await _whole(store, waiting.id)  # nothing was deleted
 
     await conversations.transition(waiting, Status.ABANDONED, reason="customer_left", actor="system")
-    deleted = await erasure.delete_contact(store, first.customer_id)
+    deleted = await erasure.delete_contact(store, first.customer_id, None)
     assert deleted["cases"] == 2 and deleted["rows"]["entitlements"] == 1 and deleted["rows"]["surveys"] == 1
     assert await _gone(store, first.id) and await _gone(store, waiting.id)
     assert await store.contact_export(first.customer_id) is None
