@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, expect
 
 from harness.clients import Recorder, agent_socket, http_json, queued_customer, sign_in
 from harness.servers import AppServer, free_port, serve_app
+from tests.browser import WAIT_MS, XSS, open_page, shot, sign_in_staff
 
 SETTINGS = """
 [[queues]]
@@ -244,3 +249,55 @@ async def test_staff_actions_are_audited_and_only_supervisors_read_and_export_th
     for path in ("/api/audit", "/api/audit.csv"):
         await refused(app, "GET", path, anna)
         assert (await http_json("GET", app.url + path))[0] == 401
+
+
+async def test_the_audit_log_page_in_the_browser(browser: Browser, app: AppServer) -> None:
+    expect.set_options(timeout=WAIT_MS)
+    sue = await sign_in(app.url, "sue")
+    await http_json("POST", f"{app.url}/api/accounts", {"name": XSS}, token=sue)  # a name that would be markup
+    customer, case_id = await queued_customer(app.url, QUESTION)
+    gus = await agent_socket(app.url, await sign_in(app.url, "gus"))
+    await gus.ok("accept_case", {"conversation_id": case_id})
+    for client in (customer, gus):
+        await client.close()
+    errors: list[str] = []
+    page = await open_page(browser, f"{app.url}/panel/audit", errors)
+    try:
+        await sign_in_staff(page, "gus")  # no supervisor role: told so, and no entries are shown
+        await expect(page.get_by_test_id("denied-view")).to_be_visible()
+        await expect(page.get_by_test_id("audit-view")).to_be_hidden()
+        await page.get_by_test_id("signout").click()
+
+        await sign_in_staff(page, "sue")
+        rows = page.get_by_test_id("audit-entry")
+        await expect(rows.first).to_be_visible()
+        newest = rows.first
+        await expect(newest).to_have_attribute("data-action", "auth.sign_in")
+        await expect(newest).to_contain_text("sue")
+        account = page.locator('[data-action="account.add"]').first
+        await expect(account).to_contain_text("<script>window.__pwned=2</script><b>bold</b>")  # as text
+        assert await page.evaluate("window.__pwned") is None
+
+        await page.get_by_test_id("filter-action").select_option("case.")
+        await page.get_by_test_id("filter-actor").fill("gus")
+        await page.get_by_test_id("filter-apply").click()
+        await expect(page.get_by_test_id("audit-status")).not_to_have_text("Loading…")
+        actions = await rows.evaluate_all("rows => rows.map(r => r.getAttribute('data-action'))")
+        assert actions and all(a.startswith("case.") for a in actions), actions
+
+        async with page.expect_download() as download_info:
+            await page.get_by_test_id("export-audit").click()
+        download = await download_info.value
+        assert re.fullmatch(r"audit-\d{4}-\d{2}-\d{2}\.csv", download.suggested_filename)
+        exported = list(csv.DictReader(io.StringIO(Path(await download.path()).read_text())))
+        assert len(exported) == len(actions) and {r["actor"] for r in exported} == {"gus"}
+        await shot(page, "audit-log.png")
+
+        # the panel links to it for supervisors only
+        panel = await open_page(browser, f"{app.url}/panel", errors)
+        await sign_in_staff(panel, "agent")  # every role
+        await expect(panel.get_by_test_id("audit-link")).to_be_visible()
+    except BaseException:
+        await shot(page, "failure-audit.png")
+        raise
+    assert errors == [], "uncaught errors on the page"
