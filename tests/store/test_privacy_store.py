@@ -12,6 +12,7 @@ from handoff.cases.conversations import Conversations
 from handoff.cases.desk import Desk
 from handoff.errors import ApiError
 from handoff.privacy import erasure
+from handoff.store.audit import AuditFilter
 from handoff.store.privacy import OpenCases
 from handoff.store.records import (
     Conversation,
@@ -133,6 +134,10 @@ async def test_contact_export_holds_everything_stored_about_the_contact(conversa
     with pytest.raises(ApiError) as unknown:
         await erasure.export_contact(store, "u_nobody", None)
     assert unknown.value.code == "not_found"
+    # the audit log has the export, by the command line (None), and nothing of the contact's data
+    [entry] = await store.audit_entries(AuditFilter(action="privacy."), None, 10)
+    assert (entry.actor_id, entry.actor, entry.action, entry.target, entry.details) == (
+        None, "cli", "privacy.export", f"contact:{first.customer_id}", {"cases": 2})
 
 
 async def test_contact_deletion_removes_everything_of_theirs_and_refuses_while_a_case_is_open(
@@ -161,5 +166,7 @@ async def test_contact_deletion_removes_everything_of_theirs_and_refuses_while_a
     assert await store.contact_export(first.customer_id) is None
     assert await store.connected("customer", first.id) == {}
     assert await _whole(store, other.id)  # another contact's case is untouched
+    [entry] = await store.audit_entries(AuditFilter(action="privacy.delete"), None, 10)  # not the refused one
+    assert (entry.actor, entry.target, entry.details) == ("cli", f"contact:{first.customer_id}", {"cases": 2})
     with pytest.raises(KeyError):
         await store.delete_contact(first.customer_id)
