@@ -11,4 +11,6 @@
 - ``identity.py``: a host site's signed customer identity.
 - ``masking.py``: personal data masked in free text before it is stored.
 - ``views.py``: the JSON shapes of docs/protocol.md, built from store records.
+- ``access.py``: who may read a case (its queue's agents, those who held it, supervisors).
+- ``audit_trail.py``: staff actions on cases into the audit log (a listener of the case announcements).
 """

@@ -26,7 +26,7 @@ from handoff import catalogue
 from handoff.cases import lifecycle, masking
 from handoff.cases.arrivals import Arrivals
 from handoff.cases.channels import Channels
-from handoff.cases.events import CaseChanged, Signal
+from handoff.cases.events import CaseChanged, NoteAdded, Signal
 from handoff.cases.presence import AGENT, agent_room, queue_room
 from handoff.cases.queues import Queues
 from handoff.cases.rasa_bridge import BotReply, BotUnavailable, RasaBridge
@@ -75,6 +75,7 @@ class Conversations:
         self._mask = masking.for_transcripts(settings)  # before a person's text is stored or sent to Rasa
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.changed: Signal[CaseChanged] = Signal()  # every status change, stored, before it is published
+        self.noted: Signal[NoteAdded] = Signal()  # every private note an agent adds, stored
         self.survey_links = SurveyLinks(store, settings.survey_link_days)
         self.arrivals = Arrivals()  # long-polls waiting for a conversation's next message (REST for apps)
 
@@ -320,7 +321,9 @@ class Conversations:
         """A private note on the case: stored in the transcript, shown to agents, never to the customer."""
         async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            return (await self._post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"})).message
+            message = (await self._post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"})).message
+        await self.noted.notify(NoteAdded(conversation_id, message.seq, agent))
+        return message
 
     async def transfer(self, agent: Agent, conversation_id: str, note: str, queue: str | None = None,
                        to_username: str | None = None) -> Conversation:

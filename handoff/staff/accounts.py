@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from handoff.errors import ApiError
+from handoff.staff.audit import AuditLog
 from handoff.staff.passwords import PasswordHasher
 from handoff.store.records import Agent, utcnow
 from handoff.store.sql import SqlCaseStore
@@ -52,10 +53,12 @@ Listener = Callable[[SessionsEnded], Awaitable[None]]
 
 
 class AgentAuth:
-    def __init__(self, store: SqlCaseStore, session_hours: float, hasher: PasswordHasher | None = None) -> None:
+    def __init__(self, store: SqlCaseStore, session_hours: float, hasher: PasswordHasher | None = None,
+                 audit: AuditLog | None = None) -> None:
         self._store = store
         self._session_hours = session_hours
         self.hasher = hasher or PasswordHasher()
+        self.audit = audit or AuditLog(store)  # sign-in, sign-out and account changes are recorded there
         self._checked: dict[str, tuple[Agent, float]] = {}  # token digest -> agent, when checked (monotonic)
         # Called after sessions end (the web layer ends their sockets on every node).
         self.sessions_ended: list[Listener] = []
@@ -72,6 +75,7 @@ class AgentAuth:
         token = secrets.token_urlsafe(32)
         expires = utcnow() + timedelta(hours=self._session_hours)
         await self._store.add_session(token_digest(token), agent.id, expires)
+        await self.audit.record(agent, "auth.sign_in", f"agent:{agent.id}")
         return token, agent
 
     async def authenticate(self, token: object, role: str = AGENT, *others: str, fresh: bool = False) -> Agent:
@@ -103,6 +107,7 @@ class AgentAuth:
         agent = await self._signed_in(token, fresh=True)
         digest = token_digest(token)
         await self._store.delete_session(digest)
+        await self.audit.record(agent, "auth.sign_out", f"agent:{agent.id}")
         await self.ended(SessionsEnded(agent.id, (digest,), "signed_out"))
 
     def forget(self, session_hash: str) -> None:

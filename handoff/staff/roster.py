@@ -1,7 +1,8 @@
 """The one owner of every change to a staff account (`StaffAccounts`): adding one, the first one, disabling
 and enabling, a new password, new roles, ending its sessions. The `casedesk agent` commands and the
-supervisors' page both go through it; whoever needs to know of a change (an audit log) hooks in here
-(`StaffAccounts.changed`).
+supervisors' page both go through it, and it records each change in the audit log (``staff.add``,
+``staff.disable``, ``staff.enable``, ``staff.password``, ``staff.roles``, ``staff.revoke`` on ``agent:ID``);
+whoever else needs to know of a change listens to `StaffAccounts.changed`.
 
 A change that takes rights away (disable, revoke, a new password, new roles) ends every session of the
 account, and so every socket of it on every node (`AgentAuth.sessions_ended`). No change may leave no
@@ -25,8 +26,8 @@ USERNAME_LENGTH, DISPLAY_NAME_LENGTH = 80, 120
 
 @dataclass(frozen=True)
 class AccountChange:
-    """What changed: ``action`` (added, disabled, enabled, password_changed, roles_changed, revoked) on
-    ``account`` (after the change), by ``by`` (None: the operator's command line)."""
+    """What changed: ``action`` (add, disable, enable, password, roles, revoke) on ``account`` (after the
+    change), by ``by`` (None: the operator's command line)."""
 
     action: str
     account: Agent
@@ -85,7 +86,7 @@ class StaffAccounts:
                                                 await self._hasher.hash(password), chosen)
         except AlreadyExists:
             raise ApiError("conflict", f"an account named {username!r} exists") from None
-        await self._tell("added", agent, by, {"roles": sorted(chosen)})
+        await self._tell("add", agent, by, {"roles": sorted(chosen)})
         return agent
 
     async def ensure_first(self, username: str, password: str | None) -> str | None:
@@ -106,7 +107,7 @@ class StaffAccounts:
             return agent
         changed = await self._change(agent, {"disabled_at": utcnow()}, self._kept(agent, frozenset()))
         await self._end(changed, "disabled")
-        await self._tell("disabled", changed, by, {})
+        await self._tell("disable", changed, by, {})
         return changed
 
     async def enable(self, username: str, by: Agent | None = None) -> Agent:
@@ -114,7 +115,7 @@ class StaffAccounts:
         if agent.active:
             return agent
         changed = await self._change(agent, {"disabled_at": None})
-        await self._tell("enabled", changed, by, {})
+        await self._tell("enable", changed, by, {})
         return changed
 
     async def set_password(self, username: str, password: str, by: Agent | None = None) -> Agent:
@@ -123,7 +124,7 @@ class StaffAccounts:
         self._check(password, agent.username)
         changed = await self._change(agent, {"password_hash": await self._hasher.hash(password)})
         await self._end(changed, "password_changed")
-        await self._tell("password_changed", changed, by, {})
+        await self._tell("password", changed, by, {})
         return changed
 
     async def set_roles(self, username: str, roles: Iterable[str], by: Agent | None = None) -> Agent:
@@ -136,7 +137,7 @@ class StaffAccounts:
             self._not_yourself(agent, by, "take the supervisor role from yourself")
         changed = await self._change(agent, {"roles": chosen}, self._kept(agent, chosen))
         await self._end(changed, "roles_changed")
-        await self._tell("roles_changed", changed, by, {"before": sorted(agent.roles), "after": sorted(chosen)})
+        await self._tell("roles", changed, by, {"before": sorted(agent.roles), "after": sorted(chosen)})
         return changed
 
     async def revoke(self, username: str, by: Agent | None = None) -> tuple[Agent, int]:
@@ -144,7 +145,7 @@ class StaffAccounts:
         agent = await self.account(username)
         ended = await self._store.delete_sessions(agent.id)
         await self._end(agent, "revoked")
-        await self._tell("revoked", agent, by, {"sessions": ended})
+        await self._tell("revoke", agent, by, {"sessions": ended})
         return agent, ended
 
     # -- one way for each step ---------------------------------------------------------------------
@@ -177,6 +178,7 @@ class StaffAccounts:
         await self._auth.ended(SessionsEnded(agent.id, None, reason))
 
     async def _tell(self, action: str, agent: Agent, by: Agent | None, detail: dict[str, Any]) -> None:
+        await self._auth.audit.record(by, f"staff.{action}", f"agent:{agent.id}", **detail)
         change = AccountChange(action, agent, by, detail)
         for listener in self.changed:
             await listener(change)

@@ -261,6 +261,20 @@ class Survey:
     answered_via: str = "chat"  # chat or link
 
 
+@dataclasses.dataclass(frozen=True)
+class AuditEntry:
+    """One staff action in the audit log: who (``actor_id``: the account, None for the command line;
+    ``actor``: its username then, or ``cli``), what (``action`` on ``target``), when, with ``details``."""
+
+    id: int
+    at: datetime
+    actor_id: str | None
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+
+
 class StaleStatus(Exception):
     """The conversation was not in the expected status any more (someone else changed it)."""
 

@@ -9,7 +9,8 @@ event, so several processes may share the database.
 
 The tables are in tables.py, the records the store hands out in records.py; agents and their sessions
 (staff.py), the articles shown and the survey (feedback.py), contacts and accounts (contacts.py), who is
-connected (presence.py), privacy (privacy.py) and the chats of external channels (channels.py) are mixins
+connected (presence.py), privacy (privacy.py), the chats of external channels (channels.py) and the audit
+log with who has held each case (audit.py) are mixins
 of `SqlCaseStore` on the same tables and the same writer.
 """
 
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff.store import migrations
+from handoff.store.audit import AuditQueries
 from handoff.store.base import insert_absent
 from handoff.store.channels import ChannelLinkQueries
 from handoff.store.contacts import ContactQueries
@@ -95,7 +97,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQueries, PrivacyQueries,
-                   ChannelLinkQueries):
+                   ChannelLinkQueries, AuditQueries):
     """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`.
     Contacts and accounts, presence, and privacy (a contact's export and deletion, retention): the mixins."""
 

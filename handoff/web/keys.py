@@ -13,6 +13,7 @@ from handoff.editorial.publishing import Publisher
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
 from handoff.staff.accounts import AgentAuth
+from handoff.staff.audit import AuditLog
 from handoff.staff.roster import StaffAccounts
 from handoff.web.agent import AgentNamespace
 from knowledge_index.article_files import ArticleFiles
@@ -21,6 +22,7 @@ SETTINGS = web.AppKey("settings", Settings)
 AUTH = web.AppKey("auth", AgentAuth)
 STAFF = web.AppKey("staff", StaffAccounts)  # every change to a staff account
 AGENT_SOCKETS = web.AppKey("agent_sockets", AgentNamespace)  # the namespace /agent of this node
+AUDIT = web.AppKey("audit", AuditLog)  # the audit log of staff actions
 BRIDGE = web.AppKey("bridge", RasaBridge)
 CONVERSATIONS = web.AppKey("conversations", Conversations)
 DESK = web.AppKey("desk", Desk)  # the cases wired: conversations, presence, queues, assignment, sweeper

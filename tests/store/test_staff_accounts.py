@@ -10,6 +10,7 @@ from handoff.errors import ApiError
 from handoff.staff.accounts import AgentAuth, SessionsEnded
 from handoff.staff.passwords import PasswordHasher
 from handoff.staff.roster import StaffAccounts
+from handoff.store.audit import AuditFilter
 from handoff.store.sql import SqlCaseStore
 from harness.servers import TEST_HASH_COST
 
@@ -60,6 +61,16 @@ async def test_disable_enable_roles_password_and_revoke(auth: AgentAuth, staff: 
             await auth.authenticate(revoked)
     with pytest.raises(ApiError, match="no account named 'ghost'"):
         await staff.disable("ghost")
+
+    # Each change is in the audit log, by whom, on which account; no password in it.
+    entries = await auth.audit.entries(AuditFilter(action="staff."), None, 50)
+    assert [(e.actor, e.action, e.target) for e in reversed(entries)] == [
+        ("cli", "staff.add", f"agent:{boss.id}"), ("cli", "staff.add", f"agent:{kim.id}"),
+        *[("boss", f"staff.{verb}", f"agent:{kim.id}")
+          for verb in ("disable", "enable", "roles", "password", "revoke")]]
+    assert entries[0].details == {"sessions": 2}
+    assert entries[2].details == {"before": ["agent"], "after": ["agent", "editor"]}
+    assert not any(GOOD in str(e.details) or "passphrase" in str(e.details) for e in entries)
 
 
 async def test_the_last_active_supervisor_stays(auth: AgentAuth, staff: StaffAccounts) -> None:
