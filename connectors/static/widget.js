@@ -10,7 +10,7 @@
   var SERVER = (cfg.server || (script && script.src ? new URL(script.src, window.location.href).origin : ""))
     .replace(/\/+$/, "");
   var STORE_KEY = "casedesk.conversation";
-  // The token of the customer's last ended conversation: sent with the next start, so agents see it as theirs.
+  // The customer's last ended conversation ({token, sub}): sent with the next start, so agents see it as theirs.
   var EARLIER_KEY = "casedesk.earlier";
   var I18N = {
     en: { open: "Open chat", close: "Close chat", title: "Help", input: "Your message", send: "Send", you: "You",
@@ -104,13 +104,40 @@
       return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
     } catch (e) { return null; }
   }
-  function load() { try { var v = JSON.parse(localStorage.getItem(STORE_KEY)); return v && v.token ? v : null; } catch (e) { return null; } }
-  function save() { try { if (stored) localStorage.setItem(STORE_KEY, JSON.stringify(stored)); else localStorage.removeItem(STORE_KEY); } catch (e) { /* private mode */ } }
-  function earlierToken() { try { return localStorage.getItem(EARLIER_KEY); } catch (e) { return null; } }
-  function setEarlierToken(token) { try { if (token) localStorage.setItem(EARLIER_KEY, token); else localStorage.removeItem(EARLIER_KEY); } catch (e) { /* private mode */ } }
+  function load(key) {
+    try {
+      var raw = localStorage.getItem(key), v;
+      try { v = JSON.parse(raw); } catch (e) { v = { token: raw }; }  // an earlier token kept by an older widget
+      return v && typeof v.token === "string" && v.token ? v : null;
+    } catch (e) { return null; }
+  }
+  function keep(key, v) { try { if (v) localStorage.setItem(key, JSON.stringify(v)); else localStorage.removeItem(key); } catch (e) { /* private mode */ } }
+  function save() { keep(STORE_KEY, stored); }
+  function setEarlier(v) { earlier = v; keep(EARLIER_KEY, v); }
+  // Who the host page says the customer is: the `sub` of its identity token (read here, verified by the
+  // server), null without one. Kept with each stored conversation: whose it is (docs/widget.md).
+  function identitySub() {
+    if (!cfg.identity) return null;
+    try {
+      var part = cfg.identity.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      var sub = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part), function (c) { return c.charCodeAt(0); }))).sub;
+      if (typeof sub === "string") return sub;
+    } catch (e) { /* unreadable: the server refuses it */ }
+    return "?" + cfg.identity;
+  }
+  var SUB = identitySub();
 
   // ---- state ----
-  var stored = load();     // {token, id, lastSeq}
+  var stored = load(STORE_KEY);     // {token, id, lastSeq, sub}
+  var earlier = load(EARLIER_KEY);  // {token, sub}
+  // A conversation is resumed only under the identity it was started under: on a shared computer the next
+  // person never sees the previous one's. An anonymous one, once the customer signs in, is not resumed but
+  // named as the earlier conversation of the next start, which files it under the signed-in contact.
+  if (stored && (stored.sub || null) !== SUB) {
+    if (!stored.sub) setEarlier({ token: stored.token, sub: null });
+    stored = null; save();
+  }
+  if (earlier && earlier.sub && earlier.sub !== SUB) setEarlier(null);
   var shown = {};          // seq -> element, for the conversation on screen
   var shownSeq = 0;        // highest seq with no gap below it that is on screen
   var conv = null;         // latest Conversation
@@ -234,7 +261,9 @@
       if (!stored) { setReady(); return; }
       var token = stored.token;
       ui.list.setAttribute("aria-busy", "true");
-      call("resume_conversation", { token: token, after_seq: shownSeq }).then(function (res) {
+      var resume = { token: token, after_seq: shownSeq };
+      if (cfg.identity) resume.identity = cfg.identity;  // a known customer's conversation needs it
+      call("resume_conversation", resume).then(function (res) {
         ui.list.removeAttribute("aria-busy");
         if (!stored || stored.token !== token) return;
         applyConversation(res.conversation);
@@ -278,7 +307,7 @@
   function ensureConversation() {
     if (stored) return Promise.resolve();
     if (!starting) {
-      var fresh = { channel: "web", locale: locale }, earlier = earlierToken();
+      var fresh = { channel: "web", locale: locale }, before = earlier && earlier.token;
       if (cfg.identity) fresh.identity = cfg.identity;  // the host site's signed identity of the customer
       var start = function (payload) {
         return call("start_conversation", payload).catch(function (err) {
@@ -288,14 +317,14 @@
           return call("start_conversation", anonymous);
         });
       };
-      starting = start(earlier ? Object.assign({ earlier_token: earlier }, fresh) : fresh).catch(function (err) {
-        if (!earlier || err.code !== "unauthorized") throw err;
-        setEarlierToken(null);  // that conversation is gone (e.g. another server): start as a new customer
+      starting = start(before ? Object.assign({ earlier_token: before }, fresh) : fresh).catch(function (err) {
+        if (!before || err.code !== "unauthorized") throw err;
+        setEarlier(null);  // that conversation is gone or its token expired: start as a new customer
         return start(fresh);
       }).then(function (res) {
-        stored = { token: res.token, id: res.conversation.id, lastSeq: 0 };
+        stored = { token: res.token, id: res.conversation.id, lastSeq: 0, sub: SUB };
         save();
-        setEarlierToken(null);  // the new conversation's token stands for the customer from now on
+        setEarlier(null);  // the new conversation's token stands for the customer from now on
         applyConversation(res.conversation);
         early.forEach(function (m) { if (m.conversation_id === stored.id) renderMessage(m); });
       }).finally(function () { starting = null; early = []; });
@@ -323,7 +352,7 @@
     });
   }
   function newConversation() {
-    if (stored) setEarlierToken(stored.token);
+    if (stored) setEarlier({ token: stored.token, sub: stored.sub || null });
     stored = null; save(); resetView();
     // a socket is bound to one conversation: open a fresh socket session for the next one
     if (socket) { ready = false; socket.disconnect(); socket.connect(); }
