@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from handoff.cases.identity import sign
 from handoff.store.records import utcnow
@@ -160,11 +160,11 @@ async def test_a_conversation_token_past_its_time_opens_nothing(app: tuple[AppSe
         await c.close()
 
 
-async def contact_of(url: str, agent_token: str, conversation_id: str) -> tuple[str | None, list[str]]:
-    """The external id of a case's contact, and the ids of its earlier cases."""
+async def contact_of(url: str, agent_token: str, conversation_id: str) -> tuple[str | None, set[str]]:
+    """The external id of a case's contact, and the ids of all that contact's cases."""
     _, case = await http_json("GET", f"{url}/api/cases/{conversation_id}", token=agent_token)
     _, contact = await http_json("GET", f"{url}/api/contacts/{case['case']['customer_id']}", token=agent_token)
-    return contact["contact"]["external_id"], [c["id"] for c in case["case"]["earlier_cases"]]
+    return contact["contact"]["external_id"], {c["id"] for c in contact["contact"]["cases"]}
 
 
 async def test_on_a_shared_computer_the_next_person_never_sees_the_previous_ones_chat(
@@ -223,10 +223,37 @@ async def test_on_a_shared_computer_the_next_person_never_sees_the_previous_ones
         await expect(messages.filter(has_text="Bob here")).to_have_count(0)
         await expect(messages.filter(has_text="4711")).to_have_count(0)
         signed_out = (await page.evaluate(stored))["id"]
+
+        # Bob in another tab: the anonymous chat of the first tab (maybe someone else's) is not his either
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        widget = page.get_by_test_id("cdw-panel")
+        messages = widget.get_by_test_id("cdw-message")
+        bobs_again = await ask(page, f"{origin}/bob", "Bob again")
+        await expect(messages.filter(has_text="signed out")).to_have_count(0)
+        # in this tab, he asks signed out, then signs in: that anonymous chat becomes his
+        his_anonymous = await ask(page, f"{origin}/signed-out", "Bob, signed out for a moment")
+        await expect(messages.filter(has_text="Bob again")).to_have_count(0)
+        bobs_last = await ask(page, f"{origin}/bob", "Bob, signed in again")
+        await expect(messages.filter(has_text="signed out for a moment")).to_have_count(0)
         await context.close()
     assert errors == []
 
     agent = await sign_in(server.url)
-    assert await contact_of(server.url, agent, alices) == ("shop-alice", [])
-    assert await contact_of(server.url, agent, bobs) == ("shop-bob", [])  # filed under Bob, not Alice
-    assert await contact_of(server.url, agent, signed_out) == (None, [])  # and under nobody of theirs
+    assert await contact_of(server.url, agent, alices) == ("shop-alice", {alices})
+    bobs_cases = {bobs, bobs_again, his_anonymous, bobs_last}  # not Alice's, nor the first tab's anonymous one
+    for case in (bobs, bobs_again, bobs_last):
+        assert await contact_of(server.url, agent, case) == ("shop-bob", bobs_cases)
+    assert await contact_of(server.url, agent, signed_out) == (None, {signed_out})
+
+
+async def ask(page: Page, url: str, text: str) -> str:
+    """Open the widget on ``url``, ask ``text`` (handed over: there is no bot) and return the conversation's id."""
+    await page.goto(url)
+    widget = page.get_by_test_id("cdw-panel")
+    await page.get_by_test_id("cdw-launcher").click()
+    await widget.get_by_test_id("cdw-input").fill(text)
+    await widget.get_by_test_id("cdw-input").press("Enter")
+    await expect(widget.locator("[data-testid=cdw-message][data-sender=customer] .cdw-text")).to_have_text([text])
+    await expect(widget.get_by_test_id("cdw-status")).to_have_attribute("data-status", "queued")
+    return str(await page.evaluate("JSON.parse(localStorage.getItem('casedesk.conversation')).id"))

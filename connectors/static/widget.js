@@ -113,7 +113,7 @@
   }
   function keep(key, v) { try { if (v) localStorage.setItem(key, JSON.stringify(v)); else localStorage.removeItem(key); } catch (e) { /* private mode */ } }
   function save() { keep(STORE_KEY, stored); }
-  function setEarlier(v) { earlier = v; keep(EARLIER_KEY, v); }
+  function setEarlier(v) { keep(EARLIER_KEY, v); }
   // Who the host page says the customer is: the `sub` of its identity token (read here, verified by the
   // server), null without one. Kept with each stored conversation: whose it is (docs/widget.md).
   function identitySub() {
@@ -126,18 +126,24 @@
     return "?" + cfg.identity;
   }
   var SUB = identitySub();
+  // This tab's session (sessionStorage: it ends with the tab), kept with each conversation started in it.
+  var TAB = (function () {
+    try { var v = sessionStorage.getItem("casedesk.tab") || Math.random().toString(36).slice(2); sessionStorage.setItem("casedesk.tab", v); return v; }
+    catch (e) { return null; }
+  })();
 
   // ---- state ----
   var stored = load(STORE_KEY);     // {token, id, lastSeq, sub}
-  var earlier = load(EARLIER_KEY);  // {token, sub}
   // A conversation is resumed only under the identity it was started under: on a shared computer the next
-  // person never sees the previous one's. An anonymous one, once the customer signs in, is not resumed but
-  // named as the earlier conversation of the next start, which files it under the signed-in contact.
+  // person never sees the previous one's. An anonymous one started in this tab, once the customer signs in,
+  // is not resumed but named as the earlier conversation of the next start, which files it under the
+  // signed-in contact; one from another tab (maybe another person's) is dropped.
+  function ours(v) { return (v.sub || null) === SUB || (!v.sub && SUB && TAB && v.tab === TAB); }
   if (stored && (stored.sub || null) !== SUB) {
-    if (!stored.sub) setEarlier({ token: stored.token, sub: null });
+    setEarlier(ours(stored) ? { token: stored.token, sub: null, tab: TAB } : null);
     stored = null; save();
   }
-  if (earlier && earlier.sub && earlier.sub !== SUB) setEarlier(null);
+  if (load(EARLIER_KEY) && !ours(load(EARLIER_KEY))) setEarlier(null);
   var shown = {};          // seq -> element, for the conversation on screen
   var shownSeq = 0;        // highest seq with no gap below it that is on screen
   var conv = null;         // latest Conversation
@@ -307,7 +313,8 @@
   function ensureConversation() {
     if (stored) return Promise.resolve();
     if (!starting) {
-      var fresh = { channel: "web", locale: locale }, before = earlier && earlier.token;
+      var fresh = { channel: "web", locale: locale }, earlier = load(EARLIER_KEY);
+      var before = earlier && ours(earlier) && earlier.token;  // {token, sub, tab}
       if (cfg.identity) fresh.identity = cfg.identity;  // the host site's signed identity of the customer
       var start = function (payload) {
         return call("start_conversation", payload).catch(function (err) {
@@ -322,7 +329,7 @@
         setEarlier(null);  // that conversation is gone or its token expired: start as a new customer
         return start(fresh);
       }).then(function (res) {
-        stored = { token: res.token, id: res.conversation.id, lastSeq: 0, sub: SUB };
+        stored = { token: res.token, id: res.conversation.id, lastSeq: 0, sub: SUB, tab: TAB };
         save();
         setEarlier(null);  // the new conversation's token stands for the customer from now on
         applyConversation(res.conversation);
@@ -352,7 +359,7 @@
     });
   }
   function newConversation() {
-    if (stored) setEarlier({ token: stored.token, sub: stored.sub || null });
+    if (stored) setEarlier({ token: stored.token, sub: stored.sub || null, tab: stored.tab });
     stored = null; save(); resetView();
     // a socket is bound to one conversation: open a fresh socket session for the next one
     if (socket) { ready = false; socket.disconnect(); socket.connect(); }
