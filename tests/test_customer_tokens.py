@@ -131,6 +131,12 @@ async def test_a_known_customers_conversation_opens_only_under_their_identity(ap
         status, body = await rest("GET", path, token=token, identity_token=given)
         assert status == 200 and body["messages"][0]["text"] == "my address is Hauptstr. 1"
 
+    # the OpenAPI document says so: the conversation's token, with the identity where it is needed
+    _, document = await rest("GET", f"{server.url}/api/openapi.json")
+    assert document["paths"]["/api/conversations/{conversation_id}/messages"]["get"]["security"] == [
+        {"conversationToken": []}, {"conversationToken": [], "identityToken": []}]
+    assert document["components"]["securitySchemes"]["identityToken"]["name"] == "X-Casedesk-Identity"
+
     # an anonymous customer's conversation needs no identity, and one given is not asked for
     anonymous = (await first.ok("start_conversation", {}))["token"]
     await other.ok("resume_conversation", {"token": anonymous})
