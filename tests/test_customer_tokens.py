@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -150,11 +151,7 @@ async def test_a_conversation_token_past_its_time_opens_nothing(app: tuple[AppSe
     client = await chat(server.url)
     started = await client.ok("start_conversation", {})
     token, conversation_id = started["token"], started["conversation"]["id"]
-    store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{server.db_path}")
-    try:  # the last message was 30 days and an hour ago (conversation_token_days, the default)
-        await store.update_conversation(conversation_id, last_activity_at=utcnow() - timedelta(days=30, hours=1))
-    finally:
-        await store.close()
+    await age(server.db_path, conversation_id, 30.05)  # conversation_token_days, the default, and an hour
     again = await chat(server.url)
     assert refused(await again.call("resume_conversation", {"token": token}), says="expired")
     assert refused(await again.call("start_conversation", {"earlier_token": token}), says="expired")
@@ -164,6 +161,46 @@ async def test_a_conversation_token_past_its_time_opens_nothing(app: tuple[AppSe
         assert (status, body["error"]["code"]) == (401, "unauthorized") and "expired" in body["error"]["message"]
     for c in (client, again):
         await c.close()
+
+
+async def age(db_path: Path, conversation_id: str, days: float) -> None:
+    """The conversation's last message was ``days`` ago."""
+    store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{db_path}")
+    try:
+        await store.update_conversation(conversation_id, last_activity_at=utcnow() - timedelta(days=days))
+    finally:
+        await store.close()
+
+
+async def test_the_widget_starts_afresh_when_its_conversation_token_has_expired(
+    app: tuple[AppServer, str], browser: Browser
+) -> None:
+    server, origin = app
+    expect.set_options(timeout=WAIT_MS)
+    errors: list[str] = []
+    async with host_site(origin, {"/de": host_page(server.url, "Laden", server=server.url, locale="de")}):
+        context = await browser.new_context()
+        context.set_default_timeout(WAIT_MS)
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        first = await ask(page, f"{origin}/de", "Wo bleibt meine Bestellung 4711?")
+        await age(server.db_path, first, 30.1)  # conversation_token_days, the default, and a bit
+        await page.reload()
+        widget = page.get_by_test_id("cdw-panel")
+        await page.get_by_test_id("cdw-launcher").click()
+        # the catalogue's words, in the customer's language, and nothing of the expired chat
+        await expect(widget.get_by_test_id("cdw-error")).to_have_text(
+            "Ihre frühere Unterhaltung ist hier nicht mehr verfügbar. Schreiben Sie, um eine neue zu beginnen.")
+        await expect(widget.get_by_test_id("cdw-message")).to_have_count(0)
+        assert await page.evaluate("localStorage.getItem('casedesk.conversation')") is None
+        await shot(page, "widget-expired-token.png")
+        second = await ask(page, f"{origin}/de", "Noch einmal: Bestellung 4711")
+        assert second != first
+        await expect(widget.get_by_test_id("cdw-error")).to_be_hidden()
+        await context.close()
+    assert errors == []
+    agent = await sign_in(server.url)
+    assert await contact_of(server.url, agent, second) == (None, {second})  # a new customer as far as we know
 
 
 async def contact_of(url: str, agent_token: str, conversation_id: str) -> tuple[str | None, set[str]]:

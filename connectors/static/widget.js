@@ -25,7 +25,8 @@
       npsLegend: "How likely are you to recommend us?", npsHint: "0 = not at all likely, 10 = extremely likely",
       npsPoint: "{n} out of 10", effortLegend: "How easy was it to get your issue resolved?",
       effortHint: "1 = very difficult, 7 = very easy", effortPoint: "{n} out of 7", answerLater: "Answer later",
-      unavailable: "The chat is not available on this page right now.", left: "{n} characters left" },
+      unavailable: "The chat is not available on this page right now.", left: "{n} characters left",
+      gone: "Your earlier conversation is no longer available here. Write to start a new one." },
     de: { open: "Chat öffnen", close: "Chat schließen", title: "Hilfe", input: "Ihre Nachricht", send: "Senden", you: "Sie",
       bot: "Assistent", agent: "Mitarbeiter", queued: "Sie sind Nummer {n} in der Warteschlange. Gleich ist jemand für Sie da.",
       queuedNoPos: "Gleich ist jemand für Sie da.", typing: "{name} schreibt …", wait: "Voraussichtliche Wartezeit: etwa {m} Min.",
@@ -39,7 +40,8 @@
       npsHint: "0 = sehr unwahrscheinlich, 10 = sehr wahrscheinlich", npsPoint: "{n} von 10",
       effortLegend: "Wie einfach war es, Ihr Anliegen zu lösen?", effortHint: "1 = sehr schwierig, 7 = sehr einfach",
       effortPoint: "{n} von 7", answerLater: "Später beantworten",
-      unavailable: "Der Chat ist auf dieser Seite gerade nicht erreichbar.", left: "Noch {n} Zeichen" },
+      unavailable: "Der Chat ist auf dieser Seite gerade nicht erreichbar.", left: "Noch {n} Zeichen",
+      gone: "Ihre frühere Unterhaltung ist hier nicht mehr verfügbar. Schreiben Sie, um eine neue zu beginnen." },
     ar: { open: "افتح المحادثة", close: "أغلق المحادثة", title: "المساعدة", input: "رسالتك", send: "إرسال", you: "أنت",
       bot: "المساعد", agent: "موظف", queued: "ترتيبك {n} في قائمة الانتظار. سينضم إليك موظف قريبًا.",
       queuedNoPos: "سينضم إليك موظف قريبًا.", typing: "{name} يكتب…", wait: "مدة الانتظار المتوقعة: حوالي {m} دقيقة.",
@@ -51,7 +53,8 @@
       timeout: "لم يستجب الخادم. حاول مرة أخرى.", pickRating: "يرجى اختيار تقييم.",
       npsLegend: "ما مدى احتمال أن توصي بنا؟", npsHint: "0 = غير محتمل إطلاقًا، 10 = محتمل جدًا", npsPoint: "{n} من 10",
       effortLegend: "ما مدى سهولة حل مشكلتك؟", effortHint: "1 = صعب جدًا، 7 = سهل جدًا", effortPoint: "{n} من 7",
-      answerLater: "أجب لاحقًا", unavailable: "المحادثة غير متاحة على هذه الصفحة الآن.", left: "متبقٍ {n} حرف" }
+      answerLater: "أجب لاحقًا", unavailable: "المحادثة غير متاحة على هذه الصفحة الآن.", left: "متبقٍ {n} حرف",
+      gone: "محادثتك السابقة لم تعد متاحة هنا. اكتب لبدء محادثة جديدة." }
   };
   var locale = (cfg.locale || document.documentElement.lang || "en").slice(0, 2).toLowerCase();
   if (!I18N[locale]) locale = "en";
@@ -280,7 +283,8 @@
         setReady();
       }, function (err) {
         ui.list.removeAttribute("aria-busy");
-        if (err.code === "unauthorized" || err.code === "not_found") { stored = null; save(); resetView(); setReady(); }
+        // expired, or no longer this customer's: start afresh, and say why the chat is gone
+        if (err.code === "unauthorized" || err.code === "not_found") { stored = null; save(); resetView(); setError(t("gone")); setReady(); }
         else setError(err.message);
       });
     });
