@@ -84,6 +84,8 @@ class Identity:
     external_id: str
     name: str | None
     email: str | None
+    token_id: str | None = None  # the token's jti: it starts one conversation at most
+    expires_at: datetime | None = None  # until when the jti is kept as used
 
 
 @dataclasses.dataclass(frozen=True)

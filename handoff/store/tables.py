@@ -219,3 +219,12 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_action", "action"),
     sa.Index("ix_audit_log_target", "target"),
 )
+
+# Identity tokens (docs/contacts.md) that have started a conversation, by their jti: a token starts one
+# at most. Kept until the token could no longer be accepted anyway (its exp, or identity_max_age_seconds).
+used_identity_tokens = sa.Table(
+    "used_identity_tokens", metadata,
+    sa.Column("token_id", sa.String(200), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_used_identity_tokens_expires", "expires_at"),
+)

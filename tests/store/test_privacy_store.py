@@ -68,9 +68,10 @@ async def test_retention_deletes_cases_closed_long_ago_with_everything_of_theirs
     kept_contact_old, token = await _full_case(conversations, closed_days_ago=41)
     recent, _ = await _full_case(conversations, closed_days_ago=3, earlier_token=token)  # keeps the contact
     open_old, open_token = await _full_case(conversations)  # open (with the bot) for 50 days
+    # the same contact's (named before open_old's token expires: conversation_token_days)
+    closed_beside_open, _ = await _full_case(conversations, closed_days_ago=45, earlier_token=open_token)
     await store.update_conversation(open_old.id, created_at=utcnow() - timedelta(days=50),
                                     last_activity_at=utcnow() - timedelta(days=50))
-    closed_beside_open, _ = await _full_case(conversations, closed_days_ago=45, earlier_token=open_token)
     # An open case never goes, whatever its closed_at says.
     odd, _ = await _full_case(conversations)
     await store.update_conversation(odd.id, closed_at=utcnow() - timedelta(days=90))
