@@ -146,9 +146,15 @@ async def agent_command(settings: Settings, args: argparse.Namespace, environ: M
     command, username = args.agent_command, getattr(args, "username", "")
     password = _new_password(username, environ) if command in ("add", "passwd") else ""
     store = await SqlCaseStore.open(settings.database_url)
+    afar = None
     try:
         auth = AgentAuth(store, settings.agent_session_hours, PasswordHasher(settings.password_hash_cost))
         staff = StaffAccounts(store, auth)
+        if settings.redis_url:  # the nodes end the sockets of ended sessions at once (else within 5 s)
+            from handoff.web.agent import SocketsFromAfar
+
+            afar = SocketsFromAfar(store, settings.redis_url)
+            auth.sessions_ended.append(afar.end_sockets)
         if command == "list":
             rows = [(a["username"], a["display_name"], ",".join(a["roles"]),
                      "disabled" if a["disabled"] else "active", str(a["sessions"])) for a in await staff.accounts()]
@@ -176,6 +182,8 @@ async def agent_command(settings: Settings, args: argparse.Namespace, environ: M
             _, ended = await staff.revoke(username)
             _say(f"{ended} session{'' if ended == 1 else 's'} of {username} ended")
     finally:
+        if afar is not None:
+            await afar.close()
         await store.close()
 
 

@@ -1,7 +1,8 @@
 """Ending a staff account's sessions ends its sockets, on every node: two app processes sharing Redis
 (harness.servers.two_nodes), an agent with a socket on each. Disabling, revoking and signing out reach both
 sockets within a second; a disabled account cannot sign in; customers stop being told an agent is there;
-`casedesk agent` (another process) reaches them within the nodes' recheck."""
+`casedesk agent` (another process) reaches them through Redis; every role signs out. Without Redis, a node
+finds sessions ended elsewhere or expired within its recheck."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import socketio
 
-from handoff.staff.accounts import RECHECK_SECONDS
+from handoff.staff.accounts import RECHECK_SECONDS, token_digest
+from handoff.store.records import utcnow
+from handoff.web.keys import CONVERSATIONS
 from harness.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
 from harness.servers import PASSWORD, ROOT, AppProcess, free_port, served_app, two_nodes
 
@@ -93,11 +97,11 @@ async def test_disable_revoke_and_sign_out_end_the_sockets_on_both_nodes(
     assert not staying.disconnected.is_set()
     assert (await staying.ok("set_availability", {"availability": "available"}))["availability"] == "available"
 
-    # `casedesk agent revoke`, another process: the nodes find the ended session within their recheck.
+    # `casedesk agent revoke`, another process: with Redis it reaches the node of the socket at once.
     done = subprocess.run([sys.executable, "-m", "handoff", "agent", "revoke", "kim"], cwd=ROOT, env=a.env,
                           capture_output=True, text=True, check=True)
     assert "1 session of kim ended" in done.stdout
-    await ended((staying,), "ended", RECHECK_SECONDS + 2)
+    await ended((staying,), "revoked", 1.0)
     for client in (customer, *sockets, *signing_out, staying):
         await client.close()
 
@@ -113,12 +117,24 @@ async def test_disable_revoke_and_sign_out_end_the_sockets_on_both_nodes(
 
 
 
-async def test_an_expired_session_ends_its_socket(tmp_path: Path) -> None:
-    """A sign-in of 1.8 s (agent_session_hours): its socket hears it expired and is disconnected within the
-    node's recheck, and the panel's token is refused."""
-    with served_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_AGENT_SESSION_HOURS": "0.0005"}) as app:
+async def test_without_redis_each_node_finds_ended_and_expired_sessions_in_the_store(tmp_path: Path) -> None:
+    """One node, no Redis: `casedesk agent revoke` (another process) and a sign-in's expiry end the socket
+    within the node's recheck (`AgentNamespace.end_lapsed`), and the token is refused."""
+    with served_app(tmp_path, f"http://127.0.0.1:{free_port()}") as app:
         token = await sign_in(app.url)
         socket = await agent_socket(app.url, token)
-        await ended((socket,), "expired", 1.8 + RECHECK_SECONDS + 2)
+        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "handoff", "agent", "revoke", "agent"],
+                                       cwd=ROOT, env=app.env, capture_output=True, text=True, check=True)
+        assert "1 session of agent ended" in done.stdout
+        await ended((socket,), "ended", RECHECK_SECONDS + 2)
         assert (await http_json("GET", f"{app.url}/api/kb/search?q=bell", token=token))[0] == 401
-        await socket.close()
+
+        # A sign-in that lasts a second (as agent_session_hours would make it).
+        agent = app.run(lambda: app.app[CONVERSATIONS].store.agent_by_username("agent"))
+        assert agent is not None
+        short = "a-sign-in-of-one-second"
+        app.run(lambda: app.app[CONVERSATIONS].store.add_session(token_digest(short), agent.id,
+                                                                  utcnow() + timedelta(seconds=1)))
+        socket = await agent_socket(app.url, short)
+        await ended((socket,), "expired", 1 + RECHECK_SECONDS + 2)
+        assert (await http_json("GET", f"{app.url}/api/kb/search?q=bell", token=short))[0] == 401

@@ -1,7 +1,8 @@
 """The agent namespace ``/agent``: signed-in agents only; every event re-checks the sign-in (`AgentAuth`),
 then validates its payload with its model (handoff/wire/agent.py, `AGENT_EVENTS`). When sessions end (a
 sign-out, a change to the account, expiry) their sockets end on every node: `end_sockets` at once (through
-Redis for another node's sockets), `end_lapsed` for what this node finds in the store."""
+Redis for another node's sockets), `end_lapsed` for what this node finds in the store, and `SocketsFromAfar`
+from a process that serves no sockets (`casedesk agent`), through Redis."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.staff.accounts import AgentAuth, SessionsEnded, token_digest
 from handoff.store.records import Agent, Status
+from handoff.store.sql import SqlCaseStore
 from handoff.web.boundary import BoundaryNamespace
 from handoff.wire import agent as wire
 from handoff.wire.fields import MESSAGE_LENGTH
@@ -159,3 +161,21 @@ class AgentNamespace(BoundaryNamespace):
         conversation = await self._conversations.resolve(agent, await self._case(agent, asked.conversation_id),
                                                          asked.category)
         return {"case": await self._conversations.summary(conversation)}
+
+
+class SocketsFromAfar:
+    """Ends the sockets of ended sessions from a process that serves none (`casedesk agent`): python-socketio's
+    write-only Redis manager tells the node holding each socket, as `AgentNamespace.end_sockets` does."""
+
+    def __init__(self, store: SqlCaseStore, redis_url: str) -> None:
+        self._store = store
+        self._manager = socketio.AsyncRedisManager(redis_url, write_only=True)
+
+    async def end_sockets(self, ended: SessionsEnded) -> None:
+        for sid in await self._store.agent_sockets(ended.agent_id, ended.session_hashes):
+            await self._manager.emit("session_ended", {"reason": ended.reason}, room=sid, namespace=AGENT)
+            await self._manager.can_disconnect(sid, AGENT)  # not here: published for the node that has it
+
+    async def close(self) -> None:
+        if self._manager.redis is not None:
+            await self._manager.redis.aclose()
