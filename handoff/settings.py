@@ -28,6 +28,8 @@ from handoff.cases.routing import (
     parse_categories,
     parse_queues,
 )
+from handoff.limits.addresses import parse_proxies
+from handoff.limits.table import LimitTable, parse_table
 from handoff.surveys.questions import DEFAULT_QUESTIONS, parse_questions
 
 ENV_PREFIX = "CASEDESK_"
@@ -113,6 +115,12 @@ class Settings:
     mask_in_transcripts: tuple[str, ...] = (masking.CARD,)
     mask_in_reports: tuple[str, ...] = (masking.EMAIL, masking.PHONE, masking.CARD)
     widget_origins: tuple[str, ...] = ()  # other sites that may embed the web widget (docs/widget.md)
+    # Limits (docs/settings.md, "Limits"; handoff/limits/): the [limits] table of rates, also set entry by
+    # entry as CASEDESK_LIMITS_<NAME>; the proxies whose X-Forwarded-For is believed (also CASEDESK_TRUSTED_PROXIES,
+    # separated by commas); the first delay after a wrong password, doubled for each further one.
+    limits: LimitTable = dataclasses.field(default_factory=LimitTable)
+    trusted_proxies: tuple[str, ...] = ()
+    sign_in_delay_seconds: float = 0.5
     # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
     identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host (cases.identity)
@@ -149,7 +157,9 @@ STRUCTURED = {"queues": parse_queues, "agents": parse_agents, "resolution_catego
               "survey_questions": parse_questions,
               "mask_in_transcripts": masking.parse_kinds("mask_in_transcripts"),
               "mask_in_reports": masking.parse_kinds("mask_in_reports"),
-              "widget_origins": parse_origins}
+              "widget_origins": parse_origins, "limits": parse_table, "trusted_proxies": parse_proxies}
+LIMITS_ENV = ENV_PREFIX + "LIMITS_"  # CASEDESK_LIMITS_STARTS_PER_ADDRESS=5/minute: one entry of [limits]
+FROM_ENV_TOO = frozenset({"trusted_proxies"})  # structured, yet also from the environment
 MAX_LINK_DAYS = 3650
 TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 _KINDS = {"str": str, "int": int, "float": float, "str | None": str}
@@ -195,15 +205,27 @@ def load_settings(
     elif explicit:
         raise SettingsError(f"settings file {path} does not exist")
 
+    limits: dict[str, str] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
             continue
         key = name[len(ENV_PREFIX) :].lower()
+        if name.startswith(LIMITS_ENV):
+            limits[name[len(LIMITS_ENV):].lower()] = value
+            continue
         if key not in fields:
             raise SettingsError(f"{name}: unknown setting {key!r}")
-        if key in STRUCTURED:
+        if key in STRUCTURED and key not in FROM_ENV_TOO:
             raise SettingsError(f"{name}: {key} can only be set in the settings file")
-        values[key] = value
+        try:
+            values[key] = STRUCTURED[key](value) if key in STRUCTURED else value
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+    if limits:
+        try:
+            values["limits"] = parse_table(limits, values.get("limits"))
+        except ValueError as exc:
+            raise SettingsError(f"{LIMITS_ENV}*: {exc}") from None
 
     values.update(overrides)
     typed: dict[str, Any] = {}
@@ -236,6 +258,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"agent_capacity: must be 1..100, got {s.agent_capacity}")
     if not 1 <= s.max_message_length <= 100_000:
         raise SettingsError(f"max_message_length: must be 1..100000, got {s.max_message_length}")
+    if not 0 <= s.sign_in_delay_seconds <= 60:
+        raise SettingsError(f"sign_in_delay_seconds: must be 0..60, got {s.sign_in_delay_seconds:g}")
     for key in ("rasa_timeout_seconds", "agent_session_hours", "abandon_after_seconds",
                 "bot_idle_seconds", "agent_grace_seconds", "sweep_interval_seconds", "index_poll_seconds"):
         if getattr(s, key) <= 0:

@@ -25,7 +25,8 @@ from aiohttp import web
 
 from bot import rasa_runtime
 from handoff import cli
-from handoff.settings import Settings, load_settings
+from handoff.limits.table import NAMES as LIMIT_NAMES
+from handoff.settings import LIMITS_ENV, Settings, load_settings
 from handoff.staff.accounts import AGENT
 from handoff.web.keys import AUTH
 
@@ -34,6 +35,10 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"app listening on (http://127\.0\.0\.1:\d+)")
 PASSWORD = "correct horse battery"  # the first agent's, and the default of `add_agent`
+# The apps of the tests and benchmarks serve many clients from 127.0.0.1: their limits are generous and sign-ins
+# are not delayed, unless a test sets its own (`extra_env`: CASEDESK_LIMITS_<NAME>, CASEDESK_SIGN_IN_DELAY_SECONDS).
+GENEROUS_LIMITS = {**{LIMITS_ENV + name.upper(): "100000/minute" for name in LIMIT_NAMES},
+                   "CASEDESK_SIGN_IN_DELAY_SECONDS": "0"}
 
 
 def free_port() -> int:
@@ -87,6 +92,7 @@ def app_env(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = Non
         "CASEDESK_RASA_TOKEN": RASA_TOKEN,
         "CASEDESK_FIRST_AGENT_USERNAME": "agent",
         "CASEDESK_FIRST_AGENT_PASSWORD": PASSWORD,
+        **GENEROUS_LIMITS,
         **(extra_env or {}),
     })
     (workdir / "casedesk.toml").write_text(settings_file)
@@ -150,6 +156,27 @@ def start_rasa(app_url: str, port: int, log_path: Path) -> RasaProcess:
         rasa_runtime.stop(process)
         raise
     return RasaProcess(url, process, log_path)
+
+
+@contextlib.contextmanager
+def two_nodes(workdir: Path, redis_url: str, extra_env: dict[str, str] | None = None,
+              settings_file: str = "") -> Iterator[tuple[AppProcess, AppProcess]]:
+    """Two app processes (nodes) on one database, sharing Redis at ``redis_url``; where Rasa should be, nothing
+    listens, so every first message is handed over."""
+    rasa = f"http://127.0.0.1:{free_port()}"
+    env = {"CASEDESK_REDIS_URL": redis_url, "CASEDESK_RASA_TIMEOUT_SECONDS": "2", **(extra_env or {})}
+    first = start_app(workdir / "a", rasa, env, settings_file)
+    try:
+        shared = {**env, "CASEDESK_DATABASE_URL": f"sqlite+aiosqlite:///{first.db_path}"}
+        second = start_app(workdir / "b", rasa, shared, settings_file)
+    except BaseException:
+        first.stop()
+        raise
+    try:
+        yield first, second
+    finally:
+        second.stop()
+        first.stop()
 
 
 @contextlib.contextmanager

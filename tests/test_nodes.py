@@ -4,9 +4,6 @@ Redis manager). The customer is on one node and the agent on the other."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
-from harness.servers import AppProcess, free_port, start_app
+from harness.servers import AppProcess, two_nodes
 
 NODES = """
 sweep_interval_seconds = 0.3
@@ -30,44 +27,9 @@ name = "general"
 
 
 @pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A Redis server of our own on loopback (Debian's redis-server; scripts/test installs it)."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is missing: scripts/test installs it (apt-get install redis-server)"
-    port = free_port()
-    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                               "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, "redis-server stopped"
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-@pytest.fixture
 def nodes(tmp_path: Path, redis_url: str) -> Iterator[tuple[AppProcess, AppProcess]]:
-    rasa = f"http://127.0.0.1:{free_port()}"  # nothing listens: every first message is handed over
-    env = {"CASEDESK_REDIS_URL": redis_url, "CASEDESK_RASA_TIMEOUT_SECONDS": "2"}
-    first = start_app(tmp_path / "a", rasa, env, settings_file=NODES)
-    try:
-        shared = {**env, "CASEDESK_DATABASE_URL": f"sqlite+aiosqlite:///{first.db_path}"}
-        second = start_app(tmp_path / "b", rasa, shared, settings_file=NODES)
-    except BaseException:
-        first.stop()
-        raise
-    yield first, second
-    second.stop()
-    first.stop()
+    with two_nodes(tmp_path, redis_url, settings_file=NODES) as both:
+        yield both
 
 
 async def test_relay_replay_and_assignment_across_two_nodes(nodes: tuple[AppProcess, AppProcess]) -> None:
