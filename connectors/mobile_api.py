@@ -20,7 +20,7 @@ from handoff.store.records import Conversation
 from handoff.web.api import json_body, query, reply
 from handoff.web.customer_requests import limits, message, start, survey, survey_model
 from handoff.web.keys import CONVERSATIONS, LIMITER, SETTINGS
-from handoff.web.limits import admit_start, client_address
+from handoff.web.limits import admit_identity, admit_message, client_address
 from handoff.wire import customer, openapi
 from handoff.wire.customer import MAX_WAIT_SECONDS
 
@@ -51,8 +51,9 @@ async def _own(request: web.Request) -> Conversation:
 
 @routes.post("/api/conversations")
 async def start_conversation(request: web.Request) -> web.Response:
+    await request.app[LIMITER].hit("starts_per_address", client_address(request))
     asked = start(await json_body(request), request.app[SETTINGS], customer.StartConversationRest)
-    await admit_start(request.app[LIMITER], client_address(request), asked.identity)
+    await admit_identity(request.app[LIMITER], asked.identity)
     conversations = request.app[CONVERSATIONS]
     conversation, token = await conversations.start(asked.channel, asked.locale, asked.name, asked.earlier_token,
                                                     asked.identity)
@@ -85,9 +86,9 @@ async def messages(request: web.Request) -> web.Response:
 async def send_message(request: web.Request) -> web.Response:
     own = await _own(request)
     text, button = message(await json_body(request), request.app[SETTINGS])
-    await request.app[LIMITER].hit("messages_per_conversation", own.id)
-    stored = await request.app[CONVERSATIONS].customer_message(own.id, own.customer_name, text, button,
-                                                               client_address(request))
+    address = client_address(request)
+    await admit_message(request.app[LIMITER], own.id, address)
+    stored = await request.app[CONVERSATIONS].customer_message(own.id, own.customer_name, text, button, address)
     return reply(customer.MessageReply, {"message": message_view(stored)}, status=201, headers=NO_STORE)
 
 

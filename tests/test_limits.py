@@ -29,6 +29,7 @@ TIGHT = {
     "CASEDESK_LIMITS_STARTS_PER_ADDRESS": "3/2 seconds",
     "CASEDESK_LIMITS_STARTS_PER_IDENTITY": "2/2 seconds",
     "CASEDESK_LIMITS_MESSAGES_PER_CONVERSATION": "3/2 seconds",
+    "CASEDESK_LIMITS_MESSAGES_PER_ADDRESS": "5/2 seconds",
     "CASEDESK_LIMITS_HANDOVERS_PER_CONTACT": "1/2 seconds",
     "CASEDESK_LIMITS_HANDOVERS_PER_ADDRESS": "2/2 seconds",
     "CASEDESK_LIMITS_LONG_POLLS_PER_CONVERSATION": "2/2 seconds",
@@ -147,6 +148,28 @@ async def test_messages_per_conversation(app: AppServer) -> None:
     texts = [m["text"] for m in socket.messages() if m["sender"] == "customer"]
     assert "one too many" not in texts and "over REST too" not in texts  # a refused message is not stored
     await socket.close()
+
+
+async def test_messages_per_address_in_all_its_conversations(app: AppServer) -> None:
+    client = new_address()
+    first, second = await customer(app.url, client), await customer(app.url, client)
+    await first.ok("start_conversation", {})
+    started = await second.ok("start_conversation", {})
+    for i in range(3):
+        await first.ok("send_message", {"text": f"question {i}"})
+    for i in range(2):
+        await second.ok("send_message", {"text": f"question {i}"})
+    assert_limited_ack(await second.call("send_message", {"text": "its third"}))  # its conversation had room
+    url = f"{app.url}/api/conversations/{started['conversation']['id']}/messages"
+    assert_limited(*await call("POST", url, {"text": "over REST"}, client, started["token"]))
+    assert (await call("POST", url, {"text": "from elsewhere"}, new_address(), started["token"]))[0] == 201
+
+    async def sends() -> bool:
+        return (await second.call("send_message", {"text": "after the window"}))["ok"] is True
+
+    await recovers(sends)
+    for socket in (first, second):
+        await socket.close()
 
 
 async def handed_over(url: str, headers: dict[str, str], **start: Any) -> tuple[Recorder, dict[str, Any]]:

@@ -23,6 +23,7 @@ WHAT = {
     "starts_per_address": "too many conversations started from your address",
     "starts_per_identity": "too many conversations started under this identity",
     "messages_per_conversation": "too many messages in this conversation",
+    "messages_per_address": "too many messages from your address",
     "long_polls_per_conversation": "too many waiting requests for this conversation",
     "connections_per_address": "too many connections from your address",
     "sign_ins_per_address": "too many sign-in attempts from your address",
@@ -66,20 +67,25 @@ class Limiter:
     async def hit(self, name: str, key: str) -> None:
         """Count one for ``key`` under the limit ``name``; `rate_limited` when that is past it (then
         nothing is counted)."""
-        items = self._items.get(name, ())
-        if not await self.allows(name, key):
-            raise rate_limited(WHAT.get(name, name), await self._retry_after(items, name, key))
-        for item in items:
-            await self._window.hit(item, name, key)
+        await self.hit_together((name, key))
 
-    async def hits_all(self, *limits: tuple[str, str | None]) -> bool:
-        """Count one under each (limit, key), but only if every one has room: whether they had."""
+    async def hit_together(self, *limits: tuple[str, str | None]) -> None:
+        """Count one under each (limit, key), a key of None left out, but only if every one has room;
+        `rate_limited` for the first that has none (then nothing is counted)."""
         given = [(name, key) for name, key in limits if key is not None]
-        if not all([await self.allows(name, key) for name, key in given]):
-            return False
+        for name, key in given:
+            if not await self.allows(name, key):
+                raise rate_limited(WHAT.get(name, name), await self._retry_after(self._items[name], name, key))
         for name, key in given:
             for item in self._items.get(name, ()):
                 await self._window.hit(item, name, key)
+
+    async def hits_all(self, *limits: tuple[str, str | None]) -> bool:
+        """`hit_together`, answering whether they had room."""
+        try:
+            await self.hit_together(*limits)
+        except ApiError:
+            return False
         return True
 
     async def used(self, name: str, key: str) -> int:

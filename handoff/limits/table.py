@@ -16,6 +16,7 @@ class LimitTable:
     starts_per_address: str = "20/minute;200/hour"
     starts_per_identity: str = "10/minute;100/hour"  # the host site's signed identity (its external id)
     messages_per_conversation: str = "20/minute;300/hour"  # what a customer sends, on every channel
+    messages_per_address: str = "60/minute;1000/hour"  # the same from one client address, in all its conversations
     # cases handed over to the agents' queues, per contact and per client address
     handovers_per_contact: str = "3/hour"
     handovers_per_address: str = "10/hour"

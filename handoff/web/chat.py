@@ -14,12 +14,13 @@ from handoff.cases.conversations import Conversations
 from handoff.cases.presence import Presence
 from handoff.cases.views import message_view, survey_view
 from handoff.errors import ApiError
+from handoff.limits.addresses import UNKNOWN
 from handoff.limits.limiter import Limiter
 from handoff.settings import Settings
 from handoff.store.records import Conversation
 from handoff.web import customer_requests
 from handoff.web.boundary import BoundaryNamespace
-from handoff.web.limits import admit_start, socket_address
+from handoff.web.limits import admit_identity, admit_message, socket_address
 from handoff.wire import customer
 
 
@@ -70,8 +71,9 @@ class ChatNamespace(BoundaryNamespace):
         return conversation_id
 
     async def on_start_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
+        await self._limiter.hit("starts_per_address", self._addresses.get(sid, UNKNOWN))
         start = customer_requests.start(payload, self._settings, customer.StartConversation)
-        await admit_start(self._limiter, self._addresses.get(sid, "unknown"), start.identity)
+        await admit_identity(self._limiter, start.identity)
         conversation, token = await self._conversations.start(start.channel, start.locale, start.name,
                                                               start.earlier_token, start.identity)
         await self._bind(sid, conversation)
@@ -90,7 +92,7 @@ class ChatNamespace(BoundaryNamespace):
     async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
         conversation_id = self._conversation_of(sid)
         text, button = customer_requests.message(payload, self._settings)
-        await self._limiter.hit("messages_per_conversation", conversation_id)
+        await admit_message(self._limiter, conversation_id, self._addresses.get(sid))
         message = await self._conversations.customer_message(conversation_id, self._names[sid], text, button,
                                                              self._addresses.get(sid))
         return {"message": message_view(message)}

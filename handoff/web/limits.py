@@ -26,8 +26,13 @@ def socket_address(environ: dict[str, Any]) -> str:
     return client_address(request) if request is not None else addresses.UNKNOWN
 
 
-async def admit_start(limiter: Limiter, address: str, identity: Identity | None) -> None:
-    """A conversation's start, counted for its address and its signed identity (`rate_limited` past either)."""
-    await limiter.hit("starts_per_address", address)
+async def admit_identity(limiter: Limiter, identity: Identity | None) -> None:
+    """A conversation's start under a signed identity, counted for it (`rate_limited` past it). Its address
+    is counted before the payload is read (``starts_per_address``): a flood is refused at its cheapest."""
     if identity is not None:
         await limiter.hit("starts_per_identity", identity.external_id)
+
+
+async def admit_message(limiter: Limiter, conversation_id: str, address: str | None) -> None:
+    """A customer's message, counted for its conversation and its client's address."""
+    await limiter.hit_together(("messages_per_conversation", conversation_id), ("messages_per_address", address))
