@@ -7,12 +7,14 @@ of its own by X-Forwarded-For) and Rasa, as the tests do. Then, in the same run:
     conversation over socket.io and ask one of the articles' example questions; the time from their
     ``send_message`` to the bot's answer is measured;
   - flood: the same N turns while another process floods from one address, as fast as it is answered,
-    with W concurrent workers: start a conversation (REST), ask for a person (a hand-over), and send
-    messages into it; bounded by ``--seconds`` and a request count, it stops by itself.
+    with W concurrent workers: start a conversation (REST), ask for a person (a hand-over), send two
+    more messages, start the next; bounded by ``--seconds`` and a request count, it stops by itself.
+    The flooder runs at the lowest CPU priority: an attacker's CPU is not the server's.
+``--no-limits`` runs the same flood against the harness's generous limits, to compare.
 Prints what the flooder asked and what was refused (429), how many cases entered the queue against the
 hand-over limit, and the other customers' p50/p90/p99 in both phases with the ratio.
 
-    .venv/bin/python bench/flood.py [--turns 100] [--workers 8] [--seconds 120]
+    .venv/bin/python bench/flood.py [--turns 100] [--workers 8] [--seconds 120] [--no-limits]
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ LIMITS = {
     "CASEDESK_LIMITS_CONNECTIONS_PER_ADDRESS": "30/minute",
 }
 MAX_REQUESTS = 200_000
+MESSAGES_EACH = 3  # the flooder's messages in each conversation before it starts another
 
 
 async def flood(url: str, workers: int, seconds: float, stop: EventType) -> Counter[str]:
@@ -62,6 +65,7 @@ async def flood(url: str, workers: int, seconds: float, stop: EventType) -> Coun
 
     async def worker(http: aiohttp.ClientSession) -> None:
         token = conversation = None
+        sent = 0
         while time.monotonic() < deadline and counts["requests"] < MAX_REQUESTS and not stop.is_set():
             counts["requests"] += 1
             if conversation is None:
@@ -70,7 +74,7 @@ async def flood(url: str, workers: int, seconds: float, stop: EventType) -> Coun
                     if answer.status == 201:
                         started = await answer.json()
                         token, conversation = started["token"], started["conversation"]["id"]
-                        text = "I want to talk to a person"
+                        text, sent = "I want to talk to a person", 0
                     else:
                         await answer.read()
                 continue
@@ -78,8 +82,8 @@ async def flood(url: str, workers: int, seconds: float, stop: EventType) -> Coun
                                  headers={**headers, "Authorization": f"Bearer {token}"}) as answer:
                 counts[f"message {answer.status}"] += 1
                 await answer.read()
-                text = "hello? anyone?"
-                if answer.status == 429:  # this conversation is spent: start another
+                text, sent = "hello? anyone?", sent + 1
+                if answer.status == 429 or sent == MESSAGES_EACH:  # on to another conversation
                     conversation = None
 
     async with aiohttp.ClientSession() as http:
@@ -110,9 +114,10 @@ def queued(db: Path) -> int:
         return int(connection.execute("SELECT count(*) FROM conversations WHERE status = 'queued'").fetchone()[0])
 
 
-async def main(turns: int, workers: int, seconds: float) -> None:
+async def main(turns: int, workers: int, seconds: float, limited: bool) -> None:
     questions = [q for a in load_articles(ROOT / "training_data" / "articles") for q in a.questions]
-    with TemporaryDirectory() as tmp, app_and_rasa(Path(tmp), LIMITS) as (app, _rasa):
+    env = LIMITS if limited else {"CASEDESK_TRUSTED_PROXIES": "127.0.0.1"}  # else the harness's generous ones
+    with TemporaryDirectory() as tmp, app_and_rasa(Path(tmp), env) as (app, _rasa):
         for i in range(5):  # warm up
             await turn(app.url, 60000 + i, questions[i])
         idle = [await turn(app.url, i, questions[i % len(questions)]) for i in range(turns)]
@@ -131,6 +136,7 @@ async def main(turns: int, workers: int, seconds: float) -> None:
         grew = queued(app.db_path) - before
 
     windows = int(lasted // 60) + 1
+    print(f"limits: {'on' if limited else 'off (the harness generous ones)'}")
     print(f"flood from one address: {workers} workers, {lasted:.0f} s, {counts['requests']} requests "
           f"({counts['requests'] / lasted:.0f}/s)")
     for key in sorted(k for k in counts if k != "requests"):
@@ -151,5 +157,6 @@ if __name__ == "__main__":
     parser.add_argument("--turns", type=int, default=100)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=120, help="the flood's longest run")
+    parser.add_argument("--no-limits", action="store_true", help="the same flood without the limits, to compare")
     options = parser.parse_args()
-    asyncio.run(main(options.turns, options.workers, options.seconds))
+    asyncio.run(main(options.turns, options.workers, options.seconds, not options.no_limits))
