@@ -121,6 +121,9 @@ class Settings:
     limits: LimitTable = dataclasses.field(default_factory=LimitTable)
     trusted_proxies: tuple[str, ...] = ()
     sign_in_delay_seconds: float = 0.5
+    # A message a customer left while waiting keeps their case queued, though they are away, this long; then it
+    # is abandoned like the others (handoff/cases/sweeper.py), so that queues cannot be filled for ever.
+    left_message_days: float = 7.0
     # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
     identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host (cases.identity)
@@ -260,7 +263,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"max_message_length: must be 1..100000, got {s.max_message_length}")
     if not 0 <= s.sign_in_delay_seconds <= 60:
         raise SettingsError(f"sign_in_delay_seconds: must be 0..60, got {s.sign_in_delay_seconds:g}")
-    for key in ("rasa_timeout_seconds", "agent_session_hours", "abandon_after_seconds",
+    for key in ("rasa_timeout_seconds", "agent_session_hours", "abandon_after_seconds", "left_message_days",
                 "bot_idle_seconds", "agent_grace_seconds", "sweep_interval_seconds", "index_poll_seconds"):
         if getattr(s, key) <= 0:
             raise SettingsError(f"{key}: must be positive")
