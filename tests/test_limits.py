@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import itertools
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -17,12 +18,14 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
+from playwright.async_api import Browser, expect
 
 from handoff import catalogue
 from handoff.cases import identity
 from handoff.limits.addresses import client_address, networks
 from harness.clients import Recorder
 from harness.servers import PASSWORD, AppProcess, AppServer, free_port, serve_app, two_nodes
+from tests.browser import open_page
 
 SECRET = "limits-test-identity-secret-of-32-chars!"
 TIGHT = {
@@ -293,6 +296,28 @@ async def test_sign_ins_per_address(app: AppServer) -> None:
         return (await sign_in(app.url, "agent", PASSWORD, client))[0] == 200
 
     await recovers(signs_in)
+
+
+async def test_the_widget_tells_a_customer_past_a_limit_how_long_to_wait(app: AppServer, browser: Browser) -> None:
+    errors: list[str] = []
+    page = await open_page(browser, f"{app.url}/", errors)  # from 127.0.0.1 itself: no X-Forwarded-For
+    widget = page.get_by_test_id("cdw-panel")
+    await page.get_by_test_id("cdw-launcher").click()
+    await widget.get_by_test_id("cdw-input").fill("how do I return a bike?")
+    for _ in range(3):  # this address's starts are spent just before the widget starts its conversation
+        assert (await rest_start(app.url, {}))[0] == 201
+    await widget.get_by_test_id("cdw-send").click()
+    await expect(widget.get_by_test_id("cdw-error")).to_have_text(
+        re.compile(r"That was too fast\. Please wait [1-3] seconds and try again\."))
+
+    async def starts() -> bool:
+        await widget.get_by_test_id("cdw-send").click()
+        await asyncio.sleep(0.3)
+        return await widget.get_by_test_id("cdw-message").filter(has_text="how do I return a bike?").count() > 0
+
+    await recovers(starts)
+    await expect(widget.get_by_test_id("cdw-error")).to_be_hidden()
+    assert errors == []
 
 
 def test_the_client_address_believes_forwarded_for_only_from_trusted_proxies() -> None:
