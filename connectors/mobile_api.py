@@ -4,7 +4,10 @@ same models (handoff/wire/customer.py, validated in handoff/web/customer_request
 document is assembled from those models, route by route (`OPERATIONS`, `document`).
 
 The customer sends the conversation token as ``Authorization: Bearer <token>``; it opens its own
-conversation and no other (another conversation's id is ``forbidden``, whether it exists or not).
+conversation and no other (another conversation's id is ``forbidden``, whether it exists or not), until
+it expires (`conversation_token_days` after the last message). A conversation whose contact is known
+(started under a signed identity) also needs the customer's current identity token in the header
+``X-Casedesk-Identity`` (`IDENTITY_HEADER`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from handoff.errors import ApiError
 from handoff.settings import Settings
 from handoff.store.records import Conversation
 from handoff.web.api import json_body, query, reply
-from handoff.web.customer_requests import limits, message, start, survey, survey_model
+from handoff.web.customer_requests import check_owner, limits, message, start, survey, survey_model
 from handoff.web.keys import CONVERSATIONS, LIMITER, SETTINGS
 from handoff.web.limits import admit_identity, admit_message, client_address
 from handoff.wire import customer, openapi
@@ -28,8 +31,18 @@ routes = web.RouteTableDef()
 
 RECHECK_SECONDS = 1.0  # a long-poll reads the store this often, for messages stored by other app processes
 MAX_TOKEN = 200
+IDENTITY_HEADER = "X-Casedesk-Identity"
+MAX_IDENTITY = 4000
 NO_STORE = {"Cache-Control": "no-store"}
 __all__ = ["MAX_WAIT_SECONDS", "document", "routes"]
+
+
+def _identity(request: web.Request) -> str | None:
+    """The customer's identity token (``X-Casedesk-Identity``), if the app sent one."""
+    token = request.headers.get(IDENTITY_HEADER, "").strip()
+    if len(token) > MAX_IDENTITY:
+        raise ApiError("invalid_payload", f"{IDENTITY_HEADER}: must be at most {MAX_IDENTITY} characters")
+    return token or None
 
 
 def _token(request: web.Request) -> str:
@@ -41,12 +54,12 @@ def _token(request: web.Request) -> str:
 
 
 async def _own(request: web.Request) -> Conversation:
-    """The conversation of the path, if the request's token is its own (401 without a valid token, 403
-    for another conversation's id)."""
+    """The conversation of the path, if the request's token is its own (401 without a valid token, or
+    without the identity of a known contact's conversation; 403 for another conversation's id)."""
     conversation = await request.app[CONVERSATIONS].by_token(_token(request))
     if conversation.id != request.match_info["conversation_id"]:
         raise ApiError("forbidden", "this token is for another conversation")
-    return conversation
+    return check_owner(conversation, _identity(request), request.app[SETTINGS])
 
 
 @routes.post("/api/conversations")
@@ -101,7 +114,9 @@ async def answer_survey(request: web.Request) -> web.Response:
 
 
 TOKEN = "conversationToken"
-UNAUTHORIZED = "`unauthorized`: no conversation token, or one that opens no conversation"
+IDENTITY = "identityToken"
+UNAUTHORIZED = ("`unauthorized`: no conversation token, one that opens no conversation or has expired, or (a known "
+                "contact's conversation) no valid identity token of that contact")
 FORBIDDEN = "`forbidden`: the token is another conversation's"
 CONFLICT = "`conflict`: the conversation is not in a state that allows this"
 LIMITED = "`rate_limited`: past a limit (docs/settings.md, \"Limits\"); wait `retry_after` seconds (Retry-After)"
@@ -163,6 +178,14 @@ def document(settings: Settings) -> dict[str, Any]:
         limits=limits(settings))
     if not settings.identity_secret:
         del doc["components"]["schemas"]["StartConversationRest"]["properties"]["identity"]
+        return doc
+    doc["components"]["securitySchemes"][IDENTITY] = {
+        "type": "apiKey", "in": "header", "name": IDENTITY_HEADER,
+        "description": "The customer's current identity token (docs/contacts.md): needed, with the conversation's "
+                       "token, for a conversation started under a signed identity"}
+    for item in (op for path in doc["paths"].values() for op in path.values()):
+        if item.get("security") == [{TOKEN: []}]:
+            item["security"] = [{TOKEN: []}, {TOKEN: [], IDENTITY: []}]
     return doc
 
 

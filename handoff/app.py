@@ -25,12 +25,14 @@ from handoff.privacy import erasure
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
 from handoff.staff.accounts import AgentAuth
+from handoff.staff.audit import AuditLog
 from handoff.store.sql import SqlCaseStore
 from handoff.web import api, pages, widget
 from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
 from handoff.web.keys import (
     ARTICLES,
+    AUDIT,
     AUTH,
     BRIDGE,
     CONTACTS,
@@ -43,7 +45,7 @@ from handoff.web.keys import (
     SETTINGS,
 )
 from handoff.web.origins import socket_origins
-from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
+from handoff.web.routes import audit, contacts, editor, privacy, publishing, reports, surveys
 from knowledge_index.article_files import ArticleFiles
 
 log = logging.getLogger(__name__)
@@ -95,10 +97,11 @@ def create_app(settings: Settings) -> web.Application:
         await asyncio.to_thread(live_index.start)
         store = await SqlCaseStore.open(settings.database_url)
         http = aiohttp.ClientSession()
-        auth = AgentAuth(store, settings.agent_session_hours)
+        audit = app[AUDIT] = AuditLog(store)  # staff actions, recorded by the owner of each change
+        auth = AgentAuth(store, settings.agent_session_hours, audit)
         bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds,
                             loading=lambda: rasa_loading(settings.index_dir))
-        desk = app[DESK] = open_desk(store, sio, bridge, settings, live_index.tags, limiter=limiter)
+        desk = app[DESK] = open_desk(store, sio, bridge, settings, live_index.tags, audit=audit, limiter=limiter)
         conversations = desk.conversations
         await desk.start(alone=not settings.redis_url)
         channel = None
@@ -107,7 +110,7 @@ def create_app(settings: Settings) -> web.Application:
             channel = app[telegram.CHANNEL] = telegram.TelegramChannel(api, store, settings.max_message_length)
             conversations.channels.add(telegram.TELEGRAM, channel)
         app[AUTH], app[BRIDGE], app[CONVERSATIONS] = auth, bridge, conversations
-        app[CONTACTS] = Contacts(conversations)
+        app[CONTACTS] = Contacts(conversations, desk.access, audit)
         app[REPORTS] = Reports(store, live_index.article, live_index.encoder, masking.for_reports(settings))
         sio.register_namespace(ChatNamespace(conversations, desk.presence, settings, limiter))
         sio.register_namespace(AgentNamespace(desk, auth, settings))
@@ -139,6 +142,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(pages.routes)
     app.router.add_routes(surveys.routes)
     app.router.add_routes(privacy.routes)
+    app.router.add_routes(audit.routes)
     app.router.add_routes(widget.routes)
     app.router.add_routes(mobile_api.routes)  # customers' apps over REST (docs/mobile.md)
     if settings.telegram_bot_token:

@@ -125,7 +125,7 @@ async def contact(settings: Settings, command: str, customer_id: str, output: st
     store = await SqlCaseStore.open(settings.database_url)
     try:
         if command == "export":
-            text = json.dumps(await erasure.export_contact(store, customer_id), ensure_ascii=False, indent=2)
+            text = json.dumps(await erasure.export_contact(store, customer_id, None), ensure_ascii=False, indent=2)
             if output:
                 Path(output).write_text(text + "\n", encoding="utf-8")
                 _say(f"contact {customer_id} exported to {output}")
@@ -141,7 +141,7 @@ async def contact(settings: Settings, command: str, customer_id: str, output: st
             if answer.strip().lower() not in ("y", "yes"):
                 _say("nothing deleted")
                 return
-        deleted = await erasure.delete_contact(store, customer_id)
+        deleted = await erasure.delete_contact(store, customer_id, None)
         rows = ", ".join(f"{table} {count}" for table, count in deleted["rows"].items())
         _say(f"contact {customer_id} deleted with {deleted['cases']} cases ({rows})")
     finally:

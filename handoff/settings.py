@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from handoff.cases import masking
-from handoff.cases.identity import MIN_SECRET_LENGTH
+from handoff.cases.identity import DEFAULT_AUDIENCE, MIN_SECRET_LENGTH
 from handoff.cases.routing import (
     DEFAULT_CATEGORIES,
     DEFAULT_QUEUES,
@@ -124,6 +124,11 @@ class Settings:
     # A message a customer left while waiting keeps their case queued, though they are away, this long; then it
     # is abandoned like the others (handoff/cases/sweeper.py), so that queues cannot be filled for ever.
     left_message_days: float = 7.0
+    # Customers (issue 17, docs/security-parts/customers.md): how long a conversation's token opens it after
+    # its last message; the audience identity tokens must name and how old they may be to start one.
+    conversation_token_days: float = 30.0
+    identity_audience: str = DEFAULT_AUDIENCE
+    identity_max_age_seconds: float = 3600.0
     # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
     identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host (cases.identity)
@@ -270,6 +275,15 @@ def _validate(s: Settings) -> None:
     if not 0 < s.survey_link_days <= MAX_LINK_DAYS:
         raise SettingsError(f"survey_link_days: must be more than 0 and at most {MAX_LINK_DAYS}, "
                             f"got {s.survey_link_days:g}")
+    # Customers (issue 17)
+    if not 0 < s.conversation_token_days <= MAX_LINK_DAYS:
+        raise SettingsError(f"conversation_token_days: must be more than 0 and at most {MAX_LINK_DAYS}, "
+                            f"got {s.conversation_token_days:g}")
+    if not s.identity_audience.strip() or len(s.identity_audience) > 200:
+        raise SettingsError("identity_audience: must be 1 to 200 characters")
+    if not 60 <= s.identity_max_age_seconds <= 7 * 86400:
+        raise SettingsError(f"identity_max_age_seconds: must be 60 to 604800 (a week), "
+                            f"got {s.identity_max_age_seconds:g}")
     if not 0 < s.sla_warning_ratio < 1:
         raise SettingsError(f"sla_warning_ratio: must be between 0 and 1, got {s.sla_warning_ratio}")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):

@@ -1,12 +1,13 @@
 """A host site on another origin that embeds the widget with one script tag: a real aiohttp server on a
-loopback port of its own, serving a few pages (the shop's, not the app's)."""
+loopback port of its own, serving a few pages (the shop's, not the app's). A page may be rendered on each
+request, as a shop renders a signed-in customer's page with a fresh identity token (docs/contacts.md)."""
 
 from __future__ import annotations
 
 import contextlib
 import html
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
@@ -24,12 +25,13 @@ def host_page(app_url: str, heading: str, links: dict[str, str] | None = None, *
 
 
 @contextlib.asynccontextmanager
-async def host_site(origin: str, pages: dict[str, str]) -> AsyncIterator[str]:
-    """Serve ``pages`` (path -> HTML) at ``origin`` (http://127.0.0.1:PORT); yields the origin."""
+async def host_site(origin: str, pages: Mapping[str, str | Callable[[], str]]) -> AsyncIterator[str]:
+    """Serve ``pages`` (path -> HTML, or a function rendering it on each request) at ``origin``
+    (http://127.0.0.1:PORT); yields the origin."""
     app = web.Application()
     for path, body in pages.items():
-        async def page(request: web.Request, body: str = body) -> web.Response:
-            return web.Response(text=body, content_type="text/html")
+        async def page(request: web.Request, body: str | Callable[[], str] = body) -> web.Response:
+            return web.Response(text=body() if callable(body) else body, content_type="text/html")
 
         app.router.add_get(path, page)
     runner = web.AppRunner(app)

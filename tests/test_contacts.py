@@ -122,11 +122,14 @@ async def test_supervisor_calls_need_the_role_and_validate_their_input(app: AppS
                                           token=supervisor)
     assert status == 201 and entitlement["entitlement"]["active"] is True
     assert entitlement["entitlement"]["ends_at"] == "2098-12-31T23:00:00Z"
-    status, detail = await http_json("GET", f"{app.url}/api/accounts/{account['account']['id']}", token=plain)
+    account_path = f"{app.url}/api/accounts/{account['account']['id']}"
+    assert (await http_json("GET", account_path, token=plain))[0] == 403  # accounts are the supervisors'
+    status, detail = await http_json("GET", account_path, token=supervisor)
     assert status == 200 and [e["name"] for e in detail["account"]["entitlements"]] == ["Gold"]
 
     # The supervisor merges the guest into the known contact; then cancels the guest's case.
-    _, known_case = await http_json("GET", f"{app.url}/api/contacts?q=shop-9", token=plain)
+    assert (await http_json("GET", f"{app.url}/api/contacts?q=shop-9", token=plain))[0] == 403
+    _, known_case = await http_json("GET", f"{app.url}/api/contacts?q=shop-9", token=supervisor)
     known_id = known_case["contacts"][0]["id"]
     status, merged = await http_json("POST", f"{app.url}/api/contacts/{guest_id}/merge", {"into": known_id},
                                      token=supervisor)

@@ -120,15 +120,14 @@ async def test_starts_per_address_on_rest_and_socket(app: AppServer) -> None:
 
 
 async def test_starts_per_signed_identity(app: AppServer) -> None:
-    token = identity.sign("host-user-1", SECRET)
-    for _ in range(2):  # from two addresses: the identity is counted, whatever the address
-        status, _, reply = await rest_start(app.url, new_address(), identity=token)
+    for _ in range(2):  # from two addresses, each with a token of its own: the identity is what counts
+        status, _, reply = await rest_start(app.url, new_address(), identity=identity.sign("host-user-1", SECRET))
         assert status == 201, reply
-    assert_limited(*await rest_start(app.url, new_address(), identity=token))
+    assert_limited(*await rest_start(app.url, new_address(), identity=identity.sign("host-user-1", SECRET)))
     assert (await rest_start(app.url, new_address(), identity=identity.sign("host-user-2", SECRET)))[0] == 201
 
     async def starts() -> bool:
-        return (await rest_start(app.url, new_address(), identity=token))[0] == 201
+        return (await rest_start(app.url, new_address(), identity=identity.sign("host-user-1", SECRET)))[0] == 201
 
     await recovers(starts)
 

@@ -368,3 +368,53 @@ async def test_revision_0004_links_chats_to_conversations_that_keep_their_data(
     finally:
         await store.close()
     assert await schema_diff(database_url) == []
+
+
+async def test_revision_0005_fills_who_held_each_case_from_what_earlier_revisions_kept(
+    tmp_path: Path, database_url: str,
+) -> None:
+    at_0004 = scripts_copy(tmp_path)
+    for later in (at_0004 / "versions").glob("000[5-9]_*.py"):
+        later.unlink()
+    await migrations.upgrade(database_url, at_0004)
+    assert (await migrations.revisions(database_url)).current == "0004"  # type: ignore[union-attr]
+    t = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:  # rows as revision 0004 had them
+            for statement, rows in (
+                ("INSERT INTO agents (id, username, display_name, password_hash, created_at, roles) "
+                 "VALUES (:id, :name, :name, 'scrypt$x', :t, 'agent')",
+                 [{"id": f"a{n}", "name": name, "t": t} for n, name in enumerate(("kim", "lee", "max", "ned"))]),
+                ("INSERT INTO customers (id, display_name, channel, created_at, preferred) "
+                 "VALUES ('u1', 'Customer', 'web', :t, false)", [{"t": t}]),
+                ("INSERT INTO conversations (id, token_hash, customer_id, channel, locale, status, agent_id, "
+                 "last_seq, created_at, updated_at, last_activity_at) "
+                 "VALUES (:id, :id, 'u1', 'web', 'en', :status, :agent, 0, :t, :t, :t)",
+                 [{"id": "c1", "status": "with_agent", "agent": "a0", "t": t},  # kim holds it now
+                  {"id": "c2", "status": "resolved", "agent": None, "t": t}]),
+                ("INSERT INTO surveys (conversation_id, rating, agent_id, created_at, answered_via) "
+                 "VALUES ('c2', 5, 'a1', :t, 'chat')", [{"t": t}]),  # lee resolved it
+                ("INSERT INTO case_events (conversation_id, from_status, to_status, reason, actor, at) "
+                 "VALUES (:id, :before, :after, :reason, :actor, :t)",
+                 [{"id": "c2", "before": "queued", "after": "with_agent", "reason": "accepted", "actor": "agent:max",
+                   "t": t},  # max accepted it once
+                  {"id": "c2", "before": "bot", "after": "queued", "reason": "customer_request", "actor": "bot",
+                   "t": t}]),
+            ):
+                await conn.execute(sa.text(statement), rows)
+    finally:
+        await engine.dispose()
+
+    store = await SqlCaseStore.open(database_url)  # upgrades to the head, 0005 included
+    try:
+        assert await store.held_by("a0", ["c1", "c2"]) == {"c1"}
+        assert await store.held_by("a1", ["c1", "c2"]) == {"c2"}
+        assert await store.held_by("a2", ["c1", "c2"]) == {"c2"}
+        assert await store.held_by("a3", ["c1", "c2"]) == set()  # ned never held one
+        # who held a case goes with the case: deleting the contact deletes it (docs/privacy.md)
+        await store.update_conversation("c1", status="resolved")
+        assert (await store.delete_contact("u1")).rows.get("case_holders") == 3
+    finally:
+        await store.close()
+    assert await schema_diff(database_url) == []

@@ -129,6 +129,10 @@ async def test_an_invalid_article_file_stops_the_publish_with_its_file_and_line(
     assert f"{broken}:3:" in check["detail"] and "titel" in check["detail"]
     assert [step["state"] for step in job["steps"][1:]] == ["waiting"] * 4
     assert await live_version(app) == before
+    # the publish is in the audit log with its outcome (supervisors read it; the first account is one)
+    _, log = await http_json("GET", f"{app.url}/api/audit?action=kb.publish&actor=erin",
+                             token=await sign_in(app.url))
+    assert log["entries"][0]["details"] == {"job": job["id"], "state": "failed"}
 
 
 async def test_a_fix_goes_live_without_a_restart_while_customers_keep_getting_answers(
@@ -221,6 +225,10 @@ async def test_rollback_brings_back_the_earlier_answers_and_files(app: AppProces
     status, body = await http_json("POST", f"{app.url}/api/kb/rollback", token=editor)
     assert (status, body["error"]["code"]) == (409, "conflict")
     assert os.path.isdir(workdir / "index" / earlier["version"])
+    # the rollback is in the audit log; the refused one is not
+    _, log = await http_json("GET", f"{app.url}/api/audit?action=kb.rollback", token=await sign_in(app.url))
+    assert [(e["actor"], e["target"], e["details"]) for e in log["entries"]] == [
+        ("erin", f"kb:{earlier['version']}", {"from_version": live["version"]})]
 
 
 @pytest.mark.slow

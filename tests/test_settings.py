@@ -227,6 +227,36 @@ def test_widget_origins(tmp_path: Path) -> None:
     assert load_settings(file, {}).widget_origins == ("https://shop.example.com", "http://127.0.0.1:8000")
 
 
+# Customers (issue 17): conversation tokens' time, identity tokens' audience and age.
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ("conversation_token_days = 0\n", {}, "conversation_token_days: must be more than 0 and at most 3650, got 0"),
+        ("", {"CASEDESK_CONVERSATION_TOKEN_DAYS": "4000"}, "conversation_token_days: must be more than 0"),
+        ('identity_audience = " "\n', {}, "identity_audience: must be 1 to 200 characters"),
+        ("identity_max_age_seconds = 10\n", {}, "identity_max_age_seconds: must be 60 to 604800 (a week), got 10"),
+        ("", {"CASEDESK_IDENTITY_MAX_AGE_SECONDS": "an hour"}, "identity_max_age_seconds: expected float"),
+    ],
+)
+def test_bad_customer_token_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str],
+                                                  message: str) -> None:
+    file = tmp_path / "casedesk.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(file, environ)
+
+
+def test_customer_token_settings(tmp_path: Path) -> None:
+    defaults = load_settings(None, {})
+    assert (defaults.conversation_token_days, defaults.identity_audience, defaults.identity_max_age_seconds) == (
+        30, "casedesk", 3600)
+    file = tmp_path / "casedesk.toml"
+    file.write_text('conversation_token_days = 7\nidentity_audience = "https://help.example.com"\n')
+    settings = load_settings(file, {"CASEDESK_IDENTITY_MAX_AGE_SECONDS": "600"})
+    assert (settings.conversation_token_days, settings.identity_audience, settings.identity_max_age_seconds) == (
+        7, "https://help.example.com", 600)
+
+
 # -- limits (handoff/limits/, docs/settings.md "Limits") ----------------------------------------------------
 
 

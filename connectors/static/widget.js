@@ -10,7 +10,7 @@
   var SERVER = (cfg.server || (script && script.src ? new URL(script.src, window.location.href).origin : ""))
     .replace(/\/+$/, "");
   var STORE_KEY = "casedesk.conversation";
-  // The token of the customer's last ended conversation: sent with the next start, so agents see it as theirs.
+  // The customer's last ended conversation ({token, sub}): sent with the next start, so agents see it as theirs.
   var EARLIER_KEY = "casedesk.earlier";
   var I18N = {
     en: { open: "Open chat", close: "Close chat", title: "Help", input: "Your message", send: "Send", you: "You",
@@ -26,6 +26,7 @@
       npsPoint: "{n} out of 10", effortLegend: "How easy was it to get your issue resolved?",
       effortHint: "1 = very difficult, 7 = very easy", effortPoint: "{n} out of 7", answerLater: "Answer later",
       unavailable: "The chat is not available on this page right now.", left: "{n} characters left",
+      gone: "Your earlier conversation is no longer available here. Write to start a new one.",
       limited: "That was too fast. Please wait {s} seconds and try again." },
     de: { open: "Chat öffnen", close: "Chat schließen", title: "Hilfe", input: "Ihre Nachricht", send: "Senden", you: "Sie",
       bot: "Assistent", agent: "Mitarbeiter", queued: "Sie sind Nummer {n} in der Warteschlange. Gleich ist jemand für Sie da.",
@@ -41,6 +42,7 @@
       effortLegend: "Wie einfach war es, Ihr Anliegen zu lösen?", effortHint: "1 = sehr schwierig, 7 = sehr einfach",
       effortPoint: "{n} von 7", answerLater: "Später beantworten",
       unavailable: "Der Chat ist auf dieser Seite gerade nicht erreichbar.", left: "Noch {n} Zeichen",
+      gone: "Ihre frühere Unterhaltung ist hier nicht mehr verfügbar. Schreiben Sie, um eine neue zu beginnen.",
       limited: "Das ging zu schnell. Bitte warten Sie {s} Sekunden und versuchen Sie es dann erneut." },
     ar: { open: "افتح المحادثة", close: "أغلق المحادثة", title: "المساعدة", input: "رسالتك", send: "إرسال", you: "أنت",
       bot: "المساعد", agent: "موظف", queued: "ترتيبك {n} في قائمة الانتظار. سينضم إليك موظف قريبًا.",
@@ -54,6 +56,7 @@
       npsLegend: "ما مدى احتمال أن توصي بنا؟", npsHint: "0 = غير محتمل إطلاقًا، 10 = محتمل جدًا", npsPoint: "{n} من 10",
       effortLegend: "ما مدى سهولة حل مشكلتك؟", effortHint: "1 = صعب جدًا، 7 = سهل جدًا", effortPoint: "{n} من 7",
       answerLater: "أجب لاحقًا", unavailable: "المحادثة غير متاحة على هذه الصفحة الآن.", left: "متبقٍ {n} حرف",
+      gone: "محادثتك السابقة لم تعد متاحة هنا. اكتب لبدء محادثة جديدة.",
       limited: "كان ذلك سريعًا جدًا. يرجى الانتظار {s} ثانية ثم المحاولة مرة أخرى." }
   };
   var locale = (cfg.locale || document.documentElement.lang || "en").slice(0, 2).toLowerCase();
@@ -107,13 +110,46 @@
       return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
     } catch (e) { return null; }
   }
-  function load() { try { var v = JSON.parse(localStorage.getItem(STORE_KEY)); return v && v.token ? v : null; } catch (e) { return null; } }
-  function save() { try { if (stored) localStorage.setItem(STORE_KEY, JSON.stringify(stored)); else localStorage.removeItem(STORE_KEY); } catch (e) { /* private mode */ } }
-  function earlierToken() { try { return localStorage.getItem(EARLIER_KEY); } catch (e) { return null; } }
-  function setEarlierToken(token) { try { if (token) localStorage.setItem(EARLIER_KEY, token); else localStorage.removeItem(EARLIER_KEY); } catch (e) { /* private mode */ } }
+  function load(key) {
+    try {
+      var raw = localStorage.getItem(key), v;
+      try { v = JSON.parse(raw); } catch (e) { v = { token: raw }; }  // an earlier token kept by an older widget
+      return v && typeof v.token === "string" && v.token ? v : null;
+    } catch (e) { return null; }
+  }
+  function keep(key, v) { try { if (v) localStorage.setItem(key, JSON.stringify(v)); else localStorage.removeItem(key); } catch (e) { /* private mode */ } }
+  function save() { keep(STORE_KEY, stored); }
+  function setEarlier(v) { keep(EARLIER_KEY, v); }
+  // Who the host page says the customer is: the `sub` of its identity token (read here, verified by the
+  // server), null without one. Kept with each stored conversation: whose it is (docs/widget.md).
+  function identitySub() {
+    if (!cfg.identity) return null;
+    try {
+      var part = cfg.identity.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      var sub = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part), function (c) { return c.charCodeAt(0); }))).sub;
+      if (typeof sub === "string") return sub;
+    } catch (e) { /* unreadable: the server refuses it */ }
+    return "?" + cfg.identity;
+  }
+  var SUB = identitySub();
+  // This tab's session (sessionStorage: it ends with the tab), kept with each conversation started in it.
+  var TAB = (function () {
+    try { var v = sessionStorage.getItem("casedesk.tab") || Math.random().toString(36).slice(2); sessionStorage.setItem("casedesk.tab", v); return v; }
+    catch (e) { return null; }
+  })();
 
   // ---- state ----
-  var stored = load();     // {token, id, lastSeq}
+  var stored = load(STORE_KEY);     // {token, id, lastSeq, sub}
+  // A conversation is resumed only under the identity it was started under: on a shared computer the next
+  // person never sees the previous one's. An anonymous one started in this tab, once the customer signs in,
+  // is not resumed but named as the earlier conversation of the next start, which files it under the
+  // signed-in contact; one from another tab (maybe another person's) is dropped.
+  function ours(v) { return (v.sub || null) === SUB || (!v.sub && SUB && TAB && v.tab === TAB); }
+  if (stored && (stored.sub || null) !== SUB) {
+    setEarlier(ours(stored) ? { token: stored.token, sub: null, tab: TAB } : null);
+    stored = null; save();
+  }
+  if (load(EARLIER_KEY) && !ours(load(EARLIER_KEY))) setEarlier(null);
   var shown = {};          // seq -> element, for the conversation on screen
   var shownSeq = 0;        // highest seq with no gap below it that is on screen
   var conv = null;         // latest Conversation
@@ -239,7 +275,9 @@
       if (!stored) { setReady(); return; }
       var token = stored.token;
       ui.list.setAttribute("aria-busy", "true");
-      call("resume_conversation", { token: token, after_seq: shownSeq }).then(function (res) {
+      var resume = { token: token, after_seq: shownSeq };
+      if (cfg.identity) resume.identity = cfg.identity;  // a known customer's conversation needs it
+      call("resume_conversation", resume).then(function (res) {
         ui.list.removeAttribute("aria-busy");
         if (!stored || stored.token !== token) return;
         applyConversation(res.conversation);
@@ -250,7 +288,8 @@
         setReady();
       }, function (err) {
         ui.list.removeAttribute("aria-busy");
-        if (err.code === "unauthorized" || err.code === "not_found") { stored = null; save(); resetView(); setReady(); }
+        // expired, or no longer this customer's: start afresh, and say why the chat is gone
+        if (err.code === "unauthorized" || err.code === "not_found") { stored = null; save(); resetView(); setError(t("gone")); setReady(); }
         else setError(refusal(err));
       });
     });
@@ -283,7 +322,8 @@
   function ensureConversation() {
     if (stored) return Promise.resolve();
     if (!starting) {
-      var fresh = { channel: "web", locale: locale }, earlier = earlierToken();
+      var fresh = { channel: "web", locale: locale }, earlier = load(EARLIER_KEY);
+      var before = earlier && ours(earlier) && earlier.token;  // {token, sub, tab}
       if (cfg.identity) fresh.identity = cfg.identity;  // the host site's signed identity of the customer
       var start = function (payload) {
         return call("start_conversation", payload).catch(function (err) {
@@ -293,14 +333,14 @@
           return call("start_conversation", anonymous);
         });
       };
-      starting = start(earlier ? Object.assign({ earlier_token: earlier }, fresh) : fresh).catch(function (err) {
-        if (!earlier || err.code !== "unauthorized") throw err;
-        setEarlierToken(null);  // that conversation is gone (e.g. another server): start as a new customer
+      starting = start(before ? Object.assign({ earlier_token: before }, fresh) : fresh).catch(function (err) {
+        if (!before || err.code !== "unauthorized") throw err;
+        setEarlier(null);  // that conversation is gone or its token expired: start as a new customer
         return start(fresh);
       }).then(function (res) {
-        stored = { token: res.token, id: res.conversation.id, lastSeq: 0 };
+        stored = { token: res.token, id: res.conversation.id, lastSeq: 0, sub: SUB, tab: TAB };
         save();
-        setEarlierToken(null);  // the new conversation's token stands for the customer from now on
+        setEarlier(null);  // the new conversation's token stands for the customer from now on
         applyConversation(res.conversation);
         early.forEach(function (m) { if (m.conversation_id === stored.id) renderMessage(m); });
       }).finally(function () { starting = null; early = []; });
@@ -328,7 +368,7 @@
     });
   }
   function newConversation() {
-    if (stored) setEarlierToken(stored.token);
+    if (stored) setEarlier({ token: stored.token, sub: stored.sub || null, tab: stored.tab });
     stored = null; save(); resetView();
     // a socket is bound to one conversation: open a fresh socket session for the next one
     if (socket) { ready = false; socket.disconnect(); socket.connect(); }

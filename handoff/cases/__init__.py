@@ -8,7 +8,10 @@
   socket channel of the web widget and mobile apps.
 - ``rasa_bridge.py``: a customer's text to Rasa's REST channel and the bot's replies back.
 - ``arrivals.py``: waiting for a conversation's next messages (the REST API's long-polling).
-- ``identity.py``: a host site's signed customer identity.
+- ``identity.py``: a host site's signed customer identity; ``customers.py``: the contact a new conversation
+  is filed under (earlier conversations, identities, used identity tokens).
 - ``masking.py``: personal data masked in free text before it is stored.
 - ``views.py``: the JSON shapes of docs/protocol.md, built from store records.
+- ``access.py``: who may read a case (its queue's agents, those who held it, supervisors).
+- ``audit_trail.py``: staff actions on cases into the audit log (a listener of the case announcements).
 """

@@ -18,15 +18,16 @@ import secrets
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import socketio
 
 from handoff import catalogue
-from handoff.cases import lifecycle, masking
+from handoff.cases import customers, lifecycle, masking
 from handoff.cases.arrivals import Arrivals
 from handoff.cases.channels import Channels
-from handoff.cases.events import CaseChanged, Signal
+from handoff.cases.events import CaseChanged, NoteAdded, Signal
 from handoff.cases.presence import AGENT, agent_room, queue_room
 from handoff.cases.queues import Queues
 from handoff.cases.rasa_bridge import BotReply, BotUnavailable, RasaBridge
@@ -76,6 +77,7 @@ class Conversations:
         self._mask = masking.for_transcripts(settings)  # before a person's text is stored or sent to Rasa
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.changed: Signal[CaseChanged] = Signal()  # every status change, stored, before it is published
+        self.noted: Signal[NoteAdded] = Signal()  # every private note an agent adds, stored
         self.survey_links = SurveyLinks(store, settings.survey_link_days)
         self.arrivals = Arrivals()  # long-polls waiting for a conversation's next message (REST for apps)
         self._limiter = limiter  # hand-overs per contact and per client address (docs/settings.md, "Limits")
@@ -119,15 +121,11 @@ class Conversations:
 
     async def start(self, channel: str, locale: str, name: str | None, earlier_token: str | None = None,
                     identity: Identity | None = None) -> tuple[Conversation, str]:
-        """A new conversation. With the token of one of the customer's earlier conversations, it is the
-        same contact's (so agents see their earlier cases). With the host site's identity, it is the
-        contact known by it: an anonymous contact of ``earlier_token`` becomes that known contact (it
-        is merged into it when the identity had a contact already)."""
-        customer_id = "u_" + secrets.token_hex(8)
-        if earlier_token is not None:
-            customer_id = (await self.by_token(earlier_token, "earlier_token")).customer_id
-        if identity is not None:
-            customer_id = await self._identified(identity, customer_id if earlier_token else None)
+        """A new conversation, filed under the contact that ``earlier_token`` (one of the customer's earlier
+        conversations, so agents see their earlier cases) and ``identity`` (the host site's) say
+        (handoff/cases/customers.py)."""
+        earlier = await self.by_token(earlier_token, "earlier_token") if earlier_token is not None else None
+        customer_id = await customers.contact_for(self.store, earlier, identity)
         token = secrets.token_urlsafe(32)
         conversation = await self.store.create_conversation(
             conversation_id="c_" + secrets.token_hex(8), token_hash=token_digest(token),
@@ -135,18 +133,6 @@ class Conversations:
             status=Status.BOT, actor="customer", identity=identity,
         )
         return conversation, token
-
-    async def _identified(self, identity: Identity, earlier_id: str | None) -> str:
-        """The contact of ``identity``: the known one, or the anonymous contact ``earlier_id`` made known,
-        or (neither) a new one."""
-        known = await self.store.contact_by_external_id(identity.external_id)
-        earlier = await self.store.contact(earlier_id) if earlier_id else None
-        if earlier is not None and earlier.external_id is None:
-            if known is None:
-                await self.store.update_contact(earlier.id, external_id=identity.external_id)
-                return earlier.id
-            await self.store.merge_contacts(earlier.id, known.id, actor="customer")
-        return known.id if known else "u_" + secrets.token_hex(8)
 
     async def earlier_cases(self, conversation: Conversation) -> list[Conversation]:
         return [c for c in await self.store.customer_conversations(conversation.customer_id) if c.id != conversation.id]
@@ -171,9 +157,14 @@ class Conversations:
         self.queues.positions_changed()
 
     async def by_token(self, token: str, field: str = "token") -> Conversation:
+        """The conversation of ``token``, while it opens it: `conversation_token_days` after its last message."""
         conversation = await self.store.conversation_by_token(token_digest(token))
         if conversation is None:
             raise ApiError("unauthorized", f"{field}: no conversation has this token")
+        days = self._settings.conversation_token_days
+        if conversation.last_activity_at < utcnow() - timedelta(days=days):
+            raise ApiError("unauthorized", f"{field}: the token has expired ({days:g} days after the conversation's "
+                                           "last message); start a new conversation")
         return conversation
 
     async def customer_message(self, conversation_id: str, customer_name: str, text: str,
@@ -327,7 +318,9 @@ class Conversations:
         """A private note on the case: stored in the transcript, shown to agents, never to the customer."""
         async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            return (await self._post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"})).message
+            message = (await self._post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"})).message
+        await self.noted.notify(NoteAdded(conversation_id, message.seq, agent))
+        return message
 
     async def transfer(self, agent: Agent, conversation_id: str, note: str, queue: str | None = None,
                        to_username: str | None = None) -> Conversation:

@@ -1,5 +1,6 @@
 """The cases of one app process, wired: `Conversations` owns every change and announces it; queue places,
-automatic assignment and the survey request listen; presence and the sweeper use it."""
+automatic assignment, the survey request, who has held a case (`CaseAccess`) and the audit log
+(`AuditTrail`) listen; presence and the sweeper use it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Callable, Iterable
 
 import socketio
 
+from handoff.cases.access import CaseAccess
 from handoff.cases.assignment import Assignment
+from handoff.cases.audit_trail import AuditTrail
 from handoff.cases.channels import Channels
 from handoff.cases.conversations import Conversations
 from handoff.cases.events import Background, CaseChanged
@@ -19,6 +22,7 @@ from handoff.cases.routing import Routing
 from handoff.cases.sweeper import Sweeper
 from handoff.limits.limiter import Limiter
 from handoff.settings import Settings
+from handoff.staff.audit import AuditLog
 from handoff.store.records import Status
 from handoff.store.sql import SqlCaseStore
 from handoff.surveys.questions import survey_request
@@ -32,6 +36,7 @@ class Desk:
     assignment: Assignment
     sweeper: Sweeper
     background: Background
+    access: CaseAccess  # who may read a case
 
     async def start(self, alone: bool) -> None:
         """Join the nodes sharing the store (``alone``: the only one, which forgets an earlier run's sockets)."""
@@ -44,10 +49,12 @@ class Desk:
 
 def open_desk(store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings,
               article_tags: Callable[[str], Iterable[str]] = lambda article_id: (),
-              channels: Channels | None = None, limiter: Limiter | None = None) -> Desk:
+              channels: Channels | None = None, audit: AuditLog | None = None,
+              limiter: Limiter | None = None) -> Desk:
     """``article_tags``: the knowledge index's tags of an article, for routing; ``channels``: where
-    customers are reached (the sockets of the web widget and mobile apps when None); ``limiter``: the
-    limits of hand-overs (none when None)."""
+    customers are reached (the sockets of the web widget and mobile apps when None); ``audit``: where
+    staff actions on cases are recorded (the store's audit log when None); ``limiter``: the limits of
+    hand-overs (none when None)."""
     channels = channels or Channels(sio)
     background = Background()
     routing = Routing(settings.queues, settings.agents, settings.agent_capacity, settings.sla_warning_ratio)
@@ -61,10 +68,15 @@ def open_desk(store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, s
         if change.after.status == Status.RESOLVED:
             await conversations.tell(change.after, "system.survey", survey_request(settings.survey_questions))
 
+    access = CaseAccess(store, routing)
+    trail = AuditTrail(store, audit or AuditLog(store))
     conversations.changed.subscribe(request_survey)
+    conversations.changed.subscribe(access.on_case_changed)  # before assignment, which may change it again
+    conversations.changed.subscribe(trail.on_case_changed)
     conversations.changed.subscribe(queues.on_case_changed)
     conversations.changed.subscribe(assignment.on_case_changed)
+    conversations.noted.subscribe(trail.on_note_added)
     presence.agents_changed.subscribe(queues.on_agents_changed)
     presence.agents_changed.subscribe(assignment.on_agents_changed)
     return Desk(conversations, presence, queues, assignment, Sweeper(conversations, presence, assignment, settings),
-                background)
+                background, access)

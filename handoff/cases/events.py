@@ -1,5 +1,6 @@
 """What the cases announce, and who listens: `Conversations` owns every change and announces it; queue
-places, automatic assignment and the survey request subscribe (handoff/cases/desk.py wires them)."""
+places, automatic assignment, the survey request, who has held a case (access.py) and the audit log
+(audit_trail.py) subscribe (handoff/cases/desk.py wires them)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from handoff.store.records import Conversation, Reason
+from handoff.store.records import Agent, Conversation, Reason
 
 T = TypeVar("T")
 
@@ -21,6 +22,15 @@ class CaseChanged:
     after: Conversation
     reason: Reason
     actor: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NoteAdded:
+    """An agent added a private note to a case (stored): its sequence number in the transcript."""
+
+    conversation_id: str
+    seq: int
+    agent: Agent
 
 
 @dataclasses.dataclass(frozen=True)

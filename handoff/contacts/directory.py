@@ -1,8 +1,13 @@
 """Contacts (people), accounts (companies, in a hierarchy) and their entitlements (contracts).
 
-Each change is validated here and stored through the store; a change that may alter a customer's
-priority (preferred, an entitlement, an account) lets `Conversations.reprioritise` update their waiting
-cases, since that class owns every change to a case.
+Each change is validated here, stored through the store and recorded in the audit log (by whom); a
+change that may alter a customer's priority (preferred, an entitlement, an account) lets
+`Conversations.reprioritise` update their waiting cases, since that class owns every change to a case.
+
+Who may do what (README, "Cases, contacts and accounts"; docs/contacts.md): supervisors everything; an
+agent reads a contact when they may read one of its cases (`CaseAccess`), sees only those of its cases,
+and edits its name and e-mail (`AGENT_FIELDS`); the preferred flag and the account (which change the
+contact's priority), merging, accounts and entitlements are the supervisors'.
 """
 
 from __future__ import annotations
@@ -11,11 +16,16 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from handoff.cases.access import CaseAccess
 from handoff.cases.conversations import Conversations
 from handoff.cases.views import iso
 from handoff.errors import ApiError
+from handoff.staff.accounts import SUPERVISOR
+from handoff.staff.audit import AuditLog
 from handoff.store.contacts import MAX_ACCOUNT_DEPTH
-from handoff.store.records import Account, Contact, Entitlement, utcnow
+from handoff.store.records import Account, Agent, Contact, Conversation, Entitlement, utcnow
+
+AGENT_FIELDS = frozenset({"display_name", "email"})  # what an agent may change of a contact they may read
 
 
 def contact_view(c: Contact) -> dict[str, Any]:
@@ -34,9 +44,11 @@ def entitlement_view(e: Entitlement, at: datetime) -> dict[str, Any]:
 
 
 class Contacts:
-    def __init__(self, conversations: Conversations) -> None:
+    def __init__(self, conversations: Conversations, access: CaseAccess, audit: AuditLog) -> None:
         self._conversations = conversations
         self._store = conversations.store
+        self._access = access
+        self._audit = audit
 
     async def contact(self, contact_id: str) -> Contact:
         found = await self._store.contact(contact_id)
@@ -55,13 +67,21 @@ class Contacts:
     async def search(self, text: str, limit: int) -> list[Contact]:
         return await self._store.search_contacts(text, limit)
 
-    async def contact_detail(self, contact_id: str) -> dict[str, Any]:
-        """The contact with its account and that account's parents, every entitlement that applies
-        (its own and its accounts'), and its cases, newest first."""
+    async def readable(self, by: Agent, contact_id: str) -> tuple[Contact, list[Conversation]]:
+        """The contact and those of its cases ``by`` may read (newest first); 403 ``forbidden`` for an agent
+        who may read none of them."""
         contact = await self.contact(contact_id)
+        cases = await self._access.readable(by, await self._store.customer_conversations(contact.id))
+        if not cases and SUPERVISOR not in by.roles:
+            raise ApiError("forbidden", f"contact {contact_id} has no case that {by.username} may read")
+        return contact, cases
+
+    async def contact_detail(self, contact_id: str, by: Agent) -> dict[str, Any]:
+        """The contact with its account and that account's parents, every entitlement that applies
+        (its own and its accounts'), and its cases that ``by`` may read, newest first."""
+        contact, cases = await self.readable(by, contact_id)
         chain = await self._store.account_chain(contact.account_id)
         now = utcnow()
-        cases = await self._store.customer_conversations(contact.id)
         return {
             **contact_view(contact),
             "accounts": [account_view(a) for a in chain],
@@ -85,17 +105,25 @@ class Contacts:
 
     # -- changes ----------------------------------------------------------------------------------
 
-    async def update_contact(self, contact_id: str, fields: dict[str, Any]) -> None:
-        """Change a contact's name, e-mail, preferred flag or account (None: no account)."""
-        await self.contact(contact_id)
+    async def update_contact(self, contact_id: str, fields: dict[str, Any], by: Agent) -> None:
+        """Change a contact's name, e-mail (an agent who may read it, `AGENT_FIELDS`), preferred flag or
+        account (None: no account; supervisors)."""
+        if SUPERVISOR not in by.roles and set(fields) - AGENT_FIELDS:
+            needs = ", ".join(sorted(set(fields) - AGENT_FIELDS))
+            raise ApiError("forbidden", f"{needs}: changing this needs the supervisor role, which {by.username} "
+                                        "does not have")
+        await self.readable(by, contact_id)
         if fields.get("account_id") is not None:
             await self.account(fields["account_id"])
         if fields:
             await self._store.update_contact(contact_id, **fields)
+            # the names of the fields changed; the values only where they are no personal data
+            await self._audit.record(by, "contact.update", f"contact:{contact_id}", fields=sorted(fields), **{
+                key: fields[key] for key in ("preferred", "account_id") if key in fields})
         if {"preferred", "account_id"} & set(fields):
             await self._conversations.reprioritise(contact_id)
 
-    async def merge(self, source_id: str, target_id: str, actor: str) -> int:
+    async def merge(self, source_id: str, target_id: str, by: Agent) -> int:
         """Merge contact ``source_id`` into ``target_id`` (their cases, entitlements, the preferred flag
         and a missing account or e-mail move over); returns how many cases moved. Two known contacts
         (each with the host site's id) are different people and are not merged."""
@@ -107,16 +135,19 @@ class Contacts:
                                        "they are different people")
         if source.external_id is not None:  # keep the known one: it is who the host site signs in
             source, target = target, source
-        moved = await self._store.merge_contacts(source.id, target.id, actor)
+        moved = await self._store.merge_contacts(source.id, target.id, f"agent:{by.username}")
+        await self._audit.record(by, "contact.merge", f"contact:{target.id}", merged=source.id, moved_cases=len(moved))
         await self._conversations.reprioritise(target.id)
         return len(moved)
 
-    async def add_account(self, name: str, parent_id: str | None) -> Account:
+    async def add_account(self, name: str, parent_id: str | None, by: Agent) -> Account:
         if parent_id is not None:
             await self._check_depth(parent_id)
-        return await self._store.add_account("acc_" + secrets.token_hex(8), name, parent_id)
+        account = await self._store.add_account("acc_" + secrets.token_hex(8), name, parent_id)
+        await self._audit.record(by, "account.add", f"account:{account.id}", name=name, parent_id=parent_id)
+        return account
 
-    async def update_account(self, account_id: str, fields: dict[str, Any]) -> None:
+    async def update_account(self, account_id: str, fields: dict[str, Any], by: Agent) -> None:
         """Rename an account or move it under another parent (None: to the top); a move that would make
         the account its own ancestor is refused."""
         await self.account(account_id)
@@ -127,6 +158,7 @@ class Contacts:
                 raise ApiError("conflict", f"parent_id: {parent_id} is {account_id} or one of its child accounts")
         if fields:
             await self._store.update_account(account_id, **fields)
+            await self._audit.record(by, "account.update", f"account:{account_id}", **fields)
         if "parent_id" in fields:
             await self._reprioritise_account(account_id)
 
@@ -138,7 +170,7 @@ class Contacts:
         return chain
 
     async def add_entitlement(self, *, contact_id: str | None, account_id: str | None, name: str,
-                              starts_at: datetime | None, ends_at: datetime | None) -> Entitlement:
+                              starts_at: datetime | None, ends_at: datetime | None, by: Agent) -> Entitlement:
         if (contact_id is None) == (account_id is None):
             raise ApiError("invalid_payload", "contact_id, account_id: give exactly one")
         if starts_at and ends_at and ends_at <= starts_at:
@@ -150,14 +182,18 @@ class Contacts:
         entitlement = Entitlement("ent_" + secrets.token_hex(8), contact_id, account_id, name, starts_at, ends_at,
                                   utcnow())
         await self._store.add_entitlement(entitlement)
+        await self._audit.record(by, "entitlement.add", f"entitlement:{entitlement.id}", **_owner(entitlement),
+                                 name=name, starts_at=starts_at, ends_at=ends_at)
         await self._reprioritise_owner(entitlement)
         return entitlement
 
-    async def remove_entitlement(self, entitlement_id: str) -> None:
+    async def remove_entitlement(self, entitlement_id: str, by: Agent) -> None:
         entitlement = await self._store.entitlement(entitlement_id)
         if entitlement is None:
             raise ApiError("not_found", f"entitlement {entitlement_id} does not exist")
         await self._store.delete_entitlement(entitlement_id)
+        await self._audit.record(by, "entitlement.remove", f"entitlement:{entitlement_id}", **_owner(entitlement),
+                                 name=entitlement.name)
         await self._reprioritise_owner(entitlement)
 
     async def _reprioritise_owner(self, e: Entitlement) -> None:
@@ -177,3 +213,7 @@ class Contacts:
             for contact in await self._store.account_contacts(current):
                 await self._conversations.reprioritise(contact.id)
             pending += [a.id for a in await self._store.child_accounts(current)]
+
+
+def _owner(e: Entitlement) -> dict[str, str | None]:
+    return {"contact_id": e.customer_id, "account_id": e.account_id}

@@ -12,8 +12,9 @@ from typing import Any
 
 from handoff.cases.views import iso
 from handoff.errors import ApiError
+from handoff.staff.audit import AuditLog
 from handoff.store.privacy import Deleted, OpenCases
-from handoff.store.records import aware, utcnow
+from handoff.store.records import Agent, aware, utcnow
 from handoff.store.sql import SqlCaseStore
 
 log = logging.getLogger(__name__)
@@ -34,20 +35,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-async def export_contact(store: SqlCaseStore, customer_id: str) -> dict[str, Any]:
-    """Everything stored about the contact (docs/privacy.md has the shape); `not_found` for an unknown id."""
+async def export_contact(store: SqlCaseStore, customer_id: str, by: Agent | None) -> dict[str, Any]:
+    """Everything stored about the contact (docs/privacy.md has the shape); `not_found` for an unknown id.
+    ``by``: the supervisor who asked (None: the command line), in the audit log."""
     rows = await store.contact_export(customer_id)
     if rows is None:
         raise ApiError("not_found", f"contact {customer_id} does not exist")
+    await AuditLog(store).record(by, "privacy.export", f"contact:{customer_id}", cases=len(rows["cases"]))
     for case in rows["cases"]:
         for message in case.get("messages", []):
             message["data"] = json.loads(message["data"])
     return {"exported_at": iso(utcnow()), **_jsonable(rows)}
 
 
-async def delete_contact(store: SqlCaseStore, customer_id: str) -> dict[str, Any]:
+async def delete_contact(store: SqlCaseStore, customer_id: str, by: Agent | None) -> dict[str, Any]:
     """Delete the contact and everything of theirs in one transaction; `not_found` for an unknown id,
-    `conflict` (and nothing deleted) while a case of theirs is open."""
+    `conflict` (and nothing deleted) while a case of theirs is open. ``by``: as for `export_contact`; the
+    audit log keeps the contact's id and how many cases went, nothing of their data."""
     try:
         deleted = await store.delete_contact(customer_id)
     except KeyError:
@@ -56,6 +60,7 @@ async def delete_contact(store: SqlCaseStore, customer_id: str) -> dict[str, Any
         numbers = ", ".join(str(n) for n in exc.numbers)
         raise ApiError("conflict", f"contact {customer_id} has open cases ({numbers}): resolve or cancel "
                                    "them first; nothing was deleted") from None
+    await AuditLog(store).record(by, "privacy.delete", f"contact:{customer_id}", cases=deleted.cases)
     return {"contact_id": customer_id, "cases": deleted.cases, "rows": dict(sorted(deleted.rows.items()))}
 
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from handoff.errors import ApiError
+from handoff.staff.audit import AuditLog
 from handoff.store.records import Agent, AlreadyExists, utcnow
 from handoff.store.sql import SqlCaseStore
 
@@ -59,8 +60,9 @@ def agent_view(agent: Agent) -> dict[str, Any]:
 
 
 class AgentAuth:
-    def __init__(self, store: SqlCaseStore, session_hours: float) -> None:
+    def __init__(self, store: SqlCaseStore, session_hours: float, audit: AuditLog | None = None) -> None:
         self._store = store
+        self.audit = audit or AuditLog(store)  # sign-in and sign-out are recorded there
         self._session_hours = session_hours
         self._checked: dict[str, tuple[Agent, float]] = {}  # token digest -> agent, when checked (monotonic)
 
@@ -96,6 +98,7 @@ class AgentAuth:
         token = secrets.token_urlsafe(32)
         expires = utcnow() + timedelta(hours=self._session_hours)
         await self._store.add_session(token_digest(token), agent.id, expires)
+        await self.audit.record(agent, "auth.sign_in", f"agent:{agent.id}")
         return token, agent
 
     async def authenticate(self, token: object, role: str = AGENT, *others: str) -> Agent:
@@ -122,9 +125,11 @@ class AgentAuth:
         return agent
 
     async def logout(self, token: str) -> None:
+        agent = await self._signed_in(token)
         digest = token_digest(token)
         self._checked.pop(digest, None)
         await self._store.delete_session(digest)
+        await self.audit.record(agent, "auth.sign_out", f"agent:{agent.id}")
 
 
 @functools.cache

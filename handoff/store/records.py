@@ -84,6 +84,8 @@ class Identity:
     external_id: str
     name: str | None
     email: str | None
+    token_id: str | None = None  # the token's jti: it starts one conversation at most
+    expires_at: datetime | None = None  # until when the jti is kept as used
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +255,20 @@ class Survey:
     nps: int | None = None
     effort: int | None = None
     answered_via: str = "chat"  # chat or link
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditEntry:
+    """One staff action in the audit log: who (``actor_id``: the account, None for the command line;
+    ``actor``: its username then, or ``cli``), what (``action`` on ``target``), when, with ``details``."""
+
+    id: int
+    at: datetime
+    actor_id: str | None
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
 
 
 class StaleStatus(Exception):

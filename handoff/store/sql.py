@@ -9,8 +9,9 @@ event, so several processes may share the database.
 
 The tables are in tables.py, the records the store hands out in records.py; agents and their sessions
 (staff.py), the articles shown and the survey (feedback.py), contacts and accounts (contacts.py), who is
-connected (presence.py), privacy (privacy.py) and the chats of external channels (channels.py) are mixins
-of `SqlCaseStore` on the same tables and the same writer.
+connected (presence.py), privacy (privacy.py), the chats of external channels (channels.py), the audit log
+with who has held each case (audit.py) and the identity tokens used (identity_tokens.py) are mixins of
+`SqlCaseStore` on the same tables and the same writer.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff.store import migrations
+from handoff.store.audit import AuditQueries
 from handoff.store.base import insert_absent
 from handoff.store.channels import ChannelLinkQueries
 from handoff.store.contacts import ContactQueries
 from handoff.store.feedback import FeedbackQueries
+from handoff.store.identity_tokens import IdentityTokenQueries
 from handoff.store.presence import PresenceQueries
 from handoff.store.privacy import PrivacyQueries
 from handoff.store.queue_places import QueuePlaceQueries
@@ -96,7 +99,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQueries, PrivacyQueries,
-                   ChannelLinkQueries, QueuePlaceQueries):
+                   ChannelLinkQueries, AuditQueries, IdentityTokenQueries, QueuePlaceQueries):
     """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`.
     Contacts and accounts, presence, and privacy (a contact's export and deletion, retention): the mixins."""
 

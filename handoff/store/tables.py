@@ -189,3 +189,40 @@ channel_links = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_channel_links_chat", "channel", "external_id"),
 )
+
+# -- authorization by need (issue 17, item 5) ---------------------------------------------------------
+
+# Who has held a case (was its agent at some time): those agents may read it later, whatever their queues.
+case_holders = sa.Table(
+    "case_holders", metadata,
+    sa.Column("conversation_id", sa.String(40), sa.ForeignKey("conversations.id"), primary_key=True),
+    sa.Column("agent_id", sa.String(40), primary_key=True),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_case_holders_agent", "agent_id"),
+)
+
+# The audit log of staff actions: who (the account, or the command line), what (action and target), when,
+# and the details needed; never a customer's text or a secret (docs/security-parts/authorization.md).
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor_id", sa.String(40)),  # the account; None for the command line
+    sa.Column("actor", sa.String(80), nullable=False),  # its username then, or "cli"
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(120), nullable=False),  # "case:c_...", "contact:u_...", "agent:a_..."
+    sa.Column("details", sa.Text, nullable=False),  # a JSON object
+    sa.Index("ix_audit_log_at", "at"),
+    sa.Index("ix_audit_log_actor", "actor"),
+    sa.Index("ix_audit_log_action", "action"),
+    sa.Index("ix_audit_log_target", "target"),
+)
+
+# Identity tokens (docs/contacts.md) that have started a conversation, by their jti: a token starts one
+# at most. Kept until the token could no longer be accepted anyway (its exp, or identity_max_age_seconds).
+used_identity_tokens = sa.Table(
+    "used_identity_tokens", metadata,
+    sa.Column("token_id", sa.String(200), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_used_identity_tokens_expires", "expires_at"),
+)

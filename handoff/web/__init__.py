@@ -4,7 +4,7 @@
 - ``boundary.py``: the error boundary of the socket namespaces.
 - ``chat.py``: the customers' namespace ``/chat``; ``agent.py``: the agents' namespace ``/agent``.
 - ``customer_requests.py``: what a customer sends, validated by the same wire models on every channel.
-- ``routes/``: REST endpoints by subject: contacts, editor, publishing, reports, surveys, privacy.
+- ``routes/``: REST endpoints by subject: contacts, editor, publishing, reports, surveys, privacy, audit.
 - ``pages.py``, ``widget.py``, ``origins.py``: pages, static files (``static/``: the panel and the
   editors' pages), the widget's configuration and which origins may embed it.
 - ``keys.py``: the typed keys of the app's state.

@@ -27,6 +27,7 @@ class AgentNamespace(BoundaryNamespace):
         self._conversations = desk.conversations
         self._presence = desk.presence
         self._queues = desk.queues
+        self._access = desk.access
         self._auth = auth
         self._settings = settings
         self._tokens: dict[str, str] = {}  # sid -> token
@@ -51,6 +52,11 @@ class AgentNamespace(BoundaryNamespace):
     async def _agent(self, sid: str) -> Agent:
         return await self._auth.authenticate(self._tokens.get(sid))
 
+    async def _case(self, agent: Agent, conversation_id: str) -> str:
+        """The id of a case the agent may read (handoff/cases/access.py): 404 for no such case, else 403."""
+        await self._access.check(agent, await self._conversations.get(conversation_id))
+        return conversation_id
+
     def _limits(self) -> dict[str, int]:
         return {MESSAGE_LENGTH: self._settings.max_message_length}
 
@@ -72,44 +78,45 @@ class AgentNamespace(BoundaryNamespace):
 
     async def on_accept_case(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        conversation = await self._conversations.accept(agent, wire.CaseRef.model_validate(payload).conversation_id)
+        conversation_id = await self._case(agent, wire.CaseRef.model_validate(payload).conversation_id)
+        conversation = await self._conversations.accept(agent, conversation_id)
         messages = await self._conversations.store.messages_after(conversation.id)
         return {
             "case": await self._conversations.summary(await self._conversations.get(conversation.id)),
             "messages": [message_view(m) for m in messages],
         }
 
-    def _message(self, payload: Any) -> tuple[str, str]:
+    async def _message(self, agent: Agent, payload: Any) -> tuple[str, str]:
         sent = wire.AgentMessage.model_validate(payload, context=self._limits())
-        return sent.conversation_id, sent.text
+        return await self._case(agent, sent.conversation_id), sent.text
 
     async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        message = await self._conversations.agent_message(agent, *self._message(payload))
+        message = await self._conversations.agent_message(agent, *await self._message(agent, payload))
         return {"message": message_view(message)}
 
     async def on_add_note(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        message = await self._conversations.add_note(agent, *self._message(payload))
+        message = await self._conversations.add_note(agent, *await self._message(agent, payload))
         return {"message": message_view(message)}
 
     async def on_transfer_case(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
         asked = wire.TransferCase.model_validate(payload, context=self._limits())
-        conversation = await self._conversations.transfer(agent, asked.conversation_id, asked.note, asked.queue,
-                                                          asked.to_agent)
+        conversation = await self._conversations.transfer(agent, await self._case(agent, asked.conversation_id),
+                                                          asked.note, asked.queue, asked.to_agent)
         return {"case": await self._conversations.summary(conversation)}
 
     async def on_return_to_bot(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        conversation = await self._conversations.return_to_bot(agent,
-                                                               wire.CaseRef.model_validate(payload).conversation_id)
+        conversation_id = await self._case(agent, wire.CaseRef.model_validate(payload).conversation_id)
+        conversation = await self._conversations.return_to_bot(agent, conversation_id)
         return {"case": await self._conversations.summary(conversation)}
 
     async def on_set_typing(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
         asked = wire.AgentTyping.model_validate(payload)
-        await self._conversations.agent_typing(agent, asked.conversation_id, asked.typing)
+        await self._conversations.agent_typing(agent, await self._case(agent, asked.conversation_id), asked.typing)
         return {}
 
     async def on_set_availability(self, sid: str, payload: Any) -> dict[str, Any]:
@@ -120,5 +127,6 @@ class AgentNamespace(BoundaryNamespace):
     async def on_resolve_case(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
         asked = wire.ResolveCase.model_validate(payload)
-        conversation = await self._conversations.resolve(agent, asked.conversation_id, asked.category)
+        conversation = await self._conversations.resolve(agent, await self._case(agent, asked.conversation_id),
+                                                         asked.category)
         return {"case": await self._conversations.summary(conversation)}

@@ -13,7 +13,7 @@ from handoff.cases.views import article_view, case_survey_view, event_view, mess
 from handoff.errors import ApiError
 from handoff.staff.accounts import AGENT, SUPERVISOR, agent_view
 from handoff.store.records import Agent
-from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS, INDEX, LIMITER
+from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS, DESK, INDEX, LIMITER
 from handoff.web.limits import client_address
 from handoff.wire import api_error, shape, staff
 from knowledge_index.entries import plain_text
@@ -105,9 +105,12 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/cases/{conversation_id}")
 async def case_detail(request: web.Request) -> web.Response:
-    await signed_in(request)
+    """The case with its transcript, notes, survey and timeline, for the staff who may read it
+    (handoff/cases/access.py); its contact's earlier cases, those of them they may read."""
+    by = await signed_in(request, AGENT, SUPERVISOR)
     conversations = request.app[CONVERSATIONS]
-    conversation = await conversations.get(request.match_info["conversation_id"])
+    access = request.app[DESK].access
+    conversation = await access.check(by, await conversations.get(request.match_info["conversation_id"]))
     store = conversations.store
     survey = await store.survey(conversation.id)
     articles = await store.case_articles(conversation.id)
@@ -117,7 +120,8 @@ async def case_detail(request: web.Request) -> web.Response:
         "survey": case_survey_view(survey, articles) if survey else None,
         "articles": [article_view(a) for a in articles],
     }
-    case["earlier_cases"] = [await conversations.summary(c) for c in await conversations.earlier_cases(conversation)]
+    earlier = await access.readable(by, await conversations.earlier_cases(conversation))
+    case["earlier_cases"] = [await conversations.summary(c) for c in earlier]
     messages = [message_view(m) for m in await store.messages_after(conversation.id)]
     return reply(staff.CaseDetail, {"case": case, "messages": messages})
 

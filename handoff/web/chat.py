@@ -82,6 +82,7 @@ class ChatNamespace(BoundaryNamespace):
     async def on_resume_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
         asked = customer.ResumeConversation.model_validate(payload)
         conversation = await self._conversations.by_token(asked.token)
+        customer_requests.check_owner(conversation, asked.identity, self._settings)
         join = lambda: self._bind(sid, conversation)  # noqa: E731
         messages = await self._conversations.rejoin(conversation.id, asked.after_seq, join)
         return {

@@ -14,10 +14,12 @@ from handoff.limits.limiter import Limiter
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
 from handoff.staff.accounts import AgentAuth
+from handoff.staff.audit import AuditLog
 from knowledge_index.article_files import ArticleFiles
 
 SETTINGS = web.AppKey("settings", Settings)
 AUTH = web.AppKey("auth", AgentAuth)
+AUDIT = web.AppKey("audit", AuditLog)  # the audit log of staff actions
 BRIDGE = web.AppKey("bridge", RasaBridge)
 CONVERSATIONS = web.AppKey("conversations", Conversations)
 DESK = web.AppKey("desk", Desk)  # the cases wired: conversations, presence, queues, assignment, sweeper

@@ -1,5 +1,5 @@
-"""Pages and static files: the demo shop page with the widget, the agent panel, its reports page and the
-knowledge base editor, article pages."""
+"""Pages and static files: the demo shop page with the widget, the agent panel, its reports and audit log
+pages and the knowledge base editor, article pages."""
 
 from __future__ import annotations
 
@@ -34,6 +34,11 @@ async def panel_page(request: web.Request) -> web.FileResponse:
 @routes.get("/panel/reports")
 async def reports_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(PANEL_DIR / "reports.html")
+
+
+@routes.get("/panel/audit")
+async def audit_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(PANEL_DIR / "audit.html")
 
 
 @routes.get("/panel/editor")

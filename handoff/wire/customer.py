@@ -74,6 +74,9 @@ class StartConversationRest(StartConversation):
 class ResumeConversation(Payload):
     token: Annotated[str, Text(200)]
     after_seq: Annotated[int, Integer(0, MAX_SEQ)] = 0
+    identity: Annotated[str | None, OptionalText(4000, pattern=JWT)] = Field(
+        None, description="the host site's current signed identity of the customer: required to resume a "
+                          "conversation whose contact is known (docs/contacts.md)")
 
 
 class SendMessage(Payload):

@@ -165,6 +165,32 @@ class TopicsQuery(ReportQuery):
     tag: Annotated[Annotated[str, Field(max_length=80)] | None, BeforeValidator(_given)] = None
 
 
+class AuditExportQuery(Payload):
+    """`GET /api/audit.csv`: the audit log's filters (docs/security-parts/authorization.md): UTC days, both
+    included (none: from the first entry, to the last); each filter given must match, ``action`` exactly or,
+    ending with a dot (``case.``), every action under it."""
+
+    from_: Day = Field(None, alias="from")
+    to: Day = None
+    actor: Annotated[Annotated[str, Field(max_length=80)] | None, BeforeValidator(_given)] = None
+    action: Annotated[Annotated[str, Field(max_length=40)] | None, BeforeValidator(_given)] = None
+    target: Annotated[Annotated[str, Field(max_length=120)] | None, BeforeValidator(_given)] = None
+
+    @model_validator(mode="after")
+    def _a_period(self) -> AuditExportQuery:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise PydanticCustomError("invalid_payload", "from: must not be after to")
+        return self
+
+
+class AuditQuery(AuditExportQuery):
+    """`GET /api/audit`: the filters, and a page: ``limit`` entries, newest first, older than the entry
+    ``before`` (the previous page's ``next_before``)."""
+
+    before: Annotated[int, QueryInteger(1, 9_999_999_999)] = None  # type: ignore[assignment]  # none: the newest
+    limit: Annotated[int, QueryInteger(1, 500)] = 100
+
+
 # The REST calls' bodies and queries, by "METHOD path" as docs/protocol.md's rows name them.
 REST_BODIES: dict[str, type[Payload]] = {
     "POST /api/agent/login": Login,
@@ -189,6 +215,8 @@ REST_QUERIES: dict[str, type[Payload]] = {
     "GET /api/kb/search": KbSearchQuery,
     "GET /api/contacts": ContactsQuery,
     "GET /api/articles": ArticlesQuery,
+    "GET /api/audit": AuditQuery,
+    "GET /api/audit.csv": AuditExportQuery,
 }
 
 
@@ -344,6 +372,24 @@ class Done(Reply):
     ok: Literal[True]
 
 
+class AuditEntry(Reply):
+    """**AuditEntry**: one staff action: who (``actor_id``: the account, null for the command line;
+    ``actor``: its username then, or ``cli``), what (``action`` on ``target``), when, and its details."""
+
+    id: int
+    at: TimeOut
+    actor_id: str | None
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+
+
+class AuditEntries(Reply):
+    entries: list[AuditEntry]
+    next_before: int | None  # the next page's ``before``; null on the last page
+
+
 # The REST calls' replies (of status 2xx), by "METHOD path", where they are the wire's.
 REST_REPLIES: dict[str, type[Reply]] = {
     "POST /api/agent/login": Signed,
@@ -373,4 +419,5 @@ REST_REPLIES: dict[str, type[Reply]] = {
     "GET /api/kb/publishes": Publishes,
     "POST /api/kb/rollback": RolledBack,
     "DELETE /api/contacts/{contact_id}": Deleted,
+    "GET /api/audit": AuditEntries,
 }

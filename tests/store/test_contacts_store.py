@@ -6,18 +6,27 @@ from datetime import timedelta
 
 import pytest
 
+from handoff.cases.access import CaseAccess
 from handoff.cases.conversations import Conversations
 from handoff.contacts.directory import Contacts
 from handoff.errors import ApiError
 from handoff.staff.accounts import AgentAuth
+from handoff.staff.audit import AuditLog
 from handoff.store.records import (
+    Agent,
     Identity,
     Status,
     utcnow,
 )
 
+SAM = Agent("a_sam", "sam", "Sam", "", frozenset({"agent", "supervisor"}))  # who changes contacts here
 STATUSES = [Status.BOT, Status.QUEUED, Status.WITH_AGENT, Status.RESOLVED, Status.ABANDONED,
             Status.CANCELLED]
+
+
+def directory(conversations: Conversations) -> Contacts:
+    store = conversations.store
+    return Contacts(conversations, CaseAccess(store, conversations.routing), AuditLog(store))
 
 
 def known(external_id: str, name: str | None = None, email: str | None = None) -> Identity:
@@ -69,15 +78,15 @@ async def test_an_anonymous_contact_becomes_known_or_is_merged_when_the_customer
 
 
 async def test_merging_by_hand_keeps_the_known_contact_and_refuses_two_known(conversations: Conversations) -> None:
-    contacts = Contacts(conversations)
+    contacts = directory(conversations)
     store = conversations.store
     known_case, _ = await conversations.start("web", "en", None, identity=known("shop-7", email="k@example.com"))
     guest_case, _ = await conversations.start("web", "en", "Guest")
     await store.update_contact(guest_case.customer_id, preferred=True)
     entitlement = await contacts.add_entitlement(contact_id=guest_case.customer_id, account_id=None, name="Silver",
-                                                 starts_at=None, ends_at=None)
+                                                 starts_at=None, ends_at=None, by=SAM)
     # merging the known contact "into" the guest keeps the known one all the same
-    assert await contacts.merge(known_case.customer_id, guest_case.customer_id, "agent:sam") == 1
+    assert await contacts.merge(known_case.customer_id, guest_case.customer_id, SAM) == 1
     kept = await store.contact(known_case.customer_id)
     assert kept is not None and kept.preferred and kept.email == "k@example.com"
     assert await store.contact(guest_case.customer_id) is None
@@ -86,37 +95,37 @@ async def test_merging_by_hand_keeps_the_known_contact_and_refuses_two_known(con
 
     other, _ = await conversations.start("web", "en", None, identity=known("shop-8"))
     with pytest.raises(ApiError, match="different people") as refused:
-        await contacts.merge(other.customer_id, kept.id, "agent:sam")
+        await contacts.merge(other.customer_id, kept.id, SAM)
     assert refused.value.code == "conflict"
     with pytest.raises(ApiError, match="itself"):
-        await contacts.merge(kept.id, kept.id, "agent:sam")
+        await contacts.merge(kept.id, kept.id, SAM)
     with pytest.raises(ApiError) as missing:
-        await contacts.merge("u_nobody", kept.id, "agent:sam")
+        await contacts.merge("u_nobody", kept.id, SAM)
     assert missing.value.code == "not_found"
 
 
 async def test_entitlements_apply_through_the_account_hierarchy_and_their_dates(conversations: Conversations) -> None:
-    contacts = Contacts(conversations)
+    contacts = directory(conversations)
     store = conversations.store
     now = utcnow()
-    group = await contacts.add_account("Hearthwood Group", None)
-    company = await contacts.add_account("Hearthwood Berlin", group.id)
-    branch = await contacts.add_account("Hearthwood Berlin Mitte", company.id)
+    group = await contacts.add_account("Hearthwood Group", None, SAM)
+    company = await contacts.add_account("Hearthwood Berlin", group.id, SAM)
+    branch = await contacts.add_account("Hearthwood Berlin Mitte", company.id, SAM)
     case, _ = await conversations.start("web", "en", None)
     customer = case.customer_id
     assert await store.active_entitlement(customer, now) is None
-    await contacts.update_contact(customer, {"account_id": branch.id})
+    await contacts.update_contact(customer, {"account_id": branch.id}, SAM)
     await contacts.add_entitlement(contact_id=None, account_id=group.id, name="Group gold",
-                                   starts_at=now + timedelta(days=1), ends_at=None)
+                                   starts_at=now + timedelta(days=1), ends_at=None, by=SAM)
     assert await store.active_entitlement(customer, now) is None  # not started yet
     assert await store.active_entitlement(customer, now + timedelta(days=2)) == "Group gold"
     expired = await contacts.add_entitlement(contact_id=customer, account_id=None, name="Trial",
-                                             starts_at=None, ends_at=now - timedelta(seconds=1))
+                                             starts_at=None, ends_at=now - timedelta(seconds=1), by=SAM)
     assert await store.active_entitlement(customer, now) is None  # ended
     await contacts.add_entitlement(contact_id=None, account_id=company.id, name="Company silver",
-                                   starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1))
+                                   starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1), by=SAM)
     assert await store.active_entitlement(customer, now) == "Company silver"
-    detail = await contacts.contact_detail(customer)
+    detail = await contacts.contact_detail(customer, SAM)
     assert [a["name"] for a in detail["accounts"]] == [
         "Hearthwood Berlin Mitte", "Hearthwood Berlin", "Hearthwood Group"]
     assert [(e["name"], e["active"]) for e in detail["entitlements"]] == [
@@ -124,30 +133,32 @@ async def test_entitlements_apply_through_the_account_hierarchy_and_their_dates(
     account = await contacts.account_detail(company.id)
     assert ([a["name"] for a in account["parents"]], [a["name"] for a in account["children"]]) == (
         ["Hearthwood Group"], ["Hearthwood Berlin Mitte"])
-    await contacts.remove_entitlement(expired.id)
+    await contacts.remove_entitlement(expired.id, SAM)
 
     for fields, message in (({"parent_id": branch.id}, "child accounts"), ({"parent_id": group.id}, "child accounts")):
         with pytest.raises(ApiError, match=message) as cycle:
-            await contacts.update_account(group.id, fields)
+            await contacts.update_account(group.id, fields, SAM)
         assert cycle.value.code == "conflict"
     with pytest.raises(ApiError, match="exactly one"):
-        await contacts.add_entitlement(contact_id=customer, account_id=group.id, name="x", starts_at=None, ends_at=None)
+        await contacts.add_entitlement(contact_id=customer, account_id=group.id, name="x", starts_at=None,
+                                       ends_at=None, by=SAM)
     with pytest.raises(ApiError, match="after starts_at"):
-        await contacts.add_entitlement(contact_id=customer, account_id=None, name="x", starts_at=now, ends_at=now)
+        await contacts.add_entitlement(contact_id=customer, account_id=None, name="x", starts_at=now,
+                                       ends_at=now, by=SAM)
 
 
 async def test_an_entitlement_gives_waiting_cases_high_priority_at_once(conversations: Conversations) -> None:
-    contacts = Contacts(conversations)
-    company = await contacts.add_account("Velora Fleet", None)
+    contacts = directory(conversations)
+    company = await contacts.add_account("Velora Fleet", None, SAM)
     case, _ = await conversations.start("web", "en", None)
-    await contacts.update_contact(case.customer_id, {"account_id": company.id})
+    await contacts.update_contact(case.customer_id, {"account_id": company.id}, SAM)
     case = await conversations.transition(case, Status.QUEUED, reason="customer_request", actor="bot")
     assert (case.priority, case.entitlement) == ("normal", None)
     entitlement = await contacts.add_entitlement(contact_id=None, account_id=company.id, name="Fleet",
-                                                 starts_at=None, ends_at=None)
+                                                 starts_at=None, ends_at=None, by=SAM)
     queued = await conversations.get(case.id)
     assert (queued.priority, queued.entitlement) == ("high", "Fleet")
-    await contacts.remove_entitlement(entitlement.id)
+    await contacts.remove_entitlement(entitlement.id, SAM)
     assert ((await conversations.get(case.id)).priority, (await conversations.get(case.id)).entitlement) == (
         "normal", None)
 

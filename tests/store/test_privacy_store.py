@@ -12,6 +12,7 @@ from handoff.cases.conversations import Conversations
 from handoff.cases.desk import Desk
 from handoff.errors import ApiError
 from handoff.privacy import erasure
+from handoff.store.audit import AuditFilter
 from handoff.store.privacy import OpenCases
 from handoff.store.records import (
     Conversation,
@@ -67,9 +68,10 @@ async def test_retention_deletes_cases_closed_long_ago_with_everything_of_theirs
     kept_contact_old, token = await _full_case(conversations, closed_days_ago=41)
     recent, _ = await _full_case(conversations, closed_days_ago=3, earlier_token=token)  # keeps the contact
     open_old, open_token = await _full_case(conversations)  # open (with the bot) for 50 days
+    # the same contact's (named before open_old's token expires: conversation_token_days)
+    closed_beside_open, _ = await _full_case(conversations, closed_days_ago=45, earlier_token=open_token)
     await store.update_conversation(open_old.id, created_at=utcnow() - timedelta(days=50),
                                     last_activity_at=utcnow() - timedelta(days=50))
-    closed_beside_open, _ = await _full_case(conversations, closed_days_ago=45, earlier_token=open_token)
     # An open case never goes, whatever its closed_at says.
     odd, _ = await _full_case(conversations)
     await store.update_conversation(odd.id, closed_at=utcnow() - timedelta(days=90))
@@ -111,7 +113,7 @@ async def test_contact_export_holds_everything_stored_about_the_contact(conversa
     await store.update_contact(first.customer_id, email="jo@example.com", external_id="shop-7", account_id="acc_1")
     await store.add_entitlement(_entitlement("e_2", first.customer_id, "Gold support"))
 
-    document = await erasure.export_contact(store, first.customer_id)
+    document = await erasure.export_contact(store, first.customer_id, None)
     json.dumps(document)  # one JSON document
     contact = document["contact"]
     assert (contact["id"], contact["display_name"], contact["email"], contact["external_id"],
@@ -131,8 +133,12 @@ async def test_contact_export_holds_everything_stored_about_the_contact(conversa
     assert other.id not in json.dumps(document) and "Someone else" not in json.dumps(document)
     assert await store.contact_export("u_nobody") is None
     with pytest.raises(ApiError) as unknown:
-        await erasure.export_contact(store, "u_nobody")
+        await erasure.export_contact(store, "u_nobody", None)
     assert unknown.value.code == "not_found"
+    # the audit log has the export, by the command line (None), and nothing of the contact's data
+    [entry] = await store.audit_entries(AuditFilter(action="privacy."), None, 10)
+    assert (entry.actor_id, entry.actor, entry.action, entry.target, entry.details) == (
+        None, "cli", "privacy.export", f"contact:{first.customer_id}", {"cases": 2})
 
 
 async def test_contact_deletion_removes_everything_of_theirs_and_refuses_while_a_case_is_open(
@@ -150,16 +156,18 @@ async def test_contact_deletion_removes_everything_of_theirs_and_refuses_while_a
         await store.delete_contact(first.customer_id)
     assert refused.value.numbers == [waiting.number]
     with pytest.raises(ApiError, match=f"open cases \\({waiting.number}\\)") as conflict:
-        await erasure.delete_contact(store, first.customer_id)
+        await erasure.delete_contact(store, first.customer_id, None)
     assert conflict.value.code == "conflict"
     assert await _whole(store, first.id) and await _whole(store, waiting.id)  # nothing was deleted
 
     await conversations.transition(waiting, Status.ABANDONED, reason="customer_left", actor="system")
-    deleted = await erasure.delete_contact(store, first.customer_id)
+    deleted = await erasure.delete_contact(store, first.customer_id, None)
     assert deleted["cases"] == 2 and deleted["rows"]["entitlements"] == 1 and deleted["rows"]["surveys"] == 1
     assert await _gone(store, first.id) and await _gone(store, waiting.id)
     assert await store.contact_export(first.customer_id) is None
     assert await store.connected("customer", first.id) == {}
     assert await _whole(store, other.id)  # another contact's case is untouched
+    [entry] = await store.audit_entries(AuditFilter(action="privacy.delete"), None, 10)  # not the refused one
+    assert (entry.actor, entry.target, entry.details) == ("cli", f"contact:{first.customer_id}", {"cases": 2})
     with pytest.raises(KeyError):
         await store.delete_contact(first.customer_id)

@@ -21,7 +21,7 @@ routes = web.RouteTableDef()
 async def export_contact(request: web.Request) -> web.Response:
     supervisor = await signed_in(request, SUPERVISOR)
     contact_id = request.match_info["contact_id"]
-    document = await erasure.export_contact(request.app[CONVERSATIONS].store, contact_id)
+    document = await erasure.export_contact(request.app[CONVERSATIONS].store, contact_id, supervisor)
     log.info("contact %s exported by %s", contact_id, supervisor.username)
     return web.json_response(document)
 
@@ -30,6 +30,6 @@ async def export_contact(request: web.Request) -> web.Response:
 async def delete_contact(request: web.Request) -> web.Response:
     supervisor = await signed_in(request, SUPERVISOR)
     contact_id = request.match_info["contact_id"]
-    deleted = await erasure.delete_contact(request.app[CONVERSATIONS].store, contact_id)
+    deleted = await erasure.delete_contact(request.app[CONVERSATIONS].store, contact_id, supervisor)
     log.info("contact %s deleted by %s (%d cases)", contact_id, supervisor.username, deleted["cases"])
     return reply(staff.Deleted, {"deleted": deleted})

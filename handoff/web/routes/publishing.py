@@ -1,5 +1,6 @@
 """REST endpoints to publish the knowledge base, follow a publish, see the history and roll back
-(docs/editing.md). Editors only."""
+(docs/editing.md). Editors only. Each publish (when it ends, with its outcome) and each rollback goes to
+the audit log."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import asyncio
 
 from aiohttp import web
 
-from handoff.editorial.publishing import Busy, NothingToRollBack
+from handoff.editorial.publishing import Busy, Job, NothingToRollBack
 from handoff.errors import ApiError
 from handoff.staff.accounts import EDITOR
+from handoff.store.records import Agent
 from handoff.web.api import json_body, reply, signed_in
-from handoff.web.keys import PUBLISHER
+from handoff.web.keys import AUDIT, PUBLISHER
 from handoff.wire import editorial, staff
 from knowledge_index.articles import ArticleError
 
@@ -30,7 +32,7 @@ async def publish(request: web.Request) -> web.Response:
     except Busy as exc:
         raise ApiError("conflict", str(exc)) from None
     tasks = request.app.setdefault(RUNNING, set())
-    task = asyncio.create_task(asyncio.to_thread(publisher.run, job))
+    task = asyncio.create_task(_run(request.app, job, editor))
     tasks.add(task)
     task.add_done_callback(tasks.discard)
     return reply(editorial.PublishReply, {"job": job.to_json()}, status=202)
@@ -59,7 +61,15 @@ async def rollback(request: web.Request) -> web.Response:
         entry = await asyncio.to_thread(request.app[PUBLISHER].rollback, editor.username)
     except (Busy, NothingToRollBack, ArticleError) as exc:  # ArticleError: the files could not be put back
         raise ApiError("conflict", str(exc)) from None
+    await request.app[AUDIT].record(editor, "kb.rollback", f"kb:{entry.get('version', '')}",
+                                    from_version=entry.get("from_version"))
     return reply(editorial.RolledBack, {"rollback": entry})
+
+
+async def _run(app: web.Application, job: Job, editor: Agent) -> None:
+    """Run the publish off the loop, then record it (and its outcome) in the audit log."""
+    await asyncio.to_thread(app[PUBLISHER].run, job)
+    await app[AUDIT].record(editor, "kb.publish", f"kb:{job.version or job.id}", job=job.id, state=job.state)
 
 
 async def _no_fields(request: web.Request) -> None:

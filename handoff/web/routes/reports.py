@@ -63,7 +63,7 @@ async def cases_csv(request: web.Request) -> web.StreamResponse:
     scope, _ = scope_of(request)
     reports = request.app[REPORTS]
     rows = exports.case_rows(reports.store, scope.cases(), reports.mask)
-    return await _csv(request, f"cases-{scope.first_day}-{scope.last_day}.csv", exports.CASE_COLUMNS, rows)
+    return await csv_response(request, f"cases-{scope.first_day}-{scope.last_day}.csv", exports.CASE_COLUMNS, rows)
 
 
 @routes.get("/api/reports/surveys.csv")
@@ -72,7 +72,7 @@ async def surveys_csv(request: web.Request) -> web.StreamResponse:
     scope, _ = scope_of(request)
     reports = request.app[REPORTS]
     rows = exports.survey_rows(reports.store, scope.cases(), reports.mask)
-    return await _csv(request, f"surveys-{scope.first_day}-{scope.last_day}.csv", exports.SURVEY_COLUMNS, rows)
+    return await csv_response(request, f"surveys-{scope.first_day}-{scope.last_day}.csv", exports.SURVEY_COLUMNS, rows)
 
 
 @routes.get("/api/reports/{name}")
@@ -86,7 +86,7 @@ async def report(request: web.Request) -> web.Response:
     return web.json_response({"report": name, **await build(request.app[REPORTS], scope, extra)})
 
 
-async def _csv(request: web.Request, filename: str, header: Sequence[str],
+async def csv_response(request: web.Request, filename: str, header: Sequence[str],
                rows: AsyncIterator[Sequence[Any]]) -> web.StreamResponse:
     """Stream the rows as CSV (UTF-8, a header row first) as a file to save."""
     response = web.StreamResponse(headers={

@@ -54,7 +54,7 @@
     $("app-view").hidden = false;
     $("session").hidden = false;
     $("agent-name").textContent = "Signed in as " + (staff.session.agent && (staff.session.agent.display_name || staff.session.agent.username) || "agent");
-    $("reports-link").hidden = !staff.hasRole("supervisor");
+    $("reports-link").hidden = $("audit-link").hidden = !staff.hasRole("supervisor");
     $("editor-link").hidden = !staff.hasRole("editor");
   }
   function resetState() {

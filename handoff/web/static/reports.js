@@ -12,8 +12,7 @@
              by_topic: ["tag", "Topic (tag)"] };
 
   var $ = function (id) { return document.getElementById(id); };
-  var staff = window.casedeskStaff, el = staff.el, api = staff.api, request = staff.request,
-    failure = staff.failure;
+  var staff = window.casedeskStaff, el = staff.el, api = staff.api;
   var charts = {};
   var data = {};
 
@@ -102,16 +101,7 @@
   }
   function download(path, fallback) {
     $("report-error").textContent = "";
-    request("GET", path + "?" + query()).then(function (r) {
-      if (!r.ok) return failure(r);
-      var match = /filename="([^"]+)"/.exec(r.headers.get("Content-Disposition") || "");
-      return r.blob().then(function (blob) {
-        var url = URL.createObjectURL(blob);
-        var a = el("a", { href: url, download: match ? match[1] : fallback });
-        document.body.appendChild(a); a.click(); a.remove();
-        setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
-      });
-    }).catch(handle);
+    staff.download(path + "?" + query(), fallback).catch(handle);
   }
 
   // ---- tables and charts ----

@@ -1,6 +1,7 @@
-/* What the agent panel and the reports page share: the sign-in, kept in sessionStorage (both pages of a tab
-   share it); REST calls with its token, failing with the app's one error shape ({code, message} and the
-   HTTP status); the sign-in form; and el(), which puts text in only with textContent. */
+/* What the agent panel, the reports and the audit log pages share: the sign-in, kept in sessionStorage (the
+   pages of a tab share it); REST calls with its token, failing with the app's one error shape ({code,
+   message} and the HTTP status); downloads (CSV exports); the sign-in form; and el(), which puts text in
+   only with textContent. */
 window.casedeskStaff = (function () {
   "use strict";
   var STORE_KEY = "casedesk.agent";
@@ -48,6 +49,20 @@ window.casedeskStaff = (function () {
   };
   staff.api = function (method, path, body) {
     return staff.request(method, path, body).then(function (r) { return r.ok ? r.json() : staff.failure(r); });
+  };
+
+  // GET path and save what it answers as a file (the server's filename, else fallback); rejects with the error.
+  staff.download = function (path, fallback) {
+    return staff.request("GET", path).then(function (r) {
+      if (!r.ok) return staff.failure(r);
+      var match = /filename="([^"]+)"/.exec(r.headers.get("Content-Disposition") || "");
+      return r.blob().then(function (blob) {
+        var url = URL.createObjectURL(blob);
+        var a = staff.el("a", { href: url, download: match ? match[1] : fallback });
+        document.body.appendChild(a); a.click(); a.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+      });
+    });
   };
 
   // The sign-in form (#login-form, #login-username, #login-password, #login-submit, #login-error) and the
