@@ -22,7 +22,8 @@ from handoff.settings import Settings
 from handoff.store.records import Conversation
 from handoff.web.api import json_body, query, reply
 from handoff.web.customer_requests import check_owner, limits, message, start, survey, survey_model
-from handoff.web.keys import CONVERSATIONS, SETTINGS
+from handoff.web.keys import CONVERSATIONS, LIMITER, SETTINGS
+from handoff.web.limits import admit_identity, admit_message, client_address
 from handoff.wire import customer, openapi
 from handoff.wire.customer import MAX_WAIT_SECONDS
 
@@ -63,7 +64,9 @@ async def _own(request: web.Request) -> Conversation:
 
 @routes.post("/api/conversations")
 async def start_conversation(request: web.Request) -> web.Response:
+    await request.app[LIMITER].hit("starts_per_address", client_address(request))
     asked = start(await json_body(request), request.app[SETTINGS], customer.StartConversationRest)
+    await admit_identity(request.app[LIMITER], asked.identity)
     conversations = request.app[CONVERSATIONS]
     conversation, token = await conversations.start(asked.channel, asked.locale, asked.name, asked.earlier_token,
                                                     asked.identity)
@@ -82,6 +85,8 @@ async def conversation(request: web.Request) -> web.Response:
 async def messages(request: web.Request) -> web.Response:
     own = await _own(request)
     asked = query(request, customer.MessagesQuery)
+    if asked.wait:  # a waiting request (long-poll) holds a place on the server: these are limited
+        await request.app[LIMITER].hit("long_polls_per_conversation", own.id)
     conversations = request.app[CONVERSATIONS]
     found = await conversations.arrivals.wait(
         own.id, lambda: conversations.customer_messages(own.id, asked.after_seq), asked.wait, RECHECK_SECONDS)
@@ -94,7 +99,9 @@ async def messages(request: web.Request) -> web.Response:
 async def send_message(request: web.Request) -> web.Response:
     own = await _own(request)
     text, button = message(await json_body(request), request.app[SETTINGS])
-    stored = await request.app[CONVERSATIONS].customer_message(own.id, own.customer_name, text, button)
+    address = client_address(request)
+    await admit_message(request.app[LIMITER], own.id, address)
+    stored = await request.app[CONVERSATIONS].customer_message(own.id, own.customer_name, text, button, address)
     return reply(customer.MessageReply, {"message": message_view(stored)}, status=201, headers=NO_STORE)
 
 
@@ -112,6 +119,7 @@ UNAUTHORIZED = ("`unauthorized`: no conversation token, one that opens no conver
                 "contact's conversation) no valid identity token of that contact")
 FORBIDDEN = "`forbidden`: the token is another conversation's"
 CONFLICT = "`conflict`: the conversation is not in a state that allows this"
+LIMITED = "`rate_limited`: past a limit (docs/settings.md, \"Limits\"); wait `retry_after` seconds (Retry-After)"
 INVALID = "`invalid_payload` or `message_too_long`: the body or a parameter is not as described"
 OWN = {401: UNAUTHORIZED, 403: FORBIDDEN}
 
@@ -123,7 +131,8 @@ def operations(settings: Settings) -> tuple[openapi.Operation, ...]:
                           "Start a conversation (the payload and rules of start_conversation; channel mobile by "
                           "default)",
                           customer.Started, "Started; keep the token, it is the only key to the conversation",
-                          status=201, body=customer.StartConversationRest, errors={400: INVALID, 401: UNAUTHORIZED}),
+                          status=201, body=customer.StartConversationRest,
+                          errors={400: INVALID, 401: UNAUTHORIZED, 429: LIMITED}),
         openapi.Operation("GET", "/api/conversations/{conversation_id}", "getConversation",
                           "The conversation as the customer sees it", customer.ConversationReply, "The conversation",
                           errors=OWN, security=TOKEN),
@@ -131,12 +140,12 @@ def operations(settings: Settings) -> tuple[openapi.Operation, ...]:
                           "Messages after a sequence number, waiting up to `wait` seconds for one (long-polling)",
                           customer.Messages, "Every message with `seq > after_seq`, in order, except agents' private "
                           "notes (their seq numbers are skipped); with the conversation as it is now",
-                          query=customer.MessagesQuery, errors={400: INVALID, **OWN}, security=TOKEN),
+                          query=customer.MessagesQuery, errors={400: INVALID, **OWN, 429: LIMITED}, security=TOKEN),
         openapi.Operation("POST", "/api/conversations/{conversation_id}/messages", "sendMessage",
                           "Send a message, or press a button the bot offered in its latest message",
                           customer.MessageReply, "The stored message (masked as docs/privacy.md says); the bot's "
                           "answer follows as messages", status=201, body=customer.SendMessage,
-                          errors={400: INVALID, **OWN, 409: CONFLICT}, security=TOKEN),
+                          errors={400: INVALID, **OWN, 409: CONFLICT, 429: LIMITED}, security=TOKEN),
         openapi.Operation("POST", "/api/conversations/{conversation_id}/survey", "answerSurvey",
                           "Answer the survey once the conversation is resolved (once per case, here or through its "
                           "link)",

@@ -20,6 +20,7 @@ from handoff.cases.rasa_bridge import RasaBridge
 from handoff.contacts.directory import Contacts
 from handoff.editorial.live_index import LiveIndex
 from handoff.editorial.publishing import Publisher, rasa_loading
+from handoff.limits.limiter import Limiter
 from handoff.privacy import erasure
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
@@ -41,6 +42,7 @@ from handoff.web.keys import (
     CONVERSATIONS,
     DESK,
     INDEX,
+    LIMITER,
     PUBLISHER,
     REPORTS,
     SETTINGS,
@@ -83,6 +85,9 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[INDEX] = live_index
     app[ARTICLES] = ArticleFiles(settings.articles_dir)  # what editors edit (docs/editing.md)
+    # The limits of the public entries (docs/settings.md, "Limits"), counted together by the nodes of one Redis.
+    limiter = app[LIMITER] = Limiter(settings.limits, settings.redis_url, settings.sign_in_delay_seconds,
+                                     settings.trusted_proxies)
     # With a Redis URL, several app processes (nodes) share the socket rooms; the store is shared too.
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     # The widget's socket takes the app's own origin and the host sites of widget_origins (docs/widget.md).
@@ -101,7 +106,7 @@ def create_app(settings: Settings) -> web.Application:
         app[STAFF] = StaffAccounts(store, auth)  # every change to a staff account (handoff/staff/roster.py)
         bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds,
                             loading=lambda: rasa_loading(settings.index_dir))
-        desk = app[DESK] = open_desk(store, sio, bridge, settings, live_index.tags, audit=audit)
+        desk = app[DESK] = open_desk(store, sio, bridge, settings, live_index.tags, audit=audit, limiter=limiter)
         conversations = desk.conversations
         await desk.start(alone=not settings.redis_url)
         channel = None
@@ -112,7 +117,7 @@ def create_app(settings: Settings) -> web.Application:
         app[AUTH], app[BRIDGE], app[CONVERSATIONS] = auth, bridge, conversations
         app[CONTACTS] = Contacts(conversations, desk.access, audit)
         app[REPORTS] = Reports(store, live_index.article, live_index.encoder, masking.for_reports(settings))
-        sio.register_namespace(ChatNamespace(conversations, desk.presence, settings))
+        sio.register_namespace(ChatNamespace(conversations, desk.presence, settings, limiter))
         agent_sockets = app[AGENT_SOCKETS] = AgentNamespace(desk, auth, settings)
         sio.register_namespace(agent_sockets)
         # What start-up loaded (models, index, libraries) lives as long as the app: keep it out of the

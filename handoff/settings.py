@@ -28,6 +28,8 @@ from handoff.cases.routing import (
     parse_categories,
     parse_queues,
 )
+from handoff.limits.addresses import parse_proxies
+from handoff.limits.table import LimitTable, parse_table
 from handoff.staff.passwords import DEFAULT_COST, MAX_COST, MIN_COST
 from handoff.surveys.questions import DEFAULT_QUESTIONS, parse_questions
 
@@ -118,6 +120,15 @@ class Settings:
     # only for tests), and where the generated first password goes when no terminal shows it.
     password_hash_cost: int = DEFAULT_COST
     first_agent_password_file: str = "var/first-agent-password"
+    # Limits (docs/settings.md, "Limits"; handoff/limits/): the [limits] table of rates, also set entry by
+    # entry as CASEDESK_LIMITS_<NAME>; the proxies whose X-Forwarded-For is believed (also CASEDESK_TRUSTED_PROXIES,
+    # separated by commas); the first delay after a wrong password, doubled for each further one.
+    limits: LimitTable = dataclasses.field(default_factory=LimitTable)
+    trusted_proxies: tuple[str, ...] = ()
+    sign_in_delay_seconds: float = 0.5
+    # A message a customer left while waiting keeps their case queued, though they are away, this long; then it
+    # is abandoned like the others (handoff/cases/sweeper.py), so that queues cannot be filled for ever.
+    left_message_days: float = 7.0
     # Customers (issue 17, docs/security-parts/customers.md): how long a conversation's token opens it after
     # its last message; the audience identity tokens must name and how old they may be to start one.
     conversation_token_days: float = 30.0
@@ -159,7 +170,9 @@ STRUCTURED = {"queues": parse_queues, "agents": parse_agents, "resolution_catego
               "survey_questions": parse_questions,
               "mask_in_transcripts": masking.parse_kinds("mask_in_transcripts"),
               "mask_in_reports": masking.parse_kinds("mask_in_reports"),
-              "widget_origins": parse_origins}
+              "widget_origins": parse_origins, "limits": parse_table, "trusted_proxies": parse_proxies}
+LIMITS_ENV = ENV_PREFIX + "LIMITS_"  # CASEDESK_LIMITS_STARTS_PER_ADDRESS=5/minute: one entry of [limits]
+FROM_ENV_TOO = frozenset({"trusted_proxies"})  # structured, yet also from the environment
 MAX_LINK_DAYS = 3650
 TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 _KINDS = {"str": str, "int": int, "float": float, "str | None": str}
@@ -205,15 +218,27 @@ def load_settings(
     elif explicit:
         raise SettingsError(f"settings file {path} does not exist")
 
+    limits: dict[str, str] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
             continue
         key = name[len(ENV_PREFIX) :].lower()
+        if name.startswith(LIMITS_ENV):
+            limits[name[len(LIMITS_ENV):].lower()] = value
+            continue
         if key not in fields:
             raise SettingsError(f"{name}: unknown setting {key!r}")
-        if key in STRUCTURED:
+        if key in STRUCTURED and key not in FROM_ENV_TOO:
             raise SettingsError(f"{name}: {key} can only be set in the settings file")
-        values[key] = value
+        try:
+            values[key] = STRUCTURED[key](value) if key in STRUCTURED else value
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+    if limits:
+        try:
+            values["limits"] = parse_table(limits, values.get("limits"))
+        except ValueError as exc:
+            raise SettingsError(f"{LIMITS_ENV}*: {exc}") from None
 
     values.update(overrides)
     typed: dict[str, Any] = {}
@@ -246,7 +271,9 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"agent_capacity: must be 1..100, got {s.agent_capacity}")
     if not 1 <= s.max_message_length <= 100_000:
         raise SettingsError(f"max_message_length: must be 1..100000, got {s.max_message_length}")
-    for key in ("rasa_timeout_seconds", "agent_session_hours", "abandon_after_seconds",
+    if not 0 <= s.sign_in_delay_seconds <= 60:
+        raise SettingsError(f"sign_in_delay_seconds: must be 0..60, got {s.sign_in_delay_seconds:g}")
+    for key in ("rasa_timeout_seconds", "agent_session_hours", "abandon_after_seconds", "left_message_days",
                 "bot_idle_seconds", "agent_grace_seconds", "sweep_interval_seconds", "index_poll_seconds"):
         if getattr(s, key) <= 0:
             raise SettingsError(f"{key}: must be positive")

@@ -33,9 +33,9 @@ class Recorder:
         self.events.append((event, data))
         self._changed.set()
 
-    async def connect(self, auth: dict[str, Any] | None = None) -> None:
+    async def connect(self, auth: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
         await self.client.connect(self.url, namespaces=[self.namespace], transports=["websocket"],
-                                  auth=auth, wait_timeout=10)
+                                  auth=auth, headers=headers or {}, wait_timeout=10)
 
     async def call(self, event: str, payload: Any = None) -> dict[str, Any]:
         args = () if payload is None else (payload,)

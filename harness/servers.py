@@ -25,7 +25,8 @@ from aiohttp import web
 
 from bot import rasa_runtime
 from handoff import cli
-from handoff.settings import Settings, load_settings
+from handoff.limits.table import NAMES as LIMIT_NAMES
+from handoff.settings import LIMITS_ENV, Settings, load_settings
 from handoff.staff.accounts import AGENT
 from handoff.web.keys import STAFF
 
@@ -35,6 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"app listening on (http://127\.0\.0\.1:\d+)")
 PASSWORD = "correct horse battery"  # the first agent's, and the default of `add_agent`
 TEST_HASH_COST = 14  # setting password_hash_cost of the apps the tests start
+# The apps of the tests and benchmarks serve many clients from 127.0.0.1: their limits are generous and sign-ins
+# are not delayed, unless a test sets its own (`extra_env`: CASEDESK_LIMITS_<NAME>, CASEDESK_SIGN_IN_DELAY_SECONDS).
+GENEROUS_LIMITS = {**{LIMITS_ENV + name.upper(): "100000/minute" for name in LIMIT_NAMES},
+                   "CASEDESK_SIGN_IN_DELAY_SECONDS": "0"}
 
 
 def free_port() -> int:
@@ -90,6 +95,7 @@ def app_env(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = Non
         "CASEDESK_FIRST_AGENT_PASSWORD": PASSWORD,
         # scrypt's lowest cost (2**14, not OWASP's 2**17): the suite signs in hundreds of times
         "CASEDESK_PASSWORD_HASH_COST": str(TEST_HASH_COST),
+        **GENEROUS_LIMITS,
         **(extra_env or {}),
     })
     (workdir / "casedesk.toml").write_text(settings_file)
@@ -130,24 +136,6 @@ def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = N
             return AppProcess(match.group(1), process, output, db_path, reader, env)
 
 
-@contextlib.contextmanager
-def two_nodes(workdir: Path, redis_url: str, settings_file: str = "") -> Iterator[tuple[AppProcess, AppProcess]]:
-    """Two app processes (nodes) on one database, sharing their socket rooms through Redis at ``redis_url``;
-    no Rasa listens (every first message is handed over)."""
-    rasa = f"http://127.0.0.1:{free_port()}"
-    env = {"CASEDESK_REDIS_URL": redis_url, "CASEDESK_RASA_TIMEOUT_SECONDS": "2"}
-    first = start_app(workdir / "a", rasa, env, settings_file)
-    try:
-        shared = {**env, "CASEDESK_DATABASE_URL": f"sqlite+aiosqlite:///{first.db_path}"}
-        second = start_app(workdir / "b", rasa, shared, settings_file)
-        try:
-            yield first, second
-        finally:
-            second.stop()
-    finally:
-        first.stop()
-
-
 @dataclasses.dataclass
 class RasaProcess:
     url: str
@@ -171,6 +159,27 @@ def start_rasa(app_url: str, port: int, log_path: Path) -> RasaProcess:
         rasa_runtime.stop(process)
         raise
     return RasaProcess(url, process, log_path)
+
+
+@contextlib.contextmanager
+def two_nodes(workdir: Path, redis_url: str, extra_env: dict[str, str] | None = None,
+              settings_file: str = "") -> Iterator[tuple[AppProcess, AppProcess]]:
+    """Two app processes (nodes) on one database, sharing Redis at ``redis_url``; where Rasa should be, nothing
+    listens, so every first message is handed over."""
+    rasa = f"http://127.0.0.1:{free_port()}"
+    env = {"CASEDESK_REDIS_URL": redis_url, "CASEDESK_RASA_TIMEOUT_SECONDS": "2", **(extra_env or {})}
+    first = start_app(workdir / "a", rasa, env, settings_file)
+    try:
+        shared = {**env, "CASEDESK_DATABASE_URL": f"sqlite+aiosqlite:///{first.db_path}"}
+        second = start_app(workdir / "b", rasa, shared, settings_file)
+    except BaseException:
+        first.stop()
+        raise
+    try:
+        yield first, second
+    finally:
+        second.stop()
+        first.stop()
 
 
 @contextlib.contextmanager

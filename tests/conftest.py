@@ -108,8 +108,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A Redis server of our own on loopback (Debian's redis-server; scripts/test installs it), for apps on
-    several nodes (`harness.servers.two_nodes`)."""
+    """A Redis server of our own on loopback (Debian's redis-server; scripts/test installs it)."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is missing: scripts/test installs it (apt-get install redis-server)"
     port = free_port()

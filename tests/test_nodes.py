@@ -28,8 +28,8 @@ name = "general"
 
 @pytest.fixture
 def nodes(tmp_path: Path, redis_url: str) -> Iterator[tuple[AppProcess, AppProcess]]:
-    with two_nodes(tmp_path, redis_url, NODES) as started:
-        yield started
+    with two_nodes(tmp_path, redis_url, settings_file=NODES) as both:
+        yield both
 
 
 async def test_relay_replay_and_assignment_across_two_nodes(nodes: tuple[AppProcess, AppProcess]) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from handoff.limits.table import LimitTable
 from handoff.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -258,3 +259,47 @@ def test_customer_token_settings(tmp_path: Path) -> None:
     settings = load_settings(file, {"CASEDESK_IDENTITY_MAX_AGE_SECONDS": "600"})
     assert (settings.conversation_token_days, settings.identity_audience, settings.identity_max_age_seconds) == (
         7, "https://help.example.com", 600)
+
+
+# -- limits (handoff/limits/, docs/settings.md "Limits") ----------------------------------------------------
+
+
+def test_limits_from_the_table_and_entry_by_entry_from_the_environment(tmp_path: Path) -> None:
+    defaults = load_settings(None, {})
+    assert defaults.limits == LimitTable() and defaults.trusted_proxies == ()
+    file = tmp_path / "casedesk.toml"
+    file.write_text('trusted_proxies = ["10.0.0.0/8", "::1"]\n[limits]\nstarts_per_address = "5/minute;50/hour"\n'
+                    'sign_ins_per_address = ""\n')
+    settings = load_settings(file, {"CASEDESK_LIMITS_MESSAGES_PER_CONVERSATION": "3/2 seconds"})
+    assert settings.limits.starts_per_address == "5/minute;50/hour"
+    assert settings.limits.messages_per_conversation == "3/2 seconds"
+    assert settings.limits.handovers_per_contact == LimitTable().handovers_per_contact  # the rest: defaults
+    assert "sign_ins_per_address" not in settings.limits.items()  # "": no limit
+    assert settings.trusted_proxies == ("10.0.0.0/8", "::1/128")
+    environ = {"CASEDESK_LIMITS_STARTS_PER_ADDRESS": "1/second", "CASEDESK_TRUSTED_PROXIES": "127.0.0.1, 10.1.0.0/16"}
+    overridden = load_settings(file, environ)
+    assert overridden.limits.starts_per_address == "1/second"
+    assert overridden.trusted_proxies == ("127.0.0.1/32", "10.1.0.0/16")
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ('[limits]\nstarts_per_address = "lots"\n', {}, "limits.starts_per_address: expected a rate such as"),
+        ("[limits]\nstarts_per_address = 20\n", {}, "limits.starts_per_address: expected a rate such as"),
+        ('[limits]\nstarts_per_address = "0/minute"\n', {}, "limits.starts_per_address: expected a rate such as"),
+        ('[limits]\nstarts_per_hour = "1/hour"\n', {}, "limits.starts_per_hour: unknown limit; the limits are"),
+        ('limits = "20/minute"\n', {}, "limits: expected a table of rates"),
+        ("", {"CASEDESK_LIMITS_MESSAGES_PER_CONVERSATION": "many"},
+         "limits.messages_per_conversation: expected a rate such as"),
+        ("", {"CASEDESK_LIMITS_MESSAGES": "1/second"}, "limits.messages: unknown limit"),
+        ('trusted_proxies = ["proxy.example.com"]\n', {}, "trusted_proxies[0]: expected an address or network"),
+        ("", {"CASEDESK_TRUSTED_PROXIES": "10.0.0.0/33"}, "trusted_proxies[0]: expected an address or network"),
+        ("sign_in_delay_seconds = -1\n", {}, "sign_in_delay_seconds: must be 0..60, got -1"),
+    ],
+)
+def test_bad_limits_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
+    file = tmp_path / "casedesk.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(file, environ)

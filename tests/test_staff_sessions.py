@@ -31,7 +31,7 @@ agent_grace_seconds = 30
 
 @pytest.fixture
 def nodes(tmp_path: Path, redis_url: str) -> Iterator[tuple[AppProcess, AppProcess]]:
-    with two_nodes(tmp_path, redis_url, NODES) as started:
+    with two_nodes(tmp_path, redis_url, settings_file=NODES) as started:
         yield started
 
 

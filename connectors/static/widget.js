@@ -26,7 +26,8 @@
       npsPoint: "{n} out of 10", effortLegend: "How easy was it to get your issue resolved?",
       effortHint: "1 = very difficult, 7 = very easy", effortPoint: "{n} out of 7", answerLater: "Answer later",
       unavailable: "The chat is not available on this page right now.", left: "{n} characters left",
-      gone: "Your earlier conversation is no longer available here. Write to start a new one." },
+      gone: "Your earlier conversation is no longer available here. Write to start a new one.",
+      limited: "That was too fast. Please wait {s} seconds and try again." },
     de: { open: "Chat öffnen", close: "Chat schließen", title: "Hilfe", input: "Ihre Nachricht", send: "Senden", you: "Sie",
       bot: "Assistent", agent: "Mitarbeiter", queued: "Sie sind Nummer {n} in der Warteschlange. Gleich ist jemand für Sie da.",
       queuedNoPos: "Gleich ist jemand für Sie da.", typing: "{name} schreibt …", wait: "Voraussichtliche Wartezeit: etwa {m} Min.",
@@ -41,7 +42,8 @@
       effortLegend: "Wie einfach war es, Ihr Anliegen zu lösen?", effortHint: "1 = sehr schwierig, 7 = sehr einfach",
       effortPoint: "{n} von 7", answerLater: "Später beantworten",
       unavailable: "Der Chat ist auf dieser Seite gerade nicht erreichbar.", left: "Noch {n} Zeichen",
-      gone: "Ihre frühere Unterhaltung ist hier nicht mehr verfügbar. Schreiben Sie, um eine neue zu beginnen." },
+      gone: "Ihre frühere Unterhaltung ist hier nicht mehr verfügbar. Schreiben Sie, um eine neue zu beginnen.",
+      limited: "Das ging zu schnell. Bitte warten Sie {s} Sekunden und versuchen Sie es dann erneut." },
     ar: { open: "افتح المحادثة", close: "أغلق المحادثة", title: "المساعدة", input: "رسالتك", send: "إرسال", you: "أنت",
       bot: "المساعد", agent: "موظف", queued: "ترتيبك {n} في قائمة الانتظار. سينضم إليك موظف قريبًا.",
       queuedNoPos: "سينضم إليك موظف قريبًا.", typing: "{name} يكتب…", wait: "مدة الانتظار المتوقعة: حوالي {m} دقيقة.",
@@ -54,7 +56,8 @@
       npsLegend: "ما مدى احتمال أن توصي بنا؟", npsHint: "0 = غير محتمل إطلاقًا، 10 = محتمل جدًا", npsPoint: "{n} من 10",
       effortLegend: "ما مدى سهولة حل مشكلتك؟", effortHint: "1 = صعب جدًا، 7 = سهل جدًا", effortPoint: "{n} من 7",
       answerLater: "أجب لاحقًا", unavailable: "المحادثة غير متاحة على هذه الصفحة الآن.", left: "متبقٍ {n} حرف",
-      gone: "محادثتك السابقة لم تعد متاحة هنا. اكتب لبدء محادثة جديدة." }
+      gone: "محادثتك السابقة لم تعد متاحة هنا. اكتب لبدء محادثة جديدة.",
+      limited: "كان ذلك سريعًا جدًا. يرجى الانتظار {s} ثانية ثم المحاولة مرة أخرى." }
   };
   var locale = (cfg.locale || document.documentElement.lang || "en").slice(0, 2).toLowerCase();
   if (!I18N[locale]) locale = "en";
@@ -246,6 +249,8 @@
     applyConversation(null);
   }
   function setError(msg) { ui.error.textContent = msg || ""; ui.error.hidden = !msg; }
+  // What a refusal tells the customer: past a limit (rate_limited), when to try again, in their language.
+  function refusal(err) { return err.code === "rate_limited" ? t("limited", { s: err.retry_after }) : err.message; }
   function scrollDown() { ui.list.scrollTop = ui.list.scrollHeight; }
 
   // ---- socket ----
@@ -285,7 +290,7 @@
         ui.list.removeAttribute("aria-busy");
         // expired, or no longer this customer's: start afresh, and say why the chat is gone
         if (err.code === "unauthorized" || err.code === "not_found") { stored = null; save(); resetView(); setError(t("gone")); setReady(); }
-        else setError(err.message);
+        else setError(refusal(err));
       });
     });
     socket.on("disconnect", function () { ready = false; });
@@ -349,7 +354,7 @@
           return call("send_message", payload ? { text: text, payload: payload } : { text: text });
         }).then(function (res) { renderMessage(res.message); resolve(); }, reject);
       });
-    }).catch(function (err) { setError(err.message); throw err; });
+    }).catch(function (err) { setError(refusal(err)); throw err; });
   }
   function submitText() {
     var text = ui.input.value.trim();
@@ -494,7 +499,7 @@
           surveyDone(form);
           var thanks = wrap.querySelector(".cdw-thanks");
           if (thanks) thanks.focus();
-        }, function (err) { submit.disabled = false; setError(err.message); });
+        }, function (err) { submit.disabled = false; setError(refusal(err)); });
       });
     });
     wrap.appendChild(form);

@@ -33,6 +33,7 @@ from handoff.cases.queues import Queues
 from handoff.cases.rasa_bridge import BotReply, BotUnavailable, RasaBridge
 from handoff.cases.views import case_summary, conversation_view, message_view
 from handoff.errors import ApiError
+from handoff.limits.limiter import Limiter
 from handoff.settings import Settings
 from handoff.staff.accounts import token_digest
 from handoff.store.records import (
@@ -64,7 +65,7 @@ KEEP_PLACE = frozenset({Reason.AGENT_DISCONNECTED, Reason.TRANSFERRED})  # reque
 
 class Conversations:
     def __init__(self, store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings,
-                 queues: Queues, channels: Channels) -> None:
+                 queues: Queues, channels: Channels, limiter: Limiter | None = None) -> None:
         self.store = store
         # Where customers are reached, by their conversation's channel (handoff/cases/channels.py).
         self.channels = channels
@@ -79,6 +80,7 @@ class Conversations:
         self.noted: Signal[NoteAdded] = Signal()  # every private note an agent adds, stored
         self.survey_links = SurveyLinks(store, settings.survey_link_days)
         self.arrivals = Arrivals()  # long-polls waiting for a conversation's next message (REST for apps)
+        self._limiter = limiter  # hand-overs per contact and per client address (docs/settings.md, "Limits")
 
     @asynccontextmanager
     async def locked(self, conversation_id: str) -> AsyncIterator[None]:
@@ -166,7 +168,8 @@ class Conversations:
         return conversation
 
     async def customer_message(self, conversation_id: str, customer_name: str, text: str,
-                               payload: str | None) -> Message:
+                               payload: str | None, address: str | None = None) -> Message:
+        """``address``: the client's, for the limit of hand-overs per address."""
         async with self.locked(conversation_id):
             if payload is not None:
                 if (await self.get(conversation_id)).status in CLOSED:
@@ -178,7 +181,7 @@ class Conversations:
             except StaleStatus:
                 raise ApiError("conflict", "this conversation has ended; start a new one") from None
             if posted.status == Status.BOT:  # the bot gets the text as stored: masked
-                await self._bot_turn(await self.get(conversation_id), payload or posted.message.text)
+                await self._bot_turn(await self.get(conversation_id), payload or posted.message.text, address)
             return posted.message
 
     async def _check_button(self, conversation_id: str, payload: str) -> None:
@@ -187,7 +190,7 @@ class Conversations:
         if payload not in {b.get("payload") for b in offered}:
             raise ApiError("invalid_payload", "payload: not one of the buttons the bot offered last")
 
-    async def _bot_turn(self, conversation: Conversation, text: str) -> None:
+    async def _bot_turn(self, conversation: Conversation, text: str, address: str | None = None) -> None:
         metadata = {"channel": conversation.channel, "locale": conversation.locale}
         try:
             replies = await self._bot.send(conversation.id, text, metadata)
@@ -200,6 +203,10 @@ class Conversations:
                                 {"kind": "handoff", "reason": "bot_unavailable", "language": language},
                                 handoff_reason=Reason.BOT_UNAVAILABLE)]
         for reply in replies:
+            if reply.handoff_reason and self._limiter and not await self._limiter.hits_all(
+                    ("handovers_per_contact", conversation.customer_id), ("handovers_per_address", address)):
+                await self.tell(conversation, "system.handover_limited", {"kind": "handover_limited"})
+                return  # past a limit of hand-overs: the case stays with the bot, out of the queue
             posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
             await self._record_articles(conversation.id, posted.message.seq, reply)
             if reply.handoff_reason:

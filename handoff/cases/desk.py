@@ -20,6 +20,7 @@ from handoff.cases.queues import Queues
 from handoff.cases.rasa_bridge import RasaBridge
 from handoff.cases.routing import Routing
 from handoff.cases.sweeper import Sweeper
+from handoff.limits.limiter import Limiter
 from handoff.settings import Settings
 from handoff.staff.audit import AuditLog
 from handoff.store.records import Status
@@ -48,16 +49,18 @@ class Desk:
 
 def open_desk(store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings,
               article_tags: Callable[[str], Iterable[str]] = lambda article_id: (),
-              channels: Channels | None = None, audit: AuditLog | None = None) -> Desk:
+              channels: Channels | None = None, audit: AuditLog | None = None,
+              limiter: Limiter | None = None) -> Desk:
     """``article_tags``: the knowledge index's tags of an article, for routing; ``channels``: where
     customers are reached (the sockets of the web widget and mobile apps when None); ``audit``: where
-    staff actions on cases are recorded (the store's audit log when None)."""
+    staff actions on cases are recorded (the store's audit log when None); ``limiter``: the limits of
+    hand-overs (none when None)."""
     channels = channels or Channels(sio)
     background = Background()
     routing = Routing(settings.queues, settings.agents, settings.agent_capacity, settings.sla_warning_ratio)
     presence = Presence(store, sio, routing, settings.sweep_interval_seconds)
     queues = Queues(store, routing, presence, channels, background, article_tags)
-    conversations = Conversations(store, sio, bot, settings, queues, channels)
+    conversations = Conversations(store, sio, bot, settings, queues, channels, limiter)
     assignment = Assignment(conversations, queues, background)
 
     async def request_survey(change: CaseChanged) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from handoff.cases.channels import Channels
 from handoff.cases.events import AgentsChanged, Background, CaseChanged
 from handoff.cases.presence import Presence
-from handoff.cases.routing import BREACHED, WARNING, QueueSpec, Routing, order_key
+from handoff.cases.routing import BREACHED, PRIORITIES, WARNING, QueueSpec, Routing, order_key
 from handoff.cases.views import QueuePlace, conversation_view
 from handoff.store.records import Agent, Conversation, Message, Status
 from handoff.store.sql import SqlCaseStore
@@ -61,7 +61,7 @@ class Queues:
         for c in await self.store.conversations_in([Status.QUEUED]):
             grouped[self.routing.queue(c.queue).name].append(c)
         for cases in grouped.values():
-            cases.sort(key=lambda c: order_key(urgent(c), c.priority, c.queued_at or c.created_at))
+            cases.sort(key=lambda c: (*order_key(urgent(c), c.priority, c.queued_at or c.created_at), c.id))
         return grouped
 
     async def waiting(self, queues: Iterable[QueueSpec]) -> list[tuple[Conversation, QueuePlace]]:
@@ -74,11 +74,15 @@ class Queues:
         return found
 
     async def place(self, conversation: Conversation) -> QueuePlace | None:
+        """The case's place in its queue (the order of `queues`), counted by the store: one count, not the
+        whole queue read, so that placing many cases at once stays linear."""
         if conversation.status != Status.QUEUED:
             return None
         queue = self.routing.queue(conversation.queue)
-        cases = (await self.queues())[queue.name]
-        position = next((i + 1 for i, c in enumerate(cases) if c.id == conversation.id), None)
+        catch_all = queue is self.routing.queues[-1]  # it also takes the cases of queues no longer configured
+        position = await self.store.queue_position(
+            conversation.id, [queue.name], [q.name for q in self.routing.queues] if catch_all else None,
+            (WARNING, BREACHED), PRIORITIES)
         return None if position is None else (await self._places(queue, [position]))[0]
 
     async def available_for(self, queue: QueueSpec) -> list[Agent]:

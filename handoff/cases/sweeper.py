@@ -1,7 +1,8 @@
 """The sweep, every ``sweep_interval_seconds``: abandon queued cases whose customer left long ago without
-leaving a message; resolve idle bot conversations; return the cases of an agent gone past the grace
-period to the head of the queue; record SLA warnings and breaches. Every change goes through
-`Conversations`, under the case's lock; a change another node made meanwhile is left alone."""
+leaving a message (or left it more than ``left_message_days`` ago); resolve idle bot conversations; return
+the cases of an agent gone past the grace period to the head of the queue; record SLA warnings and
+breaches. Every change goes through `Conversations`, under the case's lock; a change another node made
+meanwhile is left alone."""
 
 from __future__ import annotations
 
@@ -44,11 +45,12 @@ class Sweeper:
             if agent_id not in agents_online and self._presence.agent_gone_since(agent_id, now) <= grace_before:
                 await self._requeue(conversation.id, agent_id)
         abandon_before = now - timedelta(seconds=self._settings.abandon_after_seconds)
+        left_since = now - timedelta(days=self._settings.left_message_days)
         customers_online = await self._store.connected("customer")
         for conversation in open_cases:
             if conversation.status != Status.QUEUED or conversation.id in customers_online:
                 continue
-            if await self._left_a_message(conversation):
+            if await self._left_a_message(conversation, left_since):
                 continue
             if self._presence.customer_gone_since(conversation.id, now) <= abandon_before:
                 await self._sweep_one(conversation.id, Status.QUEUED, Status.ABANDONED, Reason.CUSTOMER_LEFT)
@@ -57,10 +59,12 @@ class Sweeper:
             await self._sweep_one(conversation.id, Status.BOT, Status.RESOLVED, Reason.IDLE)
         self._assignment.wake()
 
-    async def _left_a_message(self, conversation: Conversation) -> bool:
-        """The customer wrote while waiting: the case waits for an agent, however long they are away."""
+    async def _left_a_message(self, conversation: Conversation, since: datetime) -> bool:
+        """The customer wrote while waiting, ``since`` then (`left_message_days`): the case waits for an agent
+        though they are away. Not for ever: a script writing once into each case would fill the queues."""
         last = await self._store.last_message_from(conversation.id, ["customer"])
-        return last is not None and conversation.queued_at is not None and last.created_at > conversation.queued_at
+        return (last is not None and conversation.queued_at is not None
+                and last.created_at > max(conversation.queued_at, since))
 
     async def _check_slas(self, cases: list[Conversation], now: datetime) -> None:
         """The first-response and resolution targets of open ``cases``: the warning and the breach each

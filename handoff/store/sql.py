@@ -35,6 +35,7 @@ from handoff.store.feedback import FeedbackQueries
 from handoff.store.identity_tokens import IdentityTokenQueries
 from handoff.store.presence import PresenceQueries
 from handoff.store.privacy import PrivacyQueries
+from handoff.store.queue_places import QueuePlaceQueries
 from handoff.store.records import (
     CaseEvent,
     Conversation,
@@ -98,7 +99,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQueries, PrivacyQueries,
-                   ChannelLinkQueries, AuditQueries, IdentityTokenQueries):
+                   ChannelLinkQueries, AuditQueries, IdentityTokenQueries, QueuePlaceQueries):
     """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`.
     Contacts and accounts, presence, and privacy (a contact's export and deletion, retention): the mixins."""
 

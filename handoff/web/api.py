@@ -13,7 +13,8 @@ from handoff.cases.views import article_view, case_survey_view, event_view, mess
 from handoff.errors import ApiError
 from handoff.staff.accounts import AGENT, SUPERVISOR, agent_view
 from handoff.store.records import Agent
-from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS, DESK, INDEX
+from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS, DESK, INDEX, LIMITER
+from handoff.web.limits import client_address
 from handoff.wire import api_error, shape, staff
 from knowledge_index.entries import plain_text
 
@@ -26,7 +27,7 @@ async def error_boundary(request: web.Request, handler: Any) -> web.StreamRespon
     try:
         return await handler(request)
     except ApiError as exc:
-        return web.json_response(exc.body(), status=exc.status)
+        return web.json_response(exc.body(), status=exc.status, headers=exc.headers())
     except ValidationError as exc:  # a body or query that its wire model refuses
         error = api_error(exc)
         return web.json_response(error.body(), status=error.status)
@@ -81,7 +82,17 @@ async def signed_in(request: web.Request, role: str = AGENT, *others: str) -> Ag
 @routes.post("/api/agent/login")
 async def login(request: web.Request) -> web.Response:
     asked = staff.Login.model_validate(await json_body(request))
-    token, agent = await request.app[AUTH].login(asked.username, asked.password)
+    # Limits (docs/settings.md, "Limits"): per address; each wrong password delays the next try of that
+    # username longer, until it is locked for a while; other usernames still sign in.
+    limiter, username = request.app[LIMITER], asked.username.casefold()
+    await limiter.sign_in(client_address(request), username)
+    try:
+        token, agent = await request.app[AUTH].login(asked.username, asked.password)
+    except ApiError as exc:
+        if exc.code == "unauthorized":
+            await limiter.signed_in(username, ok=False)
+        raise
+    await limiter.signed_in(username, ok=True)
     return reply(staff.Signed, {"token": token, "agent": agent_view(agent)})
 
 

@@ -7,35 +7,49 @@ from __future__ import annotations
 
 from typing import Any
 
+import socketio
+
 from handoff.cases.channels import CHAT, room
 from handoff.cases.conversations import Conversations
 from handoff.cases.presence import Presence
 from handoff.cases.views import message_view, survey_view
 from handoff.errors import ApiError
+from handoff.limits.addresses import UNKNOWN
+from handoff.limits.limiter import Limiter
 from handoff.settings import Settings
 from handoff.store.records import Conversation
 from handoff.web import customer_requests
 from handoff.web.boundary import BoundaryNamespace
+from handoff.web.limits import admit_identity, admit_message, socket_address
 from handoff.wire import customer
 
 
 class ChatNamespace(BoundaryNamespace):
     events = customer.CHAT_EVENTS
 
-    def __init__(self, conversations: Conversations, presence: Presence, settings: Settings) -> None:
+    def __init__(self, conversations: Conversations, presence: Presence, settings: Settings,
+                 limiter: Limiter) -> None:
         super().__init__(CHAT)
         self._conversations = conversations
         self._presence = presence
         self._settings = settings
+        self._limiter = limiter
         self._bound: dict[str, str] = {}  # sid -> conversation id
         self._names: dict[str, str] = {}  # sid -> the customer's name (it never changes)
+        self._addresses: dict[str, str] = {}  # sid -> the client's address (handoff/web/limits.py)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        return None
+        address = socket_address(environ)
+        try:
+            await self._limiter.hit("connections_per_address", address)
+        except ApiError as exc:  # refused: the client's connect_error carries the error shape
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()["error"]) from None
+        self._addresses[sid] = address
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         conversation_id = self._bound.pop(sid, None)
         self._names.pop(sid, None)
+        self._addresses.pop(sid, None)
         if conversation_id:
             await self._presence.customer_left(conversation_id, sid)
 
@@ -57,7 +71,9 @@ class ChatNamespace(BoundaryNamespace):
         return conversation_id
 
     async def on_start_conversation(self, sid: str, payload: Any) -> dict[str, Any]:
+        await self._limiter.hit("starts_per_address", self._addresses.get(sid, UNKNOWN))
         start = customer_requests.start(payload, self._settings, customer.StartConversation)
+        await admit_identity(self._limiter, start.identity)
         conversation, token = await self._conversations.start(start.channel, start.locale, start.name,
                                                               start.earlier_token, start.identity)
         await self._bind(sid, conversation)
@@ -77,7 +93,9 @@ class ChatNamespace(BoundaryNamespace):
     async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
         conversation_id = self._conversation_of(sid)
         text, button = customer_requests.message(payload, self._settings)
-        message = await self._conversations.customer_message(conversation_id, self._names[sid], text, button)
+        await admit_message(self._limiter, conversation_id, self._addresses.get(sid))
+        message = await self._conversations.customer_message(conversation_id, self._names[sid], text, button,
+                                                             self._addresses.get(sid))
         return {"message": message_view(message)}
 
     async def on_set_typing(self, sid: str, payload: Any) -> dict[str, Any]:

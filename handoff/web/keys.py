@@ -10,6 +10,7 @@ from handoff.cases.rasa_bridge import RasaBridge
 from handoff.contacts.directory import Contacts
 from handoff.editorial.live_index import LiveIndex
 from handoff.editorial.publishing import Publisher
+from handoff.limits.limiter import Limiter
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
 from handoff.staff.accounts import AgentAuth
@@ -31,3 +32,4 @@ REPORTS = web.AppKey("reports", Reports)
 ARTICLES = web.AppKey("articles", ArticleFiles)
 INDEX = web.AppKey("index", LiveIndex)  # the knowledge index this app answers from
 PUBLISHER = web.AppKey("publisher", Publisher)
+LIMITER = web.AppKey("limiter", Limiter)  # the limits of the public entries (handoff/limits/)

@@ -23,6 +23,8 @@ ERRORS = {
     403: "`forbidden`: the token does not open this",
     404: "`not_found`: no such thing",
     409: "`conflict`: not in a state that allows this",
+    429: "`rate_limited`: past a limit (docs/settings.md, \"Limits\"); `retry_after` and the Retry-After header "
+         "say the seconds to wait",
 }
 
 

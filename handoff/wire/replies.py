@@ -189,6 +189,8 @@ class Case(CaseSummary):
 class ErrorDetail(Reply):
     code: str = Field(json_schema_extra={"enum": list(HTTP_STATUS)})
     message: str = Field(min_length=1)
+    retry_after: int | None = Field(default=None, ge=1, description="`rate_limited`: the seconds to wait (as "
+                                    "the Retry-After header says)")
 
 
 class ErrorReply(Reply):
