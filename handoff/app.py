@@ -127,6 +127,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(mobile_api.routes)  # customers' apps over REST (docs/mobile.md)
     if settings.telegram_bot_token:
         app.router.add_routes(telegram.routes)
-    app.router.add_post("/webhook", webhook_handler(action_executor(live_index.current)))
+    app.router.add_post("/webhook", webhook_handler(action_executor(live_index.current),
+                                                      settings.action_token))
     pages.add_static(app)
     return app
