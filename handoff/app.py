@@ -31,6 +31,7 @@ from handoff.web.chat import ChatNamespace
 from handoff.web.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, DESK, INDEX, PUBLISHER, REPORTS, SETTINGS
 from handoff.web.origins import socket_origins
 from handoff.web.routes import contacts, editor, privacy, publishing, reports, surveys
+from handoff.web.sockets import SocketServer, count_malformed_frames
 from knowledge_index.article_files import ArticleFiles
 
 log = logging.getLogger(__name__)
@@ -62,15 +63,17 @@ def every(seconds: float, job: Callable[[], Awaitable[object]],
 
 def create_app(settings: Settings) -> web.Application:
     live_index = LiveIndex(settings)
-    app = web.Application(middlewares=[api.error_boundary], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[api.error_boundary, api.decoded_input], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app[INDEX] = live_index
     app[ARTICLES] = ArticleFiles(settings.articles_dir)  # what editors edit (docs/editing.md)
     # With a Redis URL, several app processes (nodes) share the socket rooms; the store is shared too.
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     # The widget's socket takes the app's own origin and the host sites of widget_origins (docs/widget.md).
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False,
-                               cors_allowed_origins=socket_origins(settings.widget_origins))
+    # Reserved event names refused, malformed frames counted in one log line (handoff/web/sockets.py).
+    count_malformed_frames()
+    sio = SocketServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False,
+                       cors_allowed_origins=socket_origins(settings.widget_origins))
     sio.attach(app)
     # Editors' publishes (docs/editing.md); this node swaps to a new version at once, the others poll.
     app[PUBLISHER] = Publisher(settings, live_index.encoder, live_index.multilingual, on_published=live_index.refresh)

@@ -7,5 +7,6 @@
 - ``routes/``: REST endpoints by subject: contacts, editor, publishing, reports, surveys, privacy.
 - ``pages.py``, ``widget.py``, ``origins.py``: pages, static files (``static/``: the panel and the
   editors' pages), the widget's configuration and which origins may embed it.
+- ``sockets.py``: the socket.io server: reserved event names refused, malformed frames counted in one log line.
 - ``keys.py``: the typed keys of the app's state.
 """
