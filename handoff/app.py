@@ -25,7 +25,7 @@ from handoff.reports.figures import Reports
 from handoff.settings import Settings
 from handoff.staff.accounts import AgentAuth
 from handoff.store.sql import SqlCaseStore
-from handoff.web import api, pages, widget
+from handoff.web import api, headers, pages, widget
 from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
 from handoff.web.keys import ARTICLES, AUTH, BRIDGE, CONTACTS, CONVERSATIONS, DESK, INDEX, PUBLISHER, REPORTS, SETTINGS
@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     live_index = LiveIndex(settings)
     app = web.Application(middlewares=[api.error_boundary, api.decoded_input], client_max_size=256 * 1024)
     app[SETTINGS] = settings
+    app.on_response_prepare.append(headers.add_security_headers)  # nosniff, referrer, CSP, HSTS
     app[INDEX] = live_index
     app[ARTICLES] = ArticleFiles(settings.articles_dir)  # what editors edit (docs/editing.md)
     # With a Redis URL, several app processes (nodes) share the socket rooms; the store is shared too.
