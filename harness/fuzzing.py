@@ -152,12 +152,60 @@ def _value(rng: random.Random, depth: int = 0) -> Any:
             for _ in range(rng.randint(0, 4))}
 
 
-def _event(rng: random.Random, events: tuple[str, ...]) -> tuple[str, Any]:
+def _templates(ids: list[str], tokens: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """A valid payload of each event, with the conversations and tokens the fuzzer has seen."""
+    cid = ids[-1] if ids else "c_0000000000000000"
+    return {
+        "start_conversation": [{"channel": "web"}, {"channel": "web", "locale": "de", "name": "Dana"},
+                               {"channel": "web", "earlier_token": tokens[0] if tokens else "x"}],
+        "resume_conversation": [{"token": tokens[-1] if tokens else "x", "after_seq": 0}],
+        "send_message": [{"text": "I need a person"}, {"text": "how do I return a bike?"},
+                         {"conversation_id": cid, "text": "Hello"}],
+        "set_typing": [{"typing": True}, {"conversation_id": cid, "typing": False}],
+        "answer_survey": [{"rating": 5, "comment": "fine"}],
+        "list_cases": [{}],
+        "accept_case": [{"conversation_id": cid}],
+        "add_note": [{"conversation_id": cid, "text": "a note"}],
+        "transfer_case": [{"conversation_id": cid, "note": "over to you", "queue": "general"}],
+        "return_to_bot": [{"conversation_id": cid}],
+        "set_availability": [{"availability": "available"}, {"availability": "away"}],
+        "resolve_case": [{"conversation_id": cid, "category": "other"}],
+    }
+
+
+def _event(rng: random.Random, events: tuple[str, ...], ids: list[str], tokens: list[str]) -> tuple[str, Any]:
+    """A known event with a valid payload, one field of it changed or added or removed, or random fields;
+    a reserved or random name now and then."""
     roll = rng.random()
-    name = (rng.choice(events) if roll < 0.75 else rng.choice(RESERVED) if roll < 0.85 else _text(rng) or "x")
-    payload = {rng.choice(FIELDS): _value(rng) for _ in range(rng.randint(0, 3))} if rng.random() < 0.8 \
-        else _value(rng)
-    return name, payload
+    name = (rng.choice(events) if roll < 0.8 else rng.choice(RESERVED) if roll < 0.9 else _text(rng) or "x")
+    templates = _templates(ids, tokens).get(name)
+    kind = rng.random()
+    if templates and kind < 0.7:
+        payload = dict(rng.choice(templates))
+        change = rng.random()
+        if change < 0.3:
+            return name, payload
+        if change < 0.8 and payload:
+            payload[rng.choice(list(payload))] = _value(rng)
+        elif change < 0.9 and payload:
+            del payload[rng.choice(list(payload))]
+        else:
+            payload[rng.choice(FIELDS)] = _value(rng)
+        return name, payload
+    if kind < 0.9:
+        return name, {rng.choice(FIELDS): _value(rng) for _ in range(rng.randint(0, 3))}
+    return name, _value(rng)
+
+
+def _remember(reply: Any, ids: list[str], tokens: list[str]) -> None:
+    """Keep the conversations and tokens an answer names, for the next events' payloads."""
+    if isinstance(reply, dict) and reply.get("ok"):
+        conversation = reply.get("conversation") or reply.get("case")
+        if isinstance(conversation, dict) and isinstance(conversation.get("id"), str):
+            ids.append(conversation["id"])
+        if isinstance(reply.get("token"), str):
+            tokens.append(reply["token"])
+        del ids[:-20], tokens[:-20]
 
 
 def _check_ack(reply: Any, where: str, found: Findings) -> None:
@@ -182,11 +230,14 @@ async def _client(url: str, namespace: str, auth: dict[str, str] | None) -> sock
 
 
 async def fuzz_sockets(url: str, agent_token: str, events: int, seed: int, malformed_every: int = 10) -> Findings:
-    """``events`` random events (known, reserved and random names; random, nasty payloads) on ``/chat`` and
-    ``/agent`` (signed in with ``agent_token``), and a malformed frame every ``malformed_every`` events;
-    every event must be answered with ``ok`` or the error shape, never ``internal``."""
+    """``events`` random events (known, reserved and random names; valid payloads, changed ones, random and
+    nasty ones) on ``/chat`` and ``/agent`` (signed in with ``agent_token``), and a malformed frame every
+    ``malformed_every`` events; every event must be answered with ``ok`` or the error shape, never
+    ``internal``."""
     rng = random.Random(seed)
     found = Findings()
+    ids: list[str] = []
+    tokens: list[str] = []
     sockets: dict[str, socketio.AsyncClient] = {}
     auth = {"/chat": None, "/agent": {"token": agent_token}}
     try:
@@ -196,12 +247,13 @@ async def fuzz_sockets(url: str, agent_token: str, events: int, seed: int, malfo
                 client = sockets.get(namespace)
                 if client is None or not client.connected:
                     client = sockets[namespace] = await _client(url, namespace, auth[namespace])
-                name, payload = _event(rng, CHAT_EVENTS if namespace == "/chat" else AGENT_EVENTS)
+                name, payload = _event(rng, CHAT_EVENTS if namespace == "/chat" else AGENT_EVENTS, ids, tokens)
                 try:
                     reply = await client.call(name, payload, namespace=namespace, timeout=30)
                 except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError) as exc:
                     reply = f"no answer: {type(exc).__name__}"
                 _check_ack(reply, f"{namespace} {name!r} {payload!r:.200}", found)
+                _remember(reply, ids, tokens)
                 if malformed_every and i % malformed_every == 0:
                     async with RawSocket(url, http) as raw:
                         await raw.join("/chat")
