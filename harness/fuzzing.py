@@ -1,8 +1,9 @@
 """Fuzzing a running app, as an attacker would: schemathesis over the whole OpenAPI document it serves
-(`fuzz_rest`), and random and malformed socket.io events and frames on ``/chat`` and ``/agent``
-(`fuzz_sockets`, seeded). Each counts what it sent and what came back; a 5xx, an ``internal`` error or an
-answer outside the one error shape is a finding. Used by tests/test_fuzzing.py (a small budget) and
-bench/fuzz.py (the full one)."""
+(`fuzz_rest`, each operation alone; `fuzz_stateful`, chains of calls along the links it infers), and
+random and malformed socket.io events and frames on ``/chat`` and ``/agent`` (`fuzz_sockets`, seeded).
+Each counts what it sent and what came back; a 5xx, an ``internal`` error or an answer outside the one
+error shape is a finding. Used by tests/test_fuzzing.py (a small budget) and bench/fuzz.py (the full
+one)."""
 
 from __future__ import annotations
 
@@ -109,6 +110,42 @@ def _send_all(strategy: Any, examples: int, base_url: str, session: requests.Ses
         _check_rest_answer(response.status_code, response.text, where, found)
 
     send()
+
+
+def fuzz_stateful(base_url: str, document: dict[str, Any], staff_token: str, refused_token: str, spare_token: str,
+                  scenarios: int, steps: int = 6) -> Findings:
+    """schemathesis's stateful fuzzing: ``scenarios`` chains of up to ``steps`` calls, following the links it
+    infers between operations (a started conversation's id to its messages, a new account's id to its
+    page...). The staff's calls carry ``staff_token`` (`ONLY_REFUSED` ``refused_token``, signing out
+    ``spare_token``); the customers' carry the token of the latest conversation started in the chain.
+    Blocking: run it in a thread."""
+    schema = schemathesis.openapi.from_dict(document, config=schemathesis.Config())
+    found = Findings()
+    customer_scheme = next(name for name, scheme in document["components"]["securitySchemes"].items()
+                           if "POST /api/conversations" in scheme.get("description", ""))
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        customer_token = ""
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            key = (case.operation.method.upper(), case.operation.path)
+            security = case.operation.definition.raw.get("security") or [{}]
+            token = (refused_token if key in ONLY_REFUSED else spare_token if key == SIGN_OUT
+                     else self.customer_token if customer_scheme in security[0] else staff_token)
+            _shorten_wait(case)
+            return {"base_url": base_url, "headers": {"Authorization": f"Bearer {token}"}, "timeout": 30}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, additional_checks: Any = None,
+                              **kwargs: Any) -> None:
+            where = f"{case.operation.method.upper()} {case.operation.path} (stateful)"
+            _check_rest_answer(response.status_code, response.text, where, found)
+            if where.startswith("POST /api/conversations ") and response.status_code == 201:
+                self.customer_token = response.json()["token"]
+
+    Machine.run(settings=hypothesis.settings(max_examples=scenarios, derandomize=True, database=None, deadline=None,
+                                             suppress_health_check=list(HealthCheck), stateful_step_count=steps,
+                                             print_blob=False))
+    return found
 
 
 # -- sockets ---------------------------------------------------------------------------------------

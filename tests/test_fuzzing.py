@@ -13,11 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from harness.clients import http_json, sign_in
-from harness.fuzzing import fuzz_rest, fuzz_sockets
+from harness.fuzzing import fuzz_rest, fuzz_sockets, fuzz_stateful
 from harness.servers import ROOT, AppProcess, free_port, start_app
 
 REST_EXAMPLES = 3  # per operation, generation mode and token
 SOCKET_EVENTS = 300
+STATEFUL_SCENARIOS = 20
 SEED = 17
 
 
@@ -56,4 +57,16 @@ async def test_socket_fuzzing_finds_no_internal_error(app: AppProcess) -> None:
     assert not found.problems, "\n".join(found.problems[:20])
     assert found.sent >= SOCKET_EVENTS
     assert found.answers["ok"] > 0 and found.answers["invalid_payload"] > 0 and found.answers["unknown_event"] > 0
+    assert "Traceback" not in "".join(app.output), "".join(app.output)[-5000:]
+
+
+async def test_stateful_fuzzing_finds_no_server_error(app: AppProcess) -> None:
+    """Chains of calls along the links schemathesis infers (a started conversation's id to its messages, a new
+    account's to its page), so that calls reach beyond 404."""
+    _, document = await http_json("GET", f"{app.url}/api/openapi.json")
+    staff, plain, spare = await sign_in(app.url), await sign_in(app.url, "plain"), await sign_in(app.url)
+    found = await asyncio.to_thread(fuzz_stateful, app.url, document, staff, plain, spare, STATEFUL_SCENARIOS)
+    assert not found.problems, "\n".join(found.problems[:20])
+    assert found.sent >= STATEFUL_SCENARIOS
+    assert found.answers["200"] + found.answers["201"] > STATEFUL_SCENARIOS // 2
     assert "Traceback" not in "".join(app.output), "".join(app.output)[-5000:]
