@@ -131,9 +131,11 @@ class SocketServer(socketio.AsyncServer):
         if refusal is None:
             await super()._handle_event(eio_sid, namespace, id, data)
             return
-        if id is not None:  # the client asked for an answer
-            await self._send_packet(eio_sid, self.packet_class(socketio.packet.ACK, namespace=namespace or "/",
-                                                               id=id, data=[refusal.ack()]))
+        namespace = namespace or "/"
+        if id is not None and self.manager.is_connected(self.manager.sid_from_eio_sid(eio_sid, namespace),
+                                                        namespace):  # a client of the namespace asked for an answer
+            await self._send_packet(eio_sid, self.packet_class(socketio.packet.ACK, namespace=namespace, id=id,
+                                                               data=[refusal.ack()]))
 
 
 def _refusal(data: Any) -> ApiError | None:
