@@ -7,6 +7,7 @@ signed in to, an article is read and a survey link is opened."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,7 +15,7 @@ from playwright.async_api import Browser, Page, expect
 
 from handoff.settings import Settings
 from handoff.web.headers import headers_for
-from harness.servers import AppProcess, RasaProcess
+from harness.servers import AppProcess, RasaProcess, free_port, served_app
 from tests import test_survey as survey
 from tests.browser import WAIT_MS, sign_in_staff
 
@@ -61,6 +62,16 @@ async def test_every_answer_carries_the_headers(stack: tuple[AppProcess, RasaPro
             assert "Content-Security-Policy" not in headers, path
     _, survey_headers = await get(app.url + case.survey_url)
     assert survey_headers["Cache-Control"] == "no-store"
+
+
+async def test_hsts_behind_https(tmp_path: Path) -> None:
+    """An app whose public_url is https (behind a TLS proxy) sends HSTS with every answer."""
+    with served_app(tmp_path, f"http://127.0.0.1:{free_port()}",
+                    {"CASEDESK_PUBLIC_URL": "https://help.example.com"}) as app:
+        for path in ("/", "/healthz", "/static/widget/widget.css", "/api/no/such/route"):
+            _, headers = await get(app.url + path)
+            assert headers["Strict-Transport-Security"] == "max-age=31536000", path
+            assert headers["X-Content-Type-Options"] == "nosniff", path
 
 
 def test_hsts_follows_public_url() -> None:
