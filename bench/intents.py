@@ -67,7 +67,8 @@ def measure(root: Path) -> dict[str, Any]:
     model, _ = rasa_runtime.ensure_model(root, root / "var" / "rasa-train.log")
     port, token = _free_port(), secrets.token_urlsafe(16)
     log = root / "var" / "rasa-intents.log"
-    process = rasa_runtime.start_rasa(model, port, "http://127.0.0.1:9/webhook", log, token, root)
+    process = rasa_runtime.start_rasa(model, port, "http://127.0.0.1:9/webhook", log, token, root,
+                                      action_token=secrets.token_urlsafe(16))
     url = f"http://127.0.0.1:{port}"
     try:
         rasa_runtime.wait_until_ready(process, url, log)

@@ -1,7 +1,14 @@
-"""Rasa's action server protocol (POST /webhook), served by the app so actions share its index."""
+"""Rasa's action server protocol (POST /webhook), served by the app so actions share its index.
+
+Only Rasa may run actions: a call must come from loopback and carry the app's ``action_token`` as the
+query parameter ``token`` (Rasa's ``action_endpoint`` sends it so, bot/endpoints.yml). Behind a reverse
+proxy on the same host every caller is on loopback, so the token is what keeps others out. A refused call
+gets 403, which the app's error boundary (handoff/web/api.py) answers in the one error shape.
+"""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -11,6 +18,19 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundExceptio
 from bot.actions.knowledge import IndexSource, actions
 
 LOOPBACK = {"127.0.0.1", "::1"}
+TOKEN_PARAMETER = "token"  # Rasa's EndpointConfig.token_name
+
+
+def _refusal(message: str) -> web.HTTPForbidden:
+    """A 403, which the app's error boundary answers in the one error shape (code ``forbidden``)."""
+    return web.HTTPForbidden(reason=message)
+
+
+def token_matches(given: str | None, expected: str) -> bool:
+    """``given`` is ``expected``, compared in constant time; nothing matches an unset token."""
+    if not expected or given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def action_executor(index: IndexSource) -> ActionExecutor:
@@ -21,11 +41,15 @@ def action_executor(index: IndexSource) -> ActionExecutor:
     return executor
 
 
-def webhook_handler(executor: ActionExecutor) -> Callable[[web.Request], Awaitable[web.Response]]:
+def webhook_handler(executor: ActionExecutor, token: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler of Rasa's calls, which must carry ``token`` (the setting ``action_token``)."""
     async def webhook(request: web.Request) -> web.Response:
         # Rasa runs beside the app; nobody else may run actions.
         if request.remote not in LOOPBACK:
-            return web.json_response({"error": "actions are served to Rasa on loopback only"}, status=403)
+            raise _refusal("actions are served to Rasa on loopback only")
+        if not token_matches(request.query.get(TOKEN_PARAMETER), token):
+            raise _refusal("actions are served to Rasa only: the action token is missing or wrong"
+                            if token else "actions are refused: the app has no action_token")
         try:
             action_call = await request.json()
         except ValueError:

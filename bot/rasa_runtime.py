@@ -72,11 +72,15 @@ def ensure_model(root: Path = ROOT, log_path: Path | None = None) -> tuple[Path,
 
 
 def start_rasa(model: Path, port: int, action_url: str, log_path: Path, token: str,
-               root: Path = ROOT) -> subprocess.Popen[bytes]:
-    """Rasa serving ``model`` on loopback, with its HTTP API behind ``token`` (`load_model`)."""
+               root: Path = ROOT, *, action_token: str) -> subprocess.Popen[bytes]:
+    """Rasa serving ``model`` on loopback, with its HTTP API behind ``token`` (`load_model`); it calls the
+    actions at ``action_url`` with ``action_token`` (bot/endpoints.yml: the ``token`` query parameter)."""
+    if not action_token:
+        raise RasaError("an action token is needed: the action endpoint refuses calls without one")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = rasa_env()
     env["CASEDESK_ACTION_URL"] = action_url
+    env["CASEDESK_ACTION_TOKEN"] = action_token
     command = [
         str(RASA_BIN), "run", "--model", str(model), "--endpoints", "bot/endpoints.yml",
         "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(port),

@@ -24,7 +24,7 @@ from handoff.web.api import json_body, query, reply
 from handoff.web.customer_requests import check_owner, limits, message, start, survey, survey_model
 from handoff.web.keys import CONVERSATIONS, LIMITER, SETTINGS
 from handoff.web.limits import admit_identity, admit_message, client_address
-from handoff.wire import customer, openapi
+from handoff.wire import customer, openapi, staff_openapi
 from handoff.wire.customer import MAX_WAIT_SECONDS
 
 routes = web.RouteTableDef()
@@ -162,7 +162,8 @@ INFO = {
     "summary": "The customer's side of a conversation, over REST, for apps that cannot keep a socket open.",
     "description": "The same conversations as the socket.io namespace /chat (docs/protocol.md). Start one, keep "
                    "its token, and send it as `Authorization: Bearer <token>` on every other call; a token opens "
-                   "its own conversation and no other.",
+                   "its own conversation and no other. The staff's REST calls follow (`staffToken`: the token "
+                   "of `POST /api/agent/login`), so that the document describes the whole REST API.",
 }
 
 
@@ -171,10 +172,12 @@ def document(settings: Settings) -> dict[str, Any]:
     settings: the message length, the survey's questions, and ``identity`` only where the server has an
     ``identity_secret`` (without one it refuses every identity)."""
     doc = openapi.document(
-        INFO, operations(settings),
-        path_parameters={"conversation_id": {"type": "string", "minLength": 1, "maxLength": 100}},
+        INFO, operations(settings) + staff_openapi.operations(),
+        path_parameters={"conversation_id": {"type": "string", "minLength": 1, "maxLength": 100},
+                         **staff_openapi.PATH_PARAMETERS},
         security_schemes={TOKEN: {"type": "http", "scheme": "bearer",
-                                  "description": "The token `POST /api/conversations` gave"}},
+                                  "description": "The token `POST /api/conversations` gave"},
+                          staff_openapi.STAFF_TOKEN: staff_openapi.SECURITY_SCHEME},
         limits=limits(settings))
     if not settings.identity_secret:
         del doc["components"]["schemas"]["StartConversationRest"]["properties"]["identity"]

@@ -29,7 +29,7 @@ from handoff.staff.audit import AuditLog
 from handoff.staff.passwords import PasswordHasher
 from handoff.staff.roster import StaffAccounts
 from handoff.store.sql import SqlCaseStore
-from handoff.web import api, pages, widget
+from handoff.web import api, headers, pages, widget
 from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
 from handoff.web.keys import (
@@ -50,6 +50,7 @@ from handoff.web.keys import (
 )
 from handoff.web.origins import socket_origins
 from handoff.web.routes import audit, contacts, editor, privacy, publishing, reports, staff, surveys
+from handoff.web.sockets import SocketServer, count_malformed_frames
 from knowledge_index.article_files import ArticleFiles
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,9 @@ def every(seconds: float, job: Callable[[], Awaitable[object]],
 
 def create_app(settings: Settings) -> web.Application:
     live_index = LiveIndex(settings)
-    app = web.Application(middlewares=[api.error_boundary], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[api.error_boundary, api.decoded_input], client_max_size=256 * 1024)
     app[SETTINGS] = settings
+    app.on_response_prepare.append(headers.add_security_headers)  # nosniff, referrer, CSP, HSTS
     app[INDEX] = live_index
     app[ARTICLES] = ArticleFiles(settings.articles_dir)  # what editors edit (docs/editing.md)
     # The limits of the public entries (docs/settings.md, "Limits"), counted together by the nodes of one Redis.
@@ -91,8 +93,10 @@ def create_app(settings: Settings) -> web.Application:
     # With a Redis URL, several app processes (nodes) share the socket rooms; the store is shared too.
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     # The widget's socket takes the app's own origin and the host sites of widget_origins (docs/widget.md).
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False,
-                               cors_allowed_origins=socket_origins(settings.widget_origins))
+    # Reserved event names refused, malformed frames counted in one log line (handoff/web/sockets.py).
+    count_malformed_frames()
+    sio = SocketServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False,
+                       cors_allowed_origins=socket_origins(settings.widget_origins))
     sio.attach(app)
     # Editors' publishes (docs/editing.md); this node swaps to a new version at once, the others poll.
     app[PUBLISHER] = Publisher(settings, live_index.encoder, live_index.multilingual, on_published=live_index.refresh)
@@ -156,6 +160,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(mobile_api.routes)  # customers' apps over REST (docs/mobile.md)
     if settings.telegram_bot_token:
         app.router.add_routes(telegram.routes)
-    app.router.add_post("/webhook", webhook_handler(action_executor(live_index.current)))
+    app.router.add_post("/webhook", webhook_handler(action_executor(live_index.current),
+                                                      settings.action_token))
     pages.add_static(app)
     return app

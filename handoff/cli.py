@@ -99,14 +99,16 @@ async def serve(settings: Settings) -> None:
 async def run(settings: Settings) -> None:
     """Everything: train Rasa if needed, start the app and Rasa, print the addresses."""
     # Rasa's HTTP API (a publish loads new models through it) takes this token; one per run unless set.
-    settings = dataclasses.replace(settings, rasa_token=settings.rasa_token or secrets.token_urlsafe(24))
+    # Rasa's calls to the actions carry the action token (bot/action_endpoint.py); one per run unless set.
+    settings = dataclasses.replace(settings, rasa_token=settings.rasa_token or secrets.token_urlsafe(24),
+                                   action_token=settings.action_token or secrets.token_urlsafe(24))
     model, trained = await asyncio.to_thread(rasa_runtime.ensure_model)
     _say(f"Rasa model {'trained' if trained else 'up to date'}: {model.name}")
     runner, port = await start_app(settings)
     rasa_port = urlparse(settings.rasa_url).port or 5005
     log_path = Path("var") / "rasa.log"
     rasa = rasa_runtime.start_rasa(model, rasa_port, f"http://127.0.0.1:{port}/webhook", log_path,
-                                   settings.rasa_token)
+                                   settings.rasa_token, action_token=settings.action_token)
     try:
         _say(f"starting Rasa on {settings.rasa_url} (log: {log_path}) ...")
         await asyncio.to_thread(rasa_runtime.wait_until_ready, rasa, settings.rasa_url, log_path)

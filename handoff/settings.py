@@ -140,13 +140,18 @@ class Settings:
     telegram_bot_token: str = dataclasses.field(default="", repr=False)  # from BotFather; set: the channel runs
     telegram_webhook_secret: str = dataclasses.field(default="", repr=False)  # Telegram sends it with each update
     rasa_token: str = dataclasses.field(default="", repr=False)  # Rasa's HTTP API token (`casedesk run` makes one)
+    # Issue 17, edges (docs/security.md): Rasa's calls to the action endpoint carry this token (`casedesk run`
+    # makes one); the public address (https: HSTS), by default built from host and port.
+    action_token: str = dataclasses.field(default="", repr=False)
+    public_url: str = ""
 
     SECRETS = frozenset({"first_agent_password", "identity_secret", "telegram_bot_token", "telegram_webhook_secret",
-                         "rasa_token"})
+                         "rasa_token", "action_token"})
 
-    @property
-    def public_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def __post_init__(self) -> None:
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
+
 
 
 def _fields() -> dict[str, dataclasses.Field[Any]]:
@@ -175,6 +180,9 @@ LIMITS_ENV = ENV_PREFIX + "LIMITS_"  # CASEDESK_LIMITS_STARTS_PER_ADDRESS=5/minu
 FROM_ENV_TOO = frozenset({"trusted_proxies"})  # structured, yet also from the environment
 MAX_LINK_DAYS = 3650
 TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
+# Issue 17, edges: the action endpoint's token, and the public address.
+MIN_ACTION_TOKEN = 16
+ACTION_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 _KINDS = {"str": str, "int": int, "float": float, "str | None": str}
 
 
@@ -306,6 +314,12 @@ def _validate(s: Settings) -> None:
     if s.telegram_bot_token and not TELEGRAM_SECRET.fullmatch(s.telegram_webhook_secret):
         raise SettingsError("telegram_webhook_secret: needed with telegram_bot_token: 16 to 256 characters, "
                             "letters, digits, _ and - (Telegram's secret_token)")
+    # Issue 17, edges.
+    if s.action_token and len(s.action_token) < MIN_ACTION_TOKEN:
+        raise SettingsError(f"action_token: must be at least {MIN_ACTION_TOKEN} characters")
+    if s.action_token and not ACTION_TOKEN.fullmatch(s.action_token):
+        raise SettingsError("action_token: letters, digits, _ and - only (Rasa sends it in a query parameter)")
+    _check_public_url(s.public_url)
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
     try:
@@ -322,3 +336,17 @@ def _validate(s: Settings) -> None:
     if s.database_url.startswith("postgresql") and urllib.parse.urlsplit(s.database_url).query:
         raise SettingsError("database_url: a PostgreSQL URL takes no options (?...): asyncpg and psycopg, which"
                             " both get them, name them differently")
+
+
+def _check_public_url(url: str) -> None:
+    """``public_url``: the address customers and staff reach the app at, an http(s) origin with an
+    optional path (no query, no trailing /)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
+            or parts.username or parts.password or port == -1 or url.endswith("/") or url != url.strip()):
+        raise SettingsError(f"public_url: expected an address such as https://help.example.com (scheme, host, "
+                            f"optional port and path, no trailing /), got {url!r}")

@@ -91,6 +91,7 @@ def app_env(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = Non
         "CASEDESK_ARTICLES_DIR": str(ROOT / "training_data" / "articles"),
         "CASEDESK_RASA_URL": rasa_url,
         "CASEDESK_RASA_TOKEN": RASA_TOKEN,
+        "CASEDESK_ACTION_TOKEN": ACTION_TOKEN,
         "CASEDESK_FIRST_AGENT_USERNAME": "agent",
         "CASEDESK_FIRST_AGENT_PASSWORD": PASSWORD,
         # scrypt's lowest cost (2**14, not OWASP's 2**17): the suite signs in hundreds of times
@@ -147,11 +148,13 @@ class RasaProcess:
 
 
 RASA_TOKEN = "tests-rasa-token"  # the apps the tests start get it too (CASEDESK_RASA_TOKEN)
+ACTION_TOKEN = "tests-action-token"  # what Rasa sends to the actions, and the apps ask for (CASEDESK_ACTION_TOKEN)
 
 
 def start_rasa(app_url: str, port: int, log_path: Path) -> RasaProcess:
     model, _ = rasa_runtime.ensure_model(log_path=log_path.with_name("rasa-train.log"))
-    process = rasa_runtime.start_rasa(model, port, f"{app_url}/webhook", log_path, RASA_TOKEN)
+    process = rasa_runtime.start_rasa(model, port, f"{app_url}/webhook", log_path, RASA_TOKEN,
+                                      action_token=ACTION_TOKEN)
     url = f"http://127.0.0.1:{port}"
     try:
         rasa_runtime.wait_until_ready(process, url, log_path)
@@ -338,8 +341,8 @@ class ActionRelay:
         return f"http://127.0.0.1:{runner.addresses[0][1]}", runner
 
     async def _pass_on(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        async with self._http.post(f"{self.target}/webhook", data=body,
+        body = await request.read()  # the query (Rasa's action token) goes on with it
+        async with self._http.post(f"{self.target}/webhook", data=body, params=request.query,
                                    headers={"Content-Type": request.content_type}) as answer:
             return web.Response(body=await answer.read(), status=answer.status,
                                 content_type=answer.content_type)

@@ -59,8 +59,8 @@ async def test_editors_fill_content_gaps_from_the_page(app: AppServer, articles:
 
     # -- the last 30 days by default: the recent cases' questions, not the 2025 ones
     today = datetime.now(UTC).date()
-    await expect(page.get_by_label("From")).to_have_value(str(today - timedelta(days=29)))
-    await expect(page.get_by_label("To")).to_have_value(str(today))
+    await expect(page.get_by_label("From", exact=True)).to_have_value(str(today - timedelta(days=29)))
+    await expect(page.get_by_label("To", exact=True)).to_have_value(str(today))
     await expect(page.get_by_test_id("gaps-status")).to_have_text(re.compile(r"^4 unanswered questions in \d groups"))
     questions = await page.get_by_test_id("gap-question").all_inner_texts()
     assert sorted(questions) == sorted([draft_seed.ADDRESS_QUESTION_MASKED, draft_seed.ICELAND, draft_seed.NORWAY,

@@ -250,6 +250,28 @@ def test_bad_customer_token_settings_name_the_key(tmp_path: Path, text: str, env
         load_settings(file, environ)
 
 
+
+
+# Issue 17, edges: the action endpoint's token and the public address.
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ('action_token = "abcdefghijklmnopqrstu"\n', {}, "action_token is a secret; set CASEDESK_ACTION_TOKEN"),
+        ("", {"CASEDESK_ACTION_TOKEN": "short"}, "action_token: must be at least 16 characters"),
+        ("", {"CASEDESK_ACTION_TOKEN": "a token with spaces in it"}, "action_token: letters, digits, _ and - only"),
+        ('public_url = "help.example.com"\n', {}, "public_url: expected an address such as https://help.example.com"),
+        ('public_url = "https://help.example.com/"\n', {}, "public_url: expected an address"),
+        ("", {"CASEDESK_PUBLIC_URL": "https://help.example.com?x=1"}, "public_url: expected an address"),
+        ("", {"CASEDESK_PUBLIC_URL": "ftp://help.example.com"}, "public_url: expected an address"),
+    ],
+)
+def test_bad_edge_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
+    file = tmp_path / "casedesk.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(file, environ)
+
+
 def test_customer_token_settings(tmp_path: Path) -> None:
     defaults = load_settings(None, {})
     assert (defaults.conversation_token_days, defaults.identity_audience, defaults.identity_max_age_seconds) == (
@@ -303,3 +325,13 @@ def test_bad_limits_name_the_key(tmp_path: Path, text: str, environ: dict[str, s
     file.write_text(text)
     with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings(file, environ)
+
+
+def test_public_url_is_built_from_host_and_port_unless_set(tmp_path: Path) -> None:
+    assert load_settings(None, {}).public_url == "http://127.0.0.1:8080"
+    assert load_settings(None, {"CASEDESK_PORT": "9000"}).public_url == "http://127.0.0.1:9000"
+    file = tmp_path / "casedesk.toml"
+    file.write_text('public_url = "https://help.example.com/support"\n')
+    assert load_settings(file, {}).public_url == "https://help.example.com/support"
+    assert load_settings(None, {"CASEDESK_ACTION_TOKEN": "a" * 16}).action_token == "a" * 16
+    assert "aaaa" not in repr(load_settings(None, {"CASEDESK_ACTION_TOKEN": "a" * 16}))

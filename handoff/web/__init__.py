@@ -7,5 +7,7 @@
 - ``routes/``: REST endpoints by subject: contacts, editor, publishing, reports, surveys, privacy, audit.
 - ``pages.py``, ``widget.py``, ``origins.py``: pages, static files (``static/``: the panel and the
   editors' pages), the widget's configuration and which origins may embed it.
+- ``sockets.py``: the socket.io server: reserved event names refused, malformed frames counted in one log line.
+- ``headers.py``: the security headers of every answer (nosniff, referrer policy, CSP, HSTS).
 - ``keys.py``: the typed keys of the app's state.
 """

@@ -16,6 +16,7 @@ from handoff.store.records import Agent
 from handoff.web.keys import AUTH, BRIDGE, CONVERSATIONS, DESK, INDEX, LIMITER
 from handoff.web.limits import client_address
 from handoff.wire import api_error, shape, staff
+from handoff.wire.decoding import check_decodable
 from knowledge_index.entries import plain_text
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,24 @@ async def error_boundary(request: web.Request, handler: Any) -> web.StreamRespon
         return web.json_response(ApiError("internal", "the server failed").body(), status=500)
 
 
+@web.middleware
+async def decoded_input(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuse a request whose path, query or headers hold text that is not valid Unicode (bytes that are
+    not UTF-8 arrive as surrogates), before any handler uses it (handoff/wire/decoding.py)."""
+    check_decodable(dict(request.match_info), "path")
+    for parameters, where in ((request.query, "query"), (request.headers, "header")):
+        for key, value in parameters.items():
+            check_decodable({key: value}, where)
+    return await handler(request)
+
+
 async def json_body(request: web.Request) -> Any:
     try:
-        return await request.json()
-    except ValueError:
+        body = await request.json()
+    except ValueError:  # not JSON, or not UTF-8
         raise ApiError("invalid_payload", "body: must be JSON") from None
+    check_decodable(body, "body")
+    return body
 
 
 M = TypeVar("M", bound=BaseModel)

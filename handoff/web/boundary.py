@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from handoff.errors import ApiError, ok
 from handoff.wire import api_error, shape
+from handoff.wire.decoding import check_decodable
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ class BoundaryNamespace(socketio.AsyncNamespace):
         return {name[3:] for name in dir(self) if name.startswith("on_")} - LIFECYCLE_EVENTS
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in LIFECYCLE_EVENTS:
+        if event == "connect":
+            return await self._connect(*args)
+        if event in LIFECYCLE_EVENTS:  # only the server's own: clients may not emit them (web/sockets.py)
             return await super().trigger_event(event, *args)
         sid, data = args[0], args[1:]
         try:
@@ -36,6 +39,7 @@ class BoundaryNamespace(socketio.AsyncNamespace):
                 raise ApiError("unknown_event", f"{event}: no such event in {self.namespace}")
             if len(data) > 1:
                 raise ApiError("invalid_payload", "send one JSON object as the event's payload")
+            check_decodable(data[0] if data else None)
             result = await getattr(self, f"on_{event}")(sid, data[0] if data else None)
             if event in self.events:
                 result = shape(self.events[event][1], result)
@@ -47,3 +51,18 @@ class BoundaryNamespace(socketio.AsyncNamespace):
         except Exception:
             log.exception("%s %s failed", self.namespace, event)
             return ApiError("internal", "the server failed to handle this event").ack()
+
+    async def _connect(self, sid: str, environ: Any, auth: Any = None) -> Any:
+        """``on_connect`` with the connection's auth data; refused in the error shape when that data is not
+        valid Unicode or the handler fails (logged here, once, with its traceback)."""
+        try:
+            check_decodable(auth, "auth")
+            return await super().trigger_event("connect", sid, environ, auth)
+        except ApiError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()["error"]) from None
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception:
+            log.exception("%s connect failed", self.namespace)
+            error = ApiError("internal", "the server failed to accept this connection")
+            raise socketio.exceptions.ConnectionRefusedError(error.message, error.body()["error"]) from None

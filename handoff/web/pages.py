@@ -57,13 +57,14 @@ async def article_page(request: web.Request) -> web.Response:
     if article is None:
         raise ApiError("not_found", "no such article")
     paragraphs = "\n".join(
-        f'<p style="white-space: pre-line">{html.escape(block)}</p>'
+        f"<p>{html.escape(block)}</p>"
         for block in plain_text(article.body).split("\n\n")
     )
     title = html.escape(article.title)
     body = (
         f'<!doctype html><html lang="{html.escape(article.locale)}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>'
+        '<link rel="stylesheet" href="/static/widget/article.css">'
         f"</head><body><main><h1>{title}</h1>\n{paragraphs}\n</main></body></html>"
     )
     return web.Response(text=body, content_type="text/html")

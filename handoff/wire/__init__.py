@@ -15,6 +15,8 @@ use it, and nothing here knows of them.
   `REST_REPLIES`); ``editorial.py``: the editors' among them (article files, drafts, trying a
   question, publishing).
 - ``openapi.py``: OpenAPI documents assembled per route from the models.
+- ``decoding.py``: text that is not valid Unicode (a lone surrogate, bytes that are not UTF-8) refused as
+  ``invalid_payload``, by both boundaries, wherever it is in a request.
 """
 
 from handoff.wire.refusals import api_error

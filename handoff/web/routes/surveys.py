@@ -21,17 +21,13 @@ from handoff.wire import customer
 routes = web.RouteTableDef()
 
 MAX_TOKEN = 100
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the token is in the page's address
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-}
 
 
 @routes.get("/survey/{token}")
 async def survey_page(request: web.Request) -> web.FileResponse:
-    """The page; its script reads the token from the address and asks the API below."""
-    return web.FileResponse(WIDGET_DIR / "survey.html", headers=PAGE_HEADERS)
+    """The page; its script reads the token from the address and asks the API below. Its headers (no
+    referrer, no cache: the token is in its address) are those of handoff/web/headers.py."""
+    return web.FileResponse(WIDGET_DIR / "survey.html")
 
 
 async def _case(request: web.Request) -> Conversation:
