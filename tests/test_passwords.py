@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
+from pathlib import Path
 
 import pytest
 
 from handoff.settings import Settings, load_settings
 from handoff.staff.passwords import DEFAULT_COST, PasswordHasher, WeakPassword, check_password, outdated
+from handoff.web.keys import CONVERSATIONS
+from harness.clients import sign_in
+from harness.servers import TEST_HASH_COST, AppServer, free_port, served_app
 
 
 @pytest.mark.parametrize(("password", "username", "message"), [
@@ -52,4 +55,22 @@ def test_the_default_cost_is_owasps_and_hashing_leaves_the_default_executor_alon
     assert stored.startswith(f"scrypt${2**17}$8$1$") and (good, bad) == (True, False)
     assert default_executor is None
     assert not outdated(stored, 17) and outdated(stored, 14)
-    assert not any(t.name.startswith("asyncio_") for t in threading.enumerate())
+
+
+async def test_a_changed_password_hash_cost_rehashes_on_the_next_sign_in(tmp_path: Path) -> None:
+    """The app started again with another `password_hash_cost`: the first agent's hash (made at the tests' cost)
+    is made again at the new one when they sign in, and still signs them in."""
+    rasa = f"http://127.0.0.1:{free_port()}"
+
+    def stored(app: AppServer) -> str:
+        agent = app.run(lambda: app.app[CONVERSATIONS].store.agent_by_username("agent"))
+        assert agent is not None
+        return agent.password_hash
+
+    with served_app(tmp_path, rasa) as app:
+        assert stored(app).startswith(f"scrypt${2**TEST_HASH_COST}$8$1$")
+    with served_app(tmp_path, rasa, {"CASEDESK_PASSWORD_HASH_COST": str(TEST_HASH_COST + 1)}) as app:
+        assert stored(app).startswith(f"scrypt${2**TEST_HASH_COST}$8$1$")  # nothing changes before a sign-in
+        await sign_in(app.url)
+        assert stored(app).startswith(f"scrypt${2**(TEST_HASH_COST + 1)}$8$1$")
+        await sign_in(app.url)
