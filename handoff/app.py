@@ -153,7 +153,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(reports.routes)
     app.router.add_routes(pages.routes)
     app.router.add_routes(surveys.routes)
-    app.router.add_routes(staff.routes)  # the supervisors' staff page (docs/security-parts/staff-accounts.md)
+    app.router.add_routes(staff.routes)  # the supervisors' staff page (docs/security.md, "Staff accounts and sessions")
     app.router.add_routes(privacy.routes)
     app.router.add_routes(audit.routes)
     app.router.add_routes(widget.routes)

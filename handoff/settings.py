@@ -116,7 +116,7 @@ class Settings:
     mask_in_transcripts: tuple[str, ...] = (masking.CARD,)
     mask_in_reports: tuple[str, ...] = (masking.EMAIL, masking.PHONE, masking.CARD)
     widget_origins: tuple[str, ...] = ()  # other sites that may embed the web widget (docs/widget.md)
-    # Staff accounts (docs/security-parts/staff-accounts.md): scrypt's cost as log2 of N (OWASP: 17; lower
+    # Staff accounts (docs/security.md, "Staff accounts and sessions"): scrypt's cost as log2 of N (OWASP: 17; lower
     # only for tests), and where the generated first password goes when no terminal shows it.
     password_hash_cost: int = DEFAULT_COST
     first_agent_password_file: str = "var/first-agent-password"
@@ -129,7 +129,7 @@ class Settings:
     # A message a customer left while waiting keeps their case queued, though they are away, this long; then it
     # is abandoned like the others (handoff/cases/sweeper.py), so that queues cannot be filled for ever.
     left_message_days: float = 7.0
-    # Customers (issue 17, docs/security-parts/customers.md): how long a conversation's token opens it after
+    # Customers (issue 17, docs/security.md, "Customers"): how long a conversation's token opens it after
     # its last message; the audience identity tokens must name and how old they may be to start one.
     conversation_token_days: float = 30.0
     identity_audience: str = DEFAULT_AUDIENCE

@@ -95,6 +95,9 @@ async def test_a_long_poll_on_one_node_gets_a_message_stored_by_the_other(
     messages = f"{a.url}/api/conversations/{conversation_id}/messages"
     await http_json("POST", messages, {"text": "my fork leaks oil"}, token=token)
     await agent.wait_for("case_assigned", lambda c: c["id"] == conversation_id)  # the mobile queue assigns at once
+    # The customer is told the agent joined after the case is assigned: wait for that message before polling.
+    await agent.wait_for("message_created", lambda m: m["conversation_id"] == conversation_id
+                         and m["sender"] == "system")
     _, now = await http_json("GET", messages, token=token)
     last = now["messages"][-1]["seq"]
 

@@ -1,4 +1,4 @@
-"""Who may read a case (docs/security-parts/authorization.md): supervisors every case; an agent the cases
+"""Who may read a case (docs/security.md, "Authorization by need"): supervisors every case; an agent the cases
 of the queues they may take (a case the bot kept counts in the queue routing gives a case without one,
 the last) and the cases they have held, whatever their queues since. The same rule opens a case's
 transcript, notes, survey and timeline over REST, the socket events that act on a case by id, and the

@@ -204,7 +204,7 @@ case_holders = sa.Table(
 )
 
 # The audit log of staff actions: who (the account, or the command line), what (action and target), when,
-# and the details needed; never a customer's text or a secret (docs/security-parts/authorization.md).
+# and the details needed; never a customer's text or a secret (docs/security.md, "Authorization by need").
 audit_log = sa.Table(
     "audit_log", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -178,7 +178,7 @@ class TopicsQuery(ReportQuery):
 
 
 class AuditExportQuery(Payload):
-    """`GET /api/audit.csv`: the audit log's filters (docs/security-parts/authorization.md): UTC days, both
+    """`GET /api/audit.csv`: the audit log's filters (docs/security.md, "Authorization by need"): UTC days, both
     included (none: from the first entry, to the last); each filter given must match, ``action`` exactly or,
     ending with a dot (``case.``), every action under it."""
 

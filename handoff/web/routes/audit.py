@@ -1,4 +1,4 @@
-"""REST endpoints of the audit log (docs/security-parts/authorization.md): supervisors read it, page by
+"""REST endpoints of the audit log (docs/security.md, "Authorization by need"): supervisors read it, page by
 page with filters, and export it as CSV. Entries are written by the owner of each change
 (handoff/staff/audit.py), never here."""
 

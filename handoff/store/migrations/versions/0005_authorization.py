@@ -1,4 +1,4 @@
-"""Authorization by need and the audit log (docs/security-parts/authorization.md).
+"""Authorization by need and the audit log (docs/security.md, "Authorization by need").
 
 - case_holders: the agents who have held each case (they may read it later, whatever their queues);
   filled from what earlier revisions kept: each case's agent now, the agent its survey is stored with,
