@@ -7,21 +7,8 @@
   var staff = window.casedeskStaff, el = staff.el, api = staff.api;
   var before = null;  // the next page's cursor (the API's next_before)
 
-  function show(view) {
-    ["login-view", "denied-view", "audit-view"].forEach(function (id) { $(id).hidden = id !== view; });
-    $("session").hidden = view === "login-view";
-  }
-  function showLogin(message) {
-    show("login-view");
-    $("login-error").textContent = message || "";
-    $("login-username").focus();
-  }
-  function denied(message) {
-    var who = staff.session && staff.session.agent ? staff.session.agent.username : "this account";
-    $("denied-message").textContent = message ||
-      ("You are signed in as " + who + ", which does not have the supervisor role.");
-    show("denied-view");
-  }
+  var views = staff.views("audit-view", "supervisor");
+  var show = views.show, showLogin = views.showLogin, denied = views.denied;
   function endSession(message) { staff.session = null; staff.save(); showLogin(message); }
   function handle(err) {
     if (err && err.status === 401) endSession("Your session has expired. Please sign in again.");

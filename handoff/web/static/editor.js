@@ -11,22 +11,9 @@
   var DECISIONS = { answer: "Answer with one article", clarify: "Ask which of two articles",
                     escalate: "Hand over to a person" };
 
-  function show(view) {
-    ["login-view", "denied-view", "editor-view"].forEach(function (id) { $(id).hidden = id !== view; });
-    $("session").hidden = view === "login-view";
-  }
-  function showLogin(message) {
-    show("login-view");
-    $("login-error").textContent = message || "";
-    $("login-username").focus();
-  }
-  function denied(message) {
-    var who = staff.session && staff.session.agent ? staff.session.agent.username : "this account";
-    $("denied-message").textContent = message ||
-      ("You are signed in as " + who + ", which does not have the editor role. " +
-       "Ask an administrator to give it to you (casedesk agent add NAME --role editor), then sign in again.");
-    show("denied-view");
-  }
+  var views = staff.views("editor-view", "editor",
+    "Ask an administrator to give it to you (casedesk agent add NAME --role editor), then sign in again.");
+  var show = views.show, showLogin = views.showLogin, denied = views.denied;
   function endSession(message) { staff.session = null; staff.save(); current = null; showLogin(message); }
   // true when the error ended the view (signed out, refused); else the caller shows it.
   function fatal(err) {

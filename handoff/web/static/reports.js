@@ -31,22 +31,9 @@
   function reason(code) { return REASONS[code] || String(code); }
   function isoDay(d) { return d.toISOString().slice(0, 10); }
 
-  function show(view) {
-    ["login-view", "denied-view", "reports-view"].forEach(function (id) { $(id).hidden = id !== view; });
-    $("session").hidden = view === "login-view";
-  }
-  function showLogin(message) {
-    show("login-view");
-    $("login-error").textContent = message || "";
-    $("login-username").focus();
-  }
-  function denied(message) {
-    var who = staff.session && staff.session.agent ? staff.session.agent.username : "this account";
-    $("denied-message").textContent = message ||
-      ("You are signed in as " + who + ", which does not have the supervisor role. " +
-       "Ask an administrator to give it to you (casedesk agent add NAME --role supervisor), then sign in again.");
-    show("denied-view");
-  }
+  var views = staff.views("reports-view", "supervisor",
+    "Ask an administrator to give it to you (casedesk agent add NAME --role supervisor), then sign in again.");
+  var show = views.show, showLogin = views.showLogin, denied = views.denied;
   function endSession(message) { staff.session = null; staff.save(); showLogin(message); }
   function handle(err) {
     if (err && err.status === 401) endSession("Your session has expired. Please sign in again.");

@@ -6,21 +6,8 @@
   var staff = window.casedeskStaff, el = staff.el, api = staff.api;
   var accounts = [];
 
-  function show(view) {
-    ["login-view", "denied-view", "staff-view"].forEach(function (id) { $(id).hidden = id !== view; });
-    $("session").hidden = view === "login-view";
-  }
-  function showLogin(message) {
-    show("login-view");
-    $("login-error").textContent = message || "";
-    $("login-username").focus();
-  }
-  function denied(message) {
-    var who = staff.session && staff.session.agent ? staff.session.agent.username : "this account";
-    $("denied-message").textContent = message ||
-      ("You are signed in as " + who + ", which does not have the supervisor role.");
-    show("denied-view");
-  }
+  var views = staff.views("staff-view", "supervisor");
+  var show = views.show, showLogin = views.showLogin, denied = views.denied;
   function endSession(message) { staff.session = null; staff.save(); showLogin(message); }
   function status(text) { $("staff-status").textContent = text || ""; $("staff-error").textContent = ""; }
   function handle(err) {

@@ -71,6 +71,28 @@ window.casedeskStaff = (function () {
     });
   };
 
+  // A staff page's three views: the sign-in (#login-view), "no access" (#denied-view) and its own (``main``),
+  // which needs ``role``; ``hint`` follows the "no access" message.
+  staff.views = function (main, role, hint) {
+    var v = {};
+    v.show = function (view) {
+      ["login-view", "denied-view", main].forEach(function (id) { $(id).hidden = id !== view; });
+      $("session").hidden = view === "login-view";
+    };
+    v.showLogin = function (message) {
+      v.show("login-view");
+      $("login-error").textContent = message || "";
+      $("login-username").focus();
+    };
+    v.denied = function (message) {
+      var who = staff.session && staff.session.agent ? staff.session.agent.username : "this account";
+      $("denied-message").textContent = message ||
+        ("You are signed in as " + who + ", which does not have the " + role + " role." + (hint ? " " + hint : ""));
+      v.show("denied-view");
+    };
+    return v;
+  };
+
   // The sign-in form (#login-form, #login-username, #login-password, #login-submit, #login-error) and the
   // sign-out button (#signout): signedIn() after a sign-in, signedOut("") after a sign-out.
   staff.bindSignIn = function (signedIn, signedOut) {
