@@ -19,7 +19,7 @@ from harness.servers import AppProcess, RasaProcess, free_port, served_app
 from tests import test_survey as survey
 from tests.browser import WAIT_MS, sign_in_staff
 
-STAFF_PAGES = ("/panel", "/panel/reports", "/panel/editor", "/panel/staff")
+STAFF_PAGES = ("/panel", "/panel/reports", "/panel/editor", "/panel/staff", "/panel/audit")
 CUSTOMER_PAGES = ("/", "/kb/bike-returns")
 OTHER_ANSWERS = ("/static/widget/widget.js", "/static/panel/panel.css", "/static/vendor/socket.io.min.js",
                  "/healthz", "/api/openapi.json", "/api/no/such/route", "/static/widget/nothing-here.js",
@@ -120,7 +120,8 @@ async def test_every_page_works_under_its_policy(browser: Browser, stack: tuple[
     ready = {"/panel": ("connection-status", re.compile("Online")),
              "/panel/reports": ("report-status", re.compile(r"^Cases created from")),
              "/panel/editor": ("list-status", re.compile(r"\d+ articles")),
-             "/panel/staff": ("accounts", re.compile(r"Username.*agent", re.S))}
+             "/panel/staff": ("accounts", re.compile(r"Username.*agent", re.S)),
+             "/panel/audit": ("audit-status", re.compile(r"^\d+ entr"))}
     for path, (test_id, text) in ready.items():
         page = await open_listening(browser, app.url + path, errors, console)
         await sign_in_staff(page, "agent")
