@@ -1,4 +1,5 @@
-"""Staff accounts that can be disabled, and sockets that know their sign-in (docs/security.md, "Staff accounts and sessions").
+"""Staff accounts that can be disabled, and sockets that know their sign-in (docs/security.md, "Staff
+accounts and sessions").
 
 - agents.disabled_at: when the account was disabled (null: it is active); a disabled account cannot sign
   in, and its sessions were ended;
