@@ -15,8 +15,10 @@ from aiohttp import web
 from bot.action_endpoint import action_executor, webhook_handler
 from connectors import mobile_api, telegram
 from handoff.cases import masking
+from handoff.cases.bot_turns import BotTurns
 from handoff.cases.desk import open_desk
 from handoff.cases.rasa_bridge import RasaBridge
+from handoff.cases.rasa_health import RasaHealth, http_probe
 from handoff.contacts.directory import Contacts
 from handoff.editorial.live_index import LiveIndex
 from handoff.editorial.publishing import Publisher, rasa_loading
@@ -37,6 +39,7 @@ from handoff.web.keys import (
     ARTICLES,
     AUDIT,
     AUTH,
+    BOT_TURNS,
     BRIDGE,
     CONTACTS,
     CONVERSATIONS,
@@ -108,9 +111,13 @@ def create_app(settings: Settings) -> web.Application:
         audit = app[AUDIT] = AuditLog(store)  # staff actions, recorded by the owner of each change
         auth = AgentAuth(store, settings.agent_session_hours, PasswordHasher(settings.password_hash_cost), audit)
         app[STAFF] = StaffAccounts(store, auth)  # every change to a staff account (handoff/staff/roster.py)
-        bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds,
-                            loading=lambda: rasa_loading(settings.index_dir))
-        desk = app[DESK] = open_desk(store, sio, bridge, settings, live_index.tags, audit=audit, limiter=limiter)
+        loading = lambda: rasa_loading(settings.index_dir)  # noqa: E731
+        bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds, loading=loading)
+        # The bot's queue and Rasa's health check (docs/operations.md, "Overload").
+        health = RasaHealth(http_probe(http), settings.rasa_url, settings.rasa_probe_interval_seconds,
+                            settings.rasa_probe_timeout_seconds, loading=loading)
+        turns = app[BOT_TURNS] = BotTurns(bridge, health, settings.bot_turns_in_flight, settings.bot_turns_waiting)
+        desk = app[DESK] = open_desk(store, sio, turns, settings, live_index.tags, audit=audit, limiter=limiter)
         conversations = desk.conversations
         await desk.start(alone=not settings.redis_url)
         channel = None
@@ -128,7 +135,8 @@ def create_app(settings: Settings) -> web.Application:
         # garbage collector's full passes, which otherwise stall the event loop for some 60 ms.
         gc.freeze()
         try:
-            yield
+            async with health.running():
+                yield
         finally:
             await desk.stop()
             if channel is not None:

@@ -144,6 +144,12 @@ class Settings:
     # makes one); the public address (https: HSTS), by default built from host and port.
     action_token: str = dataclasses.field(default="", repr=False)
     public_url: str = ""
+    # Issue 18, overload (docs/operations.md, "Overload"; handoff/cases/bot_turns.py): bot turns at Rasa at once and
+    # waiting for a place (beyond: the assistant is busy, a person is offered); Rasa's health check.
+    bot_turns_in_flight: int = 4
+    bot_turns_waiting: int = 40
+    rasa_probe_interval_seconds: float = 0.25
+    rasa_probe_timeout_seconds: float = 2.0
 
     SECRETS = frozenset({"first_agent_password", "identity_secret", "telegram_bot_token", "telegram_webhook_secret",
                          "rasa_token", "action_token"})
@@ -320,6 +326,15 @@ def _validate(s: Settings) -> None:
     if s.action_token and not ACTION_TOKEN.fullmatch(s.action_token):
         raise SettingsError("action_token: letters, digits, _ and - only (Rasa sends it in a query parameter)")
     _check_public_url(s.public_url)
+    # Issue 18, overload.
+    if not 1 <= s.bot_turns_in_flight <= 1000:
+        raise SettingsError(f"bot_turns_in_flight: must be 1..1000, got {s.bot_turns_in_flight}")
+    if not 0 <= s.bot_turns_waiting <= 100_000:
+        raise SettingsError(f"bot_turns_waiting: must be 0..100000, got {s.bot_turns_waiting}")
+    if not 0.05 <= s.rasa_probe_interval_seconds <= 60:
+        raise SettingsError(f"rasa_probe_interval_seconds: must be 0.05..60, got {s.rasa_probe_interval_seconds:g}")
+    if not 0.1 <= s.rasa_probe_timeout_seconds <= 60:
+        raise SettingsError(f"rasa_probe_timeout_seconds: must be 0.1..60, got {s.rasa_probe_timeout_seconds:g}")
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
     try:

@@ -15,7 +15,7 @@
   var I18N = {
     en: { open: "Open chat", close: "Close chat", title: "Help", input: "Your message", send: "Send", you: "You",
       bot: "Assistant", agent: "Agent", queued: "You are number {n} in the queue. An agent will be with you shortly.",
-      queuedNoPos: "An agent will be with you shortly.", typing: "{name} is typing…", wait: "Expected wait: about {m} min.",
+      queuedNoPos: "An agent will be with you shortly.", typing: "{name} is typing…", botTyping: "The assistant is typing…", wait: "Expected wait: about {m} min.",
       noAgents: "Nobody from our team is available right now. Leave a message here and we will answer you in this chat as soon as someone is back.",
       withAgent: "You are chatting with {name}", anAgent: "an agent",
       ended: "This conversation has ended", newConv: "Start a new conversation", rate: "{n} out of 5",
@@ -30,7 +30,7 @@
       limited: "That was too fast. Please wait {s} seconds and try again." },
     de: { open: "Chat öffnen", close: "Chat schließen", title: "Hilfe", input: "Ihre Nachricht", send: "Senden", you: "Sie",
       bot: "Assistent", agent: "Mitarbeiter", queued: "Sie sind Nummer {n} in der Warteschlange. Gleich ist jemand für Sie da.",
-      queuedNoPos: "Gleich ist jemand für Sie da.", typing: "{name} schreibt …", wait: "Voraussichtliche Wartezeit: etwa {m} Min.",
+      queuedNoPos: "Gleich ist jemand für Sie da.", typing: "{name} schreibt …", botTyping: "Der Assistent schreibt …", wait: "Voraussichtliche Wartezeit: etwa {m} Min.",
       noAgents: "Gerade ist niemand aus unserem Team erreichbar. Hinterlassen Sie hier eine Nachricht, wir antworten Ihnen in diesem Chat, sobald jemand da ist.",
       withAgent: "Sie chatten mit {name}", anAgent: "einem Mitarbeiter",
       ended: "Diese Unterhaltung ist beendet", newConv: "Neue Unterhaltung beginnen", rate: "{n} von 5",
@@ -46,7 +46,7 @@
       limited: "Das ging zu schnell. Bitte warten Sie {s} Sekunden und versuchen Sie es dann erneut." },
     ar: { open: "افتح المحادثة", close: "أغلق المحادثة", title: "المساعدة", input: "رسالتك", send: "إرسال", you: "أنت",
       bot: "المساعد", agent: "موظف", queued: "ترتيبك {n} في قائمة الانتظار. سينضم إليك موظف قريبًا.",
-      queuedNoPos: "سينضم إليك موظف قريبًا.", typing: "{name} يكتب…", wait: "مدة الانتظار المتوقعة: حوالي {m} دقيقة.",
+      queuedNoPos: "سينضم إليك موظف قريبًا.", typing: "{name} يكتب…", botTyping: "المساعد يكتب…", wait: "مدة الانتظار المتوقعة: حوالي {m} دقيقة.",
       noAgents: "لا يوجد أحد من فريقنا متاح الآن. اترك رسالة هنا وسنرد عليك في هذه المحادثة فور عودة أحدهم.",
       withAgent: "أنت تتحدث مع {name}", anAgent: "موظف",
       ended: "انتهت هذه المحادثة", newConv: "ابدأ محادثة جديدة", rate: "{n} من 5",
@@ -303,7 +303,9 @@
     socket.on("case_updated", function (c) { if (stored && c && c.id === stored.id) applyConversation(c); });
     socket.on("typing_changed", function (e) {
       if (!stored || !e || e.conversation_id !== stored.id) return;
-      ui.typing.textContent = e.typing ? t("typing", { name: e.name || t("anAgent") }) : "";
+      // The assistant, while the bot works on an answer (or waits for its turn); an agent by name.
+      var who = e.sender === "bot" ? t("botTyping") : t("typing", { name: e.name || t("anAgent") });
+      ui.typing.textContent = e.typing ? who : "";
       ui.typing.hidden = !e.typing;
     });
   }

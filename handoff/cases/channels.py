@@ -86,3 +86,9 @@ class Channels:
         """The channel of that name; a conversation of a channel this process does not run (its settings
         turned it off) is reached, if at all, through the sockets."""
         return self._by_name.get(name, self._socket)
+
+    async def typing(self, name: str, conversation_id: str, event: dict[str, Any]) -> None:
+        """Someone typing (``event``, `typing_changed`) for the customer, on channel ``name`` if it shows that."""
+        channel = self.of(name)
+        if channel.capabilities.typing:
+            await channel.typing(conversation_id, event)

@@ -26,11 +26,13 @@ import socketio
 from handoff import catalogue
 from handoff.cases import customers, lifecycle, masking
 from handoff.cases.arrivals import Arrivals
+from handoff.cases.bot_replies import BUSY, PERSON, busy_handover, busy_offer, record_articles, unavailable
+from handoff.cases.bot_turns import Bot, BotBusy
 from handoff.cases.channels import Channels
 from handoff.cases.events import CaseChanged, NoteAdded, Signal
 from handoff.cases.presence import AGENT, agent_room, queue_room
 from handoff.cases.queues import Queues
-from handoff.cases.rasa_bridge import BotReply, BotUnavailable, RasaBridge
+from handoff.cases.rasa_bridge import BotReply, BotUnavailable
 from handoff.cases.views import case_summary, conversation_view, message_view
 from handoff.errors import ApiError
 from handoff.limits.limiter import Limiter
@@ -64,7 +66,7 @@ KEEP_PLACE = frozenset({Reason.AGENT_DISCONNECTED, Reason.TRANSFERRED})  # reque
 
 
 class Conversations:
-    def __init__(self, store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings,
+    def __init__(self, store: SqlCaseStore, sio: socketio.AsyncServer, bot: Bot, settings: Settings,
                  queues: Queues, channels: Channels, limiter: Limiter | None = None) -> None:
         self.store = store
         # Where customers are reached, by their conversation's channel (handoff/cases/channels.py).
@@ -72,7 +74,7 @@ class Conversations:
         self.queues = queues
         self.routing = queues.routing
         self._sio = sio
-        self._bot = bot
+        self._bot = bot  # the bot's queue in front of Rasa (handoff/cases/bot_turns.py)
         self._settings = settings
         self._mask = masking.for_transcripts(settings)  # before a person's text is stored or sent to Rasa
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -171,44 +173,59 @@ class Conversations:
                                payload: str | None, address: str | None = None) -> Message:
         """``address``: the client's, for the limit of hand-overs per address."""
         async with self.locked(conversation_id):
+            offered_by = None  # the kind of the bot's message whose button was pressed
             if payload is not None:
                 if (await self.get(conversation_id)).status in CLOSED:
                     raise ApiError("conflict", "this conversation has ended; start a new one")
-                await self._check_button(conversation_id, payload)
+                offered_by = await self._check_button(conversation_id, payload)
             try:
                 posted = await self._post(conversation_id, "customer", customer_name, text,
                                           {"payload": payload} if payload else {}, statuses=OPEN)
             except StaleStatus:
                 raise ApiError("conflict", "this conversation has ended; start a new one") from None
             if posted.status == Status.BOT:  # the bot gets the text as stored: masked
-                await self._bot_turn(await self.get(conversation_id), payload or posted.message.text, address)
+                await self._bot_turn(await self.get(conversation_id), payload or posted.message.text, address,
+                                     person=offered_by == BUSY and payload == PERSON)
             return posted.message
 
-    async def _check_button(self, conversation_id: str, payload: str) -> None:
+    async def _check_button(self, conversation_id: str, payload: str) -> str | None:
+        """The ``kind`` of the bot's latest message, if it offered ``payload``; else `invalid_payload`."""
         last = await self.store.last_message_from(conversation_id, ["bot", "agent", "customer"])
         offered = [] if last is None or last.sender != "bot" else last.data.get("buttons", [])
-        if payload not in {b.get("payload") for b in offered}:
+        if last is None or payload not in {b.get("payload") for b in offered}:
             raise ApiError("invalid_payload", "payload: not one of the buttons the bot offered last")
+        return last.data.get("kind")
 
-    async def _bot_turn(self, conversation: Conversation, text: str, address: str | None = None) -> None:
-        metadata = {"channel": conversation.channel, "locale": conversation.locale}
+    async def _bot_turn(self, conversation: Conversation, text: str, address: str | None, person: bool) -> None:
+        """The bot's answer to ``text``; the customer sees the assistant typing while the turn waits for Rasa
+        or runs. The bot's queue full: the customer is told so and offered a person, whom ``person`` takes."""
+        if person:  # Rasa is not asked
+            return await self._bot_replies(
+                conversation, [busy_handover(await self.customer_language(conversation))], address)
+        await self.bot_typing(conversation, True)
         try:
-            replies = await self._bot.send(conversation.id, text, metadata)
+            replies = await self._bot.send(conversation.id, text, {"channel": conversation.channel,
+                                                                   "locale": conversation.locale})
             if not replies:  # every turn of our bot answers; silence means an action failed
                 raise BotUnavailable("Rasa sent no reply")
+        except BotBusy:
+            replies = [busy_offer(await self.customer_language(conversation))]
         except BotUnavailable as exc:
             log.warning("bot unavailable for %s: %s", conversation.id, exc)
-            language = await self.customer_language(conversation)
-            replies = [BotReply(catalogue.text(language, "bot.unavailable"),
-                                {"kind": "handoff", "reason": "bot_unavailable", "language": language},
-                                handoff_reason=Reason.BOT_UNAVAILABLE)]
+            replies = [unavailable(await self.customer_language(conversation))]
+        finally:
+            await self.bot_typing(conversation, False)
+        await self._bot_replies(conversation, replies, address)
+
+    async def _bot_replies(self, conversation: Conversation, replies: list[BotReply], address: str | None) -> None:
+        """Post the bot's replies; the first that hands over or resolves changes the case, and is the last."""
         for reply in replies:
             if reply.handoff_reason and self._limiter and not await self._limiter.hits_all(
                     ("handovers_per_contact", conversation.customer_id), ("handovers_per_address", address)):
                 await self.tell(conversation, "system.handover_limited", {"kind": "handover_limited"})
                 return  # past a limit of hand-overs: the case stays with the bot, out of the queue
             posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
-            await self._record_articles(conversation.id, posted.message.seq, reply)
+            await record_articles(self.store, conversation.id, posted.message.seq, reply)
             if reply.handoff_reason:
                 await self.transition(conversation, Status.QUEUED, reason=reply.handoff_reason,
                                        actor="bot")
@@ -218,28 +235,22 @@ class Conversations:
                                        actor="bot")
                 return
 
-    async def _record_articles(self, conversation_id: str, seq: int, reply: BotReply) -> None:
-        """The case's articles: those the bot answered with or offered, and whether they helped."""
-        data = reply.data
-        shown = [data["article"]["id"]] if data.get("kind") == "answer" else data.get("offered", [])
-        if shown:
-            await self.store.add_case_articles(conversation_id, seq, shown)
-        if reply.resolve_reason == "answer_helped":
-            await self.store.article_feedback(conversation_id, True, data.get("article_id"))
-        elif reply.handoff_reason in ("answer_not_helpful", "no_offered_article_fits"):
-            await self.store.article_feedback(conversation_id, False, data.get("article_id"))
+    async def bot_typing(self, conversation: Conversation, typing: bool) -> None:
+        """Tell the customer that the assistant is working on an answer (or stopped); not stored."""
+        await self.channels.typing(conversation.channel, conversation.id, {
+            "conversation_id": conversation.id, "sender": "bot", "name": self._settings.bot_name, "typing": typing})
 
     async def typing(self, conversation_id: str, sender: str, name: str, typing: bool) -> None:
         """Tell the other side that the customer or the agent is typing (or stopped); not stored.
-        Only while the case is with an agent: the bot needs no indicator and the queue has no reader."""
+        Only while the case is with an agent: the queue has no reader (the bot's own: `bot_typing`)."""
         conversation = await self.get(conversation_id)
         if conversation.status != Status.WITH_AGENT or conversation.agent_id is None:
             return
         event = {"conversation_id": conversation_id, "sender": sender, "name": name, "typing": typing}
         if sender == "customer":
             await self._sio.emit("typing_changed", event, room=agent_room(conversation.agent_id), namespace=AGENT)
-        elif self.channels.of(conversation.channel).capabilities.typing:
-            await self.channels.of(conversation.channel).typing(conversation_id, event)
+        else:
+            await self.channels.typing(conversation.channel, conversation_id, event)
 
     async def answer_survey(self, conversation_id: str, answers: Answers, via: str = "chat") -> Survey:
         """The customer's one survey answer, in the chat or through the link (``via``): whichever comes

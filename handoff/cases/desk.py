@@ -12,12 +12,12 @@ import socketio
 from handoff.cases.access import CaseAccess
 from handoff.cases.assignment import Assignment
 from handoff.cases.audit_trail import AuditTrail
+from handoff.cases.bot_turns import Bot
 from handoff.cases.channels import Channels
 from handoff.cases.conversations import Conversations
 from handoff.cases.events import Background, CaseChanged
 from handoff.cases.presence import Presence
 from handoff.cases.queues import Queues
-from handoff.cases.rasa_bridge import RasaBridge
 from handoff.cases.routing import Routing
 from handoff.cases.sweeper import Sweeper
 from handoff.limits.limiter import Limiter
@@ -47,14 +47,14 @@ class Desk:
         await self.presence.node_stopped()
 
 
-def open_desk(store: SqlCaseStore, sio: socketio.AsyncServer, bot: RasaBridge, settings: Settings,
+def open_desk(store: SqlCaseStore, sio: socketio.AsyncServer, bot: Bot, settings: Settings,
               article_tags: Callable[[str], Iterable[str]] = lambda article_id: (),
               channels: Channels | None = None, audit: AuditLog | None = None,
               limiter: Limiter | None = None) -> Desk:
-    """``article_tags``: the knowledge index's tags of an article, for routing; ``channels``: where
-    customers are reached (the sockets of the web widget and mobile apps when None); ``audit``: where
-    staff actions on cases are recorded (the store's audit log when None); ``limiter``: the limits of
-    hand-overs (none when None)."""
+    """``bot``: the bot's queue in front of Rasa (`BotTurns`), or Rasa itself; ``article_tags``: the
+    knowledge index's tags of an article, for routing; ``channels``: where customers are reached (the
+    sockets of the web widget and mobile apps when None); ``audit``: where staff actions on cases are
+    recorded (the store's audit log when None); ``limiter``: the limits of hand-overs (none when None)."""
     channels = channels or Channels(sio)
     background = Background()
     routing = Routing(settings.queues, settings.agents, settings.agent_capacity, settings.sla_warning_ratio)

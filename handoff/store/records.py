@@ -29,6 +29,7 @@ class Reason(StrEnum):
     ANSWER_NOT_HELPFUL = "answer_not_helpful"
     NO_OFFERED_ARTICLE_FITS = "no_offered_article_fits"
     BOT_UNAVAILABLE = "bot_unavailable"
+    BOT_BUSY = "bot_busy"  # the bot's queue was full and the customer took the offer of a person (issue 18)
     # the bot resolves
     ANSWER_HELPED = "answer_helped"
     GOODBYE = "goodbye"

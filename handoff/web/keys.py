@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from handoff.cases.bot_turns import BotTurns
 from handoff.cases.conversations import Conversations
 from handoff.cases.desk import Desk
 from handoff.cases.rasa_bridge import RasaBridge
@@ -25,6 +26,8 @@ STAFF = web.AppKey("staff", StaffAccounts)  # every change to a staff account
 AGENT_SOCKETS = web.AppKey("agent_sockets", AgentNamespace)  # the namespace /agent of this node
 AUDIT = web.AppKey("audit", AuditLog)  # the audit log of staff actions
 BRIDGE = web.AppKey("bridge", RasaBridge)
+# The bot's queue in front of Rasa, with its health check (`BotTurns.health`): depth, in flight, refusals.
+BOT_TURNS = web.AppKey("bot_turns", BotTurns)
 CONVERSATIONS = web.AppKey("conversations", Conversations)
 DESK = web.AppKey("desk", Desk)  # the cases wired: conversations, presence, queues, assignment, sweeper
 CONTACTS = web.AppKey("contacts", Contacts)

@@ -195,7 +195,7 @@ class Typing(Reply):
     """`typing_changed`: someone on the other side started or stopped typing."""
 
     conversation_id: str
-    sender: Literal["customer", "agent"]
+    sender: Literal["customer", "agent", "bot"]
     name: str
     typing: bool
 

@@ -5,7 +5,8 @@
     low_confidence: "Bot was not confident",
     customer_request: "Customer asked for a person",
     answer_not_helpful: "Answer was not helpful",
-    bot_unavailable: "Bot unavailable"
+    bot_unavailable: "Bot unavailable",
+    bot_busy: "Bot busy (customer took a person)"
   };
   var STATUS = { bot: "With bot", queued: "Waiting", with_agent: "With agent", resolved: "Resolved", abandoned: "Abandoned", cancelled: "Cancelled" };
   var SLA = { warning: "SLA close to breach", breached: "SLA breached", met: "SLA met" };

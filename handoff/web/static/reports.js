@@ -6,7 +6,8 @@
                    cancelled: "Cancelled", open: "Still open" };
   var REASONS = { low_confidence: "Bot was not confident", customer_request: "Customer asked for a person",
                   answer_not_helpful: "Answer was not helpful", no_offered_article_fits: "No offered article fitted",
-                  bot_unavailable: "Bot unavailable", not_helpful: "Article did not help" };
+                  bot_unavailable: "Bot unavailable", bot_busy: "Bot busy (customer took a person)",
+                  not_helpful: "Article did not help" };
   var COLORS = ["#1f5f8b", "#e07b00", "#1f7a3d", "#a11", "#6b4fa0", "#5b6672", "#c9a227", "#14456b"];
   var BY = { by_queue: ["queue", "Queue"], by_agent: ["agent_name", "Agent"], by_article: ["title", "Article"],
              by_topic: ["tag", "Topic (tag)"] };
