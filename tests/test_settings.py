@@ -52,6 +52,12 @@ def test_defaults_file_then_environment(tmp_path: Path) -> None:
         ("password_hash_cost = 13\n", {}, "password_hash_cost: must be 14..20 (log2 of scrypt's N; OWASP's is 17"),
         ("", {"CASEDESK_PASSWORD_HASH_COST": "21"}, "password_hash_cost: must be 14..20"),
         ('first_agent_password_file = " "\n', {}, "first_agent_password_file: must name a file"),
+        # overload (issue 18)
+        ("bot_turns_in_flight = 0\n", {}, "bot_turns_in_flight: must be 1..1000, got 0"),
+        ("", {"CASEDESK_BOT_TURNS_WAITING": "-1"}, "bot_turns_waiting: must be 0..100000, got -1"),
+        ("", {"CASEDESK_BOT_TURNS_WAITING": "many"}, "bot_turns_waiting: expected int"),
+        ("rasa_probe_interval_seconds = 0\n", {}, "rasa_probe_interval_seconds: must be 0.05..60, got 0"),
+        ("", {"CASEDESK_RASA_PROBE_TIMEOUT_SECONDS": "0.01"}, "rasa_probe_timeout_seconds: must be 0.1..60, got 0.01"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
