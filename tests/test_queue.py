@@ -185,10 +185,10 @@ async def test_typing_indicators_both_ways_only_while_an_agent_has_the_case(tmp_
         seen = await agent.wait_for("typing_changed", lambda e: e["conversation_id"] == first_id)
         assert (seen["sender"], seen["typing"]) == ("customer", True)
         await agent.ok("set_typing", {"conversation_id": first_id, "typing": True})
-        heard = await first.wait_for("typing_changed")
+        heard = await first.wait_for("typing_changed", lambda e: e["sender"] == "agent")  # (the bot's: its turn)
         assert (heard["sender"], heard["typing"], heard["conversation_id"]) == ("agent", True, first_id)
         await agent.ok("set_typing", {"conversation_id": first_id, "typing": False})
-        await first.wait_for("typing_changed", lambda e: e["typing"] is False)
+        await first.wait_for("typing_changed", lambda e: e["sender"] == "agent" and e["typing"] is False)
 
         await second.ok("set_typing", {"typing": True})  # queued: nobody to tell
         refused = await agent.call("set_typing", {"conversation_id": "c_nope", "typing": True})

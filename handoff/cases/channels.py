@@ -1,10 +1,11 @@
 """Customer channels behind one interface (docs/channels.md).
 
 A `Channel` takes what Conversations (handoff/cases/conversations.py) sends a conversation's customer, after
-it is stored: each message, the agent's typing, the case as it is now. What a customer writes comes in
-through the channel's own entry (the socket namespace /chat, a webhook) and goes to Conversations, which
-stores it and owns every change. Each channel says what it can show (`Capabilities`); where it has no
-buttons, they become numbered choices (`numbered`) and a customer's number picks one (`chosen`).
+it is stored: each message, the agent's (and on sockets the assistant's) typing, the case as it is now. What
+a customer writes comes in through the channel's own entry (the socket namespace /chat, a webhook) and goes
+to Conversations, which stores it and owns every change. Each channel says what it can show (`Capabilities`);
+where it has no buttons, they become numbered choices (`numbered`) and a customer's number picks one
+(`chosen`).
 
 The web widget and the mobile app share `SocketChannel`: the conversation's socket.io room.
 """
@@ -35,6 +36,7 @@ class Capabilities:
     links: bool  # a link behind a title (else: the address written out)
     typing: bool  # that the agent is typing
     max_text_length: int | None = None  # longest text of one message (longer ones are split), None: no limit
+    bot_typing: bool = False  # that the assistant works on an answer (each bot turn: cheap on a socket only)
 
 
 class Channel(Protocol):
@@ -57,7 +59,7 @@ class Channel(Protocol):
 class SocketChannel:
     """The web widget and the mobile app: the conversation's room in the socket.io namespace /chat."""
 
-    capabilities = Capabilities(buttons=True, links=True, typing=True)
+    capabilities = Capabilities(buttons=True, links=True, typing=True, bot_typing=True)
 
     def __init__(self, sio: socketio.AsyncServer) -> None:
         self._sio = sio
@@ -90,5 +92,5 @@ class Channels:
     async def typing(self, name: str, conversation_id: str, event: dict[str, Any]) -> None:
         """Someone typing (``event``, `typing_changed`) for the customer, on channel ``name`` if it shows that."""
         channel = self.of(name)
-        if channel.capabilities.typing:
+        if channel.capabilities.bot_typing if event["sender"] == "bot" else channel.capabilities.typing:
             await channel.typing(conversation_id, event)
