@@ -15,10 +15,15 @@ from typing import Any
 
 import aiohttp
 import pytest
+import socketio
 from aiohttp import web
 
+from handoff.cases.desk import open_desk
+from handoff.cases.rasa_bridge import RasaBridge
+from handoff.settings import load_settings
+from handoff.store.sql import SqlCaseStore
 from harness.clients import Recorder, http_json, queued_customer, sign_in
-from harness.servers import ActionRelay, AppProcess, LoopThread, RasaProcess, start_app
+from harness.servers import ActionRelay, AppProcess, LoopThread, RasaProcess, start_app, two_nodes
 
 QUESTION = "how do I return a bike?"
 WEBHOOK = "/webhooks/rest/webhook"
@@ -241,3 +246,31 @@ async def test_an_app_killed_mid_turn_answers_the_pending_question_after_a_resta
         app.stop()
         held.close()
         actions.target = session_app
+
+
+async def test_where_nodes_share_the_store_one_answers_a_message_left_without_a_turn(
+        tmp_path: Path, redis_url: str) -> None:
+    database = tmp_path / "a" / "casedesk.db"
+    database.parent.mkdir()
+    store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with aiohttp.ClientSession() as http:
+            nowhere = RasaBridge(http, "http://127.0.0.1:9", 1)
+            desk = open_desk(store, socketio.AsyncServer(async_mode="aiohttp"), nowhere, load_settings(None, {}))
+            conversation, token = await desk.conversations.start("mobile", "en", None)
+        await store.append_message(conversation.id, sender="customer", sender_name="C", text=QUESTION,
+                                   client_id="left")  # stored; then the node that stored it was gone
+    finally:
+        await store.close()
+    with two_nodes(tmp_path, redis_url) as (first, second):  # no Rasa: the turn hands over
+        messages = f"{first.url}/api/conversations/{conversation.id}/messages"
+        async def done(node: AppProcess) -> None:  # each node first waits out turns another may be running
+            while "customer messages left without a bot turn" not in "".join(node.output):
+                await asyncio.sleep(0.2)
+        try:
+            await asyncio.wait_for(asyncio.gather(done(first), done(second)), 60)
+        except TimeoutError:
+            raise AssertionError("".join(first.output) + "".join(second.output)) from None
+        every = await transcript(messages, token)
+    assert [(m["sender"], m["data"].get("reason")) for m in every] == [("customer", None), ("bot", "bot_unavailable")]
+    assert sum("answered 1 of 1 " in "".join(node.output) for node in (first, second)) == 1

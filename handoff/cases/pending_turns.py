@@ -63,8 +63,7 @@ class PendingTurns:
         finally:
             if claims is not None:
                 await claims.aclose()
-        if pending:
-            log.info("answered %d of %d customer messages left without a bot turn", self.answered, len(pending))
+        log.info("answered %d of %d customer messages left without a bot turn", self.answered, len(pending))
 
     async def _bot_ready(self) -> None:
         """Until Rasa answers (it may start after the app), at most `grace` seconds."""
