@@ -98,10 +98,11 @@ async def messages(request: web.Request) -> web.Response:
 @routes.post("/api/conversations/{conversation_id}/messages")
 async def send_message(request: web.Request) -> web.Response:
     own = await _own(request)
-    text, button = message(await json_body(request), request.app[SETTINGS])
+    sent = message(await json_body(request), request.app[SETTINGS])
     address = client_address(request)
     await admit_message(request.app[LIMITER], own.id, address)
-    stored = await request.app[CONVERSATIONS].customer_message(own.id, own.customer_name, text, button, address)
+    stored = await request.app[CONVERSATIONS].customer_message(own.id, own.customer_name, sent.text, sent.payload,
+                                                               address, sent.client_id)
     return reply(customer.MessageReply, {"message": message_view(stored)}, status=201, headers=NO_STORE)
 
 
@@ -142,7 +143,8 @@ def operations(settings: Settings) -> tuple[openapi.Operation, ...]:
                           "notes (their seq numbers are skipped); with the conversation as it is now",
                           query=customer.MessagesQuery, errors={400: INVALID, **OWN, 429: LIMITED}, security=TOKEN),
         openapi.Operation("POST", "/api/conversations/{conversation_id}/messages", "sendMessage",
-                          "Send a message, or press a button the bot offered in its latest message",
+                          "Send a message, or press a button the bot offered in its latest message; sent again "
+                          "with the same `client_id` (or the same press again), the message stored the first time",
                           customer.MessageReply, "The stored message (masked as docs/privacy.md says); the bot's "
                           "answer follows as messages", status=201, body=customer.SendMessage,
                           errors={400: INVALID, **OWN, 409: CONFLICT, 429: LIMITED}, security=TOKEN),

@@ -43,6 +43,14 @@ def refusal(model: type[BaseModel], payload: Any, **context: Any) -> tuple[str, 
     (customer.SendMessage, {"text": "x" * 2001}, {}, ("message_too_long", "text: must be at most 2000 characters")),
     (customer.SendMessage, {"text": "x" * 11}, {"max_message_length": 10},
      ("message_too_long", "text: must be at most 10 characters")),
+    (customer.SendMessage, {"text": "hi", "client_id": "a b"}, {},
+     ("invalid_payload", "client_id: must be 1 to 64 letters, digits, - or _")),
+    (customer.SendMessage, {"text": "hi", "client_id": "x" * 65}, {},
+     ("invalid_payload", "client_id: must be 1 to 64 letters, digits, - or _")),
+    (agent.AgentMessage, {"conversation_id": "c", "text": "hi", "client_id": 7}, {},
+     ("invalid_payload", "client_id: must be a string")),
+    (agent.ResumeCases, {"cases": [{"conversation_id": "c", "after_seq": -1}]}, {},
+     ("invalid_payload", "cases.0.after_seq: must be between 0 and 2147483648")),
     (customer.StartConversation, {"channel": "fax"}, {}, ("invalid_payload", "channel: must be one of web, mobile")),
     (customer.StartConversation, {"locale": "EN"}, {}, ("invalid_payload", "locale: must look like en or de-DE")),
     (customer.ResumeConversation, {"token": "t", "after_seq": -1}, {},
@@ -74,7 +82,8 @@ def test_refusals_name_the_field_and_keep_the_codes(model: type[BaseModel], payl
 
 def test_what_validates_comes_out_clean() -> None:
     assert customer.SendMessage.model_validate({"text": "  hi  ", "payload": ""}).model_dump() == {
-        "text": "hi", "payload": None}
+        "text": "hi", "payload": None, "client_id": None}
+    assert customer.SendMessage.model_validate({"text": "hi", "client_id": "9f1c-A_2"}).client_id == "9f1c-A_2"
     assert customer.ResumeConversation.model_validate({"token": "t", "after_seq": 4.0}).after_seq == 4
     assert editorial.CreateArticle.model_validate({"path": "a.md", "text": "x"}).text == "x\n"
     patch = staff.UpdateContact.model_validate({"email": "", "preferred": True})

@@ -349,13 +349,18 @@
     }
     return starting;
   }
+  // Each message has an id of its own: sent again when no answer came (up to 3 times, after a reconnect),
+  // it is the message the server stored the first time, never a second one (docs/widget.md).
   function sendMessage(text, payload) {
+    var tries = 0, body = { text: text, client_id: window.crypto.randomUUID ? window.crypto.randomUUID() : String(Date.now()) + Math.random().toString(36).slice(2) };
+    if (payload) body.payload = payload;
     return new Promise(function (resolve, reject) {
-      whenReady(function () {
-        ensureConversation().then(function () {
-          return call("send_message", payload ? { text: text, payload: payload } : { text: text });
-        }).then(function (res) { renderMessage(res.message); resolve(); }, reject);
-      });
+      (function attempt() {
+        whenReady(function () {
+          ensureConversation().then(function () { return call("send_message", body); }).then(function (res) { renderMessage(res.message); resolve(); },
+            function (err) { if (err.code === "timeout" && ++tries < 3) attempt(); else reject(err); });
+        });
+      })();
     }).catch(function (err) { setError(refusal(err)); throw err; });
   }
   function submitText() {

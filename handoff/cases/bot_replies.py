@@ -1,4 +1,4 @@
-"""What the bot says that Rasa does not (its queue full, Rasa down) and what its replies leave on a case.
+"""What the bot says that Rasa does not: its queue is full, or Rasa is down.
 
 The texts come from the message catalogue (handoff/catalogue); docs/protocol.md, "Payloads", has the
 `data` of each message.
@@ -9,7 +9,6 @@ from __future__ import annotations
 from handoff import catalogue
 from handoff.cases.rasa_bridge import BotReply
 from handoff.store.records import Reason
-from handoff.store.sql import SqlCaseStore
 
 BUSY = "bot_busy"  # the `kind` of the message saying the assistant is busy, and the reason of its hand-over
 PERSON = "/request_human"  # the payload of its button: a person, please (the bot's own intent for that)
@@ -33,15 +32,3 @@ def busy_handover(language: str) -> BotReply:
     """The customer took the offer of a person made while the bot was busy."""
     return BotReply(catalogue.text(language, "bot.customer_request"),
                     {"kind": "handoff", "reason": BUSY, "language": language}, handoff_reason=Reason.BOT_BUSY)
-
-
-async def record_articles(store: SqlCaseStore, conversation_id: str, seq: int, reply: BotReply) -> None:
-    """The case's articles: those the bot answered with or offered (message ``seq``), and whether they helped."""
-    data = reply.data
-    shown = [data["article"]["id"]] if data.get("kind") == "answer" else data.get("offered", [])
-    if shown:
-        await store.add_case_articles(conversation_id, seq, shown)
-    if reply.resolve_reason == "answer_helped":
-        await store.article_feedback(conversation_id, True, data.get("article_id"))
-    elif reply.handoff_reason in ("answer_not_helpful", "no_offered_article_fits"):
-        await store.article_feedback(conversation_id, False, data.get("article_id"))

@@ -31,6 +31,8 @@ class Bot(Protocol):
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotReply]: ...
 
+    async def is_up(self) -> bool: ...
+
 
 class BotBusy(Exception):
     """The bot's queue is full: the turn was not taken."""
@@ -53,6 +55,10 @@ class BotTurns:
         self.turns = 0
         self.busy_refusals = 0
         self.unavailable = 0
+
+    async def is_up(self) -> bool:
+        """Whether Rasa answers its health check now (probed once)."""
+        return await self.health.check()
 
     @property
     def depth(self) -> int:

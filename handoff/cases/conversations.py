@@ -24,9 +24,9 @@ from typing import Any
 import socketio
 
 from handoff import catalogue
-from handoff.cases import customers, lifecycle, masking
+from handoff.cases import case_articles, customers, lifecycle, masking, resends
 from handoff.cases.arrivals import Arrivals
-from handoff.cases.bot_replies import BUSY, PERSON, busy_handover, busy_offer, record_articles, unavailable
+from handoff.cases.bot_replies import BUSY, PERSON, busy_handover, busy_offer, unavailable
 from handoff.cases.bot_turns import Bot, BotBusy
 from handoff.cases.channels import Channels
 from handoff.cases.events import CaseChanged, NoteAdded, Signal
@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 
 CANCEL_REASONS = ("spam", "duplicate", "test", "other")
 NOTE = "note"  # the sender of an agent's private note
+CUSTOMER = frozenset({"customer"})
+AGENTS = frozenset({"agent", NOTE})
 WRITTEN_BY_PEOPLE = frozenset({"customer", "agent", NOTE})  # masked before they are stored (mask_in_transcripts)
 KEEP_PLACE = frozenset({Reason.AGENT_DISCONNECTED, Reason.TRANSFERRED})  # requeued cases keep their first queued_at
 
@@ -169,10 +171,13 @@ class Conversations:
                                            "last message); start a new conversation")
         return conversation
 
-    async def customer_message(self, conversation_id: str, customer_name: str, text: str,
-                               payload: str | None, address: str | None = None) -> Message:
-        """``address``: the client's, for the limit of hand-overs per address."""
+    async def customer_message(self, conversation_id: str, customer_name: str, text: str, payload: str | None,
+                               address: str | None = None, client_id: str | None = None) -> Message:
+        """``address``: the client's, for the limit of hand-overs per address; ``client_id``: the client's id
+        of the message. A repeated send (handoff/cases/resends.py) is answered with the stored message."""
         async with self.locked(conversation_id):
+            if (again := await resends.repeated(self.store, conversation_id, client_id, CUSTOMER, payload)) is not None:
+                return again
             offered_by = None  # the kind of the bot's message whose button was pressed
             if payload is not None:
                 if (await self.get(conversation_id)).status in CLOSED:
@@ -180,21 +185,31 @@ class Conversations:
                 offered_by = await self._check_button(conversation_id, payload)
             try:
                 posted = await self._post(conversation_id, "customer", customer_name, text,
-                                          {"payload": payload} if payload else {}, statuses=OPEN)
+                                          {"payload": payload} if payload else {}, statuses=OPEN, client_id=client_id)
             except StaleStatus:
                 raise ApiError("conflict", "this conversation has ended; start a new one") from None
-            if posted.status == Status.BOT:  # the bot gets the text as stored: masked
+            if posted.status == Status.BOT and not posted.repeated:  # the bot gets the text as stored: masked
                 await self._bot_turn(await self.get(conversation_id), payload or posted.message.text, address,
                                      person=offered_by == BUSY and payload == PERSON)
             return posted.message
 
     async def _check_button(self, conversation_id: str, payload: str) -> str | None:
         """The ``kind`` of the bot's latest message, if it offered ``payload``; else `invalid_payload`."""
-        last = await self.store.last_message_from(conversation_id, ["bot", "agent", "customer"])
-        offered = [] if last is None or last.sender != "bot" else last.data.get("buttons", [])
-        if last is None or payload not in {b.get("payload") for b in offered}:
+        payloads, kind = await resends.last_offer(self.store, conversation_id)
+        if payload not in payloads:
             raise ApiError("invalid_payload", "payload: not one of the buttons the bot offered last")
-        return last.data.get("kind")
+        return kind
+
+    async def answer_pending(self, conversation_id: str) -> bool:
+        """Run the bot turn of the customer's message if it is still the latest and the case is with the bot
+        (the app stopped before its turn: handoff/cases/pending_turns.py)."""
+        async with self.locked(conversation_id):
+            conversation = await self.get(conversation_id)
+            last = await self.store.last_message_from(conversation_id, ["bot", "agent", "customer", "system"])
+            if conversation.status != Status.BOT or last is None or last.sender != "customer":
+                return False
+            await self._bot_turn(conversation, last.data.get("payload") or last.text, None, person=False)
+            return True
 
     async def _bot_turn(self, conversation: Conversation, text: str, address: str | None, person: bool) -> None:
         """The bot's answer to ``text``; the customer sees the assistant typing while the turn waits for Rasa
@@ -225,7 +240,7 @@ class Conversations:
                 await self.tell(conversation, "system.handover_limited", {"kind": "handover_limited"})
                 return  # past a limit of hand-overs: the case stays with the bot, out of the queue
             posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
-            await record_articles(self.store, conversation.id, posted.message.seq, reply)
+            await case_articles.record(self.store, conversation.id, posted.message.seq, reply)
             if reply.handoff_reason:
                 await self.transition(conversation, Status.QUEUED, reason=reply.handoff_reason,
                                        actor="bot")
@@ -302,17 +317,21 @@ class Conversations:
             raise ApiError("forbidden", f"case {conversation.number} is not assigned to you")
         return conversation
 
-    async def agent_message(self, agent: Agent, conversation_id: str, text: str) -> Message:
-        """The agent's reply, stored only while the case is theirs (checked in the same statement)."""
+    async def agent_message(self, agent: Agent, conversation_id: str, text: str, client_id: str | None = None
+                            ) -> Message:
+        """The agent's reply, stored only while the case is theirs (checked in the same statement); sent
+        again with the same ``client_id``, the reply stored the first time."""
         async with self.locked(conversation_id):
+            if (again := await resends.repeated(self.store, conversation_id, client_id, AGENTS)) is not None:
+                return again
             try:
                 posted = await self._post(conversation_id, "agent", agent.display_name, text, {},
-                                          statuses=[Status.WITH_AGENT], agent_id=agent.id)
+                                          statuses=[Status.WITH_AGENT], agent_id=agent.id, client_id=client_id)
             except StaleStatus:
                 await self._held(agent, conversation_id)  # says why
                 raise ApiError("conflict", "the case changed meanwhile; reload it") from None
             message = posted.message
-            if posted.first_response_at is None:
+            if posted.first_response_at is None and not posted.repeated:
                 conversation = await self.get(conversation_id)
                 state = self.routing.sla_state(conversation.queued_at, conversation.first_response_due_at,
                                                message.created_at, message.created_at)
@@ -325,11 +344,14 @@ class Conversations:
         await self._held(agent, conversation_id)
         await self.typing(conversation_id, "agent", agent.display_name, typing)
 
-    async def add_note(self, agent: Agent, conversation_id: str, text: str) -> Message:
+    async def add_note(self, agent: Agent, conversation_id: str, text: str, client_id: str | None = None) -> Message:
         """A private note on the case: stored in the transcript, shown to agents, never to the customer."""
         async with self.locked(conversation_id):
             conversation = await self._held(agent, conversation_id)
-            message = (await self._post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"})).message
+            if (again := await resends.repeated(self.store, conversation_id, client_id, AGENTS)) is not None:
+                return again
+            message = (await self._post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"},
+                                        client_id=client_id)).message
         await self.noted.notify(NoteAdded(conversation_id, message.seq, agent))
         return message
 
@@ -461,18 +483,22 @@ class Conversations:
 
     async def _post(
         self, conversation_id: str, sender: str, sender_name: str, text: str, data: dict[str, Any],
-        statuses: Iterable[str] | None = None, agent_id: str | None = None,
+        statuses: Iterable[str] | None = None, agent_id: str | None = None, client_id: str | None = None,
     ) -> Posted:
-        """Store a message (see `SqlCaseStore.append_message` for ``statuses`` and ``agent_id``), then
-        send it to the customer (but a private note) and to the case's agent, and wake this process's
-        long-polls of the conversation (`arrivals`). What people write is masked first (`mask_in_transcripts`)."""
+        """Store a message (see `SqlCaseStore.append_message` for ``statuses``, ``agent_id`` and ``client_id``),
+        then send it to the customer (but a private note) and to the case's agent, and wake this process's
+        long-polls of the conversation (`arrivals`). What people write is masked first (`mask_in_transcripts`).
+        A message another process stored first under the same ``client_id`` is returned, not sent again."""
         if sender in WRITTEN_BY_PEOPLE:
             text = self._mask(text)
         try:
             posted = await self.store.append_message(conversation_id, sender=sender, sender_name=sender_name,
-                                                     text=text, data=data, statuses=statuses, agent_id=agent_id)
+                                                     text=text, data=data, statuses=statuses, agent_id=agent_id,
+                                                     client_id=client_id)
         except KeyError:
             raise ApiError("not_found", f"conversation {conversation_id} does not exist") from None
+        if posted.repeated:
+            return posted
         self.arrivals.posted(conversation_id)
         payload = message_view(posted.message)
         if sender != NOTE:

@@ -16,6 +16,7 @@ from handoff.cases.bot_turns import Bot
 from handoff.cases.channels import Channels
 from handoff.cases.conversations import Conversations
 from handoff.cases.events import Background, CaseChanged
+from handoff.cases.pending_turns import PendingTurns
 from handoff.cases.presence import Presence
 from handoff.cases.queues import Queues
 from handoff.cases.routing import Routing
@@ -37,10 +38,13 @@ class Desk:
     sweeper: Sweeper
     background: Background
     access: CaseAccess  # who may read a case
+    pending: PendingTurns  # customer messages an earlier run left without a bot turn
 
     async def start(self, alone: bool) -> None:
-        """Join the nodes sharing the store (``alone``: the only one, which forgets an earlier run's sockets)."""
+        """Join the nodes sharing the store (``alone``: the only one, which forgets an earlier run's sockets),
+        and answer the customer messages left without a bot turn (handoff/cases/pending_turns.py)."""
         await self.presence.node_started(alone)
+        self.pending.start(alone)
 
     async def stop(self) -> None:
         self.background.cancel()
@@ -78,5 +82,6 @@ def open_desk(store: SqlCaseStore, sio: socketio.AsyncServer, bot: Bot, settings
     conversations.noted.subscribe(trail.on_note_added)
     presence.agents_changed.subscribe(queues.on_agents_changed)
     presence.agents_changed.subscribe(assignment.on_agents_changed)
+    pending = PendingTurns(conversations, bot, background, settings.redis_url, settings.rasa_timeout_seconds)
     return Desk(conversations, presence, queues, assignment, Sweeper(conversations, presence, assignment, settings),
-                background, access)
+                background, access, pending)

@@ -65,10 +65,12 @@ class Presence:
 
     # -- agents ------------------------------------------------------------------------------------
 
-    async def agent_connected(self, agent: Agent, sid: str, session_hash: str | None = None) -> None:
-        """Put the agent's new socket (of the sign-in ``session_hash``) in its rooms: its own, and the queues
-        it may take."""
-        await self._sio.enter_room(sid, agent_room(agent.id), namespace=AGENT)
+    async def agent_connected(self, agent: Agent, sid: str, session_hash: str | None = None,
+                              own_room: bool = True) -> None:
+        """Put the agent's new socket (of the sign-in ``session_hash``) in its rooms: its own (unless not
+        ``own_room``: a socket that resumes enters it when it resumes), and the queues it may take."""
+        if own_room:
+            await self._sio.enter_room(sid, agent_room(agent.id), namespace=AGENT)
         for queue in self._routing.queues_of(agent.username):
             await self._sio.enter_room(sid, queue_room(queue.name), namespace=AGENT)
         already = await self.store.connected("agent", agent.id)

@@ -20,6 +20,7 @@ def message_view(m: Message) -> dict[str, Any]:
     return replies.Message.model_validate({
         "conversation_id": m.conversation_id, "seq": m.seq, "sender": m.sender,
         "sender_name": m.sender_name, "text": m.text, "created_at": iso(m.created_at), "data": m.data,
+        "client_id": m.client_id,
     }).model_dump(mode="json")
 
 

@@ -223,6 +223,7 @@ class Message:
     text: str
     data: dict[str, Any]
     created_at: datetime
+    client_id: str | None = None  # the id its client gave it, if any: a retried send is this message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,6 +235,7 @@ class Posted:
     agent_id: str | None
     first_response_at: datetime | None
     channel: str = "web"  # the conversation's, where the message is delivered (handoff/cases/channels.py)
+    repeated: bool = False  # the message was stored before, under the same client id: nothing new was stored
 
 
 @dataclasses.dataclass(frozen=True)

@@ -324,10 +324,13 @@ class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQuerie
     async def append_message(
         self, conversation_id: str, *, sender: str, sender_name: str, text: str,
         data: dict[str, Any] | None = None, statuses: Iterable[str] | None = None, agent_id: str | None = None,
+        client_id: str | None = None,
     ) -> Posted:
         """Store a message under the conversation's next sequence number (committed on return). With
         ``statuses`` (and ``agent_id``): only while the conversation is in one of them (and is that
-        agent's), else `StaleStatus`. `KeyError` when there is no such conversation."""
+        agent's), else `StaleStatus`. `KeyError` when there is no such conversation. With ``client_id``:
+        when the conversation has a message of that id already (stored by another process meanwhile),
+        nothing is stored and that message is returned (`Posted.repeated`)."""
         now = utcnow()
         data = data or {}
         where = [conversations.c.id == conversation_id]
@@ -353,12 +356,42 @@ class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQuerie
                 raise StaleStatus(conversation_id) if exists else KeyError(conversation_id)
             conn.execute(messages.insert().values(
                 conversation_id=conversation_id, seq=found.last_seq, sender=sender, sender_name=sender_name,
-                text=text, data=json.dumps(data, ensure_ascii=False), created_at=now,
+                text=text, data=json.dumps(data, ensure_ascii=False), created_at=now, client_id=client_id,
             ))
             return found
-        found = await self._write(write)
-        message = Message(conversation_id, found.last_seq, sender, sender_name, text, data, now)
+        try:
+            found = await self._write(write)
+        except sa.exc.IntegrityError:
+            stored = await self.message_by_client_id(conversation_id, client_id) if client_id else None
+            if stored is None:
+                raise
+            conversation = await self.conversation(conversation_id)
+            assert conversation is not None
+            return Posted(stored, conversation.status, conversation.agent_id, conversation.first_response_at,
+                          conversation.channel, repeated=True)
+        message = Message(conversation_id, found.last_seq, sender, sender_name, text, data, now, client_id)
         return Posted(message, found.status, found.agent_id, aware(found.first_response_at), found.channel)
+
+    async def message_by_client_id(self, conversation_id: str, client_id: str) -> Message | None:
+        """The conversation's message that its client sent with the id ``client_id``, if there is one."""
+        rows = await self._select(messages, (messages.c.conversation_id == conversation_id)
+                                  & (messages.c.client_id == client_id))
+        return self._to_message(rows[0]) if rows else None
+
+    async def awaiting_bot(self, before: datetime | None = None) -> list[str]:
+        """The conversations with the bot whose latest message (but private notes) is the customer's (stored
+        ``before``, when given): their bot turn never happened (the app stopped in between), oldest first."""
+        latest = (sa.select(messages.c.conversation_id, sa.func.max(messages.c.seq).label("seq"))
+                  .where(messages.c.sender != "note").group_by(messages.c.conversation_id).subquery())
+        query = (sa.select(conversations.c.id)
+                 .join(latest, latest.c.conversation_id == conversations.c.id)
+                 .join(messages, (messages.c.conversation_id == latest.c.conversation_id)
+                       & (messages.c.seq == latest.c.seq))
+                 .where(conversations.c.status == Status.BOT, messages.c.sender == "customer",
+                        *([messages.c.created_at < before] if before else []))
+                 .order_by(messages.c.created_at))
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
 
     async def messages_after(self, conversation_id: str, after_seq: int = 0) -> list[Message]:
         query = (
@@ -385,7 +418,7 @@ class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQuerie
     def _to_message(row: Any) -> Message:
         return Message(
             row.conversation_id, row.seq, row.sender, row.sender_name, row.text,
-            json.loads(row.data), aware(row.created_at),
+            json.loads(row.data), aware(row.created_at), row.client_id,
         )
 
     # -- keys the app makes itself ----------------------------------------------------------------

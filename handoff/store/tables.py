@@ -113,6 +113,9 @@ messages = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # The id the client gave the message (a retried send is the same message), unique per conversation.
+    sa.Column("client_id", sa.String(64)),
+    sa.Index("ix_messages_client_id", "conversation_id", "client_id", unique=True),
 )
 
 case_events = sa.Table(

@@ -6,12 +6,13 @@ from a process that serves no sockets (`casedesk agent`), through Redis."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import socketio
 
 from handoff.cases.desk import Desk
-from handoff.cases.presence import AGENT
+from handoff.cases.presence import AGENT, agent_room
 from handoff.cases.views import case_summary, message_view
 from handoff.errors import ApiError
 from handoff.settings import Settings
@@ -36,6 +37,7 @@ class AgentNamespace(BoundaryNamespace):
         self._settings = settings
         self._tokens: dict[str, str] = {}  # sid -> token
         self._agent_of: dict[str, str] = {}  # sid -> agent id
+        self._resuming: set[str] = set()  # sockets that connected with ``resume`` and have not resumed yet
         auth.sessions_ended.append(self.end_sockets)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -46,11 +48,16 @@ class AgentNamespace(BoundaryNamespace):
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.body()["error"]) from None
         self._tokens[sid] = token  # type: ignore[assignment]
         self._agent_of[sid] = agent.id
-        await self._presence.agent_connected(agent, sid, token_digest(token))  # type: ignore[arg-type]
+        resumes = isinstance(auth, dict) and auth.get("resume") is True  # its cases' messages from resume_cases on
+        if resumes:
+            self._resuming.add(sid)
+        await self._presence.agent_connected(agent, sid, token_digest(token),  # type: ignore[arg-type]
+                                             own_room=not resumes)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         token = self._tokens.pop(sid, None)
         agent_id = self._agent_of.pop(sid, None)
+        self._resuming.discard(sid)
         if token is not None and reason == self.server.reason.SERVER_DISCONNECT:
             self._auth.forget(token_digest(token))
         if agent_id is not None:
@@ -117,9 +124,33 @@ class AgentNamespace(BoundaryNamespace):
             "messages": [message_view(m) for m in messages],
         }
 
-    async def _message(self, agent: Agent, payload: Any) -> tuple[str, str]:
+    async def on_resume_cases(self, sid: str, payload: Any) -> dict[str, Any]:
+        """What the socket missed of the cases it names, after the last sequence number it saw of each: read
+        under the cases' locks, while a socket that connected with ``resume`` enters its agent's room, so
+        that each message reaches it exactly once, here or live after (as the customer's resume_conversation).
+        A case the agent may no longer read (erased, say) is left out."""
+        agent = await self._agent(sid)
+        asked = wire.ResumeCases.model_validate({} if payload is None else payload)
+        after: dict[str, int] = {}
+        for seen in asked.cases:
+            try:
+                after[await self._case(agent, seen.conversation_id)] = seen.after_seq
+            except ApiError as exc:
+                if exc.code not in ("not_found", "forbidden"):
+                    raise
+        async with contextlib.AsyncExitStack() as locks:
+            for conversation_id in sorted(after):  # always in the same order: no deadlock with another resume
+                await locks.enter_async_context(self._conversations.locked(conversation_id))
+            if sid in self._resuming:
+                self._resuming.discard(sid)
+                await self.enter_room(sid, agent_room(agent.id))
+            store = self._conversations.store
+            missed = [m for case, seq in after.items() for m in await store.messages_after(case, seq)]
+        return {"messages": [message_view(m) for m in missed]}
+
+    async def _message(self, agent: Agent, payload: Any) -> tuple[str, str, str | None]:
         sent = wire.AgentMessage.model_validate(payload, context=self._limits())
-        return await self._case(agent, sent.conversation_id), sent.text
+        return await self._case(agent, sent.conversation_id), sent.text, sent.client_id
 
     async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)

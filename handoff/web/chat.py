@@ -92,10 +92,10 @@ class ChatNamespace(BoundaryNamespace):
 
     async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
         conversation_id = self._conversation_of(sid)
-        text, button = customer_requests.message(payload, self._settings)
+        sent = customer_requests.message(payload, self._settings)
         await admit_message(self._limiter, conversation_id, self._addresses.get(sid))
-        message = await self._conversations.customer_message(conversation_id, self._names[sid], text, button,
-                                                             self._addresses.get(sid))
+        message = await self._conversations.customer_message(conversation_id, self._names[sid], sent.text,
+                                                             sent.payload, self._addresses.get(sid), sent.client_id)
         return {"message": message_view(message)}
 
     async def on_set_typing(self, sid: str, payload: Any) -> dict[str, Any]:

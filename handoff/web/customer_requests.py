@@ -53,10 +53,10 @@ def check_owner(conversation: Conversation, identity_token: str | None, settings
     return conversation
 
 
-def message(payload: Any, settings: Settings) -> tuple[str, str | None]:
-    """The payload of `send_message`: the text (at most `max_message_length`) and a button's payload."""
-    sent = customer.SendMessage.model_validate(payload, context=limits(settings))
-    return sent.text, sent.payload
+def message(payload: Any, settings: Settings) -> customer.SendMessage:
+    """The payload of `send_message`: the text (at most `max_message_length`), a button's payload and the
+    client's id of the message."""
+    return customer.SendMessage.model_validate(payload, context=limits(settings))
 
 
 def survey_model(settings: Settings) -> type[Payload]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from handoff.wire.customer import Empty, MessageReply, Typing
-from handoff.wire.fields import Bool, MessageText, OptionalText, Payload, Reply, Text
+from pydantic import Field
+
+from handoff.wire.customer import MAX_SEQ, Empty, MessageReply, Typing
+from handoff.wire.fields import Bool, ClientId, Integer, MessageText, OptionalText, Payload, Reply, Text
 from handoff.wire.replies import CaseSummary, Message
 
 ConversationId = Annotated[str, Text(64)]
+MAX_RESUMED = 200  # cases in one resume_cases
 
 
 class Availability(StrEnum):
@@ -40,6 +43,26 @@ class AgentMessage(Payload):
 
     conversation_id: ConversationId
     text: Annotated[str, MessageText()]
+    client_id: ClientId
+
+
+class SeenCase(Payload):
+    """A case whose transcript the panel holds, up to ``after_seq`` (the last sequence number it saw)."""
+
+    conversation_id: ConversationId
+    after_seq: Annotated[int, Integer(0, MAX_SEQ)] = 0
+
+
+class ResumeCases(Payload):
+    """`resume_cases`: what the panel saw of each case it holds, after it (re)connected with ``resume``."""
+
+    cases: Annotated[list[SeenCase], Field(max_length=MAX_RESUMED)]
+
+
+class Resumed(Reply):
+    """Every message of the cases named that the socket has not seen, by case, in order."""
+
+    messages: list[Message]
 
 
 class TransferCase(Payload):
@@ -121,6 +144,7 @@ AGENT_EVENTS: dict[str, tuple[type[Payload], type[Reply]]] = {
     "return_to_bot": (CaseRef, CaseReply),
     "set_typing": (AgentTyping, Empty),
     "set_availability": (SetAvailability, AvailabilityReply),
+    "resume_cases": (ResumeCases, Resumed),
 }
 # What the server sends on ``/agent``.
 AGENT_SENT: dict[str, type[Reply]] = {"case_queued": CaseSummary, "case_assigned": CaseSummary,

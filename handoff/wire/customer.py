@@ -15,6 +15,7 @@ from handoff.wire.fields import (
     DEFAULT_MESSAGE_LENGTH,
     MESSAGE_LENGTH,
     Bool,
+    ClientId,
     Integer,
     MessageText,
     OptionalText,
@@ -85,6 +86,7 @@ class SendMessage(Payload):
     text: Annotated[str, MessageText()]
     payload: Annotated[str | None, OptionalText(200)] = Field(
         None, description="a button's payload from the bot's latest message")
+    client_id: ClientId
 
 
 class SetTyping(Payload):

@@ -137,6 +137,24 @@ class FileText(GroupedMetadata):
         yield AfterValidator(self.check)
 
 
+CLIENT_ID = "^[A-Za-z0-9_-]{1,64}$"  # a message id a client chooses: a UUID, a ULID, base64url...
+
+
+def _client_id(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(CLIENT_ID[1:-1], value):
+        raise PydanticCustomError("invalid_payload", "must be 1 to 64 letters, digits, - or _")
+    return value
+
+
+# ``client_id``: the id a client gives a message it sends, so that sending it again (after no answer came)
+# stores it once: the same id in the same conversation is the same message (docs/protocol.md).
+ClientId = Annotated[str | None, Field(
+    None, strict=True, description="the client's id of the message: a send repeated with the same id in the "
+                                   "same conversation is answered with the message stored the first time",
+    json_schema_extra={"anyOf": [{"type": "null"}, {"type": "string", "pattern": CLIENT_ID, "maxLength": 64}]},
+), AfterValidator(_client_id)]
+
+
 def MessageText() -> Text:
     """What customers and agents write: at most the setting max_message_length (``message_too_long``)."""
     return Text(DEFAULT_MESSAGE_LENGTH, too_long="message_too_long", setting=MESSAGE_LENGTH)

@@ -52,6 +52,7 @@ class Message(Reply):
     text: str
     created_at: TimeOut
     data: dict[str, Any] = Field(description="depends on the message: docs/protocol.md, Payloads")
+    client_id: str | None = Field(description="the id the sender's client gave the message, if it gave one")
 
 
 class CaseView(Reply):

@@ -85,7 +85,8 @@
   function start() {
     showApp();
     $("connection").textContent = "Connecting…";
-    socket = window.io("/agent", { auth: { token: staff.session.token }, transports: ["websocket"] });
+    // resume: the socket gets its cases' messages from resume_cases on, which sends what it missed (exactly once)
+    socket = window.io("/agent", { auth: { token: staff.session.token, resume: true }, transports: ["websocket"] });
     socket.on("connect", function () {
       $("connection").textContent = "Online";
       setError("");
@@ -93,7 +94,13 @@
       everConnected = true;
       var availability = $("availability").value;  // availability lasts for a connection: say it again
       if (availability !== "available") call("set_availability", { availability: availability }).catch(handleError);
-      call("list_cases", {}).then(function (res) {
+      var seen = Object.keys(transcripts).filter(function (id) { return transcripts[id].loaded; }).map(function (id) {
+        return { conversation_id: id, after_seq: Math.max.apply(null, [0].concat(Object.keys(transcripts[id].messages).map(Number))) };
+      });
+      call("resume_cases", { cases: seen }).then(function (res) {
+        (res.messages || []).forEach(received);
+        return call("list_cases", {});
+      }).then(function (res) {
         waiting = []; var keepMine = mine.filter(function (id) { return id === openId; }); mine = [];
         (res.queued || []).forEach(function (c) { upsert(c); addTo(waiting, c.id); });
         (res.mine || []).forEach(function (c) { upsert(c); addTo(mine, c.id); });
@@ -101,7 +108,7 @@
         options = res;
         renderOptions();
         renderLists();
-        if (reconnect) Object.keys(transcripts).forEach(function (id) { if (transcripts[id].loaded) loadTranscript(id); });
+        if (reconnect && openId && transcriptOf(openId).loaded) loadTranscript(openId);  // its timeline
         else if (!openId && mine.length) openConversation(mine[0], false);
       }, handleError);
     });
@@ -140,14 +147,15 @@
       $("typing").textContent = e.typing ? (e.name || "The customer") + " is typing…" : "";
       $("typing").hidden = !e.typing;
     });
-    socket.on("message_created", function (m) {
-      if (!m || !m.conversation_id) return;
-      var tr = transcriptOf(m.conversation_id);
-      if (tr.messages[m.seq]) return;
-      tr.messages[m.seq] = m;
-      if (openId === m.conversation_id) insertMessage(m);
-      else { tr.unread++; renderLists(); }
-    });
+    socket.on("message_created", received);
+  }
+  function received(m) {
+    if (!m || !m.conversation_id) return;
+    var tr = transcriptOf(m.conversation_id);
+    if (tr.messages[m.seq]) return;
+    tr.messages[m.seq] = m;
+    if (openId === m.conversation_id) insertMessage(m);
+    else { tr.unread++; renderLists(); }
   }
 
   // ---- state helpers ----
@@ -279,6 +287,11 @@
     if (!tr.loaded || !details[id]) loadTranscript(id);  // accept_case brings the messages, not the timeline
     if (focus) $("conversation-title").focus();
   }
+  var unanswered = null;  // the reply sent last, until the server answers: {text, id, client_id}
+  function messageId() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    return Array.prototype.map.call(window.crypto.getRandomValues(new Uint8Array(16)), function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
   // The customer sees the agent typing: said when it starts and stops (or 4 s after the last key).
   var typingIn = null, typingTimer = null;
   function setTyping(on) {
@@ -297,8 +310,10 @@
     if (!text || !id || $("reply-send").disabled) return;
     setError("");
     $("reply-send").disabled = true;
-    call($("reply-note").checked ? "add_note" : "send_message", { conversation_id: id, text: text }).then(function (res) {
-      input.value = "";
+    // A reply sent again after no answer keeps its id: the server stores it once.
+    if (!unanswered || unanswered.text !== text || unanswered.id !== id) unanswered = { text: text, id: id, client_id: messageId() };
+    call($("reply-note").checked ? "add_note" : "send_message", { conversation_id: id, text: text, client_id: unanswered.client_id }).then(function (res) {
+      input.value = ""; unanswered = null;
       var m = res.message, tr = transcriptOf(id);
       if (m && !tr.messages[m.seq]) { tr.messages[m.seq] = m; if (openId === id) insertMessage(m); }
     }, handleError).finally(function () { renderHeader(); input.focus(); });
@@ -326,32 +341,6 @@
       renderLists();
       if (done) done();
     }, handleError).finally(function () { if (openId === id) renderHeader(); });
-  }
-
-  // ---- knowledge search: the agent inserts an article's text into the reply box ----
-  function searchKnowledge(e) {
-    e.preventDefault();
-    var q = $("kb-query").value.trim(), list = $("kb-results");
-    if (!q) return;
-    setError("");
-    api("GET", "/api/kb/search?k=5&q=" + encodeURIComponent(q)).then(function (res) {
-      list.textContent = "";
-      if (!res.hits.length) list.appendChild(el("li", null, "No article matches."));
-      res.hits.forEach(function (h) {
-        var li = el("li", { "data-testid": "kb-hit", "data-article-id": h.article_id });
-        li.appendChild(el("strong", null, h.title));
-        li.appendChild(el("span", { className: "muted" }, " " + h.score.toFixed(2)));
-        li.appendChild(el("p", null, h.answer.length > 240 ? h.answer.slice(0, 240) + "…" : h.answer));
-        var insert = el("button", { type: "button", "data-testid": "kb-insert" }, "Insert");
-        insert.addEventListener("click", function () {
-          var input = $("reply-input");
-          input.value = (input.value.trim() ? input.value.trim() + "\n\n" : "") + h.answer + (h.url ? "\n" + h.url : "");
-          input.focus();
-        });
-        li.appendChild(insert);
-        list.appendChild(li);
-      });
-    }, handleError);
   }
 
   // ---- conversation view ----
@@ -474,7 +463,7 @@
       if (socket && socket.connected) call("set_availability", { availability: $("availability").value }).catch(handleError);
     });
     $("reply-form").addEventListener("submit", sendReply);
-    $("kb-form").addEventListener("submit", searchKnowledge);
+    $("kb-form").addEventListener("submit", function (e) { window.casedeskKnowledge.search(e, setError, handleError); });
     $("reply-input").addEventListener("input", function () {
       setTyping(!!$("reply-input").value.trim() && !$("reply-note").checked);
     });
