@@ -39,13 +39,14 @@ class RasaFleet:
     thread."""
 
     def __init__(self, count: int, first_port: int, token: str, action_token: str, trackers: TrackerStore,
-                 log_dir: Path, root: Path = rasa_runtime.ROOT) -> None:
+                 log_dir: Path, root: Path = rasa_runtime.ROOT, ready_timeout: float = 180) -> None:
         if count < 1:
             raise ValueError("a fleet has at least one Rasa process")
         if count > 1 and not trackers.shared:
             raise ValueError("several Rasa processes need Redis's tracker and lock stores (redis_url)")
         self.count, self.trackers = count, trackers
         self._token, self._action_token, self._log_dir, self._root = token, action_token, log_dir, root
+        self._ready_timeout = ready_timeout  # seconds a process may take to be ready
         self._ports = [first_port + i if first_port else _free_port() for i in range(count)]
         self._urls: tuple[str, ...] = tuple(self._url(port) for port in self._ports)
         self._processes: list[subprocess.Popen[bytes]] = []
@@ -110,7 +111,7 @@ class RasaFleet:
                     model, port, self._action_url, self._log_path(port), self._token, self._root,
                     action_token=self._action_token, trackers=self.trackers))
             for port, process in zip(ports, launched, strict=True):
-                rasa_runtime.wait_until_ready(process, self._url(port), self._log_path(port))
+                rasa_runtime.wait_until_ready(process, self._url(port), self._log_path(port), self._ready_timeout)
         except BaseException:
             self._stop(launched)
             raise
