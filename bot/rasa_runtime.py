@@ -17,6 +17,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from bot.tracker_stores import TrackerStore, tracker_store_for
+
 ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 RASA_VERSION = "3.6.21"
@@ -72,17 +74,22 @@ def ensure_model(root: Path = ROOT, log_path: Path | None = None) -> tuple[Path,
 
 
 def start_rasa(model: Path, port: int, action_url: str, log_path: Path, token: str,
-               root: Path = ROOT, *, action_token: str) -> subprocess.Popen[bytes]:
+               root: Path = ROOT, *, action_token: str,
+               trackers: TrackerStore | None = None) -> subprocess.Popen[bytes]:
     """Rasa serving ``model`` on loopback, with its HTTP API behind ``token`` (`load_model`); it calls the
-    actions at ``action_url`` with ``action_token`` (bot/endpoints.yml: the ``token`` query parameter)."""
+    actions at ``action_url`` with ``action_token`` (bot/endpoints.yml: the ``token`` query parameter) and
+    keeps its trackers in ``trackers`` (bot/tracker_stores.py; by default a SQLite file beside the log)."""
     if not action_token:
         raise RasaError("an action token is needed: the action endpoint refuses calls without one")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = rasa_env()
     env["CASEDESK_ACTION_URL"] = action_url
     env["CASEDESK_ACTION_TOKEN"] = action_token
+    if trackers is None:
+        trackers = tracker_store_for(f"sqlite+aiosqlite:///{log_path.with_suffix('.db')}")
+    env.update(trackers.rasa_env())
     command = [
-        str(RASA_BIN), "run", "--model", str(model), "--endpoints", "bot/endpoints.yml",
+        str(RASA_BIN), "run", "--model", str(model), "--endpoints", trackers.endpoints,
         "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(port),
         "--enable-api", "--auth-token", token,
     ]

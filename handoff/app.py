@@ -13,12 +13,14 @@ import socketio
 from aiohttp import web
 
 from bot.action_endpoint import action_executor, webhook_handler
+from bot.rasa_fleet import RasaFleet
+from bot.tracker_stores import tracker_store_for
 from connectors import mobile_api, telegram
 from handoff.cases import masking
 from handoff.cases.bot_turns import BotTurns
 from handoff.cases.desk import open_desk
 from handoff.cases.rasa_bridge import RasaBridge
-from handoff.cases.rasa_health import RasaHealth, http_probe
+from handoff.cases.rasa_health import RasaHealth, any_answers, http_probe
 from handoff.contacts.directory import Contacts
 from handoff.editorial.live_index import LiveIndex
 from handoff.editorial.publishing import Publisher, rasa_loading
@@ -50,6 +52,7 @@ from handoff.web.keys import (
     REPORTS,
     SETTINGS,
     STAFF,
+    TRACKERS,
 )
 from handoff.web.origins import socket_origins
 from handoff.web.routes import audit, contacts, editor, privacy, publishing, reports, staff, surveys
@@ -83,7 +86,9 @@ def every(seconds: float, job: Callable[[], Awaitable[object]],
     return context
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, fleet: RasaFleet | None = None) -> web.Application:
+    """The app; ``fleet``: the Rasa processes `casedesk run` owns (their addresses for the bridge, a
+    publish's blue/green switch), else Rasa runs elsewhere (settings.rasa_servers, a publish's PUT /model)."""
     live_index = LiveIndex(settings)
     app = web.Application(middlewares=[api.error_boundary, api.decoded_input], client_max_size=256 * 1024)
     app[SETTINGS] = settings
@@ -102,7 +107,10 @@ def create_app(settings: Settings) -> web.Application:
                        cors_allowed_origins=socket_origins(settings.widget_origins))
     sio.attach(app)
     # Editors' publishes (docs/editing.md); this node swaps to a new version at once, the others poll.
-    app[PUBLISHER] = Publisher(settings, live_index.encoder, live_index.multilingual, on_published=live_index.refresh)
+    app[PUBLISHER] = Publisher(settings, live_index.encoder, live_index.multilingual, on_published=live_index.refresh,
+                               fleet=fleet)
+    # Rasa's trackers, which a contact's erasure and retention delete with the cases (bot/tracker_stores.py).
+    app[TRACKERS] = fleet.trackers if fleet else tracker_store_for(settings.database_url, settings.redis_url)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(live_index.start)
@@ -112,10 +120,11 @@ def create_app(settings: Settings) -> web.Application:
         auth = AgentAuth(store, settings.agent_session_hours, PasswordHasher(settings.password_hash_cost), audit)
         app[STAFF] = StaffAccounts(store, auth)  # every change to a staff account (handoff/staff/roster.py)
         loading = lambda: rasa_loading(settings.index_dir)  # noqa: E731
-        bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds, loading=loading)
+        bridge = RasaBridge(http, fleet.urls if fleet else settings.rasa_servers, settings.rasa_timeout_seconds,
+                            loading=loading)
         # The bot's queue and Rasa's health check (docs/operations.md, "Overload").
-        health = RasaHealth(http_probe(http), settings.rasa_url, settings.rasa_probe_interval_seconds,
-                            settings.rasa_probe_timeout_seconds, loading=loading)
+        health = RasaHealth(any_answers(http_probe(http), bridge.urls), " ".join(bridge.urls()),
+                            settings.rasa_probe_interval_seconds, settings.rasa_probe_timeout_seconds, loading=loading)
         turns = app[BOT_TURNS] = BotTurns(bridge, health, settings.bot_turns_in_flight, settings.bot_turns_waiting)
         desk = app[DESK] = open_desk(store, sio, turns, settings, live_index.tags, audit=audit, limiter=limiter)
         conversations = desk.conversations
@@ -153,7 +162,7 @@ def create_app(settings: Settings) -> web.Application:
     ])
     if settings.retention_days:  # closed cases older than that are deleted: at start, then hourly
         app.cleanup_ctx.append(every(erasure.RETENTION_INTERVAL_SECONDS, lambda: erasure.apply_retention(
-            app[CONVERSATIONS].store, settings.retention_days), first_after=0))
+            app[CONVERSATIONS].store, settings.retention_days, trackers=app[TRACKERS]), first_after=0))
     app.router.add_routes(api.routes)
     app.router.add_routes(contacts.routes)
     app.router.add_routes(editor.routes)

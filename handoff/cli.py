@@ -20,6 +20,8 @@ from urllib.parse import urlparse
 from aiohttp import web
 
 from bot import rasa_runtime
+from bot.rasa_fleet import RasaFleet
+from bot.tracker_stores import tracker_store_for
 from handoff.editorial import publish_cli
 from handoff.errors import ApiError
 from handoff.privacy import erasure
@@ -39,14 +41,14 @@ def _say(text: str) -> None:
 SHUTDOWN_SECONDS = 5.0
 
 
-async def start_app(settings: Settings) -> tuple[web.AppRunner, int]:
+async def start_app(settings: Settings, fleet: RasaFleet | None = None) -> tuple[web.AppRunner, int]:
     """Start the app on ``settings.host``/``settings.port`` (0: an OS-chosen port) with its first agent account;
     returns its runner (``cleanup()`` stops it) and its port. `serve` and `run` start it so, and the tests
-    (harness/servers.py) in their own process."""
+    (harness/servers.py) in their own process. ``fleet``: the Rasa processes the app owns (`run`)."""
     from handoff.app import create_app  # the whole app: imported only by the commands that serve it
     from handoff.web.keys import STAFF
 
-    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+    runner = web.AppRunner(create_app(settings, fleet), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -104,14 +106,17 @@ async def run(settings: Settings) -> None:
                                    action_token=settings.action_token or secrets.token_urlsafe(24))
     model, trained = await asyncio.to_thread(rasa_runtime.ensure_model)
     _say(f"Rasa model {'trained' if trained else 'up to date'}: {model.name}")
-    runner, port = await start_app(settings)
-    rasa_port = urlparse(settings.rasa_url).port or 5005
-    log_path = Path("var") / "rasa.log"
-    rasa = rasa_runtime.start_rasa(model, rasa_port, f"http://127.0.0.1:{port}/webhook", log_path,
-                                   settings.rasa_token, action_token=settings.action_token)
+    # The Rasa processes have one owner, the fleet: it starts them, switches them at a publish (blue/green)
+    # and stops them; their trackers outlive them (docs/operations.md, "Rasa processes and trackers").
+    trackers = tracker_store_for(settings.database_url, settings.redis_url)
+    await trackers.prepare()
+    fleet = RasaFleet(settings.rasa_processes, urlparse(settings.rasa_url).port or 5005, settings.rasa_token,
+                      settings.action_token, trackers, Path("var"))
+    runner, port = await start_app(settings, fleet)
     try:
-        _say(f"starting Rasa on {settings.rasa_url} (log: {log_path}) ...")
-        await asyncio.to_thread(rasa_runtime.wait_until_ready, rasa, settings.rasa_url, log_path)
+        _say(f"starting {fleet.count} Rasa process{'es' if fleet.count > 1 else ''} on {', '.join(fleet.urls())}"
+             f" (logs: var/rasa-<port>.log; trackers: {trackers.kind}) ...")
+        await asyncio.to_thread(fleet.start, model, f"http://127.0.0.1:{port}/webhook")
         base = f"http://{settings.host}:{port}"
         _say("")
         _say(f"  Demo page with the chat widget: {base}/")
@@ -123,7 +128,7 @@ async def run(settings: Settings) -> None:
         _say("Press Ctrl+C to stop.")
         await _wait_for_signal()
     finally:
-        await asyncio.to_thread(rasa_runtime.stop, rasa)
+        await asyncio.to_thread(fleet.stop)
         await runner.cleanup()
 
 
@@ -212,7 +217,8 @@ async def contact(settings: Settings, command: str, customer_id: str, output: st
             if answer.strip().lower() not in ("y", "yes"):
                 _say("nothing deleted")
                 return
-        deleted = await erasure.delete_contact(store, customer_id, None)
+        trackers = tracker_store_for(settings.database_url, settings.redis_url)  # Rasa's, as `casedesk run` sets
+        deleted = await erasure.delete_contact(store, customer_id, None, trackers)
         rows = ", ".join(f"{table} {count}" for table, count in deleted["rows"].items())
         _say(f"contact {customer_id} deleted with {deleted['cases']} cases ({rows})")
     finally:

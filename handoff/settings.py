@@ -150,9 +150,20 @@ class Settings:
     bot_turns_waiting: int = 40
     rasa_probe_interval_seconds: float = 0.25
     rasa_probe_timeout_seconds: float = 2.0
+    # Issue 18, Rasa scales and remembers (docs/operations.md, "Rasa processes and trackers"): how many Rasa
+    # processes `casedesk run` starts (on rasa_url's port and the ones after it); the Rasa servers that run
+    # elsewhere (`casedesk serve`; default: rasa_url alone). Each conversation keeps to one of them; several
+    # share conversations through Redis (redis_url), where the trackers and their locks are.
+    rasa_processes: int = 1
+    rasa_urls: tuple[str, ...] = ()
 
     SECRETS = frozenset({"first_agent_password", "identity_secret", "telegram_bot_token", "telegram_webhook_secret",
                          "rasa_token", "action_token"})
+
+    @property
+    def rasa_servers(self) -> tuple[str, ...]:
+        """The Rasa servers of `casedesk serve`: rasa_urls, else rasa_url."""
+        return self.rasa_urls or (self.rasa_url.rstrip("/"),)
 
     def __post_init__(self) -> None:
         if not self.public_url:
@@ -177,13 +188,34 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
     raise SettingsError(f"{key}: expected {kind.__name__}, got {value!r}")
 
 
+MAX_RASA_PROCESSES = 16
+
+
+def parse_rasa_urls(value: Any) -> tuple[str, ...]:
+    """``rasa_urls``: a list of http(s) addresses; the environment gives them as one string, separated by
+    commas."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list):
+        raise ValueError(f"rasa_urls: expected a list of http(s) URLs, got {value!r}")
+    urls: list[str] = []
+    for i, url in enumerate(value):
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError(f"rasa_urls[{i}]: must be an http(s) URL, got {url!r}")
+        if url.rstrip("/") in urls:
+            raise ValueError(f"rasa_urls[{i}]: {url!r} is listed twice")
+        urls.append(url.rstrip("/"))
+    return tuple(urls)
+
+
 STRUCTURED = {"queues": parse_queues, "agents": parse_agents, "resolution_categories": parse_categories,
               "survey_questions": parse_questions,
               "mask_in_transcripts": masking.parse_kinds("mask_in_transcripts"),
               "mask_in_reports": masking.parse_kinds("mask_in_reports"),
-              "widget_origins": parse_origins, "limits": parse_table, "trusted_proxies": parse_proxies}
+              "widget_origins": parse_origins, "limits": parse_table, "trusted_proxies": parse_proxies,
+              "rasa_urls": parse_rasa_urls}
 LIMITS_ENV = ENV_PREFIX + "LIMITS_"  # CASEDESK_LIMITS_STARTS_PER_ADDRESS=5/minute: one entry of [limits]
-FROM_ENV_TOO = frozenset({"trusted_proxies"})  # structured, yet also from the environment
+FROM_ENV_TOO = frozenset({"trusted_proxies", "rasa_urls"})  # structured, yet also from the environment
 MAX_LINK_DAYS = 3650
 TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 # Issue 17, edges: the action endpoint's token, and the public address.
@@ -337,6 +369,13 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"rasa_probe_timeout_seconds: must be 0.1..60, got {s.rasa_probe_timeout_seconds:g}")
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
+    # Issue 18, Rasa scales and remembers.
+    if not 1 <= s.rasa_processes <= MAX_RASA_PROCESSES:
+        raise SettingsError(f"rasa_processes: must be 1..{MAX_RASA_PROCESSES}, got {s.rasa_processes}")
+    several = "rasa_processes" if s.rasa_processes > 1 else "rasa_urls" if len(s.rasa_urls) > 1 else ""
+    if several and not s.redis_url.startswith("redis://"):
+        raise SettingsError(f"{several}: several Rasa processes share conversations through Redis's tracker and"
+                            " lock stores: set redis_url (a redis:// URL)")
     try:
         masking.check_region(s.phone_region)
     except ValueError as exc:

@@ -12,10 +12,12 @@ import logging
 import os
 import queue
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -24,6 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from bot import rasa_runtime
+from bot.rasa_fleet import RasaFleet
 from handoff import cli
 from handoff.limits.table import NAMES as LIMIT_NAMES
 from handoff.settings import LIMITS_ENV, Settings, load_settings
@@ -135,6 +138,32 @@ def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = N
         match = LISTENING.search(line)
         if match:
             return AppProcess(match.group(1), process, output, db_path, reader, env)
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """A Redis server of our own on loopback (Debian's redis-server; scripts/test installs it), its files in
+    ``workdir``: its redis:// URL."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is missing: scripts/test installs it (apt-get install redis-server)"
+    port = free_port()
+    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                               "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, "redis-server stopped"
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @dataclasses.dataclass
@@ -289,10 +318,11 @@ class _Lines(logging.Handler):
 
 
 def serve_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = None,
-              settings_file: str = "") -> AppServer:
+              settings_file: str = "", fleet: RasaFleet | None = None) -> AppServer:
     """Start the app in this process on an OS-chosen port, with the settings `casedesk serve` would build from
     the same environment and settings file (`app_env`); stop it with `AppServer.stop`. Apps in one process
-    share the embedding models (`knowledge_index.index.production_embedders`), each uses its own index."""
+    share the embedding models (`knowledge_index.index.production_embedders`), each uses its own index.
+    ``fleet``: Rasa processes the app owns, as `casedesk run` gives it (``rasa_url`` is then unused)."""
     env, db_path = app_env(workdir, rasa_url, extra_env, settings_file)
     settings = load_settings(None, env, port=0)
     output: list[str] = []
@@ -302,7 +332,7 @@ def serve_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = N
         logging.getLogger(name).setLevel(logging.INFO)
     thread = LoopThread("app")
     try:
-        runner, port = thread.run(lambda: cli.start_app(settings))
+        runner, port = thread.run(lambda: cli.start_app(settings, fleet))
     except BaseException:
         thread.close()
         logging.getLogger().removeHandler(log)

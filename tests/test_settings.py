@@ -341,3 +341,39 @@ def test_public_url_is_built_from_host_and_port_unless_set(tmp_path: Path) -> No
     assert load_settings(file, {}).public_url == "https://help.example.com/support"
     assert load_settings(None, {"CASEDESK_ACTION_TOKEN": "a" * 16}).action_token == "a" * 16
     assert "aaaa" not in repr(load_settings(None, {"CASEDESK_ACTION_TOKEN": "a" * 16}))
+
+
+# -- Rasa processes (issue 18, docs/operations.md "Rasa processes and trackers") ------------------------------
+
+
+def test_rasa_processes_and_urls(tmp_path: Path) -> None:
+    defaults = load_settings(None, {})
+    assert (defaults.rasa_processes, defaults.rasa_urls, defaults.rasa_servers) == (1, (), ("http://127.0.0.1:5005",))
+    file = tmp_path / "casedesk.toml"
+    file.write_text('rasa_processes = 3\nredis_url = "redis://127.0.0.1:6379/0"\n'
+                    'rasa_urls = ["http://rasa-a:5005/", "http://rasa-b:5005"]\n')
+    settings = load_settings(file, {})
+    assert settings.rasa_processes == 3
+    assert settings.rasa_servers == settings.rasa_urls == ("http://rasa-a:5005", "http://rasa-b:5005")
+    from_env = load_settings(None, {"CASEDESK_RASA_URLS": "http://a:5005, http://b:5005",
+                                    "CASEDESK_REDIS_URL": "redis://127.0.0.1/0"})
+    assert from_env.rasa_servers == ("http://a:5005", "http://b:5005")
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ("rasa_processes = 0\n", {}, "rasa_processes: must be 1..16, got 0"),
+        ("rasa_processes = 2\n", {}, "rasa_processes: several Rasa processes share conversations through Redis"),
+        ("rasa_processes = 2\n", {"CASEDESK_REDIS_URL": "unix:///run/redis.sock"}, "rasa_processes: several Rasa"),
+        ("", {"CASEDESK_RASA_URLS": "http://a:5005,http://b:5005"}, "rasa_urls: several Rasa processes share"),
+        ('rasa_urls = ["rasa:5005"]\n', {}, "rasa_urls[0]: must be an http(s) URL, got 'rasa:5005'"),
+        ("rasa_urls = 5\n", {}, "rasa_urls: expected a list of http(s) URLs, got 5"),
+        ("", {"CASEDESK_RASA_URLS": "http://a:5005,http://a:5005/"}, "rasa_urls[1]: 'http://a:5005/' is listed twice"),
+    ],
+)
+def test_bad_rasa_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
+    file = tmp_path / "casedesk.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(file, environ)

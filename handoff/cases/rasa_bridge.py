@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -64,16 +65,35 @@ def parse_replies(entries: Any) -> list[BotReply]:
     return replies
 
 
-class RasaBridge:
-    """``timeout``: how long a message waits for Rasa before the customer is handed over; longer while
-    ``loading()`` says Rasa is loading a new model (a publish), which it answers after."""
+Urls = str | Sequence[str] | Callable[[], Sequence[str]]
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, timeout: float,
+
+def pick(sender_id: str, count: int) -> int:
+    """The Rasa process (0..count-1) that serves the conversation ``sender_id``: the same one for all its
+    turns while ``count`` stays, so its tracker is warm and its turns wait for no lock of another process."""
+    return zlib.crc32(sender_id.encode()) % count
+
+
+class RasaBridge:
+    """``urls``: one Rasa server, several (each conversation keeps to one of them, `pick`, and goes to the
+    next when that one refuses connections), or a callable giving them at each turn (`casedesk run`'s
+    bot.rasa_fleet, whose addresses change at a blue/green switch). ``timeout``: how long a message waits
+    for Rasa before the customer is handed over; longer while ``loading()`` says Rasa is loading a new model
+    (a publish with `PUT /model`), which it answers after."""
+
+    def __init__(self, session: aiohttp.ClientSession, urls: Urls, timeout: float,
                  loading: Callable[[], bool] = lambda: False) -> None:
         self._session = session
-        self._url = url.rstrip("/")
+        if callable(urls):
+            self._urls = urls
+        else:
+            fixed = tuple(u.rstrip("/") for u in ((urls,) if isinstance(urls, str) else urls))
+            self._urls = lambda: fixed
         self._timeout = timeout
         self._loading = loading
+
+    def urls(self) -> tuple[str, ...]:
+        return tuple(url.rstrip("/") for url in self._urls())
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotReply]:
         body = {"sender": sender_id, "message": text, "metadata": metadata}
@@ -89,19 +109,33 @@ class RasaBridge:
             request.cancel()  # nothing when it is done; else no answer is waited for any more
 
     async def _post(self, body: dict[str, Any]) -> list[BotReply]:
-        try:
-            async with self._session.post(f"{self._url}/webhooks/rest/webhook", json=body) as response:
-                if response.status != 200:
-                    raise BotUnavailable(f"Rasa answered HTTP {response.status}")
-                return parse_replies(await response.json())
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise BotUnavailable(f"Rasa is not reachable: {exc!r}") from exc
+        """To the conversation's Rasa process, else the next ones in turn: only a refused connection moves on
+        (a turn that reached a process may have been taken; it is not sent twice)."""
+        urls = self.urls()
+        if not urls:
+            raise BotUnavailable("no Rasa server is configured")
+        first = pick(body["sender"], len(urls))
+        refused: aiohttp.ClientConnectorError | None = None
+        for step in range(len(urls)):
+            url = urls[(first + step) % len(urls)]
+            try:
+                async with self._session.post(f"{url}/webhooks/rest/webhook", json=body) as response:
+                    if response.status != 200:
+                        raise BotUnavailable(f"Rasa answered HTTP {response.status}")
+                    return parse_replies(await response.json())
+            except aiohttp.ClientConnectorError as exc:
+                refused = exc
+            except (aiohttp.ClientError, ValueError) as exc:
+                raise BotUnavailable(f"Rasa is not reachable: {exc!r}") from exc
+        raise BotUnavailable(f"Rasa is not reachable: {refused!r}") from refused
 
     async def is_up(self) -> bool:
-        try:
-            async with self._session.get(
-                f"{self._url}/", timeout=aiohttp.ClientTimeout(total=2)
-            ) as response:
-                return response.status == 200
-        except (TimeoutError, aiohttp.ClientError):
-            return False
+        """Whether at least one of the Rasa servers answers."""
+        for url in self.urls():
+            try:
+                async with self._session.get(f"{url}/", timeout=aiohttp.ClientTimeout(total=2)) as response:
+                    if response.status == 200:
+                        return True
+            except (TimeoutError, aiohttp.ClientError):
+                continue
+        return False

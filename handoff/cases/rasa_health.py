@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import aiohttp
 
@@ -33,6 +33,23 @@ def http_probe(session: aiohttp.ClientSession) -> Probe:
             return False
 
     return probe
+
+
+def any_answers(probe: Probe, urls: Callable[[], Sequence[str]]) -> Probe:
+    """A probe of several Rasa processes (the bridge's, which change at a blue/green switch): up while one of
+    them answers, as the bridge moves a turn on from a process that refuses it."""
+    async def probe_any(_: str) -> bool:
+        tasks = [asyncio.ensure_future(probe(url)) for url in urls()]
+        try:
+            for answered in asyncio.as_completed(tasks):
+                if await answered:
+                    return True
+            return False
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    return probe_any
 
 
 class RasaHealth:

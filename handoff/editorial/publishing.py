@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot import rasa_runtime
+from bot.rasa_fleet import RasaFleet
 from handoff.settings import Settings
 from knowledge_index import quality_gate
 from knowledge_index.article_files import ArticleFiles
@@ -112,12 +113,15 @@ class Job:
 
 class Publisher:
     """Publishes the article files of ``settings.articles_dir`` to ``settings.index_dir`` and the Rasa
-    server at ``settings.rasa_url``; ``on_published`` runs after every change of the live version (the
-    app swaps its index at once). Blocking calls: the app runs them in a thread."""
+    servers (``fleet``'s when the app owns them, else ``settings.rasa_servers``); ``on_published`` runs after
+    every change of the live version (the app swaps its index at once).
+    Blocking calls: the app runs them in a thread."""
 
     def __init__(self, settings: Settings, english: Embedder, multilingual: Embedder,
-                 on_published: Callable[[], object] = lambda: None, root: Path = rasa_runtime.ROOT) -> None:
+                 on_published: Callable[[], object] = lambda: None, root: Path = rasa_runtime.ROOT,
+                 fleet: RasaFleet | None = None) -> None:
         self._settings, self._english, self._multilingual = settings, english, multilingual
+        self._fleet = fleet  # the Rasa processes this app owns (`casedesk run`): a new model by blue/green
         self._on_published, self._root = on_published, root
         self._files = ArticleFiles(settings.articles_dir)
         self._index_dir = Path(settings.index_dir)
@@ -272,19 +276,28 @@ class Publisher:
 
     def _load_rasa_model(self, model: Path, live: str | None) -> bool:
         """Make Rasa load ``model`` unless the live publish has it (``live``) or Rasa runs it already;
-        whether it had to. An article-only publish never needs Rasa."""
-        url, token = self._settings.rasa_url, self._settings.rasa_token
+        whether it had to. An article-only publish never needs Rasa. Rasa processes of the app's own
+        (``fleet``) switch to new ones without a pause (blue/green); Rasa servers elsewhere load it through
+        `PUT /model`, one after the other, which blocks each for a while (the RASA_LOADING marker)."""
         if live == model.name:
             return False
+        if self._fleet is not None:
+            if self._fleet.model is not None and self._fleet.model.name == model.name:
+                return False
+            self._fleet.switch(model)
+            return True
+        token = self._settings.rasa_token
         if not token:
             log.warning("rasa_token is not set: Rasa keeps the model it runs")
             return False
-        if rasa_runtime.loaded_model(url, token) == model.name:
+        urls = [url for url in self._settings.rasa_servers if rasa_runtime.loaded_model(url, token) != model.name]
+        if not urls:
             return False
         marker = self._index_dir / RASA_LOADING
         marker.write_text(f"{time.time() + RASA_LOAD_SECONDS:.0f}\n", encoding="utf-8")
         try:
-            rasa_runtime.load_model(url, token, model, timeout=RASA_LOAD_SECONDS)
+            for url in urls:
+                rasa_runtime.load_model(url, token, model, timeout=RASA_LOAD_SECONDS)
         finally:  # the messages Rasa held while loading are answered just after: a few seconds more
             marker.write_text(f"{time.time() + RASA_LOAD_GRACE:.0f}\n", encoding="utf-8")
         return True

@@ -10,6 +10,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.tracker_stores import TrackerStore
 from handoff.cases.views import iso
 from handoff.errors import ApiError
 from handoff.staff.audit import AuditLog
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 # (the first one after it is switched on) keeps the store's writer busy batch after batch, which the
 # sweep's SLA and queue work (every sweep_interval_seconds) should not wait for.
 RETENTION_INTERVAL_SECONDS = 3600.0
+TRACKER_ROWS = "rasa_trackers"  # in a deletion's rows: the Rasa tracker events (SQL) or trackers (Redis) deleted
 
 
 def _jsonable(value: Any) -> Any:
@@ -48,10 +50,12 @@ async def export_contact(store: SqlCaseStore, customer_id: str, by: Agent | None
     return {"exported_at": iso(utcnow()), **_jsonable(rows)}
 
 
-async def delete_contact(store: SqlCaseStore, customer_id: str, by: Agent | None) -> dict[str, Any]:
+async def delete_contact(store: SqlCaseStore, customer_id: str, by: Agent | None,
+                         trackers: TrackerStore | None = None) -> dict[str, Any]:
     """Delete the contact and everything of theirs in one transaction; `not_found` for an unknown id,
     `conflict` (and nothing deleted) while a case of theirs is open. ``by``: as for `export_contact`; the
-    audit log keeps the contact's id and how many cases went, nothing of their data."""
+    audit log keeps the contact's id and how many cases went, nothing of their data. Then their cases'
+    dialogues in Rasa's ``trackers`` (rows ``rasa_trackers``: tracker events in SQL, trackers in Redis)."""
     try:
         deleted = await store.delete_contact(customer_id)
     except KeyError:
@@ -61,16 +65,27 @@ async def delete_contact(store: SqlCaseStore, customer_id: str, by: Agent | None
         raise ApiError("conflict", f"contact {customer_id} has open cases ({numbers}): resolve or cancel "
                                    "them first; nothing was deleted") from None
     await AuditLog(store).record(by, "privacy.delete", f"contact:{customer_id}", cases=deleted.cases)
+    await _delete_trackers(trackers, deleted)
     return {"contact_id": customer_id, "cases": deleted.cases, "rows": dict(sorted(deleted.rows.items()))}
 
 
-async def apply_retention(store: SqlCaseStore, retention_days: int, now: datetime | None = None) -> Deleted:
-    """Delete the cases closed more than ``retention_days`` ago (0: none), and the anonymous contacts
-    they leave with nothing."""
+async def _delete_trackers(trackers: TrackerStore | None, deleted: Deleted) -> None:
+    """The Rasa trackers of the deleted cases (their sender id is the case's id), counted in ``deleted.rows``.
+    After the cases' own transaction: should Rasa's store fail, the cases are gone and the error says so; a
+    new deletion of the same ids finds no case, so retention passes them on (docs/privacy.md)."""
+    if trackers is not None and deleted.case_ids:
+        deleted.rows[TRACKER_ROWS] = await trackers.delete(deleted.case_ids)
+
+
+async def apply_retention(store: SqlCaseStore, retention_days: int, now: datetime | None = None,
+                          trackers: TrackerStore | None = None) -> Deleted:
+    """Delete the cases closed more than ``retention_days`` ago (0: none), the anonymous contacts they
+    leave with nothing, and the cases' trackers in Rasa's ``trackers``."""
     if retention_days <= 0:
         return Deleted()
     before = (now or utcnow()) - timedelta(days=retention_days)
     deleted = await store.delete_cases_closed_before(before)
+    await _delete_trackers(trackers, deleted)
     if deleted.cases or deleted.contacts:
         log.info("retention: deleted %d cases closed before %s and %d anonymous contacts left without cases",
                  deleted.cases, iso(before), deleted.contacts)

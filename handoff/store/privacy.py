@@ -42,10 +42,12 @@ class Deleted:
     cases: int = 0
     contacts: int = 0
     rows: dict[str, int] = dataclasses.field(default_factory=dict)
+    case_ids: list[str] = dataclasses.field(default_factory=list)  # the cases' ids: Rasa's sender ids too
 
     def add(self, other: Deleted) -> None:
         self.cases += other.cases
         self.contacts += other.contacts
+        self.case_ids.extend(other.case_ids)
         for table, count in other.rows.items():
             self.rows[table] = self.rows.get(table, 0) + count
 
@@ -96,6 +98,7 @@ def _delete_cases(conn: sa.Connection, ids: Sequence[str]) -> Deleted:
         conn.execute(db.connections.delete().where(db.connections.c.kind == "customer",
                                                    db.connections.c.subject_id.in_(chunk)))
         deleted.cases += conn.execute(db.conversations.delete().where(db.conversations.c.id.in_(chunk))).rowcount
+        deleted.case_ids.extend(chunk)
     return deleted
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.tracker_stores import TrackerStore
 from handoff.cases.bot_turns import BotTurns
 from handoff.cases.conversations import Conversations
 from handoff.cases.desk import Desk
@@ -35,4 +36,5 @@ REPORTS = web.AppKey("reports", Reports)
 ARTICLES = web.AppKey("articles", ArticleFiles)
 INDEX = web.AppKey("index", LiveIndex)  # the knowledge index this app answers from
 PUBLISHER = web.AppKey("publisher", Publisher)
+TRACKERS = web.AppKey("trackers", TrackerStore)  # Rasa's trackers, deleted with their cases (issue 18)
 LIMITER = web.AppKey("limiter", Limiter)  # the limits of the public entries (handoff/limits/)

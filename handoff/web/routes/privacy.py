@@ -10,7 +10,7 @@ from aiohttp import web
 from handoff.privacy import erasure
 from handoff.staff.accounts import SUPERVISOR
 from handoff.web.api import reply, signed_in
-from handoff.web.keys import CONVERSATIONS
+from handoff.web.keys import CONVERSATIONS, TRACKERS
 from handoff.wire import staff
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ async def export_contact(request: web.Request) -> web.Response:
 async def delete_contact(request: web.Request) -> web.Response:
     supervisor = await signed_in(request, SUPERVISOR)
     contact_id = request.match_info["contact_id"]
-    deleted = await erasure.delete_contact(request.app[CONVERSATIONS].store, contact_id, supervisor)
+    deleted = await erasure.delete_contact(request.app[CONVERSATIONS].store, contact_id, supervisor,
+                                           request.app[TRACKERS])
     log.info("contact %s deleted by %s (%d cases)", contact_id, supervisor.username, deleted["cases"])
     return reply(staff.Deleted, {"deleted": deleted})
