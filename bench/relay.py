@@ -292,6 +292,7 @@ async def relay_runs(size: int, workdir: Path, args: argparse.Namespace) -> list
                 await paced(rig, args.warmup if segment == 0 else 0.0, args.seconds / args.rounds, args.interval)
         if args.flood_seconds > 0:
             for rig in rigs:
+                print(f"relay, N = {size:,}: {rig.server.name}, flood ...", flush=True)
                 await flood(rig, args.flood_seconds)
     return rigs
 

@@ -1,10 +1,11 @@
 """The case store: cases, messages and their timeline events, behind one writer.
 
-SQLAlchemy 2, on SQLite (the embedded default, WAL mode) or PostgreSQL. Reads are async on the event loop
-(aiosqlite, asyncpg); writes run in the store's writer threads (`SqlCaseStore._write`: one on SQLite, four
-on PostgreSQL) with the blocking driver (sqlite3, psycopg), a transaction each, so a message is stored in
-one hop however many statements it takes. Sequence numbers are taken in the statement that stores them,
-and every status change is a compare-and-set on the current status stored together with its timeline
+SQLAlchemy 2, on SQLite (the embedded default, WAL mode) or PostgreSQL. Reads are awaited, on the event
+loop (asyncpg) or, on SQLite, in reader threads with sqlite3, one hop a statement (reads.py); writes run
+in the store's writer threads (`SqlCaseStore._write`: one on SQLite, four on PostgreSQL) with the blocking
+driver (sqlite3, psycopg), a transaction each, so a message is stored in one hop however many statements
+it takes. Sequence numbers are taken in the statement that stores them, and every status change is a
+compare-and-set on the current status stored together with its timeline
 event, so several processes may share the database.
 
 The tables are in tables.py, the records the store hands out in records.py; agents and their sessions
@@ -36,6 +37,7 @@ from handoff.store.identity_tokens import IdentityTokenQueries
 from handoff.store.presence import PresenceQueries
 from handoff.store.privacy import PrivacyQueries
 from handoff.store.queue_places import QueuePlaceQueries
+from handoff.store.reads import READERS, ThreadReads
 from handoff.store.records import (
     CaseEvent,
     Conversation,
@@ -103,8 +105,8 @@ class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQuerie
     """Everything the app stores, behind async methods. Open with :meth:`open`, close with :meth:`close`.
     Contacts and accounts, presence, and privacy (a contact's export and deletion, retention): the mixins."""
 
-    def __init__(self, engine: AsyncEngine, writer_engine: sa.Engine) -> None:
-        self._engine = engine  # reads, on the event loop
+    def __init__(self, engine: AsyncEngine | ThreadReads, writer_engine: sa.Engine) -> None:
+        self._engine = engine  # reads: on the event loop (PostgreSQL), in reader threads (SQLite: reads.py)
         self._writer_engine = writer_engine  # writes, in the writer thread (`_write`)
         self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=WRITERS[writer_engine.dialect.name],
                                                              thread_name_prefix="store-writer")
@@ -119,10 +121,12 @@ class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQuerie
         writer = sa.create_engine(engine.url.set(drivername=SYNC_DRIVERS.get(engine.url.drivername,
                                                                                engine.url.drivername)),
                                   **(POSTGRES_POOLS["writes"] if postgres else {}))
-        if engine.dialect.name == "sqlite":
-            for sync_engine in (engine.sync_engine, writer):
-                sa.event.listen(sync_engine, "connect", _sqlite_pragmas)
-        return cls(engine, writer)
+        if engine.dialect.name != "sqlite":
+            return cls(engine, writer)
+        reader = sa.create_engine(writer.url, pool_size=READERS, max_overflow=0)
+        for sync_engine in (engine.sync_engine, writer, reader):
+            sa.event.listen(sync_engine, "connect", _sqlite_pragmas)
+        return cls(ThreadReads(reader, engine), writer)
 
     async def close(self) -> None:
         await self._engine.dispose()
