@@ -34,6 +34,7 @@ from handoff.store.channels import ChannelLinkQueries
 from handoff.store.contacts import ContactQueries
 from handoff.store.feedback import FeedbackQueries
 from handoff.store.identity_tokens import IdentityTokenQueries
+from handoff.store.numbering import INSERT_MESSAGE, numbering
 from handoff.store.presence import PresenceQueries
 from handoff.store.privacy import PrivacyQueries
 from handoff.store.queue_places import QueuePlaceQueries
@@ -334,31 +335,28 @@ class SqlCaseStore(StaffQueries, FeedbackQueries, ContactQueries, PresenceQuerie
         agent's), else `StaleStatus`. `KeyError` when there is no such conversation."""
         now = utcnow()
         data = data or {}
-        where = [conversations.c.id == conversation_id]
+        params: dict[str, Any] = {"b_id": conversation_id, "b_now": now}
         if statuses is not None:
-            where.append(conversations.c.status.in_(list(statuses)))
+            params["b_statuses"] = list(statuses)
         if agent_id is not None:
-            where.append(conversations.c.agent_id == agent_id)
-        values: dict[str, Any] = {"last_seq": conversations.c.last_seq + 1, "last_activity_at": now}
+            params["b_agent"] = agent_id
         if sender in AWAITS:
-            values["awaiting"] = AWAITS[sender]
+            params["b_awaiting"] = AWAITS[sender]
         if sender == "customer" and not data.get("payload"):
-            values["title"] = sa.func.coalesce(conversations.c.title, title_of(text))
+            params["b_title"] = title_of(text)
+        update = numbering(statuses is not None, agent_id is not None, "b_awaiting" in params, "b_title" in params)
         def write(conn: sa.Connection) -> Any:
             # One statement checks the conversation and takes the next number, so app processes
             # sharing the database never collide, and the message path needs no read before it.
-            found = conn.execute(
-                conversations.update().where(*where).values(values)
-                .returning(conversations.c.last_seq, conversations.c.status, conversations.c.agent_id,
-                           conversations.c.first_response_at, conversations.c.channel)
-            ).first()
+            found = conn.execute(update, params).first()
             if found is None:
                 exists = conn.scalar(sa.select(conversations.c.id).where(conversations.c.id == conversation_id))
                 raise StaleStatus(conversation_id) if exists else KeyError(conversation_id)
-            conn.execute(messages.insert().values(
-                conversation_id=conversation_id, seq=found.last_seq, sender=sender, sender_name=sender_name,
-                text=text, data=json.dumps(data, ensure_ascii=False), created_at=now,
-            ))
+            conn.execute(INSERT_MESSAGE, {
+                "conversation_id": conversation_id, "seq": found.last_seq, "sender": sender,
+                "sender_name": sender_name, "text": text, "data": json.dumps(data, ensure_ascii=False),
+                "created_at": now,
+            })
             return found
         found = await self._write(write)
         message = Message(conversation_id, found.last_seq, sender, sender_name, text, data, now)
