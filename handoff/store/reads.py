@@ -56,8 +56,8 @@ class ThreadReads:
         self._threads.shutdown()
 
 
-def _frozen(conn: sa.Connection, statement: sa.Executable) -> Any:
-    return conn.execute(statement).freeze()
+def _frozen(conn: sa.Connection, statement: sa.Executable, params: dict[str, Any] | None) -> Any:
+    return conn.execute(statement, params).freeze()
 
 
 class ReadConnection:
@@ -75,8 +75,8 @@ class ReadConnection:
         if self._stream is not None:
             await self._stream.close()
 
-    async def execute(self, statement: sa.Executable) -> sa.Result[Any]:
-        frozen = await self._reads.run(_frozen, statement)
+    async def execute(self, statement: sa.Executable, params: dict[str, Any] | None = None) -> sa.Result[Any]:
+        frozen = await self._reads.run(_frozen, statement, params)
         result: sa.Result[Any] = frozen()
         return result
 
