@@ -212,6 +212,11 @@ class Rig:
     lost: int = 0  # sent but never received
     errors: int = 0  # refused acks, failed emits
     flood_per_second: float = 0.0
+    # The server's CPU seconds (user + system, all its threads) for each phase: on a machine shared with other
+    # work, wall-clock times stretch with the load, CPU time much less.
+    setup_cpu: float = 0.0
+    accept_cpu: float = 0.0
+    flood_cpu_ms: float = 0.0  # per message received by the agents
 
 
 async def drained(expected: int, count: Any) -> None:
@@ -232,11 +237,14 @@ async def set_up(rig: Rig, batch_size: int) -> None:
     await rig.customers("ready")
     await rig.agents("open", tokens=await rig.server.agent_tokens(math.ceil(rig.size / CAPACITY)))
     for first in range(0, rig.size, batch_size):  # the queue never holds more than a batch
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(rig.server.pid)
         batch = await rig.customers("open", count=min(batch_size, rig.size - first),
                                     escalate=rig.server.name == "app")
         rig.setup_seconds += time.perf_counter() - started
+        rig.setup_cpu += cpu_seconds(rig.server.pid) - cpu
+        cpu = cpu_seconds(rig.server.pid)
         rig.accept_seconds += await rig.agents("accept", conversation_ids=batch)
+        rig.accept_cpu += cpu_seconds(rig.server.pid) - cpu
 
 
 async def paced(rig: Rig, warmup: float, seconds: float, interval: float) -> None:
@@ -267,12 +275,14 @@ async def paced(rig: Rig, warmup: float, seconds: float, interval: float) -> Non
 async def flood(rig: Rig, seconds: float) -> None:
     """Customers send as fast as their acks come back; agents only receive."""
     await rig.agents("record", reply=False)
-    flood_from = time.time()
+    flood_from, cpu = time.time(), cpu_seconds(rig.server.pid)
     sent = await rig.customers("flood", seconds=seconds)
     flood_to = time.time()
     await drained(sent, lambda: rig.agents("count"))
+    cpu = cpu_seconds(rig.server.pid) - cpu
     flooded = (await rig.agents("report"))["received"]
     rig.flood_per_second = arrived_between(flooded, flood_from, flood_to) / (flood_to - flood_from)
+    rig.flood_cpu_ms = cpu * 1000 / max(1, len(flooded))
 
 
 async def relay_runs(size: int, workdir: Path, args: argparse.Namespace) -> list[Rig]:
@@ -292,6 +302,7 @@ async def relay_runs(size: int, workdir: Path, args: argparse.Namespace) -> list
                 await paced(rig, args.warmup if segment == 0 else 0.0, args.seconds / args.rounds, args.interval)
         if args.flood_seconds > 0:
             for rig in rigs:
+                print(f"relay, N = {size:,}: {rig.server.name}, flood ...", flush=True)
                 await flood(rig, args.flood_seconds)
     return rigs
 
@@ -334,6 +345,10 @@ def relay_table(results: list[Rig], args: argparse.Namespace) -> list[str]:
         "| relayed msg/s | server CPU (cores) | lost | errors | flood c->a msg/s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    cpu = ["", "server CPU seconds (all its threads): setup / accept; flood: CPU ms per relayed message", "",
+           "| N | server | setup CPU s | accept CPU s | flood CPU ms / message |", "|---|---|---|---|---|"]
+    cpu += [f"| {r.size:,} | {r.server.name} | {r.setup_cpu:.1f} | {r.accept_cpu:.1f} | {r.flood_cpu_ms:.2f} |"
+            for r in results]
     for r in results:
         def cell(values: list[float]) -> str:
             if not values:
@@ -346,7 +361,7 @@ def relay_table(results: list[Rig], args: argparse.Namespace) -> list[str]:
             f"| {cell(r.reply_ms)} | {r.relayed / seconds:.0f} | {r.cpu_seconds / seconds:.2f} | {r.lost} "
             f"| {r.errors} | {r.flood_per_second:.0f} |"
         )
-    return lines
+    return lines + cpu
 
 
 def idle_table(results: list[IdleResult]) -> list[str]:

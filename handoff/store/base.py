@@ -13,15 +13,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from handoff.store.reads import ThreadReads
+
 T = TypeVar("T")
 
 
 class Queries:
-    """Reads run on ``_engine`` (async, on the event loop); every write goes through ``_write``, in the
+    """Reads run on ``_engine`` (one awaited call per statement); every write goes through ``_write``, in the
     store's writer threads, a transaction each (handoff/store/sql.py)."""
 
     if TYPE_CHECKING:
-        _engine: AsyncEngine
+        _engine: AsyncEngine | ThreadReads  # ThreadReads on SQLite (handoff/store/reads.py)
 
         async def _write(self, fn: Callable[[sa.Connection], T]) -> T: ...
 

@@ -128,6 +128,7 @@ case_events = sa.Table(
     sa.Column("actor", sa.String(80), nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_case_events_conversation", "conversation_id"),
+    sa.Index("ix_case_events_transition", "from_status", "to_status", "id"),  # recent handling times (0009)
 )
 
 # The knowledge articles the bot showed in a case (answered with, or offered to choose from), and whether

@@ -154,7 +154,12 @@ class AgentNamespace(BoundaryNamespace):
 
     async def on_send_message(self, sid: str, payload: Any) -> dict[str, Any]:
         agent = await self._agent(sid)
-        message = await self._conversations.agent_message(agent, *await self._message(agent, payload))
+        sent = wire.AgentMessage.model_validate(payload, context=self._limits())
+        try:  # stored only while the case is the agent's, so they may read it: no read before (the hot path)
+            message = await self._conversations.agent_message(agent, sent.conversation_id, sent.text)
+        except ApiError:
+            await self._case(agent, sent.conversation_id)  # 404 or 403 first, as for every event on a case
+            raise
         return {"message": message_view(message)}
 
     async def on_add_note(self, sid: str, payload: Any) -> dict[str, Any]:

@@ -25,8 +25,14 @@ class BoundaryNamespace(socketio.AsyncNamespace):
 
     events: Mapping[str, tuple[type[BaseModel], type[BaseModel]]] = {}
 
-    def handled_events(self) -> set[str]:
-        return {name[3:] for name in dir(self) if name.startswith("on_")} - LIFECYCLE_EVENTS
+    def handled_events(self) -> frozenset[str]:
+        """The ``on_<event>`` handlers' events, found once per class (not per event: ``dir`` is slow)."""
+        cls = type(self)
+        found: frozenset[str] | None = cls.__dict__.get("_handled_events")
+        if found is None:
+            found = frozenset(name[3:] for name in dir(cls) if name.startswith("on_")) - LIFECYCLE_EVENTS
+            cls._handled_events = found  # type: ignore[attr-defined]
+        return found
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
