@@ -12,10 +12,12 @@ import logging
 import os
 import queue
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -183,6 +185,32 @@ def two_nodes(workdir: Path, redis_url: str, extra_env: dict[str, str] | None = 
     finally:
         second.stop()
         first.stop()
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """A Redis server of our own on loopback (Debian's redis-server; scripts/test installs it), nothing saved,
+    its files under ``workdir``: its ``redis://`` URL, once it answers PING."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is missing: scripts/test installs it (apt-get install redis-server)"
+    port = free_port()
+    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                               "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, "redis-server stopped"
+            time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @contextlib.contextmanager

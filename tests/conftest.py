@@ -1,10 +1,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,7 +9,7 @@ import sqlalchemy as sa
 from playwright.async_api import Browser
 
 from harness import postgres
-from harness.servers import ActionRelay, AppProcess, RasaProcess, free_port, start_app, start_rasa
+from harness.servers import ActionRelay, AppProcess, RasaProcess, free_port, redis_server, start_app, start_rasa
 from tests.browser import chromium
 
 
@@ -108,24 +104,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A Redis server of our own on loopback (Debian's redis-server; scripts/test installs it)."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is missing: scripts/test installs it (apt-get install redis-server)"
-    port = free_port()
-    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                               "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, "redis-server stopped"
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    """A Redis server of our own on loopback for one test (harness.servers.redis_server)."""
+    with redis_server(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of our own for a module whose tests share their nodes (tests/test_nodes.py)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
