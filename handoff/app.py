@@ -24,7 +24,7 @@ from handoff.limits.limiter import Limiter
 from handoff.privacy import erasure
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
-from handoff.staff.accounts import RECHECK_SECONDS, AgentAuth
+from handoff.staff.accounts import AgentAuth
 from handoff.staff.audit import AuditLog
 from handoff.staff.passwords import PasswordHasher
 from handoff.staff.roster import StaffAccounts
@@ -162,7 +162,7 @@ def create_app(settings: Settings) -> web.Application:
         every(settings.sweep_interval_seconds, lambda: app[DESK].sweeper.sweep()),
         every(settings.index_poll_seconds, lambda: asyncio.to_thread(live_index.refresh)),
         # Agents' sockets whose sign-in expired or was ended where this node did not hear of it.
-        every(RECHECK_SECONDS, lambda: app[AGENT_SOCKETS].end_lapsed()),
+        every(settings.session_recheck_seconds, lambda: app[AGENT_SOCKETS].end_lapsed()),
     ])
     if settings.retention_days:  # closed cases older than that are deleted: at start, then hourly
         app.cleanup_ctx.append(every(erasure.RETENTION_INTERVAL_SECONDS, lambda: erasure.apply_retention(

@@ -335,3 +335,14 @@ def test_public_url_is_built_from_host_and_port_unless_set(tmp_path: Path) -> No
     assert load_settings(file, {}).public_url == "https://help.example.com/support"
     assert load_settings(None, {"CASEDESK_ACTION_TOKEN": "a" * 16}).action_token == "a" * 16
     assert "aaaa" not in repr(load_settings(None, {"CASEDESK_ACTION_TOKEN": "a" * 16}))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "301"])
+def test_bad_session_recheck_names_the_key(value: str) -> None:
+    with pytest.raises(SettingsError, match="session_recheck_seconds: must be more than 0 and at most 300"):
+        load_settings(None, {"CASEDESK_SESSION_RECHECK_SECONDS": value})
+
+
+def test_session_recheck_from_the_environment() -> None:
+    assert load_settings(None, {}).session_recheck_seconds == 5.0
+    assert load_settings(None, {"CASEDESK_SESSION_RECHECK_SECONDS": "0.5"}).session_recheck_seconds == 0.5
