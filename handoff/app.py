@@ -28,7 +28,7 @@ from handoff.limits.limiter import Limiter
 from handoff.privacy import erasure
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
-from handoff.staff.accounts import RECHECK_SECONDS, AgentAuth
+from handoff.staff.accounts import AgentAuth
 from handoff.staff.audit import AuditLog
 from handoff.staff.passwords import PasswordHasher
 from handoff.staff.roster import StaffAccounts
@@ -86,6 +86,26 @@ def every(seconds: float, job: Callable[[], Awaitable[object]],
     return context
 
 
+def _closing_sockets(sio: socketio.AsyncServer) -> Callable[[web.Application], Awaitable[None]]:
+    """On shutdown, before the server waits for open connections (up to its shutdown timeout, `handoff.cli`),
+    this node drops its sockets' transports itself, as a crash would but at once: the widget and the panel
+    reconnect (to this node when it is back, or to another) and resume from their last sequence number.
+    Without it each open socket held the shutdown for its whole timeout, and twice that for a client that
+    never answered the close."""
+    async def close(app: web.Application) -> None:
+        for socket in list(sio.eio.sockets.values()):
+            try:
+                # engine.io's own path for a lost transport: the disconnect handlers run (as the connection
+                # dropped, not as the server ending it), then an empty queue entry ends the socket's writer,
+                # which closes its websocket (or answers its pending long-poll).
+                await socket.close(wait=False, abort=True, reason=sio.eio.reason.TRANSPORT_CLOSE)
+                socket.queue.put_nowait(None)
+            except Exception:
+                log.exception("closing a socket on shutdown failed")
+
+    return close
+
+
 def create_app(settings: Settings, fleet: RasaFleet | None = None) -> web.Application:
     """The app; ``fleet``: the Rasa processes `casedesk run` owns (their addresses for the bridge, a
     publish's blue/green switch), else Rasa runs elsewhere (settings.rasa_servers, a publish's PUT /model)."""
@@ -106,6 +126,7 @@ def create_app(settings: Settings, fleet: RasaFleet | None = None) -> web.Applic
     sio = SocketServer(async_mode="aiohttp", client_manager=manager, logger=False, engineio_logger=False,
                        cors_allowed_origins=socket_origins(settings.widget_origins))
     sio.attach(app)
+    app.on_shutdown.append(_closing_sockets(sio))
     # Editors' publishes (docs/editing.md); this node swaps to a new version at once, the others poll.
     app[PUBLISHER] = Publisher(settings, live_index.encoder, live_index.multilingual, on_published=live_index.refresh,
                                fleet=fleet)
@@ -158,7 +179,7 @@ def create_app(settings: Settings, fleet: RasaFleet | None = None) -> web.Applic
         every(settings.sweep_interval_seconds, lambda: app[DESK].sweeper.sweep()),
         every(settings.index_poll_seconds, lambda: asyncio.to_thread(live_index.refresh)),
         # Agents' sockets whose sign-in expired or was ended where this node did not hear of it.
-        every(RECHECK_SECONDS, lambda: app[AGENT_SOCKETS].end_lapsed()),
+        every(settings.session_recheck_seconds, lambda: app[AGENT_SOCKETS].end_lapsed()),
     ])
     if settings.retention_days:  # closed cases older than that are deleted: at start, then hourly
         app.cleanup_ctx.append(every(erasure.RETENTION_INTERVAL_SECONDS, lambda: erasure.apply_retention(

@@ -134,6 +134,9 @@ class Settings:
     conversation_token_days: float = 30.0
     identity_audience: str = DEFAULT_AUDIENCE
     identity_max_age_seconds: float = 3600.0
+    # The suite's speed (issue 18): how often a node checks its agents' sockets against the sessions in the
+    # store (ended by `casedesk agent` where no Redis tells the node, or expired); tests shorten it.
+    session_recheck_seconds: float = 5.0
     # Secrets: only from the environment (CASEDESK_FIRST_AGENT_PASSWORD, ...), never from the file.
     first_agent_password: str | None = dataclasses.field(default=None, repr=False)
     identity_secret: str = dataclasses.field(default="", repr=False)  # shared with the host (cases.identity)
@@ -383,6 +386,10 @@ def _validate(s: Settings) -> None:
     if not 0 <= s.retention_days <= 36500:
         raise SettingsError(f"retention_days: must be 0 (keep for ever) or a number of days up to 36500, "
                             f"got {s.retention_days}")
+    # The suite's speed (issue 18)
+    if not 0 < s.session_recheck_seconds <= 300:
+        raise SettingsError(f"session_recheck_seconds: must be more than 0 and at most 300, "
+                            f"got {s.session_recheck_seconds:g}")
     # The value is not shown: a PostgreSQL URL may hold a password.
     if not s.database_url.startswith(DATABASES):
         raise SettingsError("database_url: must start with sqlite+aiosqlite:// (SQLite) or postgresql+asyncpg://"

@@ -140,32 +140,6 @@ def start_app(workdir: Path, rasa_url: str, extra_env: dict[str, str] | None = N
             return AppProcess(match.group(1), process, output, db_path, reader, env)
 
 
-@contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A Redis server of our own on loopback (Debian's redis-server; scripts/test installs it), its files in
-    ``workdir``: its redis:// URL."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is missing: scripts/test installs it (apt-get install redis-server)"
-    port = free_port()
-    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                               "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, "redis-server stopped"
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
 @dataclasses.dataclass
 class RasaProcess:
     url: str
@@ -212,6 +186,32 @@ def two_nodes(workdir: Path, redis_url: str, extra_env: dict[str, str] | None = 
     finally:
         second.stop()
         first.stop()
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    """A Redis server of our own on loopback (Debian's redis-server; scripts/test installs it), nothing saved,
+    its files under ``workdir``: its ``redis://`` URL, once it answers PING."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is missing: scripts/test installs it (apt-get install redis-server)"
+    port = free_port()
+    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                               "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, "redis-server stopped"
+            time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @contextlib.contextmanager

@@ -104,6 +104,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A Redis server of our own on loopback (harness.servers.redis_server)."""
+    """A Redis server of our own on loopback for one test (harness.servers.redis_server)."""
     with redis_server(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of our own for a module whose tests share their nodes (tests/test_nodes.py)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url

@@ -28,21 +28,30 @@ def casedesk(env: dict[str, str], *args: str, password: str | None = None) -> su
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
-def test_the_agent_commands_on_a_database(tmp_path: Path) -> None:
-    """Each verb once, as a process (a second or more each): the rules behind them are tested in-process
-    (tests/store/test_staff_accounts.py, tests/test_passwords.py)."""
+def test_the_agent_commands_on_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each verb once. The command as operators run it (`python -m handoff`, a process) for one change and one
+    refusal: its exit status and output streams; the other verbs through the same `cli.main` in this process
+    (arguments, settings from the same environment, output and exit status), since a process each costs a
+    second or more. The rules behind them are tested in-process (tests/store/test_staff_accounts.py,
+    tests/test_passwords.py)."""
     env, db_path = app_env(tmp_path, f"http://127.0.0.1:{free_port()}")
     url = f"sqlite+aiosqlite:///{db_path}"
 
+    def run(*args: str, password: str | None = None) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main(list(args), {**env, **({"CASEDESK_NEW_AGENT_PASSWORD": password} if password else {})})
+        out, err = capsys.readouterr()
+        return code, out, err
+
     def ok(*args: str, password: str | None = None) -> str:
-        done = casedesk(env, *args, password=password)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        code, out, err = run(*args, password=password)
+        assert code == 0, err
+        return out
 
     def refused(*args: str, password: str | None = None) -> str:
-        done = casedesk(env, *args, password=password)
-        assert done.returncode == 1 and not done.stdout, done
-        return done.stderr
+        code, out, err = run(*args, password=password)
+        assert code == 1 and not out, (code, out, err)
+        return err
 
     async def login(username: str, password: str) -> str:
         store = await SqlCaseStore.open(url)
@@ -52,9 +61,8 @@ def test_the_agent_commands_on_a_database(tmp_path: Path) -> None:
         finally:
             await store.close()
 
-    assert ok("agent", "add", "boss", "--role", "supervisor", "--role", "agent", password=PASSWORD) == \
-        "agent boss added (agent, supervisor)\n"
-    assert "must not be or contain the user name" in refused("agent", "add", "kimberly", password="kimberly-2026!")
+    added = casedesk(env, "agent", "add", "boss", "--role", "supervisor", "--role", "agent", password=PASSWORD)
+    assert (added.returncode, added.stdout) == (0, "agent boss added (agent, supervisor)\n"), added
     ok("agent", "add", "kim", "--display-name", "Kim K", password=PASSWORD)
     for _ in range(2):
         asyncio.run(login("kim", PASSWORD))
@@ -77,7 +85,10 @@ def test_the_agent_commands_on_a_database(tmp_path: Path) -> None:
     asyncio.run(login("kim", "a new long passphrase"))
 
     assert ok("agent", "roles", "kim", "--role", "editor", "--role", "agent").startswith("roles of kim: agent, editor")
-    assert "boss is the last active supervisor" in refused("agent", "disable", "boss")
+    last = casedesk(env, "agent", "disable", "boss")
+    assert last.returncode == 1 and not last.stdout, last
+    assert "boss is the last active supervisor" in last.stderr
+    assert "must not be or contain the user name" in refused("agent", "add", "kimberly", password="kimberly-2026!")
 
 
 def test_the_generated_first_password_goes_to_a_file_only_its_owner_reads(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,9 +25,11 @@ name = "general"
 """
 
 
-@pytest.fixture
-def nodes(tmp_path: Path, redis_url: str) -> Iterator[tuple[AppProcess, AppProcess]]:
-    with two_nodes(tmp_path, redis_url, settings_file=NODES) as both:
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory: pytest.TempPathFactory, module_redis_url: str) -> Iterator[tuple[AppProcess, AppProcess]]:
+    """One pair for the module's tests: each starts its own customers, and the agent's cases stay within its
+    capacity (agent_capacity, 3)."""
+    with two_nodes(tmp_path_factory.mktemp("nodes"), module_redis_url, settings_file=NODES) as both:
         yield both
 
 

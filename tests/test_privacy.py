@@ -23,7 +23,7 @@ import pytest
 from handoff.store.records import Status, utcnow
 from handoff.store.sql import SqlCaseStore
 from harness.clients import Recorder, agent_socket, http_json, sign_in, until
-from harness.servers import ROOT, AppProcess, free_port, start_app
+from harness.servers import ROOT, AppProcess, free_port, serve_app, start_app
 
 VISA, MASTERCARD = "4242 4242 4242 4242", "5555555555554444"
 HANDOFF = [{"custom": {"text": "Let me get you a person.", "data": {"kind": "handoff", "reason": "customer_request"},
@@ -253,7 +253,7 @@ async def test_the_app_deletes_cases_closed_longer_ago_than_retention_days(tmp_p
                                       fields={"resolution": "bot", "closed_at": utcnow() - timedelta(days=days)})
     await store.close()
 
-    app = start_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RETENTION_DAYS": "30"})
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RETENTION_DAYS": "30"})
     try:
         store = await SqlCaseStore.open(f"sqlite+aiosqlite:///{db_path}")
         try:

@@ -377,3 +377,12 @@ def test_bad_rasa_settings_name_the_key(tmp_path: Path, text: str, environ: dict
     file.write_text(text)
     with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings(file, environ)
+@pytest.mark.parametrize("value", ["0", "-1", "301"])
+def test_bad_session_recheck_names_the_key(value: str) -> None:
+    with pytest.raises(SettingsError, match="session_recheck_seconds: must be more than 0 and at most 300"):
+        load_settings(None, {"CASEDESK_SESSION_RECHECK_SECONDS": value})
+
+
+def test_session_recheck_from_the_environment() -> None:
+    assert load_settings(None, {}).session_recheck_seconds == 5.0
+    assert load_settings(None, {"CASEDESK_SESSION_RECHECK_SECONDS": "0.5"}).session_recheck_seconds == 0.5

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 import socketio
 
-from handoff.staff.accounts import RECHECK_SECONDS, token_digest
+from handoff.staff.accounts import token_digest
 from handoff.store.records import utcnow
 from handoff.web.keys import CONVERSATIONS
 from harness.clients import Recorder, agent_socket, http_json, latest, queued_customer, sign_in, until
 from harness.servers import PASSWORD, ROOT, AppProcess, free_port, served_app, two_nodes
 
+RECHECK = 0.5  # seconds: the node's recheck of its agents' sockets in the test without Redis
 NODES = """
 sweep_interval_seconds = 0.3
 agent_grace_seconds = 30
@@ -119,14 +120,16 @@ async def test_disable_revoke_and_sign_out_end_the_sockets_on_both_nodes(
 
 async def test_without_redis_each_node_finds_ended_and_expired_sessions_in_the_store(tmp_path: Path) -> None:
     """One node, no Redis: `casedesk agent revoke` (another process) and a sign-in's expiry end the socket
-    within the node's recheck (`AgentNamespace.end_lapsed`), and the token is refused."""
-    with served_app(tmp_path, f"http://127.0.0.1:{free_port()}") as app:
+    within the node's recheck (`AgentNamespace.end_lapsed`, every `session_recheck_seconds`, shortened here),
+    and the token is refused."""
+    recheck = {"CASEDESK_SESSION_RECHECK_SECONDS": str(RECHECK)}
+    with served_app(tmp_path, f"http://127.0.0.1:{free_port()}", recheck) as app:
         token = await sign_in(app.url)
         socket = await agent_socket(app.url, token)
         done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "handoff", "agent", "revoke", "agent"],
                                        cwd=ROOT, env=app.env, capture_output=True, text=True, check=True)
         assert "1 session of agent ended" in done.stdout
-        await ended((socket,), "ended", RECHECK_SECONDS + 2)
+        await ended((socket,), "ended", RECHECK + 2)
         assert (await http_json("GET", f"{app.url}/api/kb/search?q=bell", token=token))[0] == 401
 
         # A sign-in that lasts a second (as agent_session_hours would make it).
@@ -136,5 +139,5 @@ async def test_without_redis_each_node_finds_ended_and_expired_sessions_in_the_s
         app.run(lambda: app.app[CONVERSATIONS].store.add_session(token_digest(short), agent.id,
                                                                   utcnow() + timedelta(seconds=1)))
         socket = await agent_socket(app.url, short)
-        await ended((socket,), "expired", 1 + RECHECK_SECONDS + 2)
+        await ended((socket,), "expired", 1 + RECHECK + 2)
         assert (await http_json("GET", f"{app.url}/api/kb/search?q=bell", token=short))[0] == 401
