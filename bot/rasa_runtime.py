@@ -21,6 +21,8 @@ from bot.tracker_stores import TrackerStore, tracker_store_for
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+RASA_SERVER = ROOT / "bot" / "rasa_server.py"
 RASA_VERSION = "3.6.21"
 INPUTS = ("config.yml", "bot/domain.yml", "training_data/bot")
 KEEP_MODELS = 3  # trained models kept, so that a rollback can load an earlier one
@@ -30,9 +32,21 @@ class RasaError(RuntimeError):
     pass
 
 
+# The cost of a turn (docs/benchmarks.md, "A bot turn's cost"): one thread for each numeric library Rasa
+# loads. A turn's matrices are tiny (the intent classifier over one message), and BLAS threads that spin
+# while they wait for work burn a shared core for nothing; more turns at once come from more Rasa
+# processes, not from threads inside one. No TensorFlow model runs at a turn with config.yml's pipeline;
+# if one is added again, TensorFlow gets one thread per op too.
+SINGLE_THREADED = {
+    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1", "TF_INTER_OP_PARALLELISM_THREADS": "1",
+}
+
+
 def rasa_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"})
+    env.update({"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore",
+                **SINGLE_THREADED})
     return env
 
 
@@ -88,8 +102,8 @@ def start_rasa(model: Path, port: int, action_url: str, log_path: Path, token: s
     if trackers is None:
         trackers = tracker_store_for(f"sqlite+aiosqlite:///{log_path.with_suffix('.db')}")
     env.update(trackers.rasa_env())
-    command = [
-        str(RASA_BIN), "run", "--model", str(model), "--endpoints", trackers.endpoints,
+    command = [  # Rasa's command line, with the action server's answers checked at less cost (bot/rasa_server.py)
+        str(RASA_PYTHON), str(RASA_SERVER), "run", "--model", str(model), "--endpoints", trackers.endpoints,
         "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(port),
         "--enable-api", "--auth-token", token,
     ]

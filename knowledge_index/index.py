@@ -447,7 +447,10 @@ def production_embedders(model_cache: str | Path = DEFAULT_MODEL_CACHE) -> tuple
 
 @functools.cache
 def _embedders(model_cache: Path) -> tuple[Embedder, Embedder]:
-    return OnnxMiniLMEmbedder(model_cache), USEm3Embedder()
+    # One BLAS thread for the multilingual encoder: a question is one short sentence, and with two
+    # threads OpenBLAS spins waiting for work: 55 ms of CPU per question instead of 2.5 on 2 shared cores
+    # (docs/benchmarks.md, "A bot turn's cost").
+    return OnnxMiniLMEmbedder(model_cache), USEm3Embedder(threads=1)
 
 
 def _language(locale: str) -> str:
