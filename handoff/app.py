@@ -111,7 +111,9 @@ def create_app(settings: Settings) -> web.Application:
         audit = app[AUDIT] = AuditLog(store)  # staff actions, recorded by the owner of each change
         auth = AgentAuth(store, settings.agent_session_hours, PasswordHasher(settings.password_hash_cost), audit)
         app[STAFF] = StaffAccounts(store, auth)  # every change to a staff account (handoff/staff/roster.py)
-        loading = lambda: rasa_loading(settings.index_dir)  # noqa: E731
+        def loading() -> bool:  # Rasa loads a newly published model: it answers after (docs/editing.md)
+            return rasa_loading(settings.index_dir)
+
         bridge = RasaBridge(http, settings.rasa_url, settings.rasa_timeout_seconds, loading=loading)
         # The bot's queue and Rasa's health check (docs/operations.md, "Overload").
         health = RasaHealth(http_probe(http), settings.rasa_url, settings.rasa_probe_interval_seconds,
