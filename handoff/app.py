@@ -140,7 +140,9 @@ def create_app(settings: Settings, fleet: RasaFleet | None = None) -> web.Applic
         audit = app[AUDIT] = AuditLog(store)  # staff actions, recorded by the owner of each change
         auth = AgentAuth(store, settings.agent_session_hours, PasswordHasher(settings.password_hash_cost), audit)
         app[STAFF] = StaffAccounts(store, auth)  # every change to a staff account (handoff/staff/roster.py)
-        loading = lambda: rasa_loading(settings.index_dir)  # noqa: E731
+        def loading() -> bool:  # Rasa loads a newly published model: it answers after (docs/editing.md)
+            return rasa_loading(settings.index_dir)
+
         bridge = RasaBridge(http, fleet.urls if fleet else settings.rasa_servers, settings.rasa_timeout_seconds,
                             loading=loading)
         # The bot's queue and Rasa's health check (docs/operations.md, "Overload").
