@@ -156,7 +156,8 @@ class AgentNamespace(BoundaryNamespace):
         agent = await self._agent(sid)
         sent = wire.AgentMessage.model_validate(payload, context=self._limits())
         try:  # stored only while the case is the agent's, so they may read it: no read before (the hot path)
-            message = await self._conversations.agent_message(agent, sent.conversation_id, sent.text)
+            message = await self._conversations.agent_message(agent, sent.conversation_id, sent.text,
+                                                                  sent.client_id)
         except ApiError:
             await self._case(agent, sent.conversation_id)  # 404 or 403 first, as for every event on a case
             raise
