@@ -30,6 +30,7 @@ from handoff.cases.routing import (
 )
 from handoff.limits.addresses import parse_proxies
 from handoff.limits.table import LimitTable, parse_table
+from handoff.logs.lines import FORMATS
 from handoff.staff.passwords import DEFAULT_COST, MAX_COST, MIN_COST
 from handoff.surveys.questions import DEFAULT_QUESTIONS, parse_questions
 
@@ -144,9 +145,13 @@ class Settings:
     # makes one); the public address (https: HSTS), by default built from host and port.
     action_token: str = dataclasses.field(default="", repr=False)
     public_url: str = ""
+    # Issue 18, metrics and logs (docs/operations.md, "Metrics and logs"): the logs' format, text or json (one
+    # object a line); /metrics answers the requests that bear metrics_token (a secret; unset, /metrics is off).
+    log_format: str = "text"
+    metrics_token: str = dataclasses.field(default="", repr=False)
 
     SECRETS = frozenset({"first_agent_password", "identity_secret", "telegram_bot_token", "telegram_webhook_secret",
-                         "rasa_token", "action_token"})
+                         "rasa_token", "action_token", "metrics_token"})
 
     def __post_init__(self) -> None:
         if not self.public_url:
@@ -320,6 +325,11 @@ def _validate(s: Settings) -> None:
     if s.action_token and not ACTION_TOKEN.fullmatch(s.action_token):
         raise SettingsError("action_token: letters, digits, _ and - only (Rasa sends it in a query parameter)")
     _check_public_url(s.public_url)
+    # Issue 18, metrics and logs.
+    if s.log_format not in FORMATS:
+        raise SettingsError(f"log_format: must be one of {', '.join(FORMATS)}, got {s.log_format!r}")
+    if s.metrics_token and (len(s.metrics_token) < MIN_ACTION_TOKEN or not ACTION_TOKEN.fullmatch(s.metrics_token)):
+        raise SettingsError(f"metrics_token: at least {MIN_ACTION_TOKEN} characters, letters, digits, _ and - only")
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
     try:

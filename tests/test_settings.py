@@ -335,3 +335,28 @@ def test_public_url_is_built_from_host_and_port_unless_set(tmp_path: Path) -> No
     assert load_settings(file, {}).public_url == "https://help.example.com/support"
     assert load_settings(None, {"CASEDESK_ACTION_TOKEN": "a" * 16}).action_token == "a" * 16
     assert "aaaa" not in repr(load_settings(None, {"CASEDESK_ACTION_TOKEN": "a" * 16}))
+
+
+# Issue 18, metrics and logs: the logs' format and the metrics' token.
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ('log_format = "xml"\n', {}, "log_format: must be one of text, json, got 'xml'"),
+        ('metrics_token = "abcdefghijklmnopqrstu"\n', {}, "metrics_token is a secret; set CASEDESK_METRICS_TOKEN"),
+        ("", {"CASEDESK_METRICS_TOKEN": "short"}, "metrics_token: at least 16 characters"),
+        ("", {"CASEDESK_METRICS_TOKEN": "a token with spaces in it"}, "metrics_token: at least 16 characters"),
+    ],
+)
+def test_bad_metrics_and_log_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str],
+                                                   message: str) -> None:
+    file = tmp_path / "casedesk.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(file, environ)
+
+
+def test_metrics_and_log_settings(tmp_path: Path) -> None:
+    assert (load_settings(None, {}).log_format, load_settings(None, {}).metrics_token) == ("text", "")
+    settings = load_settings(None, {"CASEDESK_LOG_FORMAT": "json", "CASEDESK_METRICS_TOKEN": "m" * 16})
+    assert (settings.log_format, settings.metrics_token) == ("json", "m" * 16)
+    assert "m" * 16 not in repr(settings)

@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from handoff.metrics import series
+from handoff.metrics.turns import CLOCK
 from handoff.store.records import HANDOFF_REASONS, RESOLVE_REASONS, Reason
 
 
@@ -66,7 +68,14 @@ def parse_replies(entries: Any) -> list[BotReply]:
 
 class RasaBridge:
     """``timeout``: how long a message waits for Rasa before the customer is handed over; longer while
-    ``loading()`` says Rasa is loading a new model (a publish), which it answers after."""
+    ``loading()`` says Rasa is loading a new model (a publish), which it answers after.
+
+    Each turn is measured (handoff/metrics: its outcome, its time split between Rasa and the actions, the
+    kinds of the bot's replies). As the metrics' `BotLoad`: no turn waits for another here (``queue_depth``
+    and ``busy_refusals`` are 0), ``in_flight`` are waiting for Rasa."""
+
+    queue_depth = 0
+    busy_refusals = 0
 
     def __init__(self, session: aiohttp.ClientSession, url: str, timeout: float,
                  loading: Callable[[], bool] = lambda: False) -> None:
@@ -75,7 +84,19 @@ class RasaBridge:
         self._timeout = timeout
         self._loading = loading
 
+    @property
+    def in_flight(self) -> int:
+        return CLOCK.in_flight
+
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotReply]:
+        with CLOCK.turn(sender_id) as outcome:
+            replies = await self._send(sender_id, text, metadata)
+            outcome.replied = bool(replies)  # silence means an action failed (`Conversations._bot_turn`)
+        for reply in replies:
+            series.decision(reply.data.get("kind"))
+        return replies
+
+    async def _send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotReply]:
         body = {"sender": sender_id, "message": text, "metadata": metadata}
         request = asyncio.ensure_future(self._post(body))
         try:
