@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.clients import Recorder, agent_socket, sign_in, until
-from harness.servers import ActionRelay, AppProcess, RasaProcess, start_app
+from harness.servers import ROOT, ActionRelay, AppProcess, RasaProcess, start_app
 
 TOKEN = "tests-metrics-token-42"
 MARK = "quokka-zanzibar-7731"  # in a customer's message: it must reach no log line
@@ -63,6 +64,14 @@ def value(series: Series, name: str, **labels: str) -> float:
     return series.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def documented() -> set[str]:
+    """The metric names of docs/operations.md's table, in its section "Metrics and logs"."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text[text.index("## Metrics and logs"):]
+    section = section[:section.find("\n## ", 1) if "\n## " in section[1:] else None]
+    return set(re.findall(r"^\| `(casedesk_[a-z_]+)`", section, re.M))
+
+
 async def test_metrics_are_only_for_the_bearer_of_the_token(observed: AppProcess, app_url: str) -> None:
     for headers in ({}, {"Authorization": "Bearer not-the-token-at-all"}, {"Authorization": TOKEN}):
         status, _, body = await fetch("GET", f"{observed.url}/metrics", headers=headers)
@@ -82,6 +91,13 @@ async def test_the_series_move_with_turns_hand_overs_agents_and_limits(observed:
     assert value(before, "casedesk_queue_length", queue="general") == 0
     assert ("casedesk_publishes_total", (("outcome", "published"),)) in before
     assert value(before, "process_resident_memory_bytes") > 0
+    # Every series is documented (docs/operations.md), and the Grafana dashboard shows only those.
+    status, _, body = await fetch("GET", f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    served = {f.name + ("_total" if f.type == "counter" else "") for f in text_string_to_metric_families(body.decode())
+              if f.name.startswith("casedesk_")}
+    assert served == documented()
+    dashboard = (ROOT / "docs" / "examples" / "grafana-dashboard.json").read_text()
+    assert set(re.findall(r"casedesk_[a-z_]+?(?=_bucket|\b)", dashboard)) <= served
 
     customer = Recorder(url, "/chat")
     await customer.connect()

@@ -71,10 +71,10 @@ class RasaBridge:
     ``loading()`` says Rasa is loading a new model (a publish), which it answers after.
 
     Each turn is measured (handoff/metrics: its outcome, its time split between Rasa and the actions, the
-    kinds of the bot's replies). As the metrics' `BotLoad`: no turn waits for another here (``queue_depth``
+    kinds of the bot's replies). As the metrics' `BotLoad`: no turn waits for another here (``depth``
     and ``busy_refusals`` are 0), ``in_flight`` are waiting for Rasa."""
 
-    queue_depth = 0
+    depth = 0
     busy_refusals = 0
 
     def __init__(self, session: aiohttp.ClientSession, url: str, timeout: float,

@@ -22,7 +22,7 @@ class BotLoad(Protocol):
     waiting for Rasa's answer now, and the turns refused since start because the queue was full."""
 
     @property
-    def queue_depth(self) -> int: ...
+    def depth(self) -> int: ...
 
     @property
     def in_flight(self) -> int: ...
@@ -62,7 +62,7 @@ def _families(state: NodeState | None) -> Iterator[Metric]:
     yield GaugeMetricFamily("casedesk_connected_agents", "Agents with a socket on this node",
                             value=state.agents if state else 0)
     yield GaugeMetricFamily("casedesk_bot_queue_depth", "Bot turns of this node waiting for their turn with Rasa",
-                            value=state.bot.queue_depth if state else 0)
+                            value=state.bot.depth if state else 0)
     yield GaugeMetricFamily("casedesk_bot_turns_in_flight", "Bot turns of this node waiting for Rasa's answer",
                             value=state.bot.in_flight if state else 0)
     yield CounterMetricFamily("casedesk_bot_busy_refusals", "Bot turns refused because the bot's queue was full "
