@@ -14,6 +14,11 @@ from contextlib import contextmanager
 from handoff.metrics import series
 
 
+# The children of the series a turn records, looked up once (a turn records them all).
+REPLIED, UNAVAILABLE = (series.BOT_TURNS.labels(outcome=outcome) for outcome in series.TURN_OUTCOMES)
+RASA_PART, ACTIONS_PART = (series.TURN_PART_SECONDS.labels(part=part) for part in series.TURN_PARTS)
+
+
 class TurnClock:
     def __init__(self) -> None:
         self._actions: dict[str, list[float]] = {}  # conversation id -> its turn's action calls, in seconds
@@ -34,12 +39,12 @@ class TurnClock:
             seconds = time.perf_counter() - started
             if self._actions.get(conversation_id) is actions:
                 del self._actions[conversation_id]
-            series.BOT_TURNS.labels(outcome="replied" if outcome.replied else "unavailable").inc()
+            (REPLIED if outcome.replied else UNAVAILABLE).inc()
             series.TURN_SECONDS.observe(seconds)
             if outcome.replied and actions:
                 spent = sum(actions)
-                series.TURN_PART_SECONDS.labels(part="rasa").observe(max(seconds - spent, 0.0))
-                series.TURN_PART_SECONDS.labels(part="actions").observe(spent)
+                RASA_PART.observe(max(seconds - spent, 0.0))
+                ACTIONS_PART.observe(spent)
 
     def action(self, conversation_id: str, action: str, seconds: float) -> None:
         """Rasa's call of ``action`` for ``conversation_id`` took ``seconds`` in the action endpoint."""
