@@ -164,15 +164,24 @@ async def test_logs_are_json_lines_with_ids_and_no_customer_text(observed: AppPr
     assert status == 201
     made = headers["X-Request-Id"]
     assert made != "bad id {forged}" and made.isalnum()
+    socket = Recorder(url, "/chat")  # a socket event is a request of its own
+    await socket.connect()
+    over_socket = (await socket.ok("start_conversation", {"channel": "web"}))["conversation"]["id"]
+    await socket.ok("send_message", {"text": f"I want to talk to a person {MARK}"})
+    await socket.wait_for("case_updated", lambda c: c["status"] == "queued")
+    await socket.close()
 
     def logged() -> list[dict[str, Any]]:
         return [json.loads(line) for line in list(observed.output)]
 
-    await until(lambda: any(line.get("conversation_id") == conversation_id for line in logged()))
+    await until(lambda: {conversation_id, over_socket} <= {line.get("conversation_id") for line in logged()})
     lines = logged()  # every line of the app's output is one JSON object
     assert lines and all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
     assert any("app listening on" in line["message"] for line in lines)
     handed_over = [line for line in lines if line.get("conversation_id") == conversation_id
                    and "-> queued" in line["message"]]
     assert handed_over and handed_over[0]["request_id"] in (PROXY_ID, made)
+    [by_socket] = [line for line in lines
+                   if line.get("conversation_id") == over_socket and "-> queued" in line["message"]]
+    assert len(by_socket["request_id"]) == 16 and by_socket["request_id"] not in (PROXY_ID, made)
     assert all(MARK not in line for line in observed.output)

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 
 from handoff.metrics import series
 
-
 # The children of the series a turn records, looked up once (a turn records them all).
 REPLIED, UNAVAILABLE = (series.BOT_TURNS.labels(outcome=outcome) for outcome in series.TURN_OUTCOMES)
 RASA_PART, ACTIONS_PART = (series.TURN_PART_SECONDS.labels(part=part) for part in series.TURN_PARTS)
