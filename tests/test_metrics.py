@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ from harness.servers import ROOT, ActionRelay, AppProcess, RasaProcess, start_ap
 TOKEN = "tests-metrics-token-42"
 MARK = "quokka-zanzibar-7731"  # in a customer's message: it must reach no log line
 PROXY_ID = "proxy-req-0001"
+# A first response is due 3 s after a case is queued: the sweep (every second) records the breach.
+SLA_QUEUE = '[[queues]]\nname = "general"\nfirst_response_seconds = { high = 3, normal = 3 }\n'
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -29,7 +32,8 @@ Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 def observed(tmp_path_factory: pytest.TempPathFactory, rasa: RasaProcess, actions: ActionRelay) -> Iterator[AppProcess]:
     app = start_app(tmp_path_factory.mktemp("metrics"), rasa.url, {
         "CASEDESK_LOG_FORMAT": "json", "CASEDESK_METRICS_TOKEN": TOKEN, "CASEDESK_TRUSTED_PROXIES": "127.0.0.1",
-        "CASEDESK_LIMITS_SIGN_IN_FAILURES_PER_USERNAME": "1/minute"})
+        "CASEDESK_LIMITS_SIGN_IN_FAILURES_PER_USERNAME": "1/minute", "CASEDESK_SWEEP_INTERVAL_SECONDS": "1"},
+        settings_file=SLA_QUEUE)
     try:
         with actions.serving(app.url):
             yield app
@@ -185,3 +189,27 @@ async def test_logs_are_json_lines_with_ids_and_no_customer_text(observed: AppPr
                    if line.get("conversation_id") == over_socket and "-> queued" in line["message"]]
     assert len(by_socket["request_id"]) == 16 and by_socket["request_id"] not in (PROXY_ID, made)
     assert all(MARK not in line for line in observed.output)
+
+
+async def test_sla_breaches_are_counted_once_as_the_timeline_records_them(observed: AppProcess) -> None:
+    url = observed.url
+    status, _, body = await fetch("POST", f"{url}/api/conversations", {"channel": "mobile"})
+    started = json.loads(body)
+    conversation_id = started["conversation"]["id"]
+    status, _, _ = await fetch("POST", f"{url}/api/conversations/{conversation_id}/messages",
+                               {"text": "I want to talk to a person"}, {"Authorization": f"Bearer {started['token']}"})
+    assert status == 201
+
+    def breaches(of: str | None = None) -> int:
+        with sqlite3.connect(observed.db_path) as db:
+            return int(db.execute("SELECT count(*) FROM case_events WHERE reason = 'sla_first_response_breached'"
+                                  " AND conversation_id = coalesce(?, conversation_id)", (of,)).fetchone()[0])
+
+    for _ in range(200):  # due 3 s after it was queued; the sweep runs every second
+        if breaches(conversation_id):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.5)  # a sweep or two more: a breach recorded is not counted again
+    series = await scrape(url)
+    assert breaches(conversation_id) == 1
+    assert value(series, "casedesk_sla_events_total", target="first_response", state="breached") == breaches() >= 1
