@@ -9,6 +9,7 @@ gets 403, which the app's error boundary (handoff/web/api.py) answers in the one
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -41,8 +42,14 @@ def action_executor(index: IndexSource) -> ActionExecutor:
     return executor
 
 
-def webhook_handler(executor: ActionExecutor, token: str) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The handler of Rasa's calls, which must carry ``token`` (the setting ``action_token``)."""
+# Told of each action run: the conversation (Rasa's sender id), the action and the seconds it took.
+ActionObserver = Callable[[str, str, float], None]
+
+
+def webhook_handler(executor: ActionExecutor, token: str,
+                    observe: ActionObserver | None = None) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler of Rasa's calls, which must carry ``token`` (the setting ``action_token``); ``observe``
+    is told of each action run (the app's metrics)."""
     async def webhook(request: web.Request) -> web.Response:
         # Rasa runs beside the app; nobody else may run actions.
         if request.remote not in LOOPBACK:
@@ -56,6 +63,7 @@ def webhook_handler(executor: ActionExecutor, token: str) -> Callable[[web.Reque
             return web.json_response({"error": "the body must be JSON"}, status=400)
         if not isinstance(action_call, dict):
             return web.json_response({"error": "the body must be a JSON object"}, status=400)
+        started = time.perf_counter()
         try:
             result = await executor.run(action_call)
         except ActionExecutionRejection as exc:
@@ -64,6 +72,9 @@ def webhook_handler(executor: ActionExecutor, token: str) -> Callable[[web.Reque
             return web.json_response({"error": exc.message, "action_name": exc.action_name}, status=404)
         if result is None:
             return web.json_response({"error": "next_action is missing"}, status=400)
+        if observe is not None:
+            observe(str(action_call.get("sender_id")), str(action_call.get("next_action")),
+                    time.perf_counter() - started)
         return web.json_response(result.model_dump())
 
     return webhook

@@ -25,6 +25,8 @@ from handoff.contacts.directory import Contacts
 from handoff.editorial.live_index import LiveIndex
 from handoff.editorial.publishing import Publisher, rasa_loading
 from handoff.limits.limiter import Limiter
+from handoff.metrics.node import NodeMetrics, NodeState
+from handoff.metrics.turns import CLOCK
 from handoff.privacy import erasure
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
@@ -32,8 +34,9 @@ from handoff.staff.accounts import AgentAuth
 from handoff.staff.audit import AuditLog
 from handoff.staff.passwords import PasswordHasher
 from handoff.staff.roster import StaffAccounts
+from handoff.store.records import utcnow
 from handoff.store.sql import SqlCaseStore
-from handoff.web import api, headers, pages, widget
+from handoff.web import api, headers, pages, request_ids, widget
 from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
 from handoff.web.keys import (
@@ -48,6 +51,7 @@ from handoff.web.keys import (
     DESK,
     INDEX,
     LIMITER,
+    METRICS,
     PUBLISHER,
     REPORTS,
     SETTINGS,
@@ -55,7 +59,7 @@ from handoff.web.keys import (
     TRACKERS,
 )
 from handoff.web.origins import socket_origins
-from handoff.web.routes import audit, contacts, editor, privacy, publishing, reports, staff, surveys
+from handoff.web.routes import audit, contacts, editor, metrics, privacy, publishing, reports, staff, surveys
 from handoff.web.sockets import SocketServer, count_malformed_frames
 from knowledge_index.article_files import ArticleFiles
 
@@ -110,7 +114,8 @@ def create_app(settings: Settings, fleet: RasaFleet | None = None) -> web.Applic
     """The app; ``fleet``: the Rasa processes `casedesk run` owns (their addresses for the bridge, a
     publish's blue/green switch), else Rasa runs elsewhere (settings.rasa_servers, a publish's PUT /model)."""
     live_index = LiveIndex(settings)
-    app = web.Application(middlewares=[api.error_boundary, api.decoded_input], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[request_ids.request_ids, api.error_boundary, api.decoded_input],
+                          client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app.on_response_prepare.append(headers.add_security_headers)  # nosniff, referrer, CSP, HSTS
     app[INDEX] = live_index
@@ -160,9 +165,15 @@ def create_app(settings: Settings, fleet: RasaFleet | None = None) -> web.Applic
         app[AUTH], app[BRIDGE], app[CONVERSATIONS] = auth, bridge, conversations
         app[CONTACTS] = Contacts(conversations, desk.access, audit)
         app[REPORTS] = Reports(store, live_index.article, live_index.encoder, masking.for_reports(settings))
-        sio.register_namespace(ChatNamespace(conversations, desk.presence, settings, limiter))
+        chat = ChatNamespace(conversations, desk.presence, settings, limiter)
+        sio.register_namespace(chat)
         agent_sockets = app[AGENT_SOCKETS] = AgentNamespace(desk, auth, settings)
         sio.register_namespace(agent_sockets)
+
+        async def node_state() -> NodeState:  # read at each scrape of /metrics
+            return NodeState(await desk.queues.loads(utcnow()), chat.connected, agent_sockets.connected, turns)
+
+        app[METRICS] = NodeMetrics(node_state)
         # What start-up loaded (models, index, libraries) lives as long as the app: keep it out of the
         # garbage collector's full passes, which otherwise stall the event loop for some 60 ms.
         gc.freeze()
@@ -200,7 +211,8 @@ def create_app(settings: Settings, fleet: RasaFleet | None = None) -> web.Applic
     app.router.add_routes(mobile_api.routes)  # customers' apps over REST (docs/mobile.md)
     if settings.telegram_bot_token:
         app.router.add_routes(telegram.routes)
-    app.router.add_post("/webhook", webhook_handler(action_executor(live_index.current),
-                                                      settings.action_token))
+    app.router.add_post("/webhook", webhook_handler(action_executor(live_index.current), settings.action_token,
+                                                      observe=CLOCK.action))  # the turns' split (handoff/metrics)
+    app.router.add_routes(metrics.routes)  # this node's metrics, for metrics_token's bearer
     pages.add_static(app)
     return app

@@ -13,7 +13,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -24,6 +24,7 @@ from bot.rasa_fleet import RasaFleet
 from bot.tracker_stores import tracker_store_for
 from handoff.editorial import publish_cli
 from handoff.errors import ApiError
+from handoff.logs import lines
 from handoff.privacy import erasure
 from handoff.settings import Settings, SettingsError, load_settings
 from handoff.staff.accounts import AGENT, ROLES
@@ -31,9 +32,17 @@ from handoff.store import migrations
 from knowledge_index import vectors
 from knowledge_index.cli import add_kb_commands, is_kb_command, run_kb_command
 
+log = logging.getLogger(__name__)
+
 
 def _say(text: str) -> None:
     print(text, flush=True)
+
+
+def _announcer(settings: Settings) -> Callable[[str], None]:
+    """How `serve` and `run` tell the operator what they do: printed, or as log lines when the logs are JSON
+    (``log_format``: every line a log collector reads is one)."""
+    return log.info if settings.log_format == "json" else _say
 
 
 # When the app stops, open connections (sockets of customers and agents) get this long to finish; they
@@ -77,8 +86,8 @@ def hand_over_first_password(settings: Settings, password: str, terminal: bool |
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         os.fchmod(file.fileno(), 0o600)  # a file that was there keeps no other mode
         file.write(password + "\n")
-    _say(f"created the first agent account: {name}; its password is in {path} (readable by its owner only):"
-         " sign in, change it (casedesk agent passwd), then delete the file")
+    _announcer(settings)(f"created the first agent account: {name}; its password is in {path} (readable by its owner"
+                         " only): sign in, change it (casedesk agent passwd), then delete the file")
 
 
 async def _wait_for_signal() -> None:
@@ -91,7 +100,7 @@ async def _wait_for_signal() -> None:
 
 async def serve(settings: Settings) -> None:
     runner, port = await start_app(settings)
-    _say(f"app listening on http://{settings.host}:{port}")
+    _announcer(settings)(f"app listening on http://{settings.host}:{port}")
     try:
         await _wait_for_signal()
     finally:
@@ -104,8 +113,9 @@ async def run(settings: Settings) -> None:
     # Rasa's calls to the actions carry the action token (bot/action_endpoint.py); one per run unless set.
     settings = dataclasses.replace(settings, rasa_token=settings.rasa_token or secrets.token_urlsafe(24),
                                    action_token=settings.action_token or secrets.token_urlsafe(24))
+    say = _announcer(settings)
     model, trained = await asyncio.to_thread(rasa_runtime.ensure_model)
-    _say(f"Rasa model {'trained' if trained else 'up to date'}: {model.name}")
+    say(f"Rasa model {'trained' if trained else 'up to date'}: {model.name}")
     # The Rasa processes have one owner, the fleet: it starts them, switches them at a publish (blue/green)
     # and stops them; their trackers outlive them (docs/operations.md, "Rasa processes and trackers").
     trackers = tracker_store_for(settings.database_url, settings.redis_url)
@@ -114,18 +124,18 @@ async def run(settings: Settings) -> None:
                       settings.action_token, trackers, Path("var"))
     runner, port = await start_app(settings, fleet)
     try:
-        _say(f"starting {fleet.count} Rasa process{'es' if fleet.count > 1 else ''} on {', '.join(fleet.urls())}"
-             f" (logs: var/rasa-<port>.log; trackers: {trackers.kind}) ...")
+        say(f"starting {fleet.count} Rasa process{'es' if fleet.count > 1 else ''} on {', '.join(fleet.urls())}"
+            f" (logs: var/rasa-<port>.log; trackers: {trackers.kind}) ...")
         await asyncio.to_thread(fleet.start, model, f"http://127.0.0.1:{port}/webhook")
         base = f"http://{settings.host}:{port}"
-        _say("")
-        _say(f"  Demo page with the chat widget: {base}/")
-        _say(f"  Agent panel:                    {base}/panel")
-        _say(f"  Reports (supervisors):          {base}/panel/reports")
-        _say(f"  Staff accounts (supervisors):   {base}/panel/staff")
-        _say(f"  Knowledge base (editors):       {base}/panel/editor")
-        _say("")
-        _say("Press Ctrl+C to stop.")
+        say("")
+        say(f"  Demo page with the chat widget: {base}/")
+        say(f"  Agent panel:                    {base}/panel")
+        say(f"  Reports (supervisors):          {base}/panel/reports")
+        say(f"  Staff accounts (supervisors):   {base}/panel/staff")
+        say(f"  Knowledge base (editors):       {base}/panel/editor")
+        say("")
+        say("Press Ctrl+C to stop.")
         await _wait_for_signal()
     finally:
         await asyncio.to_thread(fleet.stop)
@@ -301,7 +311,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     vectors.one_search_thread()
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lines.set_up("text")
     if is_kb_command(args):
         return run_kb_command(args)
     try:
@@ -310,6 +320,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except SettingsError as exc:
         print(f"error: settings: {exc}", file=sys.stderr)
         return 2
+    if args.command in ("run", "serve"):
+        lines.set_up(settings.log_format)  # the servers' logs: text or JSON lines (docs/operations.md)
     try:
         if args.command == "run":
             asyncio.run(run(settings))

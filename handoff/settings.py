@@ -30,6 +30,7 @@ from handoff.cases.routing import (
 )
 from handoff.limits.addresses import parse_proxies
 from handoff.limits.table import LimitTable, parse_table
+from handoff.logs.lines import FORMATS
 from handoff.staff.passwords import DEFAULT_COST, MAX_COST, MIN_COST
 from handoff.surveys.questions import DEFAULT_QUESTIONS, parse_questions
 
@@ -159,9 +160,13 @@ class Settings:
     # share conversations through Redis (redis_url), where the trackers and their locks are.
     rasa_processes: int = 1
     rasa_urls: tuple[str, ...] = ()
+    # Issue 18, metrics and logs (docs/operations.md, "Metrics and logs"): the logs' format, text or json (one
+    # object a line); /metrics answers the requests that bear metrics_token (a secret; unset, /metrics is off).
+    log_format: str = "text"
+    metrics_token: str = dataclasses.field(default="", repr=False)
 
     SECRETS = frozenset({"first_agent_password", "identity_secret", "telegram_bot_token", "telegram_webhook_secret",
-                         "rasa_token", "action_token"})
+                         "rasa_token", "action_token", "metrics_token"})
 
     @property
     def rasa_servers(self) -> tuple[str, ...]:
@@ -370,6 +375,11 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"rasa_probe_interval_seconds: must be 0.05..60, got {s.rasa_probe_interval_seconds:g}")
     if not 0.1 <= s.rasa_probe_timeout_seconds <= 60:
         raise SettingsError(f"rasa_probe_timeout_seconds: must be 0.1..60, got {s.rasa_probe_timeout_seconds:g}")
+    # Issue 18, metrics and logs.
+    if s.log_format not in FORMATS:
+        raise SettingsError(f"log_format: must be one of {', '.join(FORMATS)}, got {s.log_format!r}")
+    if s.metrics_token and (len(s.metrics_token) < MIN_ACTION_TOKEN or not ACTION_TOKEN.fullmatch(s.metrics_token)):
+        raise SettingsError(f"metrics_token: at least {MIN_ACTION_TOKEN} characters, letters, digits, _ and - only")
     if not s.rasa_url.startswith(("http://", "https://")):
         raise SettingsError(f"rasa_url: must be an http(s) URL, got {s.rasa_url!r}")
     # Issue 18, Rasa scales and remembers.

@@ -21,7 +21,7 @@ from handoff.surveys import questions as survey_questions
 from handoff.web import api, pages, widget
 from handoff.web.agent import AgentNamespace
 from handoff.web.chat import ChatNamespace
-from handoff.web.routes import audit, contacts, editor, privacy, publishing, reports, surveys
+from handoff.web.routes import audit, contacts, editor, metrics, privacy, publishing, reports, surveys
 from handoff.wire import agent as agent_wire
 from handoff.wire import customer, editorial, replies, staff
 from knowledge_index.article_files import ArticleFile
@@ -51,7 +51,7 @@ def test_every_socket_event_is_documented_in_its_namespace() -> None:
 
 def test_every_rest_route_is_documented() -> None:
     rest = section("REST")
-    tables = (api.routes, audit.routes, contacts.routes, editor.routes, pages.routes, privacy.routes,
+    tables = (api.routes, audit.routes, contacts.routes, editor.routes, metrics.routes, pages.routes, privacy.routes,
               publishing.routes, reports.routes, surveys.routes, widget.routes,
               mobile_api.routes, telegram.routes)
     routes = [(r.method, r.path) for table in tables for r in table]  # type: ignore[attr-defined]

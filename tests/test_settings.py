@@ -377,6 +377,26 @@ def test_bad_rasa_settings_name_the_key(tmp_path: Path, text: str, environ: dict
     file.write_text(text)
     with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings(file, environ)
+
+
+# Issue 18, metrics and logs: the logs' format and the metrics' token.
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ('log_format = "xml"\n', {}, "log_format: must be one of text, json, got 'xml'"),
+        ('metrics_token = "abcdefghijklmnopqrstu"\n', {}, "metrics_token is a secret; set CASEDESK_METRICS_TOKEN"),
+        ("", {"CASEDESK_METRICS_TOKEN": "short"}, "metrics_token: at least 16 characters"),
+        ("", {"CASEDESK_METRICS_TOKEN": "a token with spaces in it"}, "metrics_token: at least 16 characters"),
+    ],
+)
+def test_bad_metrics_and_log_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str],
+                                                   message: str) -> None:
+    file = tmp_path / "casedesk.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(file, environ)
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "301"])
 def test_bad_session_recheck_names_the_key(value: str) -> None:
     with pytest.raises(SettingsError, match="session_recheck_seconds: must be more than 0 and at most 300"):
@@ -386,3 +406,10 @@ def test_bad_session_recheck_names_the_key(value: str) -> None:
 def test_session_recheck_from_the_environment() -> None:
     assert load_settings(None, {}).session_recheck_seconds == 5.0
     assert load_settings(None, {"CASEDESK_SESSION_RECHECK_SECONDS": "0.5"}).session_recheck_seconds == 0.5
+
+
+def test_metrics_and_log_settings(tmp_path: Path) -> None:
+    assert (load_settings(None, {}).log_format, load_settings(None, {}).metrics_token) == ("text", "")
+    settings = load_settings(None, {"CASEDESK_LOG_FORMAT": "json", "CASEDESK_METRICS_TOKEN": "m" * 16})
+    assert (settings.log_format, settings.metrics_token) == ("json", "m" * 16)
+    assert "m" * 16 not in repr(settings)

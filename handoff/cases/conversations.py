@@ -36,6 +36,8 @@ from handoff.cases.rasa_bridge import BotReply, BotUnavailable
 from handoff.cases.views import case_summary, conversation_view, message_view
 from handoff.errors import ApiError
 from handoff.limits.limiter import Limiter
+from handoff.logs.context import about_conversation
+from handoff.metrics import series
 from handoff.settings import Settings
 from handoff.staff.accounts import token_digest
 from handoff.store.records import (
@@ -92,7 +94,8 @@ class Conversations:
         if lock is None:
             lock = self._locks[conversation_id] = asyncio.Lock()
         async with lock:
-            yield
+            with about_conversation(conversation_id):  # the logs' conversation_id (handoff/logs)
+                yield
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -449,6 +452,8 @@ class Conversations:
             )
         except StaleStatus:
             raise ApiError("conflict", f"case {conversation.number} changed meanwhile; reload it") from None
+        series.case_changed(current, target, reason)  # hand-overs and resolutions (handoff/metrics)
+        log.info("case %s: %s -> %s (%s) by %s", conversation.number, current, target, reason, actor)
         updated = await self.get(conversation.id)
         await self.changed.notify(CaseChanged(conversation, updated, reason, actor))
         updated = await self.get(conversation.id)  # as the listeners left it (the survey request)

@@ -16,6 +16,7 @@ from handoff.cases.events import AgentsChanged, Background, CaseChanged
 from handoff.cases.presence import Presence
 from handoff.cases.routing import BREACHED, PRIORITIES, WARNING, QueueSpec, Routing, order_key
 from handoff.cases.views import QueuePlace, conversation_view
+from handoff.metrics.node import QueueLoad
 from handoff.store.records import Agent, Conversation, Message, Status
 from handoff.store.sql import SqlCaseStore
 
@@ -84,6 +85,17 @@ class Queues:
             conversation.id, [queue.name], [q.name for q in self.routing.queues] if catch_all else None,
             (WARNING, BREACHED), PRIORITIES)
         return None if position is None else (await self._places(queue, [position]))[0]
+
+    async def loads(self, now: datetime) -> dict[str, QueueLoad]:
+        """Every queue's waiting cases and the longest wait (for the metrics), from one grouped count; the
+        cases of queues no longer configured count in the last queue, which takes them."""
+        loads = {q.name: (0, now) for q in self.routing.queues}
+        for name, (waiting, oldest) in (await self.store.queue_counts()).items():
+            queue = self.routing.queue(name).name
+            counted, since = loads[queue]
+            loads[queue] = (counted + waiting, min(since, oldest))
+        return {name: QueueLoad(waiting, max((now - since).total_seconds(), 0.0) if waiting else 0.0)
+                for name, (waiting, since) in loads.items()}
 
     async def available_for(self, queue: QueueSpec) -> list[Agent]:
         """The agents signed in (on any node), available, and with the queue's skills."""

@@ -15,6 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from handoff.metrics import series
+from handoff.metrics.turns import CLOCK
 from handoff.store.records import HANDOFF_REASONS, RESOLVE_REASONS, Reason
 
 
@@ -79,7 +81,8 @@ class RasaBridge:
     next when that one refuses connections), or a callable giving them at each turn (`casedesk run`'s
     bot.rasa_fleet, whose addresses change at a blue/green switch). ``timeout``: how long a message waits
     for Rasa before the customer is handed over; longer while ``loading()`` says Rasa is loading a new model
-    (a publish with `PUT /model`), which it answers after."""
+    (a publish with `PUT /model`), which it answers after. Each turn is measured (handoff/metrics: its
+    outcome, its time split between Rasa and the actions, the kinds of the bot's replies)."""
 
     def __init__(self, session: aiohttp.ClientSession, urls: Urls, timeout: float,
                  loading: Callable[[], bool] = lambda: False) -> None:
@@ -96,6 +99,14 @@ class RasaBridge:
         return tuple(url.rstrip("/") for url in self._urls())
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotReply]:
+        with CLOCK.turn(sender_id) as outcome:
+            replies = await self._send(sender_id, text, metadata)
+            outcome.replied = bool(replies)  # silence means an action failed (`Conversations._bot_turn`)
+        for reply in replies:
+            series.decision(reply.data.get("kind"))
+        return replies
+
+    async def _send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotReply]:
         body = {"sender": sender_id, "message": text, "metadata": metadata}
         request = asyncio.ensure_future(self._post(body))
         try:

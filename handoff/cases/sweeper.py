@@ -15,6 +15,7 @@ from handoff.cases.conversations import Conversations
 from handoff.cases.presence import Presence
 from handoff.cases.routing import BREACHED, WARNING
 from handoff.errors import ApiError
+from handoff.metrics import series
 from handoff.settings import Settings
 from handoff.store.records import Conversation, Reason, Status, utcnow
 
@@ -75,9 +76,10 @@ class Sweeper:
             changed = False
             for target, state, was in (("first_response", first, case.first_response_sla),
                                        ("resolution", resolution, case.resolution_sla)):
-                if state in (WARNING, BREACHED) and state != was:
-                    changed |= await self._store.change_sla(case.id, target, expected=was, state=state,
-                                                            status=case.status)
+                if state in (WARNING, BREACHED) and state != was and await self._store.change_sla(
+                        case.id, target, expected=was, state=state, status=case.status):
+                    series.SLA_EVENTS.labels(target=target, state=state).inc()  # once: the node that recorded it
+                    changed = True
             if not changed:
                 continue
             await self._conversations.publish_case(await self._conversations.get(case.id))

@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from bot import rasa_runtime
 from bot.rasa_fleet import RasaFleet
+from handoff.metrics import series
 from handoff.settings import Settings
 from knowledge_index import quality_gate
 from knowledge_index.article_files import ArticleFiles
@@ -157,6 +158,7 @@ class Publisher:
         finally:
             job.seconds = round(time.monotonic() - started, 2)
             self._running.release()
+            series.PUBLISHES.labels(outcome=job.state).inc()  # published, refused or failed (handoff/metrics)
         return job
 
     def _publish(self, job: Job, full: bool) -> None:

@@ -39,6 +39,11 @@ def _trusted(hop: str, trusted: tuple[Network, ...]) -> bool:
     return any(address in network for network in trusted)
 
 
+def from_trusted_proxy(peer: str | None, trusted: tuple[Network, ...]) -> bool:
+    """The connection comes from one of the ``trusted`` proxies."""
+    return bool(peer) and _trusted(peer or "", trusted)
+
+
 def client_address(peer: str | None, forwarded_for: str, trusted: tuple[Network, ...]) -> str:
     """The address a request comes from: ``peer`` unless it is a trusted proxy; then the right-most hop of
     ``forwarded_for`` (the X-Forwarded-For headers, joined by commas) that is not one (the left-most if all

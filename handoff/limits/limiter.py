@@ -14,6 +14,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from handoff.errors import ApiError
 from handoff.limits.addresses import networks
 from handoff.limits.table import LimitTable
+from handoff.metrics import series
 
 KEY_PREFIX = "casedesk-limits"
 MAX_SIGN_IN_DELAY = 10.0  # seconds: the growing delay of wrong passwords stops growing here
@@ -75,6 +76,7 @@ class Limiter:
         given = [(name, key) for name, key in limits if key is not None]
         for name, key in given:
             if not await self.allows(name, key):
+                series.LIMIT_REFUSALS.labels(limit=name).inc()
                 raise rate_limited(WHAT.get(name, name), await self._retry_after(self._items[name], name, key))
         for name, key in given:
             for item in self._items.get(name, ()):
@@ -107,6 +109,7 @@ class Limiter:
         await self.hit("sign_ins_per_address", address)
         name = "sign_in_failures_per_username"
         if not await self.allows(name, username):
+            series.LIMIT_REFUSALS.labels(limit=name).inc()
             raise rate_limited(WHAT[name], await self._retry_after(self._items[name], name, username))
         failures = await self.used(name, username)
         if failures and self.sign_in_delay:

@@ -5,12 +5,13 @@ once is linear (reading the whole queue for each case, as before, made 1,000 han
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from handoff.store.base import Queries
-from handoff.store.records import Status
+from handoff.store.records import Status, aware
 from handoff.store.tables import conversations
 
 
@@ -41,3 +42,13 @@ class QueuePlaceQueries(Queries):
                 where = sa.or_(where, c.queue.is_(None), c.queue.not_in(list(others_except)))
             count = await conn.scalar(sa.select(sa.func.count()).where(c.status == Status.QUEUED, where, ahead))
         return int(count or 0) + 1
+
+    async def queue_counts(self) -> dict[str | None, tuple[int, datetime]]:
+        """By queue (None: a case with no queue), the queued cases and the oldest time one of them was queued:
+        one grouped count (the metrics read it at each scrape)."""
+        c = conversations.c
+        since = sa.func.min(sa.func.coalesce(c.queued_at, c.created_at))
+        query = sa.select(c.queue, sa.func.count(), since).where(c.status == Status.QUEUED).group_by(c.queue)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row[0]: (int(row[1]), aware(row[2])) for row in rows}

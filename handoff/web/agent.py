@@ -40,6 +40,11 @@ class AgentNamespace(BoundaryNamespace):
         self._resuming: set[str] = set()  # sockets that connected with ``resume`` and have not resumed yet
         auth.sessions_ended.append(self.end_sockets)
 
+    @property
+    def connected(self) -> int:
+        """Agents with a socket on this node (the metrics)."""
+        return len(set(self._agent_of.values()))
+
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:

@@ -10,6 +10,7 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from handoff.errors import ApiError, ok
+from handoff.logs.context import about_request, new_request_id
 from handoff.wire import api_error, shape
 from handoff.wire.decoding import check_decodable
 
@@ -40,6 +41,10 @@ class BoundaryNamespace(socketio.AsyncNamespace):
         if event in LIFECYCLE_EVENTS:  # only the server's own: clients may not emit them (web/sockets.py)
             return await super().trigger_event(event, *args)
         sid, data = args[0], args[1:]
+        with about_request(new_request_id()):  # each event is a request of its own in the logs
+            return await self._event(event, sid, data)
+
+    async def _event(self, event: str, sid: str, data: tuple[Any, ...]) -> Any:
         try:
             if event not in self.handled_events():
                 raise ApiError("unknown_event", f"{event}: no such event in {self.namespace}")

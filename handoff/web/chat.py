@@ -38,6 +38,11 @@ class ChatNamespace(BoundaryNamespace):
         self._names: dict[str, str] = {}  # sid -> the customer's name (it never changes)
         self._addresses: dict[str, str] = {}  # sid -> the client's address (handoff/web/limits.py)
 
+    @property
+    def connected(self) -> int:
+        """Conversations with a customer's socket on this node (the metrics)."""
+        return len(set(self._bound.values()))
+
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         address = socket_address(environ)
         try:

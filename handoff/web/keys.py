@@ -13,6 +13,7 @@ from handoff.contacts.directory import Contacts
 from handoff.editorial.live_index import LiveIndex
 from handoff.editorial.publishing import Publisher
 from handoff.limits.limiter import Limiter
+from handoff.metrics.node import NodeMetrics
 from handoff.reports.figures import Reports
 from handoff.settings import Settings
 from handoff.staff.accounts import AgentAuth
@@ -38,3 +39,4 @@ INDEX = web.AppKey("index", LiveIndex)  # the knowledge index this app answers f
 PUBLISHER = web.AppKey("publisher", Publisher)
 TRACKERS = web.AppKey("trackers", TrackerStore)  # Rasa's trackers, deleted with their cases (issue 18)
 LIMITER = web.AppKey("limiter", Limiter)  # the limits of the public entries (handoff/limits/)
+METRICS = web.AppKey("metrics", NodeMetrics)  # what this node serves at /metrics (handoff/metrics/)
