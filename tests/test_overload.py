@@ -72,7 +72,7 @@ async def test_the_customer_sees_the_assistant_typing_until_its_answer(app_url: 
         started = await customer.ok("start_conversation", {"channel": "web", "locale": "en"})
         await customer.ok("send_message", {"text": QUESTION})
         answer = await customer.wait_for("message_created", lambda m: m["sender"] == "bot")
-        assert answer["data"]["kind"] == "answer"
+        assert answer["data"]["kind"] == "answer", answer
         seen = [(event, data) for event, data in customer.events if event in ("typing_changed", "message_created")]
         typing = {"conversation_id": started["conversation"]["id"], "sender": "bot", "name": answer["sender_name"]}
         assert [(e, d.get("sender"), d.get("typing")) for e, d in seen] == [

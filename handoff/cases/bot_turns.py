@@ -77,7 +77,9 @@ class BotTurns:
             raise BotBusy(f"{self.in_flight} turns at Rasa and {len(self._waiters)} waiting")
         self.turns += 1
         try:
-            return await self._unless_down(self._bot.send(sender_id, text, metadata))
+            replies = await self._unless_down(self._bot.send(sender_id, text, metadata))
+            self.health.answered()  # Rasa works: a probe stuck behind its turns is no sign of a hang
+            return replies
         finally:
             self._release()
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import aiohttp
@@ -70,6 +72,12 @@ class RasaHealth:
         self.failures = 0
         self.downs = 0
         self._down = asyncio.Event()  # set while down
+        self._answered_at = -math.inf  # when Rasa last answered a turn (time.monotonic)
+
+    def answered(self) -> None:
+        """Rasa answered a turn just now. A probe that fails within `timeout` of that is not taken as a hang:
+        a Rasa that answers turns is up, even when a cold or starved machine keeps its probe waiting."""
+        self._answered_at = time.monotonic()
 
     async def check(self) -> bool:
         """Probe once and take what it says; whether Rasa is up now."""
@@ -85,6 +93,8 @@ class RasaHealth:
             self._down.clear()
             return True
         self.failures += 1
+        if time.monotonic() - self._answered_at < self.timeout:
+            return self.up
         if self.up and not self._loading():  # a Rasa loading a model answers when it is done
             log.warning("Rasa at %s does not answer its health check within %g s", self.url, self.timeout)
             self.up = False
