@@ -152,11 +152,11 @@ def fuzz_stateful(base_url: str, document: dict[str, Any], staff_token: str, ref
 
 CHAT_EVENTS = ("start_conversation", "resume_conversation", "send_message", "set_typing", "answer_survey")
 AGENT_EVENTS = ("list_cases", "accept_case", "send_message", "add_note", "transfer_case", "return_to_bot",
-                "set_typing", "set_availability", "resolve_case")
+                "set_typing", "set_availability", "resolve_case", "resume_cases")
 RESERVED = ("connect", "disconnect", "connect_error", "disconnecting", "message", "newListener", "*")
 FIELDS = ("text", "token", "name", "channel", "locale", "conversation_id", "after_seq", "typing", "rating",
           "comment", "nps", "effort", "payload", "category", "queue", "to_agent", "note", "status", "identity",
-          "earlier_token", "reason")
+          "earlier_token", "reason", "client_id", "cases")
 NASTY_TEXT = ("\ud800", "\udfff", "a\ud800b", "\x00", "\u202e", "\ufeff", " ", "", "x" * 3000, "<script>",
               "/request_human", "🙂" * 10, "null", "c_0000000000000000", "\r\n", "%s%n", "../../etc/passwd")
 MALFORMED = ("42/chat,[", "4", "4x", "9", "", '42/chat,1["x"', "40/chat,{bad", '42/chat,"str"', "46/chat,[]",

@@ -355,6 +355,8 @@ class ActionRelay:
     to the ``/webhook`` of the app that talks to Rasa now (`target`), whose own index and settings answer it.
     One Rasa then serves the session's app and the apps that tests start behind it (`serving`)."""
 
+    ROUTE = ("POST", "/webhook")  # what it passes on (a subclass may pass on more)
+
     def __init__(self, target: str = "") -> None:
         self.target = target
         self._thread = LoopThread("action-relay")
@@ -363,7 +365,7 @@ class ActionRelay:
     async def _start(self) -> tuple[str, web.AppRunner]:
         self._http = aiohttp.ClientSession()
         app = web.Application(client_max_size=16 * 1024 * 1024)
-        app.router.add_post("/webhook", self._pass_on)
+        app.router.add_route(*self.ROUTE, self._pass_on)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -6,7 +6,6 @@ starts again, and the client's retry stores nothing twice."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import threading
 from collections import Counter
@@ -23,7 +22,7 @@ from handoff.cases.rasa_bridge import RasaBridge
 from handoff.settings import load_settings
 from handoff.store.sql import SqlCaseStore
 from harness.clients import Recorder, http_json, queued_customer, sign_in
-from harness.servers import ActionRelay, AppProcess, LoopThread, RasaProcess, start_app, two_nodes
+from harness.servers import ActionRelay, AppProcess, RasaProcess, start_app, two_nodes
 
 QUESTION = "how do I return a bike?"
 WEBHOOK = "/webhooks/rest/webhook"
@@ -132,27 +131,17 @@ async def test_an_agent_socket_resumes_with_exactly_the_messages_it_missed(
     assert [m["text"] for m in customer.messages()].count("Hello!") == 1
 
 
-class HeldRasa:
+class HeldRasa(ActionRelay):
     """A loopback proxy in front of Rasa that can hold its REST channel's requests (a turn in flight), then
     drop them (the app that sent them is gone) or pass them on."""
 
+    ROUTE = ("*", "/{path:.*}")
+
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
         self.holding = False
         self.arrived = threading.Event()  # a request is held
         self._parked: list[asyncio.Future[bool]] = []
-        self._thread = LoopThread("held-rasa")
-        self.url, self._runner = self._thread.run(self._start)
-
-    async def _start(self) -> tuple[str, web.AppRunner]:
-        self._http = aiohttp.ClientSession()
-        app = web.Application()
-        app.router.add_route("*", "/{path:.*}", self._pass_on)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return f"http://127.0.0.1:{runner.addresses[0][1]}", runner
+        super().__init__(upstream)
 
     async def _pass_on(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -162,7 +151,7 @@ class HeldRasa:
             self.arrived.set()
             if not await parked:
                 return web.Response(status=503)
-        async with self._http.request(request.method, f"{self.upstream}{request.path_qs}", data=body,
+        async with self._http.request(request.method, f"{self.target}{request.path_qs}", data=body,
                                       headers={"Content-Type": request.content_type}) as answer:
             return web.Response(body=await answer.read(), status=answer.status, content_type=answer.content_type)
 
@@ -182,14 +171,6 @@ class HeldRasa:
         """What is held goes on to Rasa, and so does everything after."""
         self.holding = False
         self._settle(True)
-
-    def close(self) -> None:
-        async def stop() -> None:
-            await self._runner.cleanup()
-            await self._http.close()
-        with contextlib.suppress(Exception):
-            self._thread.run(stop)
-        self._thread.close()
 
 
 async def send(url: str, token: str, text: str, client_id: str) -> tuple[int, Any]:
@@ -244,7 +225,7 @@ async def test_an_app_killed_mid_turn_answers_the_pending_question_after_a_resta
         assert "answered 1 of 1 customer messages left without a bot turn" in "".join(app.output)
     finally:
         app.stop()
-        held.close()
+        held.stop()
         actions.target = session_app
 
 

@@ -14,4 +14,7 @@
 - ``views.py``: the JSON shapes of docs/protocol.md, built from store records.
 - ``access.py``: who may read a case (its queue's agents, those who held it, supervisors).
 - ``audit_trail.py``: staff actions on cases into the audit log (a listener of the case announcements).
+- ``resends.py``: what makes a retried send the same message (its ``client_id``, a repeated button press);
+  ``pending_turns.py``: the bot turns of customer messages a crash left unanswered, run at start-up
+  (docs/operations.md, "Exactly-once delivery"); ``case_articles.py``: the articles a case's bot showed.
 """

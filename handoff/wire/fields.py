@@ -141,6 +141,8 @@ CLIENT_ID = "^[A-Za-z0-9_-]{1,64}$"  # a message id a client chooses: a UUID, a 
 
 
 def _client_id(value: str | None) -> str | None:
+    """A client id, stripped of surrounding space as every text is."""
+    value = value.strip() if value is not None else None
     if value is not None and not re.fullmatch(CLIENT_ID[1:-1], value):
         raise PydanticCustomError("invalid_payload", "must be 1 to 64 letters, digits, - or _")
     return value

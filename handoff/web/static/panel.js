@@ -97,8 +97,7 @@
       var seen = Object.keys(transcripts).filter(function (id) { return transcripts[id].loaded; }).map(function (id) {
         return { conversation_id: id, after_seq: Math.max.apply(null, [0].concat(Object.keys(transcripts[id].messages).map(Number))) };
       });
-      call("resume_cases", { cases: seen }).then(function (res) {
-        (res.messages || []).forEach(received);
+      call("resume_cases", { cases: seen }).then(function (res) { (res.messages || []).forEach(received); }, handleError).then(function () {
         return call("list_cases", {});
       }).then(function (res) {
         waiting = []; var keepMine = mine.filter(function (id) { return id === openId; }); mine = [];
