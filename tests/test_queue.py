@@ -75,6 +75,31 @@ async def test_queue_shows_agents_available_and_an_expected_wait_from_recent_han
         app.stop()
 
 
+async def test_a_waiting_customer_is_sent_their_place_again_only_when_it_changes(tmp_path: Path) -> None:
+    """Customers joining the back of the queue move nobody ahead of them: the first is not sent its
+    unchanged place once per customer behind it (which made filling a queue quadratic), but a change
+    (an agent signing in) still reaches everyone."""
+    app = serve_app(tmp_path, f"http://127.0.0.1:{free_port()}", {"CASEDESK_RASA_TIMEOUT_SECONDS": "2"})
+    try:
+        first, _ = await queued_customer(app.url)
+        behind = []
+        for _ in range(3):
+            customer, _ = await queued_customer(app.url)
+            # its own place, sent with the queue's places after it joined: that sending has happened
+            await until(lambda customer=customer: len(customer.received("case_updated")) >= 2)
+            behind.append(customer)
+        places = [(c["queue_position"], c["agents_available"]) for c in first.received("case_updated")]
+        assert places.count((1, 0)) <= 2, places  # on entering the queue, and with the queue's places once
+
+        agent = await agent_socket(app.url, await sign_in(app.url))
+        await until(lambda: all(latest(c)["agents_available"] == 1 for c in [first, *behind]))
+        assert [latest(c)["queue_position"] for c in [first, *behind]] == [1, 2, 3, 4]
+        for client in (first, *behind, agent):
+            await client.close()
+    finally:
+        app.stop()
+
+
 async def test_a_disconnected_agents_case_returns_to_the_head_of_the_queue_after_the_grace_period(
     tmp_path: Path,
 ) -> None:

@@ -55,6 +55,7 @@ class Queues:
         self._background = background
         self._article_tags = article_tags  # the knowledge index's tags of an article, for routing
         self._positions_pending = False
+        self._places_sent: dict[str, QueuePlace] = {}  # the place each waiting customer was sent last
 
     async def queues(self) -> dict[str, list[Conversation]]:
         """Every queue's cases in the order they are served (`routing.order_key`)."""
@@ -145,8 +146,14 @@ class Queues:
         self._background.run(self._publish_positions())
 
     async def _publish_positions(self) -> None:
+        """Send the waiting customers whose place (or expected wait, or agents available) changed since this
+        process last sent it: a case joining the back of a queue of N moves nobody ahead of it, so filling a
+        queue sends N places, not N * N / 2."""
         await asyncio.sleep(POSITIONS_DELAY)
         self._positions_pending = False
+        sent, self._places_sent = self._places_sent, {}
         for conversation, place in await self.waiting(self.routing.queues):
-            await self._channels.of(conversation.channel).case_updated(conversation.id,
-                                                                       conversation_view(conversation, place))
+            self._places_sent[conversation.id] = place
+            if sent.get(conversation.id) != place:
+                await self._channels.of(conversation.channel).case_updated(conversation.id,
+                                                                           conversation_view(conversation, place))
