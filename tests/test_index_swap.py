@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from harness.clients import http_json, sign_in
-from harness.servers import ROOT, free_port, start_app
+from harness.editing import articles_and_index
+from harness.servers import ROOT, free_port, serve_app
 
 NEW_ARTICLE = """---
 id: bike-gift-cards
@@ -23,12 +23,11 @@ Velora gift cards are sold in every store and online, from EUR 20 to EUR 500.
 
 
 async def test_published_index_is_swapped_in_while_searches_go_on(tmp_path: Path) -> None:
-    articles = tmp_path / "articles"
-    shutil.copytree(ROOT / "training_data" / "articles", articles)
-    index_dir = tmp_path / "index"
-    app = start_app(tmp_path / "app", f"http://127.0.0.1:{free_port()}", {
-        "CASEDESK_ARTICLES_DIR": str(articles), "CASEDESK_INDEX_DIR": str(index_dir),
-        "CASEDESK_INDEX_POLL_SECONDS": "0.5",
+    # The app starts on a copy of the tests' index of the articles (no build of its own); `kb build` makes the next.
+    copies = articles_and_index(tmp_path)
+    articles, index_dir = Path(copies["CASEDESK_ARTICLES_DIR"]), Path(copies["CASEDESK_INDEX_DIR"])
+    app = serve_app(tmp_path / "app", f"http://127.0.0.1:{free_port()}", {
+        **copies, "CASEDESK_INDEX_POLL_SECONDS": "0.5",
     })
     try:
         token = await sign_in(app.url)
