@@ -5,8 +5,8 @@ loop (asyncpg) or, on SQLite, in reader threads with sqlite3, one hop a statemen
 in the store's writer threads (`SqlCaseStore._write`: one on SQLite, four on PostgreSQL) with the blocking
 driver (sqlite3, psycopg), a transaction each, so a message is stored in one hop however many statements
 it takes. Sequence numbers are taken in the statement that stores them, and every status change is a
-compare-and-set on the current status stored together with its timeline
-event, so several processes may share the database.
+compare-and-set on the current status stored together with its timeline event, so several processes may
+share the database.
 
 The tables are in tables.py, the records the store hands out in records.py; agents and their sessions
 (staff.py), the articles shown and the survey (feedback.py), contacts and accounts (contacts.py), who is
