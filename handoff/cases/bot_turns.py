@@ -65,7 +65,7 @@ class BotTurns:
         return len(self._waiters)
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotReply]:
-        if not self.health.up:
+        if not self.health.up and not await self.health.fresh():
             self.unavailable += 1
             raise BotUnavailable("Rasa does not answer its health check")
         if self.in_flight < self.max_in_flight:

@@ -22,6 +22,7 @@ import aiohttp
 
 log = logging.getLogger(__name__)
 
+FRESH_WAIT = 0.5  # seconds a turn waits for a fresh probe of a Rasa seen down (`RasaHealth.fresh`)
 Probe = Callable[[str], Awaitable[bool]]  # the URL of a Rasa -> whether it answers
 
 
@@ -73,6 +74,7 @@ class RasaHealth:
         self.downs = 0
         self._down = asyncio.Event()  # set while down
         self._answered_at = -math.inf  # when Rasa last answered a turn (time.monotonic)
+        self._probing: asyncio.Future[bool] | None = None  # `fresh`'s probe, while it runs
 
     def answered(self) -> None:
         """Rasa answered a turn just now. A probe that fails within `timeout` of that is not taken as a hang:
@@ -101,6 +103,17 @@ class RasaHealth:
             self.downs += 1
             self._down.set()
         return self.up
+
+    async def fresh(self) -> bool:
+        """Whether Rasa is up by a probe made now (one shared by every caller meanwhile), waited for at most
+        `FRESH_WAIT` seconds: a Rasa seen down may have come back (it started after the app, or was
+        restarted) since the last probe, and a hung one keeps a caller waiting only that long."""
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.ensure_future(self.check())
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._probing), FRESH_WAIT)
+        except TimeoutError:
+            return False
 
     async def wait_down(self) -> None:
         """Return when Rasa is (or is seen to go) down."""
