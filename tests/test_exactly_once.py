@@ -103,7 +103,9 @@ async def test_an_agent_socket_resumes_with_exactly_the_messages_it_missed(
     try:
         assert (await agent.ok("resume_cases", {"cases": []}))["messages"] == []
         accepted = await agent.ok("accept_case", {"conversation_id": conversation_id})
-        seen = accepted["messages"][-1]["seq"]
+        joined = accepted["messages"][-1]
+        assigned = await agent.wait_for("case_assigned", lambda c: c["id"] == conversation_id)
+        assert joined["sender"] == "system" and assigned["last_seq"] == joined["seq"]  # stored, then announced
         await customer.ok("send_message", {"text": "one"})
         await agent.wait_for("message_created", lambda m: m["text"] == "one")
         reply = {"conversation_id": conversation_id, "text": "Hello!", "client_id": "a-1"}

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
+import uuid
 from typing import Any
 
 
@@ -41,9 +43,17 @@ class CaseDesk:
         started = self.call("POST", "/api/conversations", {"name": name, "locale": "en"})
         self.token, self.conversation = started["token"], started["conversation"]
 
-    def send(self, text: str, payload: str | None = None) -> None:
-        body = {"text": text} if payload is None else {"text": text, "payload": payload}
-        self.call("POST", f"/api/conversations/{self.conversation['id']}/messages", body)
+    def send(self, text: str, payload: str | None = None, tries: int = 3) -> None:
+        """Send with an id of its own; sent again with it when no answer came, it is stored once."""
+        body = {"text": text, "client_id": str(uuid.uuid4()), **({"payload": payload} if payload else {})}
+        for attempt in range(1, tries + 1):
+            try:
+                self.call("POST", f"/api/conversations/{self.conversation['id']}/messages", body)
+                return
+            except (urllib.error.URLError, TimeoutError):  # no answer: stored or not, send it again
+                if attempt == tries:
+                    raise
+                time.sleep(attempt)
 
     def wait_for(self, wanted: Any, seconds: float = 120) -> dict[str, Any]:
         """Long-poll until a message for which ``wanted(message)`` is true; show every message on the way."""

@@ -204,8 +204,7 @@ class Conversations:
         return kind
 
     async def answer_pending(self, conversation_id: str) -> bool:
-        """Run the bot turn of the customer's message if it is still the latest and the case is with the bot
-        (the app stopped before its turn: handoff/cases/pending_turns.py)."""
+        """The bot turn of the customer's latest message, left without one (handoff/cases/pending_turns.py)."""
         async with self.locked(conversation_id):
             conversation = await self.get(conversation_id)
             last = await self.store.last_message_from(conversation_id, ["bot", "agent", "customer", "system"])
@@ -298,10 +297,7 @@ class Conversations:
         if conversation.status != Status.QUEUED:
             raise ApiError("conflict", f"case {conversation.number} is {conversation.status}, not queued")
         await self._check_may_take(agent, conversation.queue)
-        conversation = await self.transition(conversation, Status.WITH_AGENT, reason=reason, actor=actor,
-                                              agent=agent)
-        await self.tell(conversation, "system.joined", {}, agent=agent.display_name)
-        return conversation
+        return await self.transition(conversation, Status.WITH_AGENT, reason=reason, actor=actor, agent=agent)
 
     async def _check_may_take(self, agent: Agent, queue_name: str | None) -> None:
         """The agent has the queue's skills and room for one more conversation."""
@@ -456,6 +452,8 @@ class Conversations:
         log.info("case %s: %s -> %s (%s) by %s", conversation.number, current, target, reason, actor)
         updated = await self.get(conversation.id)
         await self.changed.notify(CaseChanged(conversation, updated, reason, actor))
+        if target == Status.WITH_AGENT and agent is not None:  # stored before the case is announced as assigned
+            await self.tell(updated, "system.joined", {}, agent=agent.display_name)
         updated = await self.get(conversation.id)  # as the listeners left it (the survey request)
         summary = await self.publish_case(updated, conversation)
         if target == Status.QUEUED:
