@@ -62,10 +62,16 @@ class AppProcess:
 
     def add_agent(self, username: str, password: str = PASSWORD, roles: Sequence[str] = ()) -> None:
         """Add an agent account (with ``roles``, else the agent role) with the operators' command, on this
-        app's database."""
+        app's database: `casedesk agent add` through its `cli.main`, in a thread of this process (a process
+        each cost a second or more; tests/test_agent_cli.py runs the command as a process)."""
         role_args = [arg for role in roles for arg in ("--role", role)]
-        subprocess.run([sys.executable, "-m", "handoff", "agent", "add", username, *role_args], cwd=ROOT, check=True,
-                       env={**self.env, "CASEDESK_NEW_AGENT_PASSWORD": password}, capture_output=True)
+        environ = {**self.env, "CASEDESK_NEW_AGENT_PASSWORD": password}
+        codes: list[int] = []
+        command = threading.Thread(target=lambda: codes.append(cli.main(["agent", "add", username, *role_args],
+                                                                         environ)))
+        command.start()  # a thread of its own: the caller may be on a running event loop
+        command.join()
+        assert codes == [0], f"casedesk agent add {username} failed"
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from handoff import cli
 from handoff.store.records import Status, utcnow
 from handoff.store.sql import SqlCaseStore
 from harness.clients import Recorder, agent_socket, http_json, sign_in, until
@@ -209,18 +210,31 @@ def casedesk(app: AppProcess, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
 
 
-async def test_operators_export_and_delete_a_contact_from_the_command_line(app: AppProcess, tmp_path: Path) -> None:
+async def casedesk_here(app: AppProcess, capsys: pytest.CaptureFixture[str],
+                        *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command through `cli.main` in this process (in a thread: the test's loop runs here), as a
+    process each costs a second or more."""
+    capsys.readouterr()
+    code = await asyncio.to_thread(cli.main, list(args), app.env)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out, err)
+
+
+async def test_operators_export_and_delete_a_contact_from_the_command_line(
+        app: AppProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`casedesk contact`: as a process where there is no terminal to ask and for a refusal's exit status,
+    the other calls through `cli.main` in this process."""
     customer, conversation_id, agent, token = await customer_with_agent(app.url, "my order VC-2048113?")
     _, case = await http_json("GET", f"{app.url}/api/cases/{conversation_id}", token=token)
     contact_id = case["case"]["customer_id"]
 
-    printed = await asyncio.to_thread(casedesk, app, "contact", "export", contact_id)
+    printed = await casedesk_here(app, capsys, "contact", "export", contact_id)
     assert printed.returncode == 0, printed.stderr
     document = json.loads(printed.stdout)
     assert [c["id"] for c in document["cases"]] == [conversation_id]
     assert document["cases"][0]["messages"][0]["text"] == "my order VC-2048113?"
     output = tmp_path / "contact.json"
-    written = await asyncio.to_thread(casedesk, app, "contact", "export", contact_id, "--output", str(output))
+    written = await casedesk_here(app, capsys, "contact", "export", contact_id, "--output", str(output))
     assert written.returncode == 0 and json.loads(output.read_text())["contact"]["id"] == contact_id
 
     unasked = await asyncio.to_thread(casedesk, app, "contact", "delete", contact_id)  # no terminal, no --yes
@@ -228,10 +242,10 @@ async def test_operators_export_and_delete_a_contact_from_the_command_line(app: 
     refused = await asyncio.to_thread(casedesk, app, "contact", "delete", contact_id, "--yes")
     assert refused.returncode == 1 and "open cases" in refused.stderr
     await agent.ok("resolve_case", {"conversation_id": conversation_id, "category": "question_answered"})
-    deleted = await asyncio.to_thread(casedesk, app, "contact", "delete", contact_id, "--yes")
+    deleted = await casedesk_here(app, capsys, "contact", "delete", contact_id, "--yes")
     assert deleted.returncode == 0, deleted.stderr
     assert f"contact {contact_id} deleted with 1 cases" in deleted.stdout
-    unknown = await asyncio.to_thread(casedesk, app, "contact", "export", contact_id)
+    unknown = await casedesk_here(app, capsys, "contact", "export", contact_id)
     assert unknown.returncode == 1 and f"contact {contact_id} does not exist" in unknown.stderr
     assert (await http_json("GET", f"{app.url}/api/cases/{conversation_id}", token=token))[0] == 404
     for c in (customer, agent):
