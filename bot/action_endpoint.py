@@ -19,6 +19,9 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundExceptio
 from bot.actions.knowledge import IndexSource, actions
 
 LOOPBACK = {"127.0.0.1", "::1"}
+# Rasa posts a conversation's whole dialogue with each action call: some 2.5 KB a turn, past the app's
+# 256 KB request limit after about 100 turns. An authenticated call from Rasa may be this large.
+MAX_ACTION_CALL_BYTES = 32 * 1024 * 1024
 TOKEN_PARAMETER = "token"  # Rasa's EndpointConfig.token_name
 
 
@@ -58,7 +61,7 @@ def webhook_handler(executor: ActionExecutor, token: str,
             raise _refusal("actions are served to Rasa only: the action token is missing or wrong"
                             if token else "actions are refused: the app has no action_token")
         try:
-            action_call = await request.json()
+            action_call = await request.clone(client_max_size=MAX_ACTION_CALL_BYTES).json()
         except ValueError:
             return web.json_response({"error": "the body must be JSON"}, status=400)
         if not isinstance(action_call, dict):

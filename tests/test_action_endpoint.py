@@ -31,6 +31,20 @@ async def test_a_call_with_the_token_reaches_the_actions(app_url: str) -> None:
     assert body["action_name"] == "action_no_such_thing"
 
 
+async def test_a_long_dialogue_passes_the_request_limit_for_rasa_only(app_url: str) -> None:
+    """Rasa posts the whole dialogue with each action call: after about 100 turns it is past the app's
+    256 KB request limit, which holds for everyone else."""
+    events = [{"event": "user", "text": "x" * 1000, "timestamp": 0.0}] * 1000  # about 1 MB
+    long_call = {**CALL, "tracker": {**CALL["tracker"], "events": events}}
+    status, body = await http_json("POST", f"{app_url}/webhook?token={ACTION_TOKEN}", long_call)
+    assert status == 404, body  # read whole, and past the token to rasa-sdk's answer
+    status, body = await http_json("POST", f"{app_url}/webhook", long_call)
+    assert status == 403, body  # without the token, refused before the body is read
+    status, body = await http_json("POST", f"{app_url}/api/conversations", {"channel": "web", "x": "x" * 300_000})
+    assert (status, body["error"]["code"]) == (400, "invalid_payload")  # everyone else: the 256 KB limit
+    assert "too large" in body["error"]["message"].lower()
+
+
 @pytest.mark.rasa
 async def test_the_bot_still_answers_through_the_token(stack: tuple[AppProcess, RasaProcess]) -> None:
     app, _ = stack
