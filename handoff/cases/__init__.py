@@ -7,6 +7,9 @@
 - ``channels.py``: the channel port (`Channel`, `Capabilities`, `Channels`) connectors implement; the
   socket channel of the web widget and mobile apps.
 - ``rasa_bridge.py``: a customer's text to Rasa's REST channel and the bot's replies back.
+- ``bot_side.py``: the bot's side of a conversation (its turn, the typing, its replies stored);
+  ``bot_turns.py``: the bot's bounded queue in front of Rasa; ``rasa_health.py``: Rasa's health check;
+  ``bot_replies.py``: what the bot says when Rasa cannot (busy, down) (docs/operations.md, "Overload").
 - ``arrivals.py``: waiting for a conversation's next messages (the REST API's long-polling).
 - ``identity.py``: a host site's signed customer identity; ``customers.py``: the contact a new conversation
   is filed under (earlier conversations, identities, used identity tokens).

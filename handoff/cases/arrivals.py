@@ -1,7 +1,7 @@
 """Waiting for a conversation's next messages: the long-polling of the REST API for apps
 (`GET /api/conversations/{id}/messages?wait=`).
 
-`Conversations._post` calls `posted` after every message it stores, which wakes this process's waiters
+`Conversations.post` calls `posted` after every message it stores, which wakes this process's waiters
 of that conversation at once. A message stored by another app process (several nodes share one store)
 wakes nobody here, so a waiter also reads the store again every ``recheck`` seconds: it sees such a
 message at most that much later.

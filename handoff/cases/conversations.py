@@ -24,15 +24,15 @@ from typing import Any
 import socketio
 
 from handoff import catalogue
-from handoff.cases import case_articles, customers, lifecycle, masking, resends
+from handoff.cases import customers, lifecycle, masking, resends
 from handoff.cases.arrivals import Arrivals
-from handoff.cases.bot_replies import BUSY, PERSON, busy_handover, busy_offer, unavailable
-from handoff.cases.bot_turns import Bot, BotBusy
+from handoff.cases.bot_replies import BUSY, PERSON
+from handoff.cases.bot_side import BotSide
+from handoff.cases.bot_turns import Bot
 from handoff.cases.channels import Channels
 from handoff.cases.events import CaseChanged, NoteAdded, Signal
 from handoff.cases.presence import AGENT, agent_room, queue_room
 from handoff.cases.queues import Queues
-from handoff.cases.rasa_bridge import BotReply, BotUnavailable
 from handoff.cases.views import case_summary, conversation_view, message_view
 from handoff.errors import ApiError
 from handoff.limits.limiter import Limiter
@@ -78,7 +78,6 @@ class Conversations:
         self.queues = queues
         self.routing = queues.routing
         self._sio = sio
-        self._bot = bot  # the bot's queue in front of Rasa (handoff/cases/bot_turns.py)
         self._settings = settings
         self._mask = masking.for_transcripts(settings)  # before a person's text is stored or sent to Rasa
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -86,7 +85,9 @@ class Conversations:
         self.noted: Signal[NoteAdded] = Signal()  # every private note an agent adds, stored
         self.survey_links = SurveyLinks(store, settings.survey_link_days)
         self.arrivals = Arrivals()  # long-polls waiting for a conversation's next message (REST for apps)
-        self._limiter = limiter  # hand-overs per contact and per client address (docs/settings.md, "Limits")
+        # The bot's side: its turns through the bot's queue in front of Rasa (handoff/cases/bot_turns.py), its
+        # replies, and the limits of hand-overs per contact and per client address (docs/settings.md, "Limits").
+        self.bot = BotSide(self, bot, settings.bot_name, limiter)
 
     @asynccontextmanager
     async def locked(self, conversation_id: str) -> AsyncIterator[None]:
@@ -187,13 +188,13 @@ class Conversations:
                     raise ApiError("conflict", "this conversation has ended; start a new one")
                 offered_by = await self._check_button(conversation_id, payload)
             try:
-                posted = await self._post(conversation_id, "customer", customer_name, text,
+                posted = await self.post(conversation_id, "customer", customer_name, text,
                                           {"payload": payload} if payload else {}, statuses=OPEN, client_id=client_id)
             except StaleStatus:
                 raise ApiError("conflict", "this conversation has ended; start a new one") from None
             if posted.status == Status.BOT and not posted.repeated:  # the bot gets the text as stored: masked
-                await self._bot_turn(await self.get(conversation_id), payload or posted.message.text, address,
-                                     person=offered_by == BUSY and payload == PERSON)
+                await self.bot.turn(await self.get(conversation_id), payload or posted.message.text, address,
+                                    person=offered_by == BUSY and payload == PERSON)
             return posted.message
 
     async def _check_button(self, conversation_id: str, payload: str) -> str | None:
@@ -203,63 +204,9 @@ class Conversations:
             raise ApiError("invalid_payload", "payload: not one of the buttons the bot offered last")
         return kind
 
-    async def answer_pending(self, conversation_id: str) -> bool:
-        """The bot turn of the customer's latest message, left without one (handoff/cases/pending_turns.py)."""
-        async with self.locked(conversation_id):
-            conversation = await self.get(conversation_id)
-            last = await self.store.last_message_from(conversation_id, ["bot", "agent", "customer", "system"])
-            if conversation.status != Status.BOT or last is None or last.sender != "customer":
-                return False
-            await self._bot_turn(conversation, last.data.get("payload") or last.text, None, person=False)
-            return True
-
-    async def _bot_turn(self, conversation: Conversation, text: str, address: str | None, person: bool) -> None:
-        """The bot's answer to ``text``; the customer sees the assistant typing while the turn waits for Rasa
-        or runs. The bot's queue full: the customer is told so and offered a person, whom ``person`` takes."""
-        if person:  # Rasa is not asked
-            return await self._bot_replies(
-                conversation, [busy_handover(await self.customer_language(conversation))], address)
-        await self.bot_typing(conversation, True)
-        try:
-            replies = await self._bot.send(conversation.id, text, {"channel": conversation.channel,
-                                                                   "locale": conversation.locale})
-            if not replies:  # every turn of our bot answers; silence means an action failed
-                raise BotUnavailable("Rasa sent no reply")
-        except BotBusy:
-            replies = [busy_offer(await self.customer_language(conversation))]
-        except BotUnavailable as exc:
-            log.warning("bot unavailable for %s: %s", conversation.id, exc)
-            replies = [unavailable(await self.customer_language(conversation))]
-        finally:
-            await self.bot_typing(conversation, False)
-        await self._bot_replies(conversation, replies, address)
-
-    async def _bot_replies(self, conversation: Conversation, replies: list[BotReply], address: str | None) -> None:
-        """Post the bot's replies; the first that hands over or resolves changes the case, and is the last."""
-        for reply in replies:
-            if reply.handoff_reason and self._limiter and not await self._limiter.hits_all(
-                    ("handovers_per_contact", conversation.customer_id), ("handovers_per_address", address)):
-                await self.tell(conversation, "system.handover_limited", {"kind": "handover_limited"})
-                return  # past a limit of hand-overs: the case stays with the bot, out of the queue
-            posted = await self._post(conversation.id, "bot", self._settings.bot_name, reply.text, reply.data)
-            await case_articles.record(self.store, conversation.id, posted.message.seq, reply)
-            if reply.handoff_reason:
-                await self.transition(conversation, Status.QUEUED, reason=reply.handoff_reason,
-                                       actor="bot")
-                return
-            if reply.resolve_reason:
-                await self.transition(conversation, Status.RESOLVED, reason=reply.resolve_reason,
-                                       actor="bot")
-                return
-
-    async def bot_typing(self, conversation: Conversation, typing: bool) -> None:
-        """Tell the customer that the assistant is working on an answer (or stopped); not stored."""
-        await self.channels.typing(conversation.channel, conversation.id, {
-            "conversation_id": conversation.id, "sender": "bot", "name": self._settings.bot_name, "typing": typing})
-
     async def typing(self, conversation_id: str, sender: str, name: str, typing: bool) -> None:
         """Tell the other side that the customer or the agent is typing (or stopped); not stored.
-        Only while the case is with an agent: the queue has no reader (the bot's own: `bot_typing`)."""
+        Only while the case is with an agent: the queue has no reader (the bot's own: `BotSide.typing`)."""
         conversation = await self.get(conversation_id)
         if conversation.status != Status.WITH_AGENT or conversation.agent_id is None:
             return
@@ -324,7 +271,7 @@ class Conversations:
             if (again := await resends.repeated(self.store, conversation_id, client_id, AGENTS)) is not None:
                 return again
             try:
-                posted = await self._post(conversation_id, "agent", agent.display_name, text, {},
+                posted = await self.post(conversation_id, "agent", agent.display_name, text, {},
                                           statuses=[Status.WITH_AGENT], agent_id=agent.id, client_id=client_id)
             except StaleStatus:
                 await self._held(agent, conversation_id)  # says why
@@ -349,7 +296,7 @@ class Conversations:
             conversation = await self._held(agent, conversation_id)
             if (again := await resends.repeated(self.store, conversation_id, client_id, AGENTS)) is not None:
                 return again
-            message = (await self._post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"},
+            message = (await self.post(conversation.id, NOTE, agent.display_name, text, {"kind": "note"},
                                         client_id=client_id)).message
         await self.noted.notify(NoteAdded(conversation_id, message.seq, agent))
         return message
@@ -373,7 +320,7 @@ class Conversations:
             if colleague is not None:  # checked before anything moves
                 await self._check_may_take(colleague, queue or conversation.queue)
             to = {key: value for key, value in (("queue", queue), ("to_agent", to_username)) if value}
-            await self._post(conversation.id, NOTE, agent.display_name, note, {"kind": "note", "transfer": True, **to})
+            await self.post(conversation.id, NOTE, agent.display_name, note, {"kind": "note", "transfer": True, **to})
             conversation = await self.back_to_queue(conversation, "system.transferred", {}, Reason.TRANSFERRED,
                                                      f"agent:{agent.username}", queue=queue)
             if colleague is not None:
@@ -482,9 +429,9 @@ class Conversations:
     async def tell(self, conversation: Conversation, key: str, data: dict[str, Any], **values: str) -> Posted:
         """A system message to the customer: the catalogue's ``key`` in their language, with ``values``."""
         text = catalogue.text(await self.customer_language(conversation), key, **values)
-        return await self._post(conversation.id, "system", "system", text, data)
+        return await self.post(conversation.id, "system", "system", text, data)
 
-    async def _post(
+    async def post(
         self, conversation_id: str, sender: str, sender_name: str, text: str, data: dict[str, Any],
         statuses: Iterable[str] | None = None, agent_id: str | None = None, client_id: str | None = None,
     ) -> Posted:

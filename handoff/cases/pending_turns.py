@@ -1,6 +1,6 @@
 """Customer messages left without a bot turn: stored, and then the app stopped (a crash, a kill) before
 the bot answered. When the app starts they get their turn, through the same path as any message
-(`Conversations.answer_pending`): answered, or handed over with the turn's reason (docs/operations.md,
+(`BotSide.answer_pending`): answered, or handed over with the turn's reason (docs/operations.md,
 "Exactly-once delivery").
 
 Which node answers them: the only node (``alone``, no Redis) answers every one at once, as soon as Rasa
@@ -57,7 +57,7 @@ class PendingTurns:
                                                                ex=int(self.grace)):
                     continue  # another node answers it
                 try:
-                    self.answered += await self._conversations.answer_pending(conversation_id)
+                    self.answered += await self._conversations.bot.answer_pending(conversation_id)
                 except Exception:
                     log.exception("the pending bot turn of %s failed", conversation_id)
         finally:

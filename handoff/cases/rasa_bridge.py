@@ -101,7 +101,7 @@ class RasaBridge:
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotReply]:
         with CLOCK.turn(sender_id) as outcome:
             replies = await self._send(sender_id, text, metadata)
-            outcome.replied = bool(replies)  # silence means an action failed (`Conversations._bot_turn`)
+            outcome.replied = bool(replies)  # silence means an action failed (`BotSide.turn`)
         for reply in replies:
             series.decision(reply.data.get("kind"))
         return replies
