@@ -151,7 +151,7 @@ class Settings:
     # Issue 18, overload (docs/operations.md, "Overload"; handoff/cases/bot_turns.py): bot turns at Rasa at once and
     # waiting for a place (beyond: the assistant is busy, a person is offered); Rasa's health check.
     bot_turns_in_flight: int = 4
-    bot_turns_waiting: int = 40
+    bot_turns_waiting: int = 100
     rasa_probe_interval_seconds: float = 0.25
     rasa_probe_timeout_seconds: float = 2.0
     # Issue 18, Rasa scales and remembers (docs/operations.md, "Rasa processes and trackers"): how many Rasa
