@@ -370,27 +370,15 @@ def test_rasa_processes_and_urls(tmp_path: Path) -> None:
         ('rasa_urls = ["rasa:5005"]\n', {}, "rasa_urls[0]: must be an http(s) URL, got 'rasa:5005'"),
         ("rasa_urls = 5\n", {}, "rasa_urls: expected a list of http(s) URLs, got 5"),
         ("", {"CASEDESK_RASA_URLS": "http://a:5005,http://a:5005/"}, "rasa_urls[1]: 'http://a:5005/' is listed twice"),
-    ],
-)
-def test_bad_rasa_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
-    file = tmp_path / "casedesk.toml"
-    file.write_text(text)
-    with pytest.raises(SettingsError, match=re.escape(message)):
-        load_settings(file, environ)
-
-
-# Issue 18, metrics and logs: the logs' format and the metrics' token.
-@pytest.mark.parametrize(
-    ("text", "environ", "message"),
-    [
+        # the logs' format and the metrics' token (docs/operations.md, "Metrics and logs")
         ('log_format = "xml"\n', {}, "log_format: must be one of text, json, got 'xml'"),
         ('metrics_token = "abcdefghijklmnopqrstu"\n', {}, "metrics_token is a secret; set CASEDESK_METRICS_TOKEN"),
         ("", {"CASEDESK_METRICS_TOKEN": "short"}, "metrics_token: at least 16 characters"),
         ("", {"CASEDESK_METRICS_TOKEN": "a token with spaces in it"}, "metrics_token: at least 16 characters"),
     ],
 )
-def test_bad_metrics_and_log_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str],
-                                                   message: str) -> None:
+def test_bad_rasa_metrics_and_log_settings_name_the_key(tmp_path: Path, text: str, environ: dict[str, str],
+                                                        message: str) -> None:
     file = tmp_path / "casedesk.toml"
     file.write_text(text)
     with pytest.raises(SettingsError, match=re.escape(message)):
